@@ -1,0 +1,1 @@
+"""chain layer (see docs/architecture.md)."""

@@ -1,0 +1,91 @@
+"""One error hierarchy for the whole package.
+
+Every rejection in gradientcoin_edu raises a subclass of :class:`GradientCoinError`.
+Each error carries a short machine-readable ``reason`` (for example ``"double-spend"``)
+and a sentence for humans. Tests assert on ``reason``; notebooks print the sentence.
+A function that raises one of these leaves every piece of state exactly as it was.
+
+Taught in notebook 02 (transactions) and used by every later notebook.
+"""
+from __future__ import annotations
+
+__all__ = [
+    "GradientCoinError",
+    "CryptoError",
+    "InvalidKey",
+    "InvalidSignature",
+    "ParseError",
+    "InvalidTransaction",
+    "InvalidBlock",
+    "StoreError",
+    "NetworkError",
+    "InvalidMessage",
+    "ModelError",
+    "InvalidProof",
+    "KernelError",
+]
+
+
+class GradientCoinError(Exception):
+    """Base class: ``reason`` is a short kebab-case code, ``args[0]`` a sentence."""
+
+    layer = "gradientcoin"
+
+    def __init__(self, reason: str, message: str | None = None):
+        self.reason = reason
+        self.message = message or reason
+        super().__init__(f"[{self.layer}:{reason}] {self.message}")
+
+
+class CryptoError(GradientCoinError):
+    layer = "crypto"
+
+
+class InvalidKey(CryptoError):
+    layer = "key"
+
+
+class InvalidSignature(CryptoError):
+    layer = "signature"
+
+
+class ParseError(GradientCoinError):
+    """Bytes that do not decode into the record asked for."""
+
+    layer = "parse"
+
+
+class InvalidTransaction(GradientCoinError):
+    layer = "transaction"
+
+
+class InvalidBlock(GradientCoinError):
+    layer = "block"
+
+
+class StoreError(GradientCoinError):
+    layer = "store"
+
+
+class NetworkError(GradientCoinError):
+    layer = "network"
+
+
+class InvalidMessage(NetworkError):
+    layer = "message"
+
+
+class ModelError(GradientCoinError):
+    layer = "model"
+
+
+class InvalidProof(InvalidBlock):
+    """A proof-of-gradient that does not check out (a block-level rejection)."""
+
+    layer = "proof-of-gradient"
+
+
+class KernelError(GradientCoinError):
+    """Bad input to a hashing kernel (NaN gradient, wrong dtype, bad chunk size)."""
+
+    layer = "kernel"

@@ -1,0 +1,1 @@
+"""proof_of_gradient layer (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""viz layer (see docs/architecture.md)."""

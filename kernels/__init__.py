@@ -1,0 +1,1 @@
+"""Triton GPU kernels (with bit-exact CPU paths) for gradient hashing and nonce search. See kernels/README."""
