@@ -10,3 +10,19 @@ __version__ = "0.1.0"
 from .errors import GradientCoinError  # noqa: F401
 
 __all__ = ["__version__", "GradientCoinError"]
+
+
+def print_environment() -> str:
+    """Print (and return) one line saying what this notebook runs on: device, torch, kernels."""
+    import platform
+    try:
+        import torch
+        dev = f"CUDA ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "CPU"
+        line = f"gradientcoin_edu {__version__} | Python {platform.python_version()} | torch {torch.__version__} | device: {dev} | threads: {torch.get_num_threads()}"
+    except ImportError:  # pragma: no cover - torch is a dependency
+        line = f"gradientcoin_edu {__version__} | Python {platform.python_version()} | torch not installed"
+    print(line)
+    return line
+
+
+__all__.append("print_environment")
