@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_module=module_name)
-        if "--help" in sys.argv or "-h" in sys.argv or (len(sys.argv) > 1 and sys.argv[1] == name):
+        if len(sys.argv) > 1 and sys.argv[1] == name:
             importlib.import_module(module_name).add_arguments(p)
     return parser
 
