@@ -1,0 +1,191 @@
+"""The block store: one SQLite file per node, so a node can stop and start again.
+
+SQLite comes with Python (``sqlite3``) and gives us what a node needs from a disk: a
+write either happens completely or not at all (a *transaction*), even if the process
+dies half-way. The store keeps every block the node accepted, its parent, height,
+cumulative work and status, plus the hash of the best tip. ``Chain`` writes a new block
+and the new tip in one transaction, and on restart rebuilds itself by replaying the
+stored blocks (see ``Chain.__init__``).
+
+Tables::
+
+    meta(key, value)                         tip, genesis hash, network name, schema version
+    blocks(hash, parent, height, chain_work, status, seq, body, payload, payload_size)
+
+``body`` is the block serialized with an empty payload; the payload (the gradient under
+proof-of-gradient) sits in its own nullable column so it can be pruned once buried deep
+enough (whitepaper section 7) without touching the rest. Taught in notebook 05.
+"""
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
+
+from ..errors import StoreError
+from .block import Block
+
+__all__ = ["BlockStore", "StoredBlock", "STATUSES", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+STATUSES = ("valid", "header-ok", "invalid")    # connected once / stored on a side branch / rejected
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS blocks (
+    hash         BLOB PRIMARY KEY CHECK (length(hash) = 32),
+    parent       BLOB NOT NULL CHECK (length(parent) = 32),
+    height       INTEGER NOT NULL CHECK (height >= 0),
+    chain_work   TEXT NOT NULL,                   -- hex: cumulative work can exceed 64 bits
+    status       TEXT NOT NULL CHECK (status IN ('valid', 'header-ok', 'invalid')),
+    seq          INTEGER NOT NULL UNIQUE,         -- arrival order: equal work goes to the first seen
+    body         BLOB NOT NULL,                   -- the block serialized with an empty payload
+    payload      BLOB,                            -- NULL once pruned
+    payload_size INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS blocks_by_height ON blocks (height);
+"""
+
+
+@dataclass(frozen=True)
+class StoredBlock:
+    """One row of the ``blocks`` table, with the block decoded."""
+
+    hash: bytes
+    parent: bytes
+    height: int
+    chain_work: int
+    status: str
+    seq: int
+    block: Block
+    pruned: bool = False
+
+
+class BlockStore:
+    """SQLite block store. ``BlockStore(path)`` opens or creates the file; ``":memory:"`` for tests."""
+
+    def __init__(self, path: str | Path = ":memory:"):
+        self.path = str(path)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None)   # we issue BEGIN/COMMIT ourselves
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as err:
+            raise StoreError("cannot-open", f"cannot open block store {self.path}: {err}") from None
+        version = self.get_meta("schema_version")
+        if version is None:
+            self.set_meta({"schema_version": str(SCHEMA_VERSION).encode()})
+        elif int(version) != SCHEMA_VERSION:
+            raise StoreError("schema-version", f"store has schema {int(version)}, this code reads {SCHEMA_VERSION}")
+
+    # --- transactions ---
+    @contextmanager
+    def transaction(self):
+        """``with store.transaction():`` everything inside commits together or not at all."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def write(self, blocks: Sequence[StoredBlock] = (), *, tip: bytes | None = None,
+              statuses: Mapping[bytes, str] | None = None, meta: Mapping[str, bytes] | None = None) -> None:
+        """Insert ``blocks``, change ``statuses``, set ``tip`` and ``meta`` in one transaction.
+
+        Any failure (a duplicate hash, a bad status, a full disk) rolls everything back
+        and raises ``StoreError``; the store is then exactly as before the call.
+        """
+        try:
+            with self.transaction() as db:
+                for row in blocks:
+                    self._insert(db, row)
+                for block_hash, status in (statuses or {}).items():
+                    cur = db.execute("UPDATE blocks SET status = ? WHERE hash = ?", (status, block_hash))
+                    if cur.rowcount != 1:
+                        raise StoreError("unknown-block", f"no stored block {block_hash.hex()} to update")
+                for key, value in ({**(meta or {}), **({"tip": tip} if tip is not None else {})}).items():
+                    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        except sqlite3.Error as err:
+            raise StoreError("write-failed", f"block store write rolled back: {err}") from None
+
+    def _insert(self, db: sqlite3.Connection, row: StoredBlock) -> None:
+        block = row.block
+        body = Block(block.header, block.txs, b"").serialize()
+        db.execute(
+            "INSERT INTO blocks (hash, parent, height, chain_work, status, seq, body, payload, payload_size)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (row.hash, row.parent, row.height, format(row.chain_work, "x"), row.status, row.seq,
+             body, block.payload, len(block.payload)),
+        )
+
+    # --- reading ---
+    def get_meta(self, key: str) -> bytes | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def set_meta(self, items: Mapping[str, bytes]) -> None:
+        self.write(meta=items)
+
+    def tip(self) -> bytes | None:
+        """Hash of the best block when last written (None for a new store)."""
+        return self.get_meta("tip")
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM blocks").fetchone()[0]
+
+    def __contains__(self, block_hash: bytes) -> bool:
+        return self._db.execute("SELECT 1 FROM blocks WHERE hash = ?", (block_hash,)).fetchone() is not None
+
+    def get(self, block_hash: bytes) -> StoredBlock | None:
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM blocks WHERE hash = ?", (block_hash,)).fetchone()
+        return None if row is None else _decode(row)
+
+    def get_block(self, block_hash: bytes) -> Block | None:
+        row = self.get(block_hash)
+        return None if row is None else row.block
+
+    def rows(self) -> Iterator[StoredBlock]:
+        """Every stored block, in arrival order (parents always before children)."""
+        for row in self._db.execute(f"SELECT {_COLUMNS} FROM blocks ORDER BY seq"):
+            yield _decode(row)
+
+    # --- pruning (whitepaper section 7) ---
+    def prune_payload(self, block_hash: bytes) -> None:
+        """Drop a block's payload bytes, keeping the header, transactions and payload size."""
+        try:
+            with self.transaction() as db:
+                db.execute("UPDATE blocks SET payload = NULL WHERE hash = ?", (block_hash,))
+        except sqlite3.Error as err:
+            raise StoreError("write-failed", str(err)) from None
+
+    # --- lifetime ---
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "BlockStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"BlockStore({self.path!r}, {len(self)} blocks)"
+
+
+_COLUMNS = "hash, parent, height, chain_work, status, seq, body, payload, payload_size"
+
+
+def _decode(row: tuple) -> StoredBlock:
+    block_hash, parent, height, work, status, seq, body, payload, payload_size = row
+    block = Block.parse(bytes(body))
+    pruned = payload is None and payload_size > 0
+    block = Block(block.header, block.txs, b"" if payload is None else bytes(payload))
+    if block.hash() != bytes(block_hash):
+        raise StoreError("corrupt", f"stored block {bytes(block_hash).hex()} does not hash to its key")
+    return StoredBlock(bytes(block_hash), bytes(parent), height, int(work, 16), status, seq, block, pruned)

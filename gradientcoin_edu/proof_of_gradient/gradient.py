@@ -1,0 +1,105 @@
+"""The canonical gradient: what every miner computes and every verifier recomputes.
+
+The gradient is ``∇ loss(W, batch)`` for the integer weights ``W`` (converted exactly to
+float64) and a batch of committed records. The chain fixes how it is computed:
+
+* **float64** (the canonical precision). Two honest machines then disagree by about 1e-17,
+  far below the quantum; in float32 they disagree by about 1e-8, which the quantum would
+  have to swallow (see ``docs/proof_of_gradient.md`` and notebook 08 for the measurement).
+* **no TF32** (a GPU may otherwise silently use 10-bit mantissas in float32 matmuls) and
+  deterministic algorithms where PyTorch offers them, both switched on only for the duration
+  of the computation and restored afterwards.
+* no dropout, no randomness: the gradient is a pure function of weights and batch.
+
+Thread count, BLAS and device may still differ between nodes; the tolerance of the
+verification (a ±1 deviation allowed only next to a rounding boundary) absorbs that.
+Taught in notebook 08.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+
+import numpy as np
+import torch
+
+from ..model.fixed_point import SCALE_LOG2, load_weights
+from ..model.gpt import GPT, GPTConfig
+
+__all__ = ["CANONICAL_DTYPE", "canonical_torch", "compute_gradient", "compute_loss"]
+
+CANONICAL_DTYPE = torch.float64
+
+_models: dict[tuple, GPT] = {}
+_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def canonical_torch():
+    """Switch off TF32 and ask for deterministic algorithms; restore the old settings after."""
+    old = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
+           torch.get_float32_matmul_precision(), torch.are_deterministic_algorithms_enabled(),
+           torch.is_deterministic_algorithms_warn_only_enabled())
+    if torch.cuda.is_available():
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")   # cuBLAS needs it for determinism
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old[0], old[1]
+        torch.set_float32_matmul_precision(old[2])
+        torch.use_deterministic_algorithms(old[3], warn_only=old[4])
+
+
+def _model(cfg: GPTConfig, dtype: torch.dtype, device: str) -> GPT:
+    """One reusable model per (config, dtype, device); its weights are overwritten every call."""
+    key = (cfg, dtype, str(device))
+    with _lock:
+        if key not in _models:
+            with torch.random.fork_rng(devices=[]):
+                _models[key] = GPT(cfg, dtype=dtype).to(device)
+        return _models[key]
+
+
+def compute_gradient(cfg: GPTConfig, weights: np.ndarray, x: torch.Tensor, y: torch.Tensor, *,
+                     scale_log2: int = SCALE_LOG2, dtype: torch.dtype = CANONICAL_DTYPE,
+                     device: str | torch.device = "cpu") -> tuple[np.ndarray, float]:
+    """Gradient of the mean cross-entropy at integer weights ``weights`` on inputs ``x`` and
+    targets ``y`` (both (B, T)). Returns ``(g, loss)``: ``g`` a float64 vector in the canonical
+    parameter order (as NumPy; use ``device`` to compute elsewhere), ``loss`` a float."""
+    with canonical_torch(), _lock_model(cfg, dtype, device) as model:
+        load_weights(model, weights, scale_log2)
+        model.zero_grad(set_to_none=True)
+        _, loss = model(x.to(device), y.to(device))
+        loss.backward()
+        g = torch.cat([p.grad.reshape(-1) for p in model.parameters()])          # (n_params,)
+        return g.detach().to("cpu", torch.float64).numpy(), loss.item()
+
+
+@torch.no_grad()
+def compute_loss(cfg: GPTConfig, weights: np.ndarray, x: torch.Tensor, y: torch.Tensor, *,
+                 scale_log2: int = SCALE_LOG2, dtype: torch.dtype = CANONICAL_DTYPE,
+                 device: str | torch.device = "cpu") -> float:
+    """Mean cross-entropy at integer weights ``weights`` (float64 by default): the quantity the
+    validation guard compares before and after an update."""
+    with canonical_torch(), _lock_model(cfg, dtype, device) as model:
+        load_weights(model, weights, scale_log2)
+        _, loss = model(x.to(device), y.to(device))
+        return float(loss)
+
+
+_model_locks: dict[tuple, threading.Lock] = {}
+
+
+@contextlib.contextmanager
+def _lock_model(cfg: GPTConfig, dtype: torch.dtype, device):
+    """The cached model for this key, held exclusively (threads may mine concurrently)."""
+    model = _model(cfg, dtype, str(device))
+    with _lock:
+        lock = _model_locks.setdefault((cfg, dtype, str(device)), threading.Lock())
+    with lock:
+        yield model

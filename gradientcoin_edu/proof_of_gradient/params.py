@@ -1,0 +1,128 @@
+"""The proof-of-gradient chain parameters, fixed in the genesis block.
+
+Everything a node needs to check a gradient the same way as every other node: which model
+(``GPTConfig``), which data (the Merkle roots of the training and validation records), the
+number formats (weight scale ``2^-s``, gradient quantum ``Δ = 2^-k``), the learning rate as
+an exact fraction ``lr_num / 2^lr_shift``, the batch size, the verification tolerance (a
+deviation of ±1 allowed only within ``δ = 2^-delta_log2`` quanta of a rounding boundary, at
+most ``cap`` of them per block) and the validation-loss margin. The default values were
+chosen from measurements; ``docs/proof_of_gradient.md`` gives the numbers and the command.
+Taught in notebook 08.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field, replace
+
+from ..crypto.hashes import sha256
+from ..errors import ModelError, ParseError
+from ..model.corpus import Dataset
+from ..model.fixed_point import SCALE_LOG2, init_weights, num_params, weights_root
+from ..model.gpt import GPTConfig
+
+__all__ = ["PoGParams"]
+
+_ZERO = bytes(32)
+_FORMAT = "<24s32s32s32sq6i3id"      # see PoGParams.serialize
+
+
+@dataclass(frozen=True)
+class PoGParams:
+    model: GPTConfig = field(default_factory=lambda: GPTConfig.preset("nano"))
+    dataset_root: bytes = _ZERO      # "chain" Merkle root of the training records
+    validation_root: bytes = _ZERO   # ... of the validation records (the guard's data)
+    tokenizer_hash: bytes = _ZERO    # CharTokenizer.hash (how text becomes records)
+    init_seed: int = 0               # genesis weights = init_weights(model, init_seed)
+    scale_log2: int = SCALE_LOG2     # s: weights are integers W, value W * 2^-s
+    quantum_log2: int = 24           # k: gradients quantized to Q = round(g * 2^k)
+    chunk_bytes: int = 4096          # gradient / weight bytes hashed per Merkle leaf
+    lr_num: int = 1                  # learning rate lr = lr_num / 2^lr_shift = 1/4
+    lr_shift: int = 2
+    batch_size: int = 16             # records per gradient
+    delta_log2: int = 20             # δ = 2^-20 quanta: how close to x.5 a value must be to allow ±1
+    cap: int = 8                     # c: at most this many ±1 deviations per block
+    max_validation_records: int = 0  # 0: the guard uses the whole validation set
+    validation_margin: float = 0.10  # nats: the largest validation-loss rise an update may cause
+
+    def __post_init__(self):
+        for name in ("dataset_root", "validation_root", "tokenizer_hash"):
+            if len(getattr(self, name)) != 32:
+                raise ModelError("bad-params", f"{name} must be 32 bytes")
+        if not (1 <= self.lr_num < 2**31 and 0 <= self.lr_shift < 63):
+            raise ModelError("bad-params", "lr_num must be in 1..2^31-1 and lr_shift in 0..62")
+        if self.update_shift > 0 and self.lr_num.bit_length() + 31 + self.update_shift > 62:
+            raise ModelError("bad-params", "lr_num * Q * 2^(s-k-lr_shift) could overflow int64")
+        if not (self.batch_size >= 1 and self.cap >= 0 and 1 <= self.delta_log2 <= 60):
+            raise ModelError("bad-params", "need batch_size >= 1, cap >= 0 and delta_log2 in 1..60")
+        if self.chunk_bytes <= 0 or self.chunk_bytes % 64:
+            raise ModelError("bad-params", "chunk_bytes must be a positive multiple of 64")
+        if not self.validation_margin >= 0:
+            raise ModelError("bad-params", "validation_margin must be >= 0")
+
+    # --- derived values --------------------------------------------------------------------
+    @property
+    def delta(self) -> float:
+        """δ in quanta (the fused-verify tolerance)."""
+        return 2.0 ** -self.delta_log2
+
+    @property
+    def lr(self) -> float:
+        return self.lr_num / 2**self.lr_shift
+
+    @property
+    def update_shift(self) -> int:
+        """e = s - k - lr_shift: the update is ``lr_num * Q * 2^e`` weight units."""
+        return self.scale_log2 - self.quantum_log2 - self.lr_shift
+
+    @property
+    def n_params(self) -> int:
+        return num_params(self.model)
+
+    @property
+    def payload_bytes(self) -> int:
+        """Size of a block's payload: one little-endian int32 per parameter."""
+        return 4 * self.n_params
+
+    def genesis_weights(self):
+        """The integer weights every node starts from."""
+        return init_weights(self.model, self.init_seed, self.scale_log2)
+
+    def genesis_weights_root(self) -> bytes:
+        return weights_root(self.genesis_weights(), self.chunk_bytes)
+
+    # --- construction -----------------------------------------------------------------------
+    @classmethod
+    def for_data(cls, train: Dataset, validation: Dataset, model: GPTConfig | None = None,
+                 tokenizer=None, **overrides) -> "PoGParams":
+        """Parameters committing to these datasets (and tokenizer), defaults for the rest."""
+        model = model or GPTConfig.preset("nano")
+        if train.block_size != model.block_size or validation.block_size != model.block_size:
+            raise ModelError("bad-params", "dataset records must be block_size + 1 tokens long")
+        roots = dict(dataset_root=train.root, validation_root=validation.root,
+                     tokenizer_hash=tokenizer.hash if tokenizer is not None else _ZERO)
+        return cls(model=model, **roots, **overrides)
+
+    def replace(self, **changes) -> "PoGParams":
+        return replace(self, **changes)
+
+    # --- bytes ------------------------------------------------------------------------------
+    def serialize(self) -> bytes:
+        """Canonical bytes: model config, the three roots, then the numbers (little-endian)."""
+        return struct.pack(_FORMAT, self.model.serialize(), self.dataset_root, self.validation_root,
+                           self.tokenizer_hash, self.init_seed, self.scale_log2, self.quantum_log2,
+                           self.chunk_bytes, self.lr_num, self.lr_shift, self.batch_size,
+                           self.delta_log2, self.cap, self.max_validation_records, self.validation_margin)
+
+    @classmethod
+    def parse(cls, data: bytes) -> "PoGParams":
+        try:
+            (model, droot, vroot, thash, seed, s, k, chunk, lr_num, lr_shift, batch, dlog2,
+             cap, max_val, margin) = struct.unpack(_FORMAT, data)
+            return cls(GPTConfig.parse(model), droot, vroot, thash, seed, s, k, chunk, lr_num,
+                       lr_shift, batch, dlog2, cap, max_val, margin)
+        except (struct.error, ModelError) as err:
+            raise ParseError("bad-pog-params", str(err)) from None
+
+    @property
+    def hash(self) -> bytes:
+        return sha256(self.serialize())

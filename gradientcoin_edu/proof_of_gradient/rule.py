@@ -1,0 +1,144 @@
+"""Proof-of-gradient as the chain's work rule: the chain asks, the model answers.
+
+``ProofOfGradient`` implements ``chain.work.WorkRule`` (see ``docs/architecture.md``):
+
+* ``check_header(header, parent_header)`` - cheap: the ticket
+  ``SHA-256d(prev_hash ‖ miner_id ‖ nonce ‖ grad_root)`` must be at most the header's target.
+* ``connect(block, parent_header, height)`` - the full :func:`~.verify.verify` (gradient,
+  deviations, weights root, validation guard), then the weights move to ``W_new``; returns
+  an :class:`Undo`. A rejected block raises ``InvalidProof`` and changes nothing.
+* ``disconnect(block, undo)`` - adds ``apply(Q)`` back: the parent's weights, bit for bit.
+
+The rule holds the model state (the integer weights at the chain tip) and the chain
+parameters (:class:`PoGParams`) with the committed training and validation data. The genesis
+block carries no gradient: its weights are ``params.genesis_weights()``. ``mine`` runs the
+miner on the current tip (or any parent you pass). Taught in notebooks 08 and 09.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..chain.work import header_target
+from ..errors import ModelError
+from ..model.corpus import Dataset
+from ..model.fixed_point import weights_root
+from .mine import MiningResult, mine
+from .params import PoGParams
+from .quantize import q_from_payload
+from .update import undo_update
+from .verify import GradientProof, ModelState, Verified, check_ticket, validation_loss, verify
+
+__all__ = ["ProofOfGradient", "Undo"]
+
+
+@dataclass(frozen=True)
+class Undo:
+    """What ``disconnect`` needs besides the block itself (whose payload holds Q)."""
+
+    parent_hash: bytes
+    parent_weights_root: bytes
+    parent_val_loss: float | None
+
+
+class ProofOfGradient:
+    """The proof-of-gradient work rule, holding the model weights at the chain tip."""
+
+    name = "proof-of-gradient"
+
+    def __init__(self, params: PoGParams, dataset: Dataset, validation: Dataset,
+                 genesis_hash: bytes | None = None, weights: np.ndarray | None = None,
+                 check_validation: bool = True):
+        """``genesis_hash`` names the block the starting ``weights`` belong to (default: the
+        genesis weights of ``params``); when None, the first block connected at height 1 adopts
+        its parent as genesis. ``check_validation=False`` switches the guard off (experiments)."""
+        if dataset.root != params.dataset_root or validation.root != params.validation_root:
+            raise ModelError("dataset-mismatch", "the datasets do not match the roots in the parameters")
+        self.params, self.dataset, self.validation = params, dataset, validation
+        self.check_validation = check_validation
+        start = params.genesis_weights() if weights is None else np.asarray(weights, dtype=np.int64)
+        self._state = ModelState(genesis_hash if genesis_hash is not None else b"", start)
+        self._val_loss: float | None = None          # cached validation loss of the tip weights
+
+    # --- state ------------------------------------------------------------------------------
+    @property
+    def state(self) -> ModelState:
+        """The tip: block hash and (read-only) integer weights."""
+        return self._state
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self._state.weights
+
+    @property
+    def tip_hash(self) -> bytes:
+        return self._state.block_hash
+
+    def weights_root(self) -> bytes:
+        return weights_root(self._state.weights, self.params.chunk_bytes)
+
+    def val_loss(self) -> float:
+        """Validation loss (float64) of the tip weights, cached."""
+        if self._val_loss is None:
+            self._val_loss = validation_loss(self.params, self.validation, self._state.weights)
+        return self._val_loss
+
+    def reset(self, block_hash: bytes, weights: np.ndarray) -> None:
+        """Put the rule at ``block_hash`` with ``weights`` (e.g. a snapshot loaded from a store)."""
+        self._state, self._val_loss = ModelState(block_hash, weights), None
+
+    # --- the WorkRule protocol ----------------------------------------------------------------
+    def check_header(self, header, parent_header=None) -> None:
+        """Ticket <= target (raises ``InvalidProof("bad-ticket")``; ``InvalidBlock("bad-bits")``)."""
+        check_ticket(header.prev_hash, header.miner_id, header.nonce, header.grad_root, header_target(header))
+
+    def connect(self, block, parent_header=None, height: int | None = None) -> Undo:
+        """Verify ``block``'s proof against the tip and move the weights; returns the undo record."""
+        parent = self._parent_state(block, height)
+        result = self._verify(block, parent)
+        undo = Undo(parent.block_hash, self.weights_root(), result.val_loss_before)
+        self._state = ModelState(block.hash(), result.weights)
+        self._val_loss = result.val_loss_after
+        return undo
+
+    def disconnect(self, block, undo: Undo) -> None:
+        """Exact inverse of ``connect``: ``W_parent = W_new + apply(Q)``."""
+        if block.hash() != self._state.block_hash:
+            raise ModelError("not-tip", "only the tip block can be disconnected")
+        q = q_from_payload(block.payload, self.params.n_params)
+        parent = undo_update(self._state.weights, q, self.params)
+        if weights_root(parent, self.params.chunk_bytes) != undo.parent_weights_root:   # cannot happen
+            raise ModelError("undo-mismatch", "restored weights do not match the parent's weights root")
+        self._state, self._val_loss = ModelState(undo.parent_hash, parent), undo.parent_val_loss
+
+    # --- helpers ------------------------------------------------------------------------------
+    def verify_block(self, block, height: int | None = None) -> Verified:
+        """Full check of ``block`` against the tip, changing nothing."""
+        return self._verify(block, self._parent_state(block, height))
+
+    def _parent_state(self, block, height: int | None) -> ModelState:
+        if self._state.block_hash == b"" and height == 1:     # first block: its parent is genesis
+            return ModelState(block.header.prev_hash, self._state.weights)
+        return self._state
+
+    def _verify(self, block, parent: ModelState) -> Verified:
+        validation = self.validation if self.check_validation else None
+        return verify(self.params, self.dataset, validation, parent, GradientProof.from_block(block),
+                      header_target(block.header),
+                      parent_val_loss=self.val_loss() if validation is not None else None)
+
+    def mine(self, miner_id: bytes, target: int, start_nonce: int = 0, max_attempts: int = 1000,
+             parent_hash: bytes | None = None, parent_weights: np.ndarray | None = None) -> MiningResult | None:
+        """Mine on the tip (or on ``parent_hash`` / ``parent_weights``): see :func:`.mine.mine`."""
+        on_tip = parent_hash is None and parent_weights is None
+        parent_hash = self._state.block_hash if on_tip else parent_hash
+        parent_weights = self._state.weights if parent_weights is None else parent_weights
+        validation = self.validation if self.check_validation else None
+        return mine(self.params, self.dataset, parent_hash, parent_weights, miner_id, target,
+                    start_nonce, max_attempts, validation,
+                    self.val_loss() if (on_tip and validation is not None) else None)
+
+    def __repr__(self) -> str:
+        return (f"ProofOfGradient(model={self.params.model}, tip={self._state.block_hash.hex()[:16]}, "
+                f"weights_root={self.weights_root().hex()[:16]})")

@@ -1,0 +1,349 @@
+"""The CPU path: every kernel operation in NumPy + hashlib, bit-exact with the Triton kernels.
+
+This is the reference the GPU kernels are tested against, and the path every machine without
+a CUDA device uses. It follows the "Gradient commitment" contract of ``docs/architecture.md``
+literally: quantize with round-half-to-even and saturation, cut the little-endian int32 payload
+into ``chunk_bytes`` slices, SHA-256 each slice, and build the ``"chain"`` Merkle tree.
+
+Why it is not slow: hashlib (OpenSSL, with SHA-NI on modern x86) releases the GIL for buffers
+larger than 2 KiB, so the chunks are split into one contiguous slab per thread and hashed in
+parallel; quantization (NumPy ufuncs, which also release the GIL) runs inside the same threads,
+slab by slab, so the float gradient is read once and never materialised as a whole second copy.
+Taught in notebook 11.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import struct
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+import numpy as np
+
+from gradientcoin_edu.errors import KernelError
+
+__all__ = [
+    "INT32_MIN", "INT32_MAX", "EMPTY_ROOT",
+    "check_chunk_bytes", "quantize", "payload_view", "chunk_digests", "quantize_and_digest",
+    "digest_array", "merkle_root_of_digests", "fused_verify_counts", "sha256_compress", "sha256_midstate",
+    "header_hash_value", "nonce_search",
+]
+
+INT32_MIN, INT32_MAX = -(2 ** 31), 2 ** 31 - 1
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+_PARALLEL_MIN_BYTES = 1 << 20          # below 1 MiB threads cost more than they save
+
+
+def _n_threads() -> int:
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS / Windows
+        n = os.cpu_count() or 1
+    return max(1, min(n, 16))
+
+
+# ---------------------------------------------------------------------------------------------
+# quantization: x = float64(g) * 2^k, Q = clamp(rint(x)) as int32
+# ---------------------------------------------------------------------------------------------
+
+def check_chunk_bytes(chunk_bytes) -> int:
+    """``chunk_bytes`` must be a positive multiple of 64 (one SHA-256 block)."""
+    if isinstance(chunk_bytes, bool) or not isinstance(chunk_bytes, (int, np.integer)) \
+            or chunk_bytes <= 0 or chunk_bytes % 64:
+        raise KernelError("bad-chunk-size",
+                          f"chunk_bytes must be a positive multiple of 64, got {chunk_bytes!r}")
+    return int(chunk_bytes)
+
+
+def _scale(quantum_log2) -> float:
+    if isinstance(quantum_log2, bool) or not isinstance(quantum_log2, (int, np.integer)):
+        raise KernelError("bad-quantum", f"quantum_log2 must be an int (Δ = 2^-k), got {quantum_log2!r}")
+    if not -1000 <= quantum_log2 <= 1000:
+        raise KernelError("bad-quantum", f"quantum_log2={quantum_log2} is outside -1000..1000")
+    return math.ldexp(1.0, int(quantum_log2))
+
+
+def _quantize_slab(g: np.ndarray, scale: float) -> np.ndarray:
+    """Quantize one contiguous slab; raises on NaN/inf. (n,) float -> (n,) int32."""
+    if not np.isfinite(g).all():
+        bad = int(np.flatnonzero(~np.isfinite(g))[0])
+        raise KernelError("non-finite", f"the gradient holds NaN or inf (first at flat index +{bad} of its slab)")
+    x = g.astype(np.float64) * scale                      # exact: a power-of-two scaling
+    np.clip(x, INT32_MIN, INT32_MAX, out=x)              # saturate (before rint: same result)
+    np.rint(x, out=x)                                     # round half to even
+    return x.astype(np.int32)
+
+
+def _float_array(grad) -> np.ndarray:
+    """Any float array / tensor -> flat C-order NumPy float32 or float64 (no copy when possible)."""
+    if _is_torch(grad):
+        import torch
+        if not grad.is_floating_point():
+            raise KernelError("bad-dtype", f"a gradient must be a float tensor, got {grad.dtype}")
+        t = grad.detach()
+        if t.dtype not in (torch.float32, torch.float64):
+            t = t.to(torch.float32)                       # float16 / bfloat16 -> float32 is exact
+        return t.cpu().contiguous().numpy().reshape(-1)
+    a = np.asarray(grad)
+    if a.dtype.kind != "f":
+        raise KernelError("bad-dtype", f"a gradient must be a float array, got {a.dtype}")
+    if a.dtype not in (np.float32, np.float64):
+        a = a.astype(np.float32 if a.dtype.itemsize < 4 else np.float64)
+    return np.ascontiguousarray(a).reshape(-1)
+
+
+def _is_torch(x) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def quantize(grad, quantum_log2: int) -> np.ndarray:
+    """Q = clamp(rint(float64(grad) * 2^k)) as int32, same shape as ``grad`` (NumPy result)."""
+    shape = tuple(grad.shape) if hasattr(grad, "shape") else np.shape(grad)
+    g = _float_array(grad)
+    scale = _scale(quantum_log2)
+    return _map_slabs(g.size, lambda lo, hi: _quantize_slab(g[lo:hi], scale), g.nbytes,
+                      concat=True).reshape(shape)
+
+
+def payload_view(data) -> np.ndarray:
+    """An int32 payload (NumPy, torch or bytes) -> flat C-order little-endian int32 NumPy array."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        buf = memoryview(data).cast("B")
+        if len(buf) % 4:
+            raise KernelError("bad-length", f"a payload is int32 elements: {len(buf)} bytes is not a multiple of 4")
+        return np.frombuffer(buf, dtype="<i4")
+    if _is_torch(data):
+        import torch
+        if data.dtype != torch.int32:
+            raise KernelError("bad-dtype", f"a payload must be int32, got {data.dtype}")
+        return data.detach().cpu().contiguous().numpy().reshape(-1)
+    a = np.asarray(data)
+    if a.dtype.kind != "i" or a.dtype.itemsize != 4:
+        raise KernelError("bad-dtype", f"a payload must be int32, got {a.dtype}")
+    return np.ascontiguousarray(a, dtype="<i4").reshape(-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# chunk digests: SHA-256 of consecutive chunk_bytes slices, threads over contiguous slabs
+# ---------------------------------------------------------------------------------------------
+
+def _map_slabs(n_items: int, work: Callable[[int, int], object], nbytes: int, concat: bool = False,
+               align: int = 1):
+    """Run ``work(lo, hi)`` over ``n_threads`` contiguous slabs of ``range(n_items)``.
+
+    Slab borders are multiples of ``align`` items (a whole number of chunks). Returns the list
+    of results in order, or their concatenation when ``concat``.
+    """
+    n_threads = _n_threads() if nbytes >= _PARALLEL_MIN_BYTES else 1
+    n_units = -(-n_items // align)
+    n_threads = max(1, min(n_threads, n_units))
+    per = max(1, -(-n_units // n_threads)) * align
+    bounds = [(lo, min(lo + per, n_items)) for lo in range(0, n_items, per)] or [(0, 0)]
+    if len(bounds) == 1:
+        parts = [work(*bounds[0])]
+    else:
+        with ThreadPoolExecutor(len(bounds)) as pool:
+            parts = list(pool.map(lambda b: work(*b), bounds))
+    if concat:
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+    return parts
+
+
+def _hash_chunks(buf: memoryview, chunk_bytes: int) -> bytes:
+    """Concatenated 32-byte SHA-256 digests of the chunks of ``buf``."""
+    sha = hashlib.sha256
+    return b"".join([sha(buf[i:i + chunk_bytes]).digest() for i in range(0, len(buf), chunk_bytes)])
+
+
+def _digest_array(parts: list[bytes]) -> np.ndarray:
+    out = np.frombuffer(b"".join(parts), dtype=np.uint8)
+    return out.reshape(-1, 32).copy()
+
+
+def chunk_digests(data, chunk_bytes: int) -> np.ndarray:
+    """(n_chunks, 32) uint8: SHA-256 of each ``chunk_bytes`` slice of the int32 payload bytes."""
+    chunk_bytes = check_chunk_bytes(chunk_bytes)
+    q = payload_view(data)
+    per_chunk = chunk_bytes // 4
+    buf = memoryview(q.view(np.uint8))
+    return _digest_array(_map_slabs(
+        q.size, lambda lo, hi: _hash_chunks(buf[4 * lo:4 * hi], chunk_bytes), q.nbytes, align=per_chunk))
+
+
+def quantize_and_digest(grad, quantum_log2: int, chunk_bytes: int) -> np.ndarray:
+    """Fused CPU path: quantize slab by slab (in threads) and hash each slab's chunks."""
+    chunk_bytes = check_chunk_bytes(chunk_bytes)
+    g = _float_array(grad)
+    scale = _scale(quantum_log2)
+
+    def work(lo: int, hi: int) -> bytes:
+        q = _quantize_slab(g[lo:hi], scale)
+        return _hash_chunks(memoryview(q.view(np.uint8)), chunk_bytes)
+
+    return _digest_array(_map_slabs(g.size, work, g.nbytes, align=chunk_bytes // 4))
+
+
+# ---------------------------------------------------------------------------------------------
+# the "chain" Merkle tree over 32-byte digests
+# ---------------------------------------------------------------------------------------------
+
+def digest_array(digests) -> np.ndarray:
+    """(n, 32) uint8 from an array/tensor of digests or a list of 32-byte strings."""
+    if isinstance(digests, (list, tuple)) and all(isinstance(x, (bytes, bytearray)) for x in digests):
+        if any(len(x) != 32 for x in digests):
+            raise KernelError("bad-digests", "every digest must be 32 bytes")
+        return np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, 32)
+    if _is_torch(digests):
+        digests = digests.detach().cpu().numpy()
+    d = np.asarray(digests)
+    if d.dtype != np.uint8 or d.ndim != 2 or d.shape[1] != 32:
+        raise KernelError("bad-digests", f"digests must be an (n, 32) uint8 array, got {d.dtype} {d.shape}")
+    return np.ascontiguousarray(d)
+
+
+def merkle_root_of_digests(digests) -> bytes:
+    """``"chain"`` root: leaf = SHA-256(0x00 ‖ d), node = SHA-256(0x01 ‖ L ‖ R), odd carried up."""
+    d = digest_array(digests)
+    if d.shape[0] == 0:
+        return EMPTY_ROOT
+    sha = hashlib.sha256
+    level = [sha(b"\x00" + row.tobytes()).digest() for row in d]
+    while len(level) > 1:
+        nxt = [sha(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# fused verify: deviations of a published payload from round(g'/Δ), per chunk
+# ---------------------------------------------------------------------------------------------
+
+def _verify_slab(g: np.ndarray, q: np.ndarray, scale: float, tol: float, per_chunk: int):
+    if not np.isfinite(g).all():
+        raise KernelError("non-finite", "the recomputed gradient holds NaN or inf")
+    x = g.astype(np.float64) * scale
+    np.clip(x, INT32_MIN, INT32_MAX, out=x)              # x clamped to the int32 range
+    qf = q.astype(np.float64)
+    dev = qf != np.rint(x)
+    bad = dev & ~(np.abs(qf - x) <= tol)
+    starts = np.arange(0, g.size, per_chunk)
+    if starts.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return (np.add.reduceat(dev.astype(np.int64), starts), np.add.reduceat(bad.astype(np.int64), starts))
+
+
+def fused_verify_counts(grad, payload, quantum_log2: int, chunk_bytes: int, delta: float):
+    """(digests, deviations, disallowed) per chunk; see docs/architecture.md 'Fused verify'."""
+    chunk_bytes = check_chunk_bytes(chunk_bytes)
+    g, q = _float_array(grad), payload_view(payload)
+    if g.size != q.size:
+        raise KernelError("shape-mismatch", f"gradient has {g.size} elements, payload {q.size}")
+    scale, tol = _scale(quantum_log2), check_delta(delta) + 0.5
+    per_chunk = chunk_bytes // 4
+    buf = memoryview(q.view(np.uint8))
+
+    def work(lo: int, hi: int):
+        dev, bad = _verify_slab(g[lo:hi], q[lo:hi], scale, tol, per_chunk)
+        return _hash_chunks(buf[4 * lo:4 * hi], chunk_bytes), dev, bad
+
+    parts = _map_slabs(q.size, work, q.nbytes + g.nbytes, align=per_chunk)
+    return (_digest_array([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]))
+
+
+def check_delta(delta) -> float:
+    """``delta`` (how close to a rounding boundary a value must be to allow ±1) in [0, 0.5]."""
+    try:
+        d = float(delta)
+    except (TypeError, ValueError):
+        raise KernelError("bad-delta", f"delta must be a number, got {delta!r}") from None
+    if not (0.0 <= d <= 0.5):
+        raise KernelError("bad-delta", f"delta must lie in [0, 0.5], got {delta!r}")
+    return d
+
+
+# ---------------------------------------------------------------------------------------------
+# SHA-256 compression in pure Python (midstates for the nonce search; also taught in nb 11)
+# ---------------------------------------------------------------------------------------------
+
+_K = [
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+]
+SHA256_K = tuple(_K)
+SHA256_IV = (0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
+__all__ += ["SHA256_K", "SHA256_IV"]
+
+
+def _rotr(x: int, n: int) -> int:
+    return ((x >> n) | (x << (32 - n))) & 0xFFFFFFFF
+
+
+def sha256_compress(state: tuple[int, ...], block: bytes) -> tuple[int, ...]:
+    """One SHA-256 compression: 8-word state + 64-byte block -> new 8-word state."""
+    w = list(struct.unpack(">16I", block))
+    for t in range(16, 64):
+        s0 = _rotr(w[t - 15], 7) ^ _rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
+        s1 = _rotr(w[t - 2], 17) ^ _rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
+        w.append((w[t - 16] + s0 + w[t - 7] + s1) & 0xFFFFFFFF)
+    a, b, c, d, e, f, g, h = state
+    for t in range(64):
+        t1 = (h + (_rotr(e, 6) ^ _rotr(e, 11) ^ _rotr(e, 25)) + ((e & f) ^ (~e & g)) + _K[t] + w[t]) & 0xFFFFFFFF
+        t2 = ((_rotr(a, 2) ^ _rotr(a, 13) ^ _rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) & 0xFFFFFFFF
+        a, b, c, d, e, f, g, h = (t1 + t2) & 0xFFFFFFFF, a, b, c, (d + t1) & 0xFFFFFFFF, e, f, g
+    return tuple((s + v) & 0xFFFFFFFF for s, v in zip(state, (a, b, c, d, e, f, g, h)))
+
+
+def sha256_midstate(first64: bytes) -> tuple[int, ...]:
+    """The SHA-256 state after the first 64-byte block: shared by every nonce of a header."""
+    if len(first64) != 64:
+        raise KernelError("bad-length", f"a midstate covers exactly 64 bytes, got {len(first64)}")
+    return sha256_compress(SHA256_IV, first64)
+
+
+# ---------------------------------------------------------------------------------------------
+# nonce search: first nonce whose SHA-256d(header76 ‖ nonce_le) <= target
+# ---------------------------------------------------------------------------------------------
+
+def header_hash_value(header80: bytes) -> int:
+    """SHA-256d of an 80-byte header read as a little-endian 256-bit integer (Bitcoin's rule)."""
+    return int.from_bytes(hashlib.sha256(hashlib.sha256(header80).digest()).digest(), "little")
+
+
+def check_nonce_args(header76, target, start, count) -> bytes:
+    header76 = bytes(header76)
+    if len(header76) != 76:
+        raise KernelError("bad-length", f"header76 must be the 76 bytes before the nonce, got {len(header76)}")
+    if not (isinstance(target, int) and 0 <= target < 2 ** 256):
+        raise KernelError("bad-target", f"target must be an int in [0, 2^256), got {target!r}")
+    if not (isinstance(start, int) and isinstance(count, int) and start >= 0 and count >= 0
+            and start + count <= 2 ** 32):
+        raise KernelError("bad-range", f"nonces are 32-bit: need 0 <= start and start + count <= 2^32, "
+                                       f"got start={start!r}, count={count!r}")
+    return header76
+
+
+__all__ += ["check_nonce_args", "check_delta"]
+
+
+def nonce_search(header76: bytes, target: int, start: int, count: int) -> int | None:
+    """Scan nonces ``start .. start+count-1``; hashlib with the first 64 bytes absorbed once."""
+    header76 = check_nonce_args(header76, target, start, count)
+    mid = hashlib.sha256(header76[:64])                 # hashlib keeps this midstate for us
+    tail, sha, pack = header76[64:], hashlib.sha256, struct.Struct("<I").pack
+    for nonce in range(start, start + count):
+        h = mid.copy()
+        h.update(tail + pack(nonce))
+        if int.from_bytes(sha(h.digest()).digest(), "little") <= target:
+            return nonce
+    return None
