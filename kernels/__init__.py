@@ -33,7 +33,7 @@ from . import cpu
 
 __all__ = [
     "quantize", "chunk_digests", "merkle_root_of_digests", "gradient_root", "fused_verify",
-    "VerifyReport", "nonce_search", "backend_for", "triton_available", "BACKENDS", "ENV_VAR",
+    "VerifyReport", "nonce_search", "backend_for", "triton_available", "triton_module", "BACKENDS", "ENV_VAR",
 ]
 
 ENV_VAR = "GRADIENTCOIN_KERNELS"
@@ -171,13 +171,25 @@ def _quiet_interpreter_overflow_checks() -> None:
         pass
 
 
+def triton_module(name: str, interpret: bool = False):
+    """A kernel module (``"chunk_hash"``, ``"fused_verify"``, ``"merkle_root"``, ``"nonce_search"``,
+    ``"sha256_triton"``), its kernels decorated for the interpreter or the compiler.
+
+    Use this (or ``importlib.import_module``) rather than ``import gradientcoin_edu.kernels.fused_verify
+    as m``: that statement reads the package attribute, which is the *function* ``fused_verify``.
+    """
+    if not triton_available():
+        raise KernelError("backend-unavailable", "triton is not installed")
+    if name not in _TRITON_MODULES:
+        raise KernelError("bad-backend", f"no kernel module {name!r}; known: {', '.join(_TRITON_MODULES)}")
+    return _triton(name, interpret)
+
+
 def _run(choice: str, forced: bool, name: str, gpu_fn: str, cpu_fallback, *args):
     """Run ``gpu_fn`` of kernel module ``name``; on a Triton failure in auto mode fall back once."""
     global _triton_broken
-    interpret = choice == "interpret"
     try:
-        with _interpret_env(True) if interpret else contextlib.nullcontext():
-            return getattr(_triton(name, interpret), gpu_fn)(*args)
+        return getattr(_triton(name, choice == "interpret"), gpu_fn)(*args)
     except KernelError:
         raise
     except Exception as err:
@@ -345,3 +357,21 @@ def _to_numpy(x) -> np.ndarray:
 
 def _astuple(r: VerifyReport):
     return r.digests, r.deviations, r.disallowed, r.root
+
+
+# ---------------------------------------------------------------------------------------------
+# keep the API names: importing the submodule ``fused_verify.py`` would otherwise replace the
+# function ``fused_verify`` on this package with the module (Python sets ``package.<submodule>``
+# on import). The package keeps its functions; the modules stay reachable through sys.modules
+# and ``import gradientcoin_edu.kernels.fused_verify as m``.
+# ---------------------------------------------------------------------------------------------
+
+class _Package(type(sys)):
+    def __setattr__(self, name, value):
+        if name in _KEEP and isinstance(value, type(sys)):
+            return
+        super().__setattr__(name, value)
+
+
+_KEEP = {"fused_verify", "nonce_search"}
+sys.modules[__name__].__class__ = _Package

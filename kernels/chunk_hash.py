@@ -117,7 +117,7 @@ def _message_word(SRC, chunk_start, n_words, blk, last_block, lane_ok, bits_hi, 
         x, q, bad = _quantize_value(g, in_msg, SCALE, LO, HI, IS_F64)
     else:
         q = tl.load(SRC + chunk_start + idx, mask=in_msg, other=0)
-        bad = tl.zeros_like(q)
+        bad = tl.full(q.shape, 0, tl.int32)
     return _pad_word(q, in_msg, idx, n_words, blk, last_block, bits_hi, bits_lo, J), bad
 
 
@@ -155,7 +155,7 @@ def chunk_hash_kernel(
     LO = tl.load(PARAMS + 1)
     HI = tl.load(PARAMS + 2)
     h0, h1, h2, h3, h4, h5, h6, h7 = _iv(BLOCK)
-    bad = tl.zeros([BLOCK], tl.int32)
+    bad = tl.full([BLOCK], 0, tl.int32)
 
     for blk in range(0, CHUNK_WORDS // 16 + 1):              # a full chunk needs one padding block more
         w0, b0 = _message_word(SRC, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, 0, QUANTIZE, IS_F64)
@@ -193,6 +193,12 @@ def chunk_hash_kernel(
 
 
 @triton.jit
+def _add(a, b):
+    """Combine function for ``tl.reduce`` (our own: see ``sha256_triton.py`` on why not ``tl.sum``)."""
+    return a + b
+
+
+@triton.jit
 def quantize_kernel(
     SRC,                          # *float32 or *float64 gradient (flat, contiguous)
     DST,                          # *int32 quantized payload
@@ -208,7 +214,7 @@ def quantize_kernel(
     g = tl.load(SRC + offs, mask=mask, other=0.0)
     x, q, bad = _quantize_value(g, mask, tl.load(PARAMS + 0), tl.load(PARAMS + 1), tl.load(PARAMS + 2), IS_F64)
     tl.store(DST + offs, q, mask=mask)
-    tl.store(BAD + pid, tl.sum(bad, axis=0))
+    tl.store(BAD + pid, tl.reduce(bad, 0, _add))
 
 
 # ---------------------------------------------------------------------------------------------

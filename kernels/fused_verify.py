@@ -95,9 +95,9 @@ def fused_verify_kernel(
     HI = tl.load(PARAMS + 2)
     TOL = tl.load(PARAMS + 3)
     h0, h1, h2, h3, h4, h5, h6, h7 = _iv(BLOCK)
-    dev = tl.zeros([BLOCK], tl.int32)
-    dis = tl.zeros([BLOCK], tl.int32)
-    bad = tl.zeros([BLOCK], tl.int32)
+    dev = tl.full([BLOCK], 0, tl.int32)
+    dis = tl.full([BLOCK], 0, tl.int32)
+    bad = tl.full([BLOCK], 0, tl.int32)
 
     for blk in range(0, CHUNK_WORDS // 16 + 1):              # w: word, d: deviates, x: disallowed, b: NaN/inf
         w0, d0, x0, b0 = _verify_word(Q, G, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, TOL, 0, IS_F64)

@@ -68,7 +68,7 @@ def merkle_leaf_kernel(
     i = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     ok = i < n
     d0, d1, d2, d3, d4, d5, d6, d7 = _load_digest(SRC, i, ok)
-    zero = tl.zeros([BLOCK], tl.uint32)
+    zero = tl.full([BLOCK], 0, tl.uint32)
     h0, h1, h2, h3, h4, h5, h6, h7 = _iv(BLOCK)
     # 33-byte message 0x00 ‖ d, then 0x80, zeros, and the length 264 bits in the last word
     h0, h1, h2, h3, h4, h5, h6, h7 = _compress(
@@ -92,7 +92,7 @@ def merkle_node_kernel(
     has_right = ok & (2 * i + 1 < n)
     l0, l1, l2, l3, l4, l5, l6, l7 = _load_digest(SRC, 2 * i, ok)
     r0, r1, r2, r3, r4, r5, r6, r7 = _load_digest(SRC, 2 * i + 1, has_right)
-    zero = tl.zeros([BLOCK], tl.uint32)
+    zero = tl.full([BLOCK], 0, tl.uint32)
     h0, h1, h2, h3, h4, h5, h6, h7 = _iv(BLOCK)
     # 65-byte message 0x01 ‖ left ‖ right: two blocks
     h0, h1, h2, h3, h4, h5, h6, h7 = _compress(
@@ -132,6 +132,8 @@ def _digest_words(digests, device):
     if digests.dtype != torch.uint8 or digests.dim() != 2 or digests.shape[1] != 32:
         from gradientcoin_edu.errors import KernelError
         raise KernelError("bad-digests", f"digests must be an (n, 32) uint8 tensor, got {digests.dtype} {tuple(digests.shape)}")
+    if digests.shape[0] == 0:
+        return torch.empty((0, 8), dtype=torch.int32, device=device)
     return digests.to(device).contiguous().view(torch.int32)
 
 

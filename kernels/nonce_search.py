@@ -58,6 +58,12 @@ def _param(P, i):
 
 
 @triton.jit
+def _smaller(a, b):
+    """Combine function for ``tl.reduce``: the program's first hit."""
+    return tl.minimum(a, b)
+
+
+@triton.jit
 def nonce_search_kernel(
     P,                            # *int32 (19,): midstate[8], header words 16..18, target limbs[8] (little end first)
     K,                            # *int32 (64,): SHA-256 round constants
@@ -69,7 +75,7 @@ def nonce_search_kernel(
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     ok = offs < count
     nonce = (offs + start).to(tl.uint32)
-    zero = tl.zeros([BLOCK], tl.uint32)
+    zero = tl.full([BLOCK], 0, tl.uint32)
     # block 2 of the header: bytes 64..79 = 12 header bytes, the nonce, then padding (640 bits)
     m0, m1, m2, m3, m4, m5, m6, m7 = (zero + _param(P, 0), zero + _param(P, 1), zero + _param(P, 2),
                                       zero + _param(P, 3), zero + _param(P, 4), zero + _param(P, 5),
@@ -95,7 +101,7 @@ def nonce_search_kernel(
     le = (_bswap(g6) < _param(P, 17)) | ((_bswap(g6) == _param(P, 17)) & le)
     le = (_bswap(g7) < _param(P, 18)) | ((_bswap(g7) == _param(P, 18)) & le)
     hit = tl.where(ok & le, offs, count)
-    tl.store(FOUND + tl.program_id(0), tl.min(hit, axis=0))
+    tl.store(FOUND + tl.program_id(0), tl.reduce(hit, 0, _smaller))
 
 
 # ---------------------------------------------------------------------------------------------

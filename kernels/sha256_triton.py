@@ -23,7 +23,11 @@ What you learn here:
 The round constants live in a small int32 tensor (:data:`K_TABLE`, built by
 :func:`constants`) that each kernel loads as scalars: Triton treats a Python float/int literal
 above 2^31 as a typed constant, but a table keeps the code short and the values in one place.
-No inline assembly is used, so ``TRITON_INTERPRET=1`` runs everything here on a CPU.
+No inline assembly is used, so ``TRITON_INTERPRET=1`` runs everything here on a CPU. The kernels
+also avoid the helpers of Triton's standard library that are themselves ``@triton.jit``
+functions (``tl.zeros``, ``tl.sum``, ``tl.min`` ...): those are decorated once, when ``triton`` is
+imported, so they would stay compiled-only if the interpreter is switched on later; ``tl.full`` and
+``tl.reduce`` with our own combine function work in both modes.
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from dataclasses import fields, replace
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from _chain_helpers import ALICE, extend, new_chain, next_block
+from _chain_helpers import ALICE, MINER, extend, new_chain, next_block
 from gradientcoin_edu.chain.block import (
     HEADER_SIZE, ZERO_HASH, Block, BlockHeader, compute_tx_root, read_varint, write_varint,
 )
@@ -28,8 +28,6 @@ def sample_header(**changes) -> BlockHeader:
 def sample_block() -> Block:
     chain = new_chain()
     extend(chain, 1)
-    tx = next_block  # noqa: F841 (keeps the helper import used in one place)
-    from _chain_helpers import MINER
     pay = MINER.pay(chain.utxo, ALICE.address, COIN, fee=10)
     return replace(next_block(chain, txs=[pay]), payload=b"gradient payload \x00\x01")
 

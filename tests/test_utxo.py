@@ -164,7 +164,11 @@ def test_block_rules(utxos):
     assert rejected_block(utxos, [tx], error=InvalidBlock) == "missing-coinbase"
     assert rejected_block(utxos, [coinbase(2), tx, coinbase(2, BOB)], error=InvalidBlock) == "extra-coinbase"
     assert rejected_block(utxos, [coinbase(3)], error=InvalidBlock) == "bad-coinbase-height"
-    assert rejected_block(utxos, [coinbase(2, extra=bytes(200))], error=InvalidBlock) == "bad-coinbase-height"
+    assert rejected_block(utxos, [coinbase(2, extra=bytes(200))], error=InvalidBlock) == "bad-coinbase"
+    data_coinbase = Transaction(inputs=coinbase(2).inputs, outputs=coinbase(2).outputs, kind=1, payload=b"x")
+    assert rejected_block(utxos, [data_coinbase], error=InvalidBlock) == "bad-coinbase"
+    assert rejected_block(utxos, [Transaction(inputs=(TxIn(bytes(32), 0xFFFFFFFF, b"\x02"),),
+                                              outputs=coinbase(2).outputs)], error=InvalidBlock) == "bad-coinbase-height"
     assert rejected_block(utxos, [coinbase(3)], height=3, error=InvalidBlock) == "bad-height"
     assert rejected_block(utxos, [coinbase(2)], subsidy=-1, error=InvalidBlock) == "bad-coinbase-amount"
     assert rejected_block(utxos, [Transaction.coinbase(2, [])], error=InvalidTransaction) == "no-outputs"

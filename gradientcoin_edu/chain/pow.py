@@ -69,7 +69,8 @@ def _progress_bar(enabled: bool, total: int):
     if not enabled:
         return None
     from tqdm.auto import tqdm
-    return tqdm(total=total, unit="hash", unit_scale=True, desc="mining", leave=False)
+    return tqdm(total=total if total < MAX_NONCE else None,     # no total: shows count and hash rate
+                unit="hash", unit_scale=True, desc="mining", leave=False)
 
 
 def block_fees(chain, txs: Sequence[Transaction], height: int | None = None) -> int:

@@ -11,7 +11,7 @@ exactly -- that is how a node switches to a heavier chain (a reorg).
 Rejections raise :class:`InvalidTransaction` (a rule about one transaction: ``missing-input``,
 ``double-spend``, ``overspend``, ``wrong-key``, ``bad-signature``, ``immature-coinbase``, ...)
 or :class:`InvalidBlock` (a rule about the block: ``missing-coinbase``, ``extra-coinbase``,
-``bad-coinbase-height``, ``bad-coinbase-amount``, ``bad-height``, ``duplicate-tx``, ``bad-undo``),
+``bad-coinbase``, ``bad-coinbase-height``, ``bad-coinbase-amount``, ``bad-height``, ``duplicate-tx``, ``bad-undo``),
 and leave the set exactly as it was.
 
 Coinbase maturity (Bitcoin: 100 blocks) is a parameter, 0 by default so that a small
@@ -28,7 +28,7 @@ from typing import Iterable, Iterator, Sequence
 from ..crypto.keys import address_of
 from ..errors import InvalidBlock, InvalidTransaction, ParseError
 from .transaction import (
-    MAX_MONEY, OutPoint, Transaction, TxOut, _Reader, check_transaction, encode_varint,
+    KIND_PAYMENT, MAX_MONEY, OutPoint, Transaction, TxOut, _Reader, check_transaction, encode_varint,
 )
 
 __all__ = ["Coin", "UndoRecord", "UtxoSet", "MAX_COINBASE_DATA"]
@@ -199,7 +199,9 @@ class UtxoSet:
             raise InvalidBlock("missing-coinbase", "a block starts with its coinbase transaction")
         coinbase = txs[0]
         check_transaction(coinbase)
-        if coinbase.coinbase_height != height or len(coinbase.inputs[0].signature) > MAX_COINBASE_DATA:
+        if len(coinbase.inputs[0].signature) > MAX_COINBASE_DATA or coinbase.kind != KIND_PAYMENT:
+            raise InvalidBlock("bad-coinbase", f"a coinbase is a payment with at most {MAX_COINBASE_DATA} bytes of data")
+        if coinbase.coinbase_height != height:
             raise InvalidBlock("bad-coinbase-height", f"the coinbase must commit to height {height}")
         self._add_outputs(coinbase, height, created)
         fees = 0

@@ -45,6 +45,7 @@ from ..chain.fork_choice import Chain
 from ..chain.params import ChainParams, get_params
 from ..chain.store import BlockStore
 from ..crypto.keys import PrivateKey
+from ..ledger import Transaction, build_payment
 from .node import Node, NodeConfig
 
 __all__ = ["LinkSpec", "SimNode", "BlockRecord", "Simulator"]
@@ -217,6 +218,18 @@ class Simulator:
     def schedule(self, at: float, fn: Callable[["Simulator"], Any]) -> None:
         """Run ``fn(sim)`` at simulated time ``at`` (e.g. a wallet sends a payment)."""
         self._at(at, fn, self)
+
+    def inject(self, src: str, dst: str, data: bytes, at: float | None = None) -> None:
+        """Make ``src`` send raw ``data`` to ``dst`` over their link (tests: malformed or hostile bytes)."""
+        self._at(self.now if at is None else at, self._send, src, dst, bytes(data))
+
+    def pay(self, name: str, to: bytes, amount: int, fee: int = 1000) -> Transaction:
+        """Node ``name``'s wallet pays ``amount`` to address ``to``: a signed transaction from its
+        confirmed coins (not those already spent in its mempool), submitted to the node and gossiped."""
+        sn, node = self.nodes[name], self.node(name)
+        tx = build_payment(node.chain.utxo, sn.key, [(to, amount)], fee, exclude=set(node.mempool.spends))
+        node.submit_transaction(tx)
+        return tx
 
     def node(self, name: str) -> Node:
         """The live node object (raises if the node is down)."""

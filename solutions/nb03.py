@@ -1,0 +1,37 @@
+"""Reference solutions for notebook 03 (for instructors): ``SOLUTIONS = {"03.k": function}``."""
+from __future__ import annotations
+
+import hashlib
+
+
+def bits_to_target(bits: int) -> int:
+    """03.1: size byte and 3-byte mantissa -> mantissa * 256^(size - 3)."""
+    size, mantissa = bits >> 24, bits & 0x007FFFFF
+    if size <= 3:
+        return mantissa >> (8 * (3 - size))
+    return mantissa << (8 * (size - 3))
+
+
+def chain_merkle_root(items: list[bytes]) -> bytes:
+    """03.2: leaves and inner nodes hashed with different prefixes; an odd node is carried up."""
+    if not items:
+        return hashlib.sha256(b"").digest()
+    level = [hashlib.sha256(b"\x00" + item).digest() for item in items]
+    while len(level) > 1:
+        nxt = [hashlib.sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]
+
+
+def find_nonce(header) -> int:
+    """03.3: the smallest nonce whose header hash is at most the target."""
+    target = bits_to_target(header.bits)
+    nonce = 0
+    while header.with_nonce(nonce).hash_value() > target:
+        nonce += 1
+    return nonce
+
+
+SOLUTIONS = {"03.1": bits_to_target, "03.2": chain_merkle_root, "03.3": find_nonce}
