@@ -252,7 +252,8 @@ def as_tensor(data, device, float_ok: bool):
         arr = np.asarray(data)
         if arr.dtype.kind == "f" and arr.dtype not in (np.float32, np.float64):
             arr = arr.astype(np.float32 if arr.dtype.itemsize < 4 else np.float64)
-        data = torch.from_numpy(np.ascontiguousarray(arr))
+        arr = np.ascontiguousarray(arr)
+        data = torch.from_numpy(arr if arr.flags.writeable else arr.copy())
     t = data.detach()
     if t.is_floating_point():
         if not float_ok:

@@ -5,7 +5,7 @@ import hashlib
 
 
 def bits_to_target(bits: int) -> int:
-    """03.1: size byte and 3-byte mantissa -> mantissa * 256^(size - 3)."""
+    """03.2: size byte and 3-byte mantissa -> mantissa * 256^(size - 3)."""
     size, mantissa = bits >> 24, bits & 0x007FFFFF
     if size <= 3:
         return mantissa >> (8 * (3 - size))
@@ -13,7 +13,7 @@ def bits_to_target(bits: int) -> int:
 
 
 def chain_merkle_root(items: list[bytes]) -> bytes:
-    """03.2: leaves and inner nodes hashed with different prefixes; an odd node is carried up."""
+    """03.1: leaves and inner nodes hashed with different prefixes; an odd node is carried up."""
     if not items:
         return hashlib.sha256(b"").digest()
     level = [hashlib.sha256(b"\x00" + item).digest() for item in items]
@@ -34,4 +34,4 @@ def find_nonce(header) -> int:
     return nonce
 
 
-SOLUTIONS = {"03.1": bits_to_target, "03.2": chain_merkle_root, "03.3": find_nonce}
+SOLUTIONS = {"03.1": chain_merkle_root, "03.2": bits_to_target, "03.3": find_nonce}

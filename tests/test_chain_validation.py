@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from _chain_helpers import ALICE, BOB, MINER, NOW, PARAMS, extend, new_chain, next_block, remine, state, with_txs
 from gradientcoin_edu.chain import (
-    AddResult, Block, BlockStore, Chain, ChainParams, ProofOfWork, bits_to_target, bits_to_work,
+    AddResult, Block, BlockStore, Chain, bits_to_target, bits_to_work,
     calculate_next_bits, genesis_block, make_block, mine, target_to_bits,
 )
 from gradientcoin_edu.errors import InvalidBlock
@@ -316,3 +317,37 @@ def test_heavier_branch_wins_over_a_longer_one():
     for block in fast:
         c.add_block(block)
     assert c.height == 3 and c.tip.hash == fast[-1].hash()
+
+
+# ------------------------------------------------------------------ fork choice as a property
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 1000), st.booleans()), min_size=1, max_size=12))
+def test_tip_is_always_the_first_seen_heaviest_valid_block(steps):
+    """Random trees of blocks, some invalid (their coinbase claims one unit too much, which only
+    shows when they are connected): the tip is always the first-seen block of most work among those
+    with no invalid block on their branch, and the UTXO set is the one that branch gives."""
+    c = new_chain()
+    known, bad, order = [c.genesis.hash], set(), {c.genesis.hash: 0}
+    for i, (pick, invalid) in enumerate(steps):
+        parent = known[pick % len(known)]
+        block = next_block(c, parent=parent, fees=1 if invalid else 0, extra=bytes([i]))
+        is_bad = invalid or parent in bad
+        before = state(c)
+        try:
+            c.add_block(block)
+        except InvalidBlock as err:
+            assert is_bad, err
+            assert err.reason in ("bad-coinbase-amount", "invalid-parent")
+            assert state(c) == before
+        if block.hash() in c:
+            known.append(block.hash())
+            order[block.hash()] = i + 1
+        if is_bad:
+            bad.add(block.hash())
+        good = [h for h in known if h not in bad]
+        assert c.tip.hash == max(good, key=lambda h: (c.get(h).chain_work, -order[h]))
+    fresh = new_chain()
+    for entry in c.active_chain()[1:]:
+        fresh.add_block(entry.block)
+    assert fresh.utxo == c.utxo and fresh.tip.hash == c.tip.hash

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import statistics
-from dataclasses import replace
 
 import pytest
 
-from _chain_helpers import ALICE, MINER, extend, new_chain, next_block
+from _chain_helpers import ALICE, MINER, extend, new_chain
 from gradientcoin_edu.chain import (
     COIN, Block, BlockHeader, ChainParams, ProofOfWork, WorkRule, bits_to_target, calculate_next_bits,
     compute_tx_root, make_block, mine, search_nonces, target_to_bits,

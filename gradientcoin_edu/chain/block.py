@@ -139,6 +139,13 @@ class BlockHeader:
     def with_nonce(self, nonce: int) -> "BlockHeader":
         return replace(self, nonce=nonce)
 
+    def __repr__(self) -> str:
+        short = lambda b: b.hex()[:16] + ".."                      # noqa: E731
+        return (f"BlockHeader(version={self.version}, prev_hash={hash_to_hex(self.prev_hash)[:16]}.., "
+                f"tx_root={short(self.tx_root)}, grad_root={short(self.grad_root)}, "
+                f"weights_root={short(self.weights_root)}, time={self.time}, bits={self.bits:#010x}, "
+                f"nonce={self.nonce}, miner_id={short(self.miner_id)})")
+
 
 # --- transactions inside a block -----------------------------------------------------------
 

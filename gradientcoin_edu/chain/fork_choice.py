@@ -20,7 +20,7 @@ all its descendants, and the node returns to where it was.
 Every rejection raises ``InvalidBlock`` with a ``reason`` and leaves the tip, the UTXO set,
 the work rule's state and the store exactly as they were (the only trace is that a block
 found invalid while connecting is remembered as invalid, so it is not tried again).
-Taught in notebooks 03 and 05.
+Taught in notebook 03; the network layer (``network/node.py``) is built on it.
 """
 from __future__ import annotations
 
@@ -189,10 +189,11 @@ class Chain:
         """Every known block, in arrival order (for drawing the tree)."""
         return sorted(self._index.values(), key=lambda e: e.seq)
 
-    def tips(self) -> list[BlockIndex]:
-        """Blocks without children: the ends of all branches."""
-        parents = {e.parent.hash for e in self._index.values() if e.parent is not None}
-        return [e for e in self.entries() if e.hash not in parents]
+    def tips(self, include_invalid: bool = False) -> list[BlockIndex]:
+        """Blocks without children: the ends of all branches (of the valid ones, by default)."""
+        known = [e for e in self.entries() if include_invalid or e.status != INVALID]
+        parents = {e.parent.hash for e in known if e.parent is not None}
+        return [e for e in known if e.hash not in parents]
 
     @property
     def invalid(self) -> set[bytes]:
@@ -267,7 +268,7 @@ class Chain:
         old_tip = self.tip
         self._index[block_hash] = entry
         try:
-            failures = self._activate_best_chain()
+            failures = self._activate_best_chain(entry) if entry.chain_work > old_tip.chain_work else {}
             if entry in failures:                  # it (or an ancestor) failed to connect
                 raise failures[entry]
             self._persist(entry, old_tip)
@@ -302,21 +303,29 @@ class Chain:
         return max((e for e in self._index.values() if e.status != INVALID),
                    key=lambda e: (e.chain_work, -e.seq))
 
-    def _activate_best_chain(self) -> dict[BlockIndex, GradientCoinError]:
+    def _activate_best_chain(self, candidate: BlockIndex | None = None) -> dict[BlockIndex, GradientCoinError]:
         """Move the tip to the heaviest valid branch; mark blocks that fail to connect.
 
-        Returns the blocks marked invalid, each with the error that condemned it.
+        ``candidate``: the block to try first (the new block; without it, or after a failure,
+        every known block is considered). Returns the blocks marked invalid, each with the
+        error that condemned it.
         """
         failures: dict[BlockIndex, GradientCoinError] = {}
-        while (best := self._best_candidate()) is not self.tip and best.chain_work > self.tip.chain_work:
+        best = candidate
+        while True:
+            if best is None or best.status == INVALID:
+                best = self._best_candidate()
+            if best is self.tip or best.chain_work <= self.tip.chain_work:
+                return failures
             try:
                 for entry in self._reorg_to(best):
                     entry.status = VALID
+                return failures                   # the heaviest valid block is the tip now
             except _ConnectFailed as failed:
                 for entry in self._descendants_and_self(failed.entry):
                     entry.status = INVALID
                     failures[entry] = failed.error
-        return failures
+            best = None                           # look again, among all known blocks
 
     def _descendants_and_self(self, root: BlockIndex) -> list[BlockIndex]:
         found = {root}

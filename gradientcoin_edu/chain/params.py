@@ -14,7 +14,7 @@ Presets (``ChainParams.preset(name)``):
 * ``"bitcoin"`` — Bitcoin's real mainnet constants, to compare with and to check the
   supply (20 999 999.9769 BTC) and retargeting against Bitcoin Core. Not for mining.
 
-Taught in notebook 03 (difficulty) and notebook 06 (incentives).
+Taught in notebook 03.
 """
 from __future__ import annotations
 

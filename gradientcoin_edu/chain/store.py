@@ -14,7 +14,8 @@ Tables::
 
 ``body`` is the block serialized with an empty payload; the payload (the gradient under
 proof-of-gradient) sits in its own nullable column so it can be pruned once buried deep
-enough (whitepaper section 7) without touching the rest. Taught in notebook 05.
+enough (whitepaper section 7) without touching the rest. Used by every node
+(``gradientcoin node``) and by the network simulator.
 """
 from __future__ import annotations
 

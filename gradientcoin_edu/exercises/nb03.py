@@ -1,6 +1,6 @@
 """Checks for notebook 03, "Blocks, Merkle trees and proof-of-work".
 
-03.1 decode a compact target, 03.2 the chain-mode Merkle root, 03.3 find a nonce.
+03.1 the chain-mode Merkle root, 03.2 decode a compact target, 03.3 find a nonce.
 Each check compares the student's function with the library on seeded inputs; a stub's
 ``NotImplementedError`` passes through.
 """
@@ -15,20 +15,20 @@ from ..crypto.merkle import merkle_root
 from . import exercise
 
 
-@exercise("03.1", "decode a compact target")
+@exercise("03.2", "decode a compact target")
 def check_bits_to_target(candidate) -> None:
     cases = [0x1D00FFFF, 0x1B0404CB, 0x207FFFFF, 0x1C05A3F4, 0x1F03FFFF, 0x04123456, 0x03123456,
              0x02123456, 0x01123456]
     for bits in cases:
         want = bits_to_target(bits)
         got = candidate(bits)
-        assert got is not None, "bits_to_target returned None - did you forget `return`?"
+        assert got is not None, "decode_bits returned None - did you forget `return`?"
         assert got == want, (f"bits {bits:#010x} encode {want:#x}, you return {got!r}. Hint: size = bits >> 24, "
                              "mantissa = bits & 0x007fffff, target = mantissa * 256**(size - 3); "
                              "for size < 3 shift right instead.")
 
 
-@exercise("03.2", "the chain-mode Merkle root")
+@exercise("03.1", "the chain-mode Merkle root")
 def check_chain_merkle_root(candidate) -> None:
     rng = random.Random(3)
     for n in list(range(0, 10)) + [16, 17, 33]:
@@ -46,7 +46,7 @@ def check_chain_merkle_root(candidate) -> None:
 @exercise("03.3", "find a nonce")
 def check_find_nonce(candidate) -> None:
     for i in range(4):
-        header = BlockHeader(1, bytes([i]) * 32, bytes(32), time=1_700_000_000 + i, bits=0x1F00FFFF)
+        header = BlockHeader(1, bytes([i]) * 32, bytes(32), time=1_700_000_000 + i, bits=0x2000FFFF)   # ~256 tries each
         want = search_nonces(header.serialize()[:-4], bits_to_target(header.bits), 0, 2**20)
         got = candidate(header)
         assert got is not None, "find_nonce returned None - did you forget `return`?"

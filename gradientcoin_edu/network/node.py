@@ -151,8 +151,7 @@ class Node:
         self._send(peer, self._version())
 
     def on_disconnect(self, peer: str) -> None:
-        self.peers.pop(peer, None)
-        self.peerbook.forget(peer)
+        self.peers.pop(peer, None)                        # (its score and offences are kept)
         for h, (p, _, _) in list(self.requested.items()):
             if p == peer:
                 del self.requested[h]

@@ -95,6 +95,7 @@ class SimNode:
     node: Node | None = None
     epoch: int = 0                     # bumped on crash/restart: stale timers are ignored
     publish: bool = True               # False: mine privately (an attacker)
+    mine_gen: int = 0                  # bumped when the hash rate changes: the old draw is void
     rngs: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -145,7 +146,8 @@ class Simulator:
         self._seq = itertools.count()
         self._group: dict[str, int] | None = None      # active partition: node -> group
         self._net_rng = random.Random(f"sim:{seed}:network")
-        self._genesis = None
+        self._mining, self._mining_gen = True, 0
+        self.reference_hashrate: float | None = None   # fixed when mining starts (see _schedule_mining)
 
     # ------------------------------------------------------------------ building a network
     def clock(self) -> float:
@@ -209,6 +211,10 @@ class Simulator:
         if heal is not None:
             self._at(heal, self._heal)
 
+    def heal(self) -> None:
+        """End the current partition now (same as a scheduled ``heal``)."""
+        self._heal()
+
     def crash(self, name: str, at: float, restart: float | None = None) -> None:
         """Kill the node at ``at`` (it keeps only its block store); bring it back at ``restart``."""
         self._at(at, self._crash, name)
@@ -261,11 +267,37 @@ class Simulator:
             self.now = max(self.now, until)
         return self
 
-    def settle(self, quiet: float | None = None) -> "Simulator":
-        """Stop mining and let messages drain for ``quiet`` seconds (default: two heartbeats)."""
-        for sn in self.nodes.values():
-            sn.hashrate = 0.0
-        return self.run(until=self.now + (quiet if quiet is not None else 2 * self.block_interval + 60))
+    def pause_mining(self) -> None:
+        """No more blocks until ``resume_mining`` (pending block-finding events are cancelled)."""
+        self._mining = False
+        self._mining_gen += 1
+
+    def resume_mining(self) -> None:
+        """Start the miners again. Exponential waits are memoryless, so drawing fresh ones is exact."""
+        if self._mining:
+            return
+        self._mining = True
+        self._mining_gen += 1
+        for name in self.live():
+            self._schedule_mining(name)
+
+    def settle(self, quiet: float | None = None, max_blocks: int = 50,
+               names: Iterable[str] | None = None) -> "Simulator":
+        """Stop mining and let messages drain for ``quiet`` seconds; while the nodes ``names``
+        (default: all live ones) still disagree - two tips of equal work, each node keeping the one
+        it saw first - let the network mine one more block to break the tie, and drain again.
+        Leaves mining paused (``resume_mining`` starts it again)."""
+        quiet = quiet if quiet is not None else 2 * self.block_interval + 60
+        names = list(names) if names is not None else None
+        self.pause_mining()
+        for attempt in range(max_blocks + 1):
+            self.run(until=self.now + quiet)
+            if self.converged(names) or attempt == max_blocks:
+                break
+            self.resume_mining()
+            self.run(blocks=1)
+            self.pause_mining()
+        return self
 
     # ------------------------------------------------------------------ looking at the result
     def live(self) -> list[str]:
@@ -381,18 +413,31 @@ class Simulator:
     def total_hashrate(self) -> float:
         return sum(sn.hashrate for sn in self.nodes.values())
 
-    def _schedule_mining(self, name: str) -> None:
-        sn = self.nodes[name]
-        total = self.total_hashrate()
-        if sn.hashrate <= 0 or total <= 0:
-            return
-        rate = sn.hashrate / (total * self.block_interval)          # blocks per second
-        wait = self._rng_for(name, "mining").expovariate(rate)
-        self._at(self.now + wait, self._mine, name, sn.epoch)
+    def set_hashrate(self, name: str, hashrate: float) -> None:
+        """Change one miner's hash rate from now on (the others' rates do not change)."""
+        self.nodes[name].hashrate = float(hashrate)
+        self.nodes[name].mine_gen += 1
+        if self.nodes[name].up:
+            self._schedule_mining(name)
 
-    def _mine(self, name: str, epoch: int) -> None:
+    def _schedule_mining(self, name: str) -> None:
+        """Draw the wait until this miner's next block: exponential with rate h / (H0 * block_interval).
+
+        H0 (``reference_hashrate``) is the total hash rate when mining first starts, so that the
+        network finds one block per ``block_interval`` on average; later changes (a crash, a late
+        joiner, ``set_hashrate``) change the pace, as they would without a difficulty retarget."""
         sn = self.nodes[name]
-        if not sn.up or epoch != sn.epoch or sn.hashrate <= 0:
+        if self.reference_hashrate is None:
+            self.reference_hashrate = self.total_hashrate() or 1.0
+        if sn.hashrate <= 0 or not self._mining:
+            return
+        rate = sn.hashrate / (self.reference_hashrate * self.block_interval)      # blocks per second
+        wait = self._rng_for(name, "mining").expovariate(rate)
+        self._at(self.now + wait, self._mine, name, (sn.epoch, sn.mine_gen, self._mining_gen))
+
+    def _mine(self, name: str, generation: tuple) -> None:
+        sn = self.nodes[name]
+        if not sn.up or generation != (sn.epoch, sn.mine_gen, self._mining_gen) or sn.hashrate <= 0:
             return
         block = sn.node.mine_block(publish=sn.publish)
         self.record_block(block, name, public=sn.publish)

@@ -17,7 +17,8 @@ Taught in notebook 08.
 """
 from .batch import batch_indices, batch_seed, select_batch
 from .commit import grad_root, ticket, ticket_value, ticket_wins
-from .gradient import CANONICAL_DTYPE, canonical_torch, compute_gradient, compute_loss
+from .gradient import (CANONICAL_DTYPE, canonical_gradient, canonical_torch, clip_gradient,
+                       compute_gradient, compute_loss)
 from .mine import Attempt, MiningResult, attempt, mine, proof_from_q
 from .params import PoGParams
 from .quantize import dequantize, payload_from_q, q_from_payload, quantize
@@ -28,7 +29,8 @@ from .verify import (GradientProof, ModelState, Verified, check_ticket, check_va
 
 __all__ = [
     "PoGParams", "batch_seed", "batch_indices", "select_batch",
-    "CANONICAL_DTYPE", "canonical_torch", "compute_gradient", "compute_loss",
+    "CANONICAL_DTYPE", "canonical_torch", "compute_gradient", "compute_loss", "clip_gradient",
+    "canonical_gradient",
     "quantize", "dequantize", "payload_from_q", "q_from_payload",
     "grad_root", "ticket", "ticket_value", "ticket_wins",
     "apply", "apply_update", "undo_update",

@@ -10,6 +10,9 @@ float64) and a batch of committed records. The chain fixes how it is computed:
   deterministic algorithms where PyTorch offers them, both switched on only for the duration
   of the computation and restored afterwards.
 * no dropout, no randomness: the gradient is a pure function of weights and batch.
+* clipped: when its L2 norm exceeds ``clip_norm`` it is scaled down to that norm (plain SGD
+  on a transformer spikes without it). The norm is ``sqrt(math.fsum(g * g))``: ``fsum`` is
+  exactly rounded, so the norm does not depend on summation order.
 
 Thread count, BLAS and device may still differ between nodes; the tolerance of the
 verification (a ±1 deviation allowed only next to a rounding boundary) absorbs that.
@@ -18,6 +21,7 @@ Taught in notebook 08.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import threading
 
@@ -27,7 +31,8 @@ import torch
 from ..model.fixed_point import SCALE_LOG2, load_weights
 from ..model.gpt import GPT, GPTConfig
 
-__all__ = ["CANONICAL_DTYPE", "canonical_torch", "compute_gradient", "compute_loss"]
+__all__ = ["CANONICAL_DTYPE", "canonical_torch", "compute_gradient", "compute_loss",
+           "clip_gradient", "canonical_gradient"]
 
 CANONICAL_DTYPE = torch.float64
 
@@ -78,6 +83,22 @@ def compute_gradient(cfg: GPTConfig, weights: np.ndarray, x: torch.Tensor, y: to
         loss.backward()
         g = torch.cat([p.grad.reshape(-1) for p in model.parameters()])          # (n_params,)
         return g.detach().to("cpu", torch.float64).numpy(), loss.item()
+
+
+def clip_gradient(g: np.ndarray, clip_norm: float) -> np.ndarray:
+    """``g`` scaled down to L2 norm ``clip_norm`` when longer (``clip_norm = 0``: unchanged)."""
+    if clip_norm <= 0:
+        return g
+    norm = math.sqrt(math.fsum((g * g).tolist()))       # exactly rounded sum: order-independent
+    return g * (clip_norm / norm) if norm > clip_norm else g
+
+
+def canonical_gradient(params, weights: np.ndarray, x: torch.Tensor, y: torch.Tensor,
+                       device: str | torch.device = "cpu") -> tuple[np.ndarray, float]:
+    """The gradient the chain defines for ``params`` (a ``PoGParams``): float64, clipped.
+    Returns ``(g, loss)`` with ``g`` in the canonical parameter order."""
+    g, loss = compute_gradient(params.model, weights, x, y, scale_log2=params.scale_log2, device=device)
+    return clip_gradient(g, params.clip_norm), loss
 
 
 @torch.no_grad()

@@ -20,7 +20,7 @@ from ..errors import InvalidProof
 from .batch import select_batch
 from .commit import grad_root as compute_grad_root
 from .commit import ticket, ticket_value
-from .gradient import compute_gradient
+from .gradient import canonical_gradient
 from .params import PoGParams
 from .quantize import payload_from_q, quantize
 from .update import apply_update
@@ -63,7 +63,7 @@ def attempt(params: PoGParams, dataset: Dataset, parent_hash: bytes, parent_weig
             miner_id: bytes, nonce: int) -> Attempt:
     """Compute one ticket: batch, gradient, quantization, commitment."""
     idx, x, y = select_batch(dataset, parent_hash, miner_id, nonce, params.batch_size)
-    g, loss = compute_gradient(params.model, parent_weights, x, y, scale_log2=params.scale_log2)
+    g, loss = canonical_gradient(params, parent_weights, x, y)
     q = quantize(g, params.quantum_log2)
     payload = payload_from_q(q)
     root = compute_grad_root(payload, params.chunk_bytes)

@@ -3,14 +3,16 @@
 Everything a node needs to check a gradient the same way as every other node: which model
 (``GPTConfig``), which data (the Merkle roots of the training and validation records), the
 number formats (weight scale ``2^-s``, gradient quantum ``Δ = 2^-k``), the learning rate as
-an exact fraction ``lr_num / 2^lr_shift``, the batch size, the verification tolerance (a
-deviation of ±1 allowed only within ``δ = 2^-delta_log2`` quanta of a rounding boundary, at
-most ``cap`` of them per block) and the validation-loss margin. The default values were
-chosen from measurements; ``docs/proof_of_gradient.md`` gives the numbers and the command.
+an exact fraction ``lr_num / 2^lr_shift``, the batch size, the gradient clipping norm, the
+verification tolerance (a deviation of ±1 allowed only within ``δ = 2^-delta_log2`` quanta of
+a rounding boundary, at most ``cap`` of them per block) and the validation-loss margin. The
+defaults were chosen from measurements; ``docs/proof_of_gradient.md`` gives the numbers and
+the commands that produced them.
 Taught in notebook 08.
 """
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, field, replace
 
@@ -23,7 +25,7 @@ from ..model.gpt import GPTConfig
 __all__ = ["PoGParams"]
 
 _ZERO = bytes(32)
-_FORMAT = "<24s32s32s32sq6i3id"      # see PoGParams.serialize
+_FORMAT = "<24s32s32s32sq6id3id"     # see PoGParams.serialize
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,11 @@ class PoGParams:
     lr_num: int = 1                  # learning rate lr = lr_num / 2^lr_shift = 1/4
     lr_shift: int = 2
     batch_size: int = 16             # records per gradient
+    clip_norm: float = 1.0           # the gradient is scaled down to this L2 norm when longer (0: never)
     delta_log2: int = 20             # δ = 2^-20 quanta: how close to x.5 a value must be to allow ±1
     cap: int = 8                     # c: at most this many ±1 deviations per block
-    max_validation_records: int = 0  # 0: the guard uses the whole validation set
-    validation_margin: float = 0.10  # nats: the largest validation-loss rise an update may cause
+    max_validation_records: int = 64 # the guard uses the first 64 validation records (0: all)
+    validation_margin: float = 0.25  # nats: the largest validation-loss rise an update may cause
 
     def __post_init__(self):
         for name in ("dataset_root", "validation_root", "tokenizer_hash"):
@@ -56,6 +59,8 @@ class PoGParams:
             raise ModelError("bad-params", "need batch_size >= 1, cap >= 0 and delta_log2 in 1..60")
         if self.chunk_bytes <= 0 or self.chunk_bytes % 64:
             raise ModelError("bad-params", "chunk_bytes must be a positive multiple of 64")
+        if not (self.clip_norm >= 0 and math.isfinite(self.clip_norm)):
+            raise ModelError("bad-params", "clip_norm must be a finite number >= 0")
         if not self.validation_margin >= 0:
             raise ModelError("bad-params", "validation_margin must be >= 0")
 
@@ -111,15 +116,15 @@ class PoGParams:
         return struct.pack(_FORMAT, self.model.serialize(), self.dataset_root, self.validation_root,
                            self.tokenizer_hash, self.init_seed, self.scale_log2, self.quantum_log2,
                            self.chunk_bytes, self.lr_num, self.lr_shift, self.batch_size,
-                           self.delta_log2, self.cap, self.max_validation_records, self.validation_margin)
+                           self.clip_norm, self.delta_log2, self.cap, self.max_validation_records, self.validation_margin)
 
     @classmethod
     def parse(cls, data: bytes) -> "PoGParams":
         try:
-            (model, droot, vroot, thash, seed, s, k, chunk, lr_num, lr_shift, batch, dlog2,
+            (model, droot, vroot, thash, seed, s, k, chunk, lr_num, lr_shift, batch, clip, dlog2,
              cap, max_val, margin) = struct.unpack(_FORMAT, data)
             return cls(GPTConfig.parse(model), droot, vroot, thash, seed, s, k, chunk, lr_num,
-                       lr_shift, batch, dlog2, cap, max_val, margin)
+                       lr_shift, batch, clip, dlog2, cap, max_val, margin)
         except (struct.error, ModelError) as err:
             raise ParseError("bad-pog-params", str(err)) from None
 

@@ -36,7 +36,7 @@ from ..model.fixed_point import weights_root
 from .batch import select_batch
 from .commit import grad_root as compute_grad_root
 from .commit import ticket, ticket_value
-from .gradient import compute_gradient, compute_loss
+from .gradient import canonical_gradient, compute_loss
 from .params import PoGParams
 from .quantize import q_from_payload
 from .update import apply_update
@@ -141,7 +141,7 @@ def verify(params: PoGParams, dataset: Dataset, validation: Dataset | None, pare
         raise InvalidProof("grad-root-mismatch", "the payload does not hash to the published grad_root")
     # 2. recompute the gradient on the batch the ticket selects, compare while hashing
     idx, x, y = select_batch(dataset, proof.parent_hash, proof.miner_id, proof.nonce, params.batch_size)
-    g, train_loss = compute_gradient(params.model, parent.weights, x, y, scale_log2=params.scale_log2)
+    g, train_loss = canonical_gradient(params, parent.weights, x, y)
     report = kernels.fused_verify(g, q, params.quantum_log2, params.chunk_bytes, params.delta)
     if report.total_disallowed:
         raise InvalidProof("gradient-mismatch", f"{report.total_disallowed} of {q.size} elements are not "

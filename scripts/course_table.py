@@ -1,0 +1,402 @@
+"""Write the course table (README.md) and the run-time and homework tables (docs/instructors.md).
+
+Each row of the README table is built from the notebook itself (its title: the first markdown
+heading), from the exercise registry (``gradientcoin_edu.exercises.all_exercises()``), from the
+topic map below, and from the measured CPU wall time cached in ``docs/notebook_times.json``.
+Only ``--measure`` executes notebooks; every other run just rewrites the tables, so it is fast
+and works with whatever notebooks exist. Run from anywhere:
+
+    python scripts/course_table.py                   # rewrite the tables from the cached times
+    python scripts/course_table.py --measure         # execute every notebook, cache its time, rewrite
+    python scripts/course_table.py --measure-missing # execute only notebooks without a time (or changed)
+    python scripts/course_table.py --check           # exit 1 when README.md or docs/instructors.md is stale
+
+A notebook is measured the way a student runs it in Colab (and the way
+``tests/test_notebooks_fresh_env.py`` runs it): copied alone into a fresh directory outside the
+repository and executed top to bottom by a kernel of this interpreter, with the cells marked
+``# NBVAL_SKIP`` (Colab installs, GPU-only settings) left out, as nbval leaves them out.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as _dt
+import hashlib
+import json
+import os
+import pathlib
+import platform
+import re
+import shutil
+import sys
+import tempfile
+import time
+
+import nbformat
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+README = ROOT / "README.md"
+INSTRUCTORS = ROOT / "docs" / "instructors.md"
+TIMES = ROOT / "docs" / "notebook_times.json"
+COLAB = "https://colab.research.google.com/github/gradientcoin-edu/gradientcoin_edu/blob/main/notebooks/"
+BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+
+SETUP_CELL = '''# Setup: in Colab this installs the package; on your laptop run `pip install -e ".[dev]"` once in the repository.
+try:
+    import google.colab  # noqa: F401
+    %pip install -q "gradientcoin_edu[dev] @ git+https://github.com/gradientcoin-edu/gradientcoin_edu"
+except ImportError:
+    pass
+import gradientcoin_edu
+gradientcoin_edu.print_environment()'''
+
+# notebook number -> (planned title, whitepaper section / paper topic, library modules it teaches).
+# The planned title is used only where the notebook does not exist yet (the map in notebook 00);
+# the README table always takes the title from the notebook itself.
+COURSE: dict[str, tuple[str, str, str]] = {
+    "00": ("Start here", "the paper's idea; the map of the course",
+           "all of `gradientcoin_edu`"),
+    "01": ("Hashes and signatures", "§2 Transactions (a coin is a chain of signatures), §3 hashes",
+           "`crypto`"),
+    "02": ("Transactions and the UTXO ledger", "§2 Transactions, §9 Combining and splitting value",
+           "`ledger`"),
+    "03": ("Blocks, Merkle trees and proof-of-work", "§3 Timestamp server, §4 Proof-of-work, §8 Simplified verification",
+           "`crypto.merkle`, `chain`"),
+    "04": ("The network", "§5 Network (gossip, forks, the most-work chain)",
+           "`network`, `chain.fork_choice`"),
+    "05": ("Incentives, attacks and calculations", "§6 Incentive, §11 Calculations",
+           "`calculations`, `chain`, `network.simulator`"),
+    "06": ("Privacy on a public ledger", "§10 Privacy",
+           "`crypto.keys`, `ledger`"),
+    "07": ("The model", "the LLM GradientCoin decentralizes: a tiny GPT trained centrally (the baseline)",
+           "`model`"),
+    "08": ("Proof-of-gradient", "GradientCoin's §4: mining is training; verification by recomputation",
+           "`proof_of_gradient`, `kernels`"),
+    "09": ("Training on the chain", "training through blocks, unhealthy data kept out, §7 Reclaiming disk space",
+           "`proof_of_gradient`, `chain`, `network`"),
+    "10": ("Asking the decentralized model", "paid queries, §8 Simplified verification of weights",
+           "`model`, `ledger`, `crypto.merkle`"),
+    "11": ("Hashing on the GPU", "fast verification of proof-of-gradient (Triton kernels)",
+           "`kernels`"),
+    "12": ("Why a gradient step can be checked", "theory: softmax-regression (attention) training, convexity",
+           "`theory`"),
+}
+
+MARKERS = {
+    "course-table": (README, "README.md"),
+    "notebook-times": (INSTRUCTORS, "docs/instructors.md"),
+    "homework": (INSTRUCTORS, "docs/instructors.md"),
+}
+
+
+# ------------------------------------------------------------------------------------ reading
+
+def notebook_paths(notebooks_dir: pathlib.Path = NOTEBOOKS) -> list[pathlib.Path]:
+    """The course notebooks, ``NN_name.ipynb``, in course order."""
+    return sorted(p for p in notebooks_dir.glob("[0-9][0-9]_*.ipynb") if p.is_file())
+
+
+def notebook_title(path: pathlib.Path) -> str:
+    """The first markdown heading of the notebook, without its ``NN ·`` prefix."""
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            m = re.match(r"^#+\s+(.+?)\s*#*\s*$", line)
+            if m:
+                return re.sub(r"^\d{1,2}\s*[·:.\-–—|]\s*", "", m.group(1)).strip()
+    return path.stem
+
+
+def exercises_by_notebook() -> dict[str, list[tuple[str, str]]]:
+    """``{"01": [("01.1", "count differing bits"), ...]}`` from the exercise registry."""
+    from gradientcoin_edu.exercises import all_exercises
+    out: dict[str, list[tuple[str, str]]] = {}
+    for ex_id, ex in all_exercises().items():
+        out.setdefault(ex_id.split(".")[0], []).append((ex_id, ex.title))
+    for items in out.values():
+        items.sort(key=lambda item: int(item[0].split(".")[1]) if item[0].split(".")[1].isdigit() else 0)
+    return out
+
+
+def file_digest(path: pathlib.Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_times(path: pathlib.Path = TIMES) -> dict:
+    if not path.exists():
+        return {"machine": None, "notebooks": {}}
+    return json.loads(path.read_text())
+
+
+# ------------------------------------------------------------------------------------ running
+
+def _skipped(cell) -> bool:
+    tags = cell.get("metadata", {}).get("tags", [])
+    return cell.cell_type == "code" and ("NBVAL_SKIP" in cell.source or "nbval-skip" in tags)
+
+
+def prepare(nb, guard: str | None = None):
+    """A copy of ``nb`` as nbval runs it: NBVAL_SKIP cells dropped, NBVAL_RAISES_EXCEPTION allowed.
+
+    ``guard``, if given, is run as an extra first cell (it checks the isolation, see the test).
+    """
+    nb = copy.deepcopy(nb)
+    nb.cells = [c for c in nb.cells if not _skipped(c)]
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "NBVAL_RAISES_EXCEPTION" in cell.source:
+            tags = cell.metadata.setdefault("tags", [])
+            if "raises-exception" not in tags:
+                tags.append("raises-exception")
+    if guard is not None:
+        nb.cells.insert(0, nbformat.v4.new_code_cell(guard))
+    return nb
+
+
+def _kernel_spec_dir(base: pathlib.Path) -> pathlib.Path:
+    """A kernelspec that starts exactly this interpreter (not whatever ``python3`` resolves to)."""
+    spec = base / "kernels" / "gradientcoin-this-env"
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": f"Python ({sys.prefix})", "language": "python",
+    }))
+    return base / "kernels"
+
+
+def _kernel_env() -> dict[str, str]:
+    """This process's environment, minus PYTHONPATH entries that point into the repository."""
+    env = dict(os.environ)
+    kept = [p for p in env.get("PYTHONPATH", "").split(os.pathsep)
+            if p and not _inside(pathlib.Path(p).resolve(), ROOT)]
+    if kept:
+        env["PYTHONPATH"] = os.pathsep.join(kept)
+    else:
+        env.pop("PYTHONPATH", None)
+    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    return env
+
+
+def _inside(path: pathlib.Path, root: pathlib.Path) -> bool:
+    return path == root or root in path.parents
+
+
+def execute_outside_repo(path: pathlib.Path, workdir: pathlib.Path, *, guard: str | None = None,
+                         timeout: int = 600):
+    """Copy the notebook alone into ``workdir`` (outside the repository) and run it there.
+
+    The kernel is this interpreter, started in ``workdir``. Returns ``(executed notebook, wall time
+    in seconds, kernel start included)``; raises ``nbclient.exceptions.CellExecutionError`` on a
+    failing cell (unless the cell is tagged ``raises-exception`` or marked NBVAL_RAISES_EXCEPTION).
+    """
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+    from nbclient import NotebookClient
+
+    workdir = workdir.resolve()
+    if _inside(workdir, ROOT):
+        raise ValueError(f"{workdir} is inside the repository {ROOT}")
+    workdir.mkdir(parents=True, exist_ok=True)
+    target = workdir / path.name
+    shutil.copyfile(path, target)
+    nb = prepare(nbformat.read(str(target), as_version=4), guard)
+    with tempfile.TemporaryDirectory(prefix="gc-kernelspec-") as spec_base:
+        ksm = KernelSpecManager(kernel_dirs=[str(_kernel_spec_dir(pathlib.Path(spec_base)))])
+        km = KernelManager(kernel_name="gradientcoin-this-env", kernel_spec_manager=ksm)
+        client = NotebookClient(nb, km=km, timeout=timeout, startup_timeout=120,
+                                resources={"metadata": {"path": str(workdir)}})
+        start = time.perf_counter()
+        # nbclient passes `env` through to KernelManager.start_kernel
+        client.execute(cwd=str(workdir), env=_kernel_env())
+        return nb, time.perf_counter() - start
+
+
+def machine_description() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        import torch
+        torch_version, threads = torch.__version__, torch.get_num_threads()
+    except ImportError:  # pragma: no cover
+        torch_version, threads = None, None
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # pragma: no cover
+        load = None
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": threads, "python": platform.python_version(),
+            "torch": torch_version, "load_average_1min_before": load, "gpu": None}
+
+
+def measure(paths: list[pathlib.Path], times: dict) -> list[str]:
+    """Execute each notebook outside the repository and record its wall time; returns failures."""
+    failures = []
+    times["machine"] = machine_description()
+    for path in paths:
+        print(f"running {path.name} ...", end=" ", flush=True)
+        with tempfile.TemporaryDirectory(prefix="gc-course-") as tmp:
+            try:
+                _, seconds = execute_outside_repo(path, pathlib.Path(tmp))
+            except Exception as err:  # a failing notebook is reported, never timed
+                first = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+                print(f"FAILED: {first}")
+                failures.append(f"{path.name}: {first}")
+                times["notebooks"].pop(path.name, None)
+                continue
+        times["notebooks"][path.name] = {
+            "seconds": round(seconds, 1), "sha256": file_digest(path),
+            "measured": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        }
+        print(f"{seconds:.1f} s")
+    return failures
+
+
+# ------------------------------------------------------------------------------------ writing
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "not measured yet"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{int(seconds // 60)} min {seconds % 60:02.0f} s"
+
+
+def _time_of(name: str, times: dict) -> float | None:
+    entry = times.get("notebooks", {}).get(name)
+    return None if entry is None else entry.get("seconds")
+
+
+def render_course_table(paths: list[pathlib.Path], exercises: dict, times: dict) -> str:
+    rows = ["| # | notebook | whitepaper section / topic | CPU run time | exercises | Colab |",
+            "|---|---|---|---|---|---|"]
+    for path in paths:
+        number = path.name[:2]
+        topic = COURSE.get(number, ("", "(add this notebook to COURSE in scripts/course_table.py)", ""))[1]
+        badge = f"[![Open In Colab]({BADGE})]({COLAB}{path.name})"
+        rows.append(f"| {number} | [{notebook_title(path)}](notebooks/{path.name}) | {topic} | "
+                    f"{format_seconds(_time_of(path.name, times))} | {len(exercises.get(number, []))} | {badge} |")
+    machine = times.get("machine") or {}
+    if machine:
+        rows.append("")
+        rows.append(f"CPU run time: wall time of the whole notebook, kernel start included, measured by "
+                    f"`python scripts/course_table.py --measure` on {machine.get('cores')} cores of an "
+                    f"{machine.get('cpu')} (torch {machine.get('torch')}, {machine.get('torch_threads')} threads). "
+                    f"GPU times: see [docs/instructors.md](docs/instructors.md).")
+    else:
+        rows.append("")
+        rows.append("CPU run times are filled in by `python scripts/course_table.py --measure`.")
+    return "\n".join(rows)
+
+
+def render_times_table(paths: list[pathlib.Path], times: dict) -> str:
+    rows = ["| # | notebook | CPU (measured) | GPU |", "|---|---|---|---|"]
+    for path in paths:
+        rows.append(f"| {path.name[:2]} | `{path.name}` | {format_seconds(_time_of(path.name, times))} | "
+                    f"not measured (no GPU was available) |")
+    total = [_time_of(p.name, times) for p in paths]
+    if total and all(t is not None for t in total):
+        rows.append(f"| | **all notebooks** | **{format_seconds(sum(total))}** | |")
+    machine = times.get("machine") or {}
+    if machine:
+        rows.append("")
+        rows.append(f"Measured on {machine.get('cores')} cores of an {machine.get('cpu')}, Python "
+                    f"{machine.get('python')}, torch {machine.get('torch')} ({machine.get('torch_threads')} threads), "
+                    f"machine shared with other jobs (1-minute load average {machine.get('load_average_1min_before')} "
+                    f"before the run), so a quiet laptop is usually faster.")
+    return "\n".join(rows)
+
+
+def render_homework(paths: list[pathlib.Path], exercises: dict) -> str:
+    """One row per registered exercise; the first of each notebook is suggested for class, the rest for home."""
+    rows = ["| notebook | exercise | title | suggested use |", "|---|---|---|---|"]
+    names = {p.name[:2]: p.name for p in paths}
+    for number in sorted(exercises):
+        for k, (ex_id, title) in enumerate(exercises[number]):
+            use = "in class" if k == 0 else "homework"
+            rows.append(f"| `{names.get(number, number + ' (no notebook!)')}` | `{ex_id}` | {title} | {use} |")
+    return "\n".join(rows)
+
+
+def replace_block(text: str, marker: str, body: str, where: str) -> str:
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        raise SystemExit(f"{where}: expected one '{start}' ... '{end}' pair")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}\n{end}{tail}"
+
+
+def block(text: str, marker: str) -> str | None:
+    """The text between a marker pair (None when the markers are missing)."""
+    m = re.search(rf"<!-- {marker}:start -->\n?(.*?)\n?<!-- {marker}:end -->", text, re.S)
+    return None if m is None else m.group(1)
+
+
+def rendered_files(times: dict | None = None) -> dict[pathlib.Path, str]:
+    """The new contents of README.md and docs/instructors.md (whichever exist)."""
+    paths, exercises = notebook_paths(), exercises_by_notebook()
+    times = load_times() if times is None else times
+    bodies = {
+        "course-table": render_course_table(paths, exercises, times),
+        "notebook-times": render_times_table(paths, times),
+        "homework": render_homework(paths, exercises),
+    }
+    out: dict[pathlib.Path, str] = {}
+    for marker, (path, where) in MARKERS.items():
+        if not path.exists():
+            continue
+        text = out.get(path, path.read_text())
+        out[path] = replace_block(text, marker, bodies[marker], where)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--measure", action="store_true", help="execute every notebook and cache its wall time")
+    group.add_argument("--measure-missing", action="store_true",
+                       help="execute only notebooks with no cached time or changed since they were timed")
+    group.add_argument("--check", action="store_true", help="change nothing; exit 1 when a table is stale")
+    parser.add_argument("notebooks", nargs="*", help="with --measure: only these notebook files")
+    args = parser.parse_args(argv)
+
+    times, failures = load_times(), []
+    if args.measure or args.measure_missing:
+        paths = notebook_paths()
+        if args.notebooks:
+            wanted = {pathlib.Path(n).name for n in args.notebooks}
+            paths = [p for p in paths if p.name in wanted]
+        if args.measure_missing:
+            cached = times.get("notebooks", {})
+            paths = [p for p in paths if cached.get(p.name, {}).get("sha256") != file_digest(p)]
+        failures = measure(paths, times)
+        known = {p.name for p in notebook_paths()}
+        times["notebooks"] = {k: v for k, v in sorted(times["notebooks"].items()) if k in known}
+        TIMES.parent.mkdir(parents=True, exist_ok=True)
+        TIMES.write_text(json.dumps(times, indent=2) + "\n")
+
+    stale = []
+    for path, text in rendered_files(times).items():
+        if path.read_text() != text:
+            if args.check:
+                stale.append(str(path.relative_to(ROOT)))
+            else:
+                path.write_text(text)
+                print(f"wrote {path.relative_to(ROOT)}")
+    if stale:
+        print(f"stale: {', '.join(stale)}; run `python scripts/course_table.py`", file=sys.stderr)
+        return 1
+    for failure in failures:
+        print(f"FAILED {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
