@@ -8,9 +8,10 @@ owned by the same owner". That leak is the *common-input-ownership heuristic*: e
 signs an input of one transaction is put in one cluster (a union-find over addresses), and the
 clusters grow transaction by transaction.
 
-This module gives the heuristic (``AddressClusters``), a wallet that follows the whitepaper's
-advice (``FreshKeyWallet``: a new address for every payment it receives and for all its change),
-and a score of how much the heuristic recovers (``linkage_report``). Taught in notebook 06.
+This module gives the heuristic (``AddressClusters``), a second one that guesses the change output
+from round amounts (``guess_change_output``), a wallet that follows the whitepaper's advice
+(``FreshKeyWallet``: a new address for every payment it receives and for all its change), and a
+score of how much the heuristics recover (``linkage_report``). Taught in notebook 06.
 """
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from typing import Iterable, Mapping
 
 from .crypto.keys import PrivateKey, address_of
 from .errors import InvalidTransaction
-from .ledger import OutPoint, Transaction, TxIn, TxOut, UtxoSet
+from .ledger import COIN, OutPoint, Transaction, TxIn, TxOut, UtxoSet
 
-__all__ = ["input_addresses", "AddressClusters", "cluster_addresses", "FreshKeyWallet", "linkage_report"]
+__all__ = ["input_addresses", "AddressClusters", "guess_change_output", "cluster_addresses", "FreshKeyWallet",
+           "linkage_report"]
 
 
 def input_addresses(tx: Transaction) -> list[bytes]:
@@ -77,11 +79,28 @@ class AddressClusters:
         return len(self.clusters())
 
 
-def cluster_addresses(txs: Iterable[Transaction]) -> AddressClusters:
-    """Run the common-input-ownership heuristic over ``txs`` (e.g. every transaction of a chain)."""
+def guess_change_output(tx: Transaction, round_unit: int = COIN // 100) -> int | None:
+    """The round-amount heuristic: of exactly two outputs, if exactly one is a multiple of
+    ``round_unit`` (0.01 coin), the *other* one is probably the change. None if it cannot tell."""
+    if tx.is_coinbase or len(tx.outputs) != 2:
+        return None
+    is_round = [out.amount % round_unit == 0 for out in tx.outputs]
+    if is_round.count(True) != 1:
+        return None
+    return is_round.index(False)
+
+
+def cluster_addresses(txs: Iterable[Transaction], use_change: bool = False) -> AddressClusters:
+    """Run the common-input-ownership heuristic over ``txs`` (e.g. every transaction of a chain).
+
+    ``use_change=True`` also puts the guessed change output (``guess_change_output``) in the
+    payer's cluster: more links, at the risk of wrong ones when someone pays a ragged amount."""
     clusters = AddressClusters()
     for tx in txs:
         clusters.add_transaction(tx)
+        change = guess_change_output(tx) if use_change else None
+        if change is not None and tx.inputs:
+            clusters.union(input_addresses(tx)[0], tx.outputs[change].address)
     return clusters
 
 
@@ -94,10 +113,13 @@ class FreshKeyWallet:
     """
 
     name: str
+    reuse: bool = False              # True: one address for everything (what the whitepaper advises against)
     keys: dict[bytes, PrivateKey] = field(default_factory=dict)
     counter: int = 0
 
     def new_address(self) -> bytes:
+        if self.reuse and self.keys:
+            return next(iter(self.keys))
         key = PrivateKey.from_seed(f"{self.name}/{self.counter}".encode())
         self.counter += 1
         self.keys[key.address()] = key

@@ -193,7 +193,7 @@ def _run(choice: str, forced: bool, name: str, gpu_fn: str, cpu_fallback, *args)
     except KernelError:
         raise
     except Exception as err:
-        if forced:
+        if forced or "out of memory" in str(err).lower():      # a full GPU is not a broken GPU
             raise
         _triton_broken = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"[:200]
         _announce(f"Triton kernel failed on {_device_name()} ({_triton_broken}): using the CPU path")

@@ -57,14 +57,12 @@ def reference_chunk_digests(grad_or_payload, chunk_bytes: int, quantum_log2: int
 # ---------------------------------------------------------------------------------------------
 
 @triton.jit
-def _rint_saturate(x, LO, HI):
-    """float64 -> int32: clamp to [LO, HI] = [-2^31, 2^31-1], then round half to even.
+def _round_half_even(x):
+    """float64 x, already clamped to [-2^31, 2^31 - 1] -> int32, rounding ties to the even neighbour.
 
-    ``floor`` and comparisons are exact in float64 for |x| <= 2^31, so this is bit-exact with
-    NumPy's ``rint`` on every backend. (LO and HI come in as float64 values: a Python literal
-    2147483647.0 would be typed float32 by Triton and round to 2^31.)
+    ``floor``, subtraction and comparisons are exact in float64 for |x| <= 2^31, so this is
+    bit-exact with NumPy's ``rint`` on every backend, the interpreter included.
     """
-    x = tl.minimum(tl.maximum(x, LO), HI)
     r = tl.floor(x)
     frac = x - r                                             # in [0, 1), exact
     r_is_odd = (r - 2.0 * tl.floor(r * 0.5)) == 1.0
@@ -86,8 +84,10 @@ def _quantize_value(g, mask, SCALE, LO, HI, IS_F64: tl.constexpr):
     """Loaded gradient values -> (x = clamp(float64(g) * 2^k), Q = rint(x) as int32, 1 if NaN/inf)."""
     bad = _nonfinite(g, IS_F64) & mask
     x = tl.where(bad, 0.0, g.to(tl.float64)) * SCALE        # exact: scaling by a power of two
+    # saturate to the int32 range. LO and HI are float64 values loaded from memory: a Python
+    # literal 2147483647.0 would be typed float32 by Triton, and round to 2^31.
     x = tl.minimum(tl.maximum(x, LO), HI)
-    return x, _rint_saturate(x, LO, HI), bad.to(tl.int32)
+    return x, _round_half_even(x), bad.to(tl.int32)
 
 
 @triton.jit
@@ -299,7 +299,7 @@ def chunk_digests(data, chunk_bytes: int, quantum_log2: int | None = None):
             src, out, bad, constants(device), params(quantum_log2, device),
             src.numel(), n_chunks,
             CHUNK_WORDS=chunk_words, BLOCK=block, QUANTIZE=quant,
-            IS_F64=src.dtype == torch.float64, num_warps=2,
+            IS_F64=src.dtype == torch.float64, num_warps=2, enable_fp_fusion=False,
         )
     _raise_if_bad(bad)
     return out.view(torch.uint8).reshape(n_chunks, 32)
@@ -318,7 +318,8 @@ def quantize(grad, quantum_log2: int):
     bad = torch.zeros(max(n_prog, 1), dtype=torch.int32, device=device)
     if n_prog:
         quantize_kernel[(n_prog,)](src, out, bad, params(quantum_log2, device), src.numel(),
-                                   BLOCK=QUANTIZE_BLOCK, IS_F64=src.dtype == torch.float64)
+                                   BLOCK=QUANTIZE_BLOCK, IS_F64=src.dtype == torch.float64,
+                                   enable_fp_fusion=False)
     _raise_if_bad(bad)
     out = out.reshape(shape)
     return out.to(grad.device) if isinstance(grad, torch.Tensor) else out.cpu().numpy()

@@ -5,10 +5,11 @@ a CUDA device uses. It follows the "Gradient commitment" contract of ``docs/arch
 literally: quantize with round-half-to-even and saturation, cut the little-endian int32 payload
 into ``chunk_bytes`` slices, SHA-256 each slice, and build the ``"chain"`` Merkle tree.
 
-Why it is not slow: hashlib (OpenSSL, with SHA-NI on modern x86) releases the GIL for buffers
-larger than 2 KiB, so the chunks are split into one contiguous slab per thread and hashed in
-parallel; quantization (NumPy ufuncs, which also release the GIL) runs inside the same threads,
-slab by slab, so the float gradient is read once and never materialised as a whole second copy.
+Why it is not slow: the work goes slab by slab (about 1 MiB each): quantize a slab with NumPy,
+hash its chunks with hashlib (OpenSSL, SHA-NI on modern x86), go on, so the temporaries stay in
+cache and the int32 payload of a float gradient is never materialised whole. hashlib and NumPy
+release the GIL, so with 4 or more cores the slabs are spread over a thread pool
+(``GRADIENTCOIN_CPU_THREADS`` sets the count; on 2 vCPUs one thread was measured faster).
 Taught in notebook 11.
 """
 from __future__ import annotations
@@ -33,15 +34,30 @@ __all__ = [
 
 INT32_MIN, INT32_MAX = -(2 ** 31), 2 ** 31 - 1
 EMPTY_ROOT = hashlib.sha256(b"").digest()
-_PARALLEL_MIN_BYTES = 1 << 20          # below 1 MiB threads cost more than they save
+SLAB_BYTES = 1 << 20          # work unit: big enough to amortise Python, small enough for the cache
+THREADS_ENV = "GRADIENTCOIN_CPU_THREADS"
+_pool: ThreadPoolExecutor | None = None
 
 
-def _n_threads() -> int:
+def n_threads() -> int:
+    """Threads for the CPU path: ``GRADIENTCOIN_CPU_THREADS`` if set, else the usable cores when
+    there are at least 4 of them, else 1. (On 2 vCPUs, e.g. Colab or a shared CI box, two threads
+    handing the GIL back and forth between 4 KiB hashes were measured *slower* than one.)"""
+    env = os.environ.get(THREADS_ENV)
+    if env:
+        return max(1, int(env))
     try:
-        n = len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - macOS / Windows
-        n = os.cpu_count() or 1
-    return max(1, min(n, 16))
+        cores = os.cpu_count() or 1
+    return min(cores, 16) if cores >= 4 else 1
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None or _pool._max_workers != workers:
+        _pool = ThreadPoolExecutor(workers, thread_name_prefix="gradientcoin-hash")
+    return _pool
 
 
 # ---------------------------------------------------------------------------------------------
@@ -65,13 +81,25 @@ def _scale(quantum_log2) -> float:
     return math.ldexp(1.0, int(quantum_log2))
 
 
+def _check_finite(g: np.ndarray, what: str = "the gradient") -> None:
+    """Raise on NaN/inf. min and max propagate NaN and reach ±inf, without a temporary array."""
+    if g.size and not (np.isfinite(g.min()) and np.isfinite(g.max())):
+        bad = int(np.flatnonzero(~np.isfinite(g))[0])
+        raise KernelError("non-finite", f"{what} holds NaN or inf (first at flat index +{bad} of its slab)")
+
+
+def _scaled(g: np.ndarray, scale: float) -> np.ndarray:
+    """x = clamp(float64(g) * 2^k) to [-2^31, 2^31 - 1]; exact (a power-of-two scaling)."""
+    x = np.multiply(g, scale, dtype=np.float64)
+    np.minimum(x, INT32_MAX, out=x)
+    np.maximum(x, INT32_MIN, out=x)                       # saturate (before rint: same result)
+    return x
+
+
 def _quantize_slab(g: np.ndarray, scale: float) -> np.ndarray:
     """Quantize one contiguous slab; raises on NaN/inf. (n,) float -> (n,) int32."""
-    if not np.isfinite(g).all():
-        bad = int(np.flatnonzero(~np.isfinite(g))[0])
-        raise KernelError("non-finite", f"the gradient holds NaN or inf (first at flat index +{bad} of its slab)")
-    x = g.astype(np.float64) * scale                      # exact: a power-of-two scaling
-    np.clip(x, INT32_MIN, INT32_MAX, out=x)              # saturate (before rint: same result)
+    _check_finite(g)
+    x = _scaled(g, scale)
     np.rint(x, out=x)                                     # round half to even
     return x.astype(np.int32)
 
@@ -103,8 +131,7 @@ def quantize(grad, quantum_log2: int) -> np.ndarray:
     shape = tuple(grad.shape) if hasattr(grad, "shape") else np.shape(grad)
     g = _float_array(grad)
     scale = _scale(quantum_log2)
-    return _map_slabs(g.size, lambda lo, hi: _quantize_slab(g[lo:hi], scale), g.nbytes,
-                      concat=True).reshape(shape)
+    return _map_slabs(g.size, lambda lo, hi: _quantize_slab(g[lo:hi], scale), 8, concat=True).reshape(shape)
 
 
 def payload_view(data) -> np.ndarray:
@@ -129,23 +156,21 @@ def payload_view(data) -> np.ndarray:
 # chunk digests: SHA-256 of consecutive chunk_bytes slices, threads over contiguous slabs
 # ---------------------------------------------------------------------------------------------
 
-def _map_slabs(n_items: int, work: Callable[[int, int], object], nbytes: int, concat: bool = False,
+def _map_slabs(n_items: int, work: Callable[[int, int], object], itemsize: int, concat: bool = False,
                align: int = 1):
-    """Run ``work(lo, hi)`` over ``n_threads`` contiguous slabs of ``range(n_items)``.
+    """Run ``work(lo, hi)`` over consecutive slabs of ``range(n_items)``, in order.
 
-    Slab borders are multiples of ``align`` items (a whole number of chunks). Returns the list
-    of results in order, or their concatenation when ``concat``.
+    Slabs hold about ``SLAB_BYTES`` (``itemsize`` bytes per item) and start at multiples of
+    ``align`` items (a whole number of chunks). With more than one thread the slabs are spread
+    over a persistent pool. Returns the list of results, or their concatenation when ``concat``.
     """
-    n_threads = _n_threads() if nbytes >= _PARALLEL_MIN_BYTES else 1
-    n_units = -(-n_items // align)
-    n_threads = max(1, min(n_threads, n_units))
-    per = max(1, -(-n_units // n_threads)) * align
+    per = max(1, SLAB_BYTES // max(1, itemsize * align)) * align
     bounds = [(lo, min(lo + per, n_items)) for lo in range(0, n_items, per)] or [(0, 0)]
-    if len(bounds) == 1:
-        parts = [work(*bounds[0])]
+    workers = min(n_threads(), len(bounds))
+    if workers == 1:
+        parts = [work(lo, hi) for lo, hi in bounds]
     else:
-        with ThreadPoolExecutor(len(bounds)) as pool:
-            parts = list(pool.map(lambda b: work(*b), bounds))
+        parts = list(_executor(n_threads()).map(lambda b: work(*b), bounds))
     if concat:
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
     return parts
@@ -169,7 +194,7 @@ def chunk_digests(data, chunk_bytes: int) -> np.ndarray:
     per_chunk = chunk_bytes // 4
     buf = memoryview(q.view(np.uint8))
     return _digest_array(_map_slabs(
-        q.size, lambda lo, hi: _hash_chunks(buf[4 * lo:4 * hi], chunk_bytes), q.nbytes, align=per_chunk))
+        q.size, lambda lo, hi: _hash_chunks(buf[4 * lo:4 * hi], chunk_bytes), 4, align=per_chunk))
 
 
 def quantize_and_digest(grad, quantum_log2: int, chunk_bytes: int) -> np.ndarray:
@@ -182,7 +207,7 @@ def quantize_and_digest(grad, quantum_log2: int, chunk_bytes: int) -> np.ndarray
         q = _quantize_slab(g[lo:hi], scale)
         return _hash_chunks(memoryview(q.view(np.uint8)), chunk_bytes)
 
-    return _digest_array(_map_slabs(g.size, work, g.nbytes, align=chunk_bytes // 4))
+    return _digest_array(_map_slabs(g.size, work, 8, align=chunk_bytes // 4))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,17 +248,16 @@ def merkle_root_of_digests(digests) -> bytes:
 # ---------------------------------------------------------------------------------------------
 
 def _verify_slab(g: np.ndarray, q: np.ndarray, scale: float, tol: float, per_chunk: int):
-    if not np.isfinite(g).all():
-        raise KernelError("non-finite", "the recomputed gradient holds NaN or inf")
-    x = g.astype(np.float64) * scale
-    np.clip(x, INT32_MIN, INT32_MAX, out=x)              # x clamped to the int32 range
+    _check_finite(g, "the recomputed gradient")
+    x = _scaled(g, scale)                                 # x clamped to the int32 range
     qf = q.astype(np.float64)
     dev = qf != np.rint(x)
-    bad = dev & ~(np.abs(qf - x) <= tol)
+    np.subtract(qf, x, out=qf)
+    bad = dev & (np.abs(qf, out=qf) > tol)                # same as not (|Q - x| <= tol): x is finite
     starts = np.arange(0, g.size, per_chunk)
     if starts.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return (np.add.reduceat(dev.astype(np.int64), starts), np.add.reduceat(bad.astype(np.int64), starts))
+    return (np.add.reduceat(dev, starts, dtype=np.int64), np.add.reduceat(bad, starts, dtype=np.int64))
 
 
 def fused_verify_counts(grad, payload, quantum_log2: int, chunk_bytes: int, delta: float):
@@ -250,7 +274,7 @@ def fused_verify_counts(grad, payload, quantum_log2: int, chunk_bytes: int, delt
         dev, bad = _verify_slab(g[lo:hi], q[lo:hi], scale, tol, per_chunk)
         return _hash_chunks(buf[4 * lo:4 * hi], chunk_bytes), dev, bad
 
-    parts = _map_slabs(q.size, work, q.nbytes + g.nbytes, align=per_chunk)
+    parts = _map_slabs(q.size, work, 12, align=per_chunk)
     return (_digest_array([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
             np.concatenate([p[2] for p in parts]))
 

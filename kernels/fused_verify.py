@@ -167,6 +167,7 @@ def fused_verify(grad, payload, quantum_log2: int, chunk_bytes: int, delta: floa
         fused_verify_kernel[(triton.cdiv(n_chunks, block),)](
             q, g, out, dev, dis, bad, constants(device), prm, q.numel(), n_chunks,
             CHUNK_WORDS=chunk_words, BLOCK=block, IS_F64=g.dtype == torch.float64, num_warps=2,
+            enable_fp_fusion=False,
         )
     n_bad = int(bad.sum().item()) if n_chunks else 0
     if n_bad:

@@ -133,7 +133,7 @@ def nonce_search(header76: bytes, target: int, start: int, count: int) -> int | 
         block = lanes_per_program(n, nonce_search_kernel, BLOCK_NONCES)
         grid = triton.cdiv(n, block)
         found = torch.empty(grid, dtype=torch.int64, device=device)
-        nonce_search_kernel[(grid,)](prm, k, found, lo, n, BLOCK=block)
+        nonce_search_kernel[(grid,)](prm, k, found, lo, n, BLOCK=block, enable_fp_fusion=False)
         best = int(found.min().item())
         if best < n:
             return lo + best

@@ -240,13 +240,12 @@ def measure(paths: list[pathlib.Path], times: dict) -> list[str]:
     failures = []
     times["machine"] = machine_description()
     for path in paths:
-        print(f"running {path.name} ...", end=" ", flush=True)
         with tempfile.TemporaryDirectory(prefix="gc-course-") as tmp:
             try:
                 _, seconds = execute_outside_repo(path, pathlib.Path(tmp))
             except Exception as err:  # a failing notebook is reported, never timed
                 first = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-                print(f"FAILED: {first}")
+                print(f"{path.name}: FAILED: {first}")
                 failures.append(f"{path.name}: {first}")
                 times["notebooks"].pop(path.name, None)
                 continue
@@ -254,7 +253,7 @@ def measure(paths: list[pathlib.Path], times: dict) -> list[str]:
             "seconds": round(seconds, 1), "sha256": file_digest(path),
             "measured": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         }
-        print(f"{seconds:.1f} s")
+        print(f"{path.name}: {seconds:.1f} s")
     return failures
 
 

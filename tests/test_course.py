@@ -95,9 +95,10 @@ def closing_problems(nb) -> list[str]:
     if not tail:
         return ["the notebook does not close with markdown (summary and discussion questions)"]
     problems = []
-    if not re.search(r"^#{1,6}\s*summary\b", tail, re.I | re.M):
+    heading = r"^(?:#{1,6}\s*|\*\*)"                   # "## Summary" or a bold "**Summary**" line
+    if not re.search(heading + r"summary\b", tail, re.I | re.M):
         problems.append("no '## Summary' heading after the last code cell")
-    m = re.search(r"^#{1,6}\s*(discussion|questions for discussion)\b.*$", tail, re.I | re.M)
+    m = re.search(heading + r"(discussion|questions for discussion)\b.*$", tail, re.I | re.M)
     if m is None:
         problems.append("no '## Discussion questions' heading after the last code cell")
     else:
@@ -320,6 +321,8 @@ def test_a_well_formed_notebook_passes_every_rule(tmp_path):
     (lambda nb: nb.cells.pop(), "does not close with markdown"),
     (lambda nb: setattr(nb.cells[-1], "source", "## Discussion questions\n\n1. a\n2. b"), "Summary"),
     (lambda nb: setattr(nb.cells[-1], "source", "## Summary\n\nDone."), "Discussion questions"),
+    (lambda nb: setattr(nb.cells[-1], "source", "**Summary** it works.\n\n**Discussion questions**\n1. a\n2. b\n3. c\n4. d"),
+     "4 numbered discussion questions"),
     (lambda nb: setattr(nb.cells[-1], "source", "## Summary\n\nx\n\n## Discussion questions\n\n1. Only one?"),
      "1 numbered discussion questions"),
     (lambda nb: setattr(nb.cells[-1], "source", "## Summary\n\nx\n\n## Discussion\n\n1. a\n2. b\n3. c\n4. d"),

@@ -10,12 +10,14 @@ mined again, so an honest payment is not lost just because its block lost a race
 Deliberate simplifications (Bitcoin Core does more): a transaction may only spend coins that
 are already confirmed (no chains of unconfirmed transactions), the first transaction to spend
 a coin wins (no replace-by-fee), and the pool holds at most ``max_txs`` transactions (the
-lowest fee rate is evicted first). Taught in notebook 04.
+lowest fee rate is evicted first). ``policy(tx, fee)`` is a hook for local rules a later layer
+adds (for example a minimum fee for training-data or inference transactions): it raises
+``InvalidTransaction`` to refuse a transaction. Taught in notebook 04.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from ..errors import InvalidTransaction
 from ..ledger import OutPoint, Transaction, UtxoSet
@@ -38,8 +40,9 @@ class MempoolEntry:
 class Mempool:
     """txid -> entry, plus which pool transaction spends each coin (to spot conflicts)."""
 
-    def __init__(self, max_txs: int = 5000):
+    def __init__(self, max_txs: int = 5000, policy: Callable[[Transaction, int], None] | None = None):
         self.max_txs = max_txs
+        self.policy = policy                     # hook: extra local rules, e.g. fees by transaction kind
         self.entries: dict[bytes, MempoolEntry] = {}
         self.spends: dict[OutPoint, bytes] = {}
 
@@ -72,6 +75,11 @@ class Mempool:
             if other is not None:
                 raise InvalidTransaction("mempool-conflict", "another waiting transaction spends the same coin")
         fee = utxos.validate_transaction(tx)
+        if self.policy is not None:
+            try:
+                self.policy(tx, fee)             # raises InvalidTransaction to refuse
+            except InvalidTransaction as err:    # a local rule, not a consensus rule: say so
+                raise InvalidTransaction(f"policy-{err.reason}", err.message) from None
         entry = MempoolEntry(tx, fee, tx.size, now)
         if len(self.entries) >= self.max_txs:
             worst = min(self.entries.values(), key=lambda e: (e.fee_rate, -e.time))

@@ -30,6 +30,7 @@ from typing import Callable, Iterable, Protocol
 from ..chain.block import Block, BlockHeader, compute_tx_root
 from ..chain.bits import bits_to_target
 from ..chain.fork_choice import AddResult, Chain, ChainEvent
+from ..chain.pow import search_nonces
 from ..crypto.hashes import sha256
 from ..errors import InvalidBlock, InvalidMessage, InvalidTransaction, ParseError
 from ..ledger import Transaction, TxOut
@@ -71,6 +72,7 @@ class NodeConfig:
     max_block_txs: int = 1000               # transactions a miner puts in one block (besides the coinbase)
     max_payload: int = m.MAX_PAYLOAD_BYTES  # message size limit
     seen_txs: int = 20_000                  # remember this many transaction ids we have handled
+    mempool_policy: Callable | None = None  # extra local rule: policy(tx, fee) raises InvalidTransaction
     policy: PeerPolicy = field(default_factory=PeerPolicy)
 
 
@@ -86,12 +88,8 @@ def pow_search(header: BlockHeader, start: int = 0, count: int = 2**32) -> Block
     This is real proof-of-work on the header's own ``bits``. Under the regtest preset the target
     is 2^255 - 1, so about two tries find a block.
     """
-    target = bits_to_target(header.bits)
-    for nonce in range(start, min(start + count, 2**32)):
-        candidate = header.with_nonce(nonce)
-        if candidate.hash_value() <= target:
-            return candidate
-    return None
+    nonce = search_nonces(header.serialize()[:-4], bits_to_target(header.bits), start, count)
+    return None if nonce is None else header.with_nonce(nonce)
 
 
 class Node:
@@ -112,7 +110,7 @@ class Node:
         self.listener = listener
         self.rng = random.Random(f"node:{name}:{seed}")
         self.nonce = self.rng.getrandbits(64)             # detects connections to ourselves
-        self.mempool = Mempool(self.config.mempool_size)
+        self.mempool = Mempool(self.config.mempool_size, self.config.mempool_policy)
         self.peerbook = PeerBook(self.config.policy)
         self.peers: dict[str, dict] = {}                  # connected peers -> handshake state
         self.orphans: OrderedDict[bytes, _Orphan] = OrderedDict()
@@ -287,8 +285,10 @@ class Node:
             state["sent_version"] = True
             self._send(peer, self._version())
         self._send(peer, m.Verack())
-        if msg.best_hash not in self.chain:
+        if msg.best_hash not in self.chain:            # they know blocks we do not: ask what follows ours
             self._send(peer, m.GetBlocks(tuple(self.chain.locator()[:m.MAX_LOCATOR])))
+        elif msg.best_hash != self.tip:                # we are ahead (or elsewhere): show them our tip
+            self._send(peer, m.Inv((m.InvItem(m.INV_BLOCK, self.tip),)))
 
     def _on_verack(self, peer: str, msg: m.Verack) -> None:
         if peer in self.peers:
@@ -376,7 +376,7 @@ class Node:
             self.mempool.add(tx, self.chain.utxo, self.transport.now())
         except InvalidTransaction as err:
             self.stats[f"tx-rejected-{err.reason}"] += 1
-            if err.reason not in QUIET_TX_REASONS:
+            if err.reason not in QUIET_TX_REASONS and not err.reason.startswith("policy-"):
                 self._punish(peer, "invalid-tx", err.reason)
             return
         self.stats["tx-accepted"] += 1
@@ -435,6 +435,8 @@ class Node:
             self.mempool.revalidate(self.chain.utxo)
             txs = [tx for b in reversed(abandoned) for tx in b.txs[1:]]     # oldest block first
             back = self.mempool.readd(txs, self.chain.utxo, self.transport.now())
+            if back:                                   # tell the peers again: they may never have seen them
+                self._broadcast(m.Inv(tuple(m.InvItem(m.INV_TX, txid) for txid in back[:m.MAX_INV_ITEMS])))
             self.stats["reorgs"] += 1
             self._emit("reorg", depth=len(abandoned), returned_txs=len(back), tip=self.tip,
                        abandoned=[b.hash() for b in abandoned])

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -141,6 +142,7 @@ class Simulator:
         self.links: dict[tuple[str, str], _Link] = {}
         self.blocks: dict[bytes, BlockRecord] = {}
         self.log: list[dict] = []                      # node events: reorgs, bans, rejections
+        self.arrivals: dict[bytes, dict[str, float]] = {}   # block -> node -> when it first accepted it
         self.stats: Counter = Counter()
         self._queue: list = []
         self._seq = itertools.count()
@@ -229,13 +231,24 @@ class Simulator:
         """Make ``src`` send raw ``data`` to ``dst`` over their link (tests: malformed or hostile bytes)."""
         self._at(self.now if at is None else at, self._send, src, dst, bytes(data))
 
-    def pay(self, name: str, to: bytes, amount: int, fee: int = 1000) -> Transaction:
-        """Node ``name``'s wallet pays ``amount`` to address ``to``: a signed transaction from its
-        confirmed coins (not those already spent in its mempool), submitted to the node and gossiped."""
+    def pay(self, name: str, to: bytes, amount: int, fee: int = 1000, min_confirmations: int = 1) -> Transaction:
+        """Node ``name``'s wallet pays ``amount`` to address ``to``: a signed transaction from its coins
+        with at least ``min_confirmations`` (and not already spent in its mempool), submitted to the
+        node and gossiped. Raises ``InvalidTransaction("insufficient-funds")`` if there are not enough."""
         sn, node = self.nodes[name], self.node(name)
-        tx = build_payment(node.chain.utxo, sn.key, [(to, amount)], fee, exclude=set(node.mempool.spends))
+        utxo = node.chain.utxo
+        young = {op for op, _ in utxo.coins_of(sn.address)
+                 if node.height - utxo.coin(op).height + 1 < min_confirmations}
+        tx = build_payment(utxo, sn.key, [(to, amount)], fee, exclude=set(node.mempool.spends) | young)
         node.submit_transaction(tx)
         return tx
+
+    def mine_now(self, name: str) -> Block:
+        """Node ``name`` finds a block right now (outside the random schedule) and publishes it."""
+        sn = self.nodes[name]
+        block = self.node(name).mine_block(publish=sn.publish)
+        self.record_block(block, name, public=sn.publish)
+        return block
 
     def node(self, name: str) -> Node:
         """The live node object (raises if the node is down)."""
@@ -488,6 +501,18 @@ class Simulator:
             other.node.on_disconnect(src)
 
     def _on_node_event(self, kind: str, details: dict) -> None:
-        if kind == "block":
-            return                                   # too many to keep; the chains have them
+        if kind == "block":                          # too many to log; note when each node first had it
+            self.arrivals.setdefault(details["hash"], {}).setdefault(details["node"], self.now)
+            return
         self.log.append({"kind": kind, "sim_time": self.now, **details})
+
+    def propagation_delays(self, fraction: float = 1.0) -> list[float]:
+        """For each public block reached by ``fraction`` of the nodes: seconds from being mined until then."""
+        delays = []
+        n = len(self.nodes)
+        for h, record in self.blocks.items():
+            seen = sorted(self.arrivals.get(h, {}).values())
+            k = max(1, math.ceil(fraction * n))
+            if record.public and len(seen) >= k:
+                delays.append(seen[k - 1] - record.time)
+        return delays

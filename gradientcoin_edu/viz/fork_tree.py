@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 
 from ..crypto.hashes import hash_to_hex
 
-__all__ = ["TreeBlock", "ForkTree", "layout", "fork_tree_figure", "fork_tree_text"]
+__all__ = ["TreeBlock", "ForkTree", "segments", "layout", "fork_tree_figure", "fork_tree_text"]
 
 
 @dataclass(frozen=True)
@@ -70,16 +70,12 @@ class ForkTree:
         return kids
 
 
-def layout(tree: ForkTree) -> dict[bytes, tuple[int, int]]:
-    """(x, y) for each block: x = height; the best chain at y = 0, other branches on lanes +-1, +-2, ...
-
-    Branches are placed depth-first, longest branch nearest the middle; a lane is reused once the
-    branch that held it has ended.
-    """
+def segments(tree: ForkTree) -> list[list[bytes]]:
+    """The tree cut into straight runs of blocks: the best chain first, then each side branch
+    (a branch that forks again continues with its longest child; the others become new runs)."""
     main = set(tree.main)
     kids = tree.children()
-    pos: dict[bytes, tuple[int, int]] = {h: (tree.blocks[h].height, 0) for h in tree.main if h in tree.blocks}
-    lane_end: dict[int, int] = {}                    # lane -> last height used
+    out = [[h for h in tree.main if h in tree.blocks]]
 
     def branch_length(h: bytes) -> int:
         best, stack = 0, [(h, 1)]
@@ -89,36 +85,48 @@ def layout(tree: ForkTree) -> dict[bytes, tuple[int, int]]:
             stack += [(k, n + 1) for k in kids.get(node, [])]
         return best
 
-    def free_lane(start: int) -> int:
-        k = 1
-        while True:
-            for lane in (k, -k):
-                if lane_end.get(lane, -1) < start:
-                    return lane
-            k += 1
+    def by_time(hashes):
+        return sorted(hashes, key=lambda k: (tree.blocks[k].time, k))
 
-    def place(first: bytes) -> None:
-        chain = [first]
-        while True:                                   # follow the longest child on the same lane
-            nxt = sorted(kids.get(chain[-1], []), key=lambda k: (-branch_length(k), tree.blocks[k].time))
+    pending = [k for h in tree.main for k in by_time(kids.get(h, [])) if k not in main]
+    pending += [h for h, b in tree.blocks.items() if b.prev not in tree.blocks and h not in main]
+    placed = set(out[0])
+    while pending:
+        first = pending.pop(0)
+        if first in placed:
+            continue
+        run = [first]
+        while True:                                    # follow the longest child
+            nxt = sorted(kids.get(run[-1], []), key=lambda k: (-branch_length(k), tree.blocks[k].time, k))
             if not nxt:
                 break
-            chain.append(nxt[0])
-        start, end = tree.blocks[chain[0]].height, tree.blocks[chain[-1]].height
-        lane = free_lane(start - 1)
-        lane_end[lane] = end
-        for h in chain:
-            pos[h] = (tree.blocks[h].height, lane)
-        for h in chain:                               # then the sub-branches
-            for k in sorted(kids.get(h, []), key=lambda k: tree.blocks[k].time):
-                if k not in pos:
-                    place(k)
+            run.append(nxt[0])
+        out.append(run)
+        placed.update(run)
+        pending = [k for h in run for k in by_time(kids.get(h, [])) if k not in placed] + pending
+    return out
 
-    roots = [k for h in tree.main for k in sorted(kids.get(h, []), key=lambda k: tree.blocks[k].time) if k not in main]
-    roots += [h for h, b in tree.blocks.items() if b.prev not in tree.blocks and h not in main]
-    for r in roots:
-        if r not in pos:
-            place(r)
+
+def layout(tree: ForkTree) -> dict[bytes, tuple[int, int]]:
+    """(x, y) for each block: x = height; the best chain at y = 0, side branches on lanes +1, -1, +2, ...
+
+    A lane is reused once the branch that held it has ended.
+    """
+    runs = segments(tree)
+    pos = {h: (tree.blocks[h].height, 0) for h in runs[0]}
+    lane_end: dict[int, int] = {}
+    for run in runs[1:]:
+        start, end = tree.blocks[run[0]].height, tree.blocks[run[-1]].height
+        k, lane = 1, None
+        while lane is None:
+            for candidate in (k, -k):
+                if lane_end.get(candidate, -1) < start - 1:
+                    lane = candidate
+                    break
+            k += 1
+        lane_end[lane] = end
+        for h in run:
+            pos[h] = (tree.blocks[h].height, lane)
     return pos
 
 
@@ -176,22 +184,17 @@ def _names(names: Sequence[str]) -> str:
 
 
 def fork_tree_text(tree: ForkTree, max_blocks: int = 40) -> str:
-    """The tree as text: one line per branch, ``*`` for best-chain blocks, ``x`` stale, ``p`` private."""
-    pos = layout(tree)
+    """The tree as text: one line per run of blocks, ``*`` best chain, ``x`` stale, ``p`` private."""
     main = set(tree.main)
-    lanes: dict[int, list[bytes]] = {}
-    for h, (x, y) in pos.items():
-        lanes.setdefault(y, []).append(h)
     groups = tree.tip_groups()
     lines = []
-    for lane in sorted(lanes, key=lambda v: (abs(v), v)):
-        hashes = sorted(lanes[lane], key=lambda h: tree.blocks[h].height)
-        first = tree.blocks[hashes[0]]
-        mark = "".join("*" if h in main else ("x" if tree.blocks[h].public else "p") for h in hashes)
+    for i, run in enumerate(segments(tree)):
+        first, last = tree.blocks[run[0]], tree.blocks[run[-1]]
+        mark = "".join("*" if h in main else ("x" if tree.blocks[h].public else "p") for h in run)
         if len(mark) > max_blocks:
             mark = mark[:max_blocks // 2] + "..." + mark[-max_blocks // 2:]
-        tips = [f"{_names(groups[h])} at {tree.blocks[h].height}" for h in hashes if h in groups]
-        name = "best chain" if lane == 0 else f"branch from height {first.height - 1}"
-        lines.append(f"{name:>24}: heights {first.height}-{tree.blocks[hashes[-1]].height} {mark}"
+        tips = [f"{_names(groups[h])} at {tree.blocks[h].height}" for h in run if h in groups]
+        name = "best chain" if i == 0 else f"branch off height {first.height - 1}"
+        lines.append(f"{name:>22}: heights {first.height:>3}-{last.height:<3} {mark}"
                      + (f"  <- tip of {'; '.join(tips)}" if tips else ""))
     return "\n".join(lines)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..crypto.keys import PrivateKey
+from ..errors import InvalidTransaction
+from ..ledger import COIN, Transaction
 from ..network.simulator import LinkSpec, Simulator
 from .fork_tree import ForkTree, fork_tree_figure, fork_tree_text
 
@@ -22,6 +25,7 @@ class PartitionOutcome:
     after: ForkTree                  # after healing and settling: one tip
     left: list[str]
     right: list[str]
+    payment: Transaction | None = None   # paid on the left during the partition (``payment=True``)
 
     @property
     def reorg_depths(self) -> dict[str, int]:
@@ -33,10 +37,15 @@ class PartitionOutcome:
 
 def scenario_partition(seed: int = 7, n_nodes: int = 12, latency: float = 2.0, jitter: float = 3.0,
                        left_share: float = 0.4, start_blocks: float = 5, partition_blocks: float = 10,
-                       block_interval: float = 600.0, after_blocks: float = 3) -> PartitionOutcome:
+                       block_interval: float = 600.0, after_blocks: float = 3,
+                       payment: bool = False) -> PartitionOutcome:
     """``n_nodes`` nodes in two halves (each half a random mesh, plus two links between them);
     the halves are cut apart after ``start_blocks`` block intervals for ``partition_blocks``
-    intervals, then healed. ``left_share`` of the hash rate is in the left half."""
+    intervals, then healed. ``left_share`` of the hash rate is in the left half.
+
+    ``payment=True``: node n0 mines one block at the start (so it owns a coin everybody knows
+    about) and pays 1 coin to Bob one block interval into the partition, on the left side, from a
+    coin with at least 4 confirmations (one that both sides have)."""
     half = n_nodes // 2
     left = [f"n{i}" for i in range(half)]
     right = [f"n{i}" for i in range(half, n_nodes)]
@@ -53,12 +62,23 @@ def scenario_partition(seed: int = 7, n_nodes: int = 12, latency: float = 2.0, j
     start = start_blocks * block_interval
     heal = start + partition_blocks * block_interval
     sim.partition([left, right], start=start, heal=heal)
+    paid: list[Transaction] = []
+    if payment:
+        sim.schedule(1.0, lambda s: s.mine_now(left[0]))
+        bob = PrivateKey.from_seed(b"bob").address()
+
+        def pay(s: Simulator) -> None:
+            try:
+                paid.append(s.pay(left[0], bob, COIN, min_confirmations=4))
+            except InvalidTransaction:
+                pass                      # n0's coin was on a branch that lost a race before the cut
+        sim.schedule(start + block_interval, pay)
     sim.run(until=heal - 1e-6)
     before = ForkTree.from_simulator(sim, reference=right[0])
     sim.run(until=heal + after_blocks * block_interval)
     sim.settle()
     after = ForkTree.from_simulator(sim, reference=right[0])
-    return PartitionOutcome(sim, before, after, left, right)
+    return PartitionOutcome(sim, before, after, left, right, paid[0] if paid else None)
 
 
 def partition_explorer(seed: int = 7, n_nodes: int = 12):

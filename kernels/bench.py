@@ -1,0 +1,277 @@
+"""Benchmark of the gradient-hash kernels: GB/s of payload hashed, and nonce-search hashes/s.
+
+``gradientcoin bench`` (or ``python -m gradientcoin_edu.kernels.bench``). For each payload size it
+times, on the same bytes:
+
+* ``hashlib``     one ``hashlib.sha256`` over the whole payload: the anchor (one core, OpenSSL)
+* ``cpu-chunk``   the CPU path, ``chunk_digests`` of an int32 payload (threads over slabs)
+* ``cpu-fused``   the CPU path from a float32 gradient: quantize + hash
+* ``cpu-verify``  the CPU path's ``fused_verify`` (hash + deviation counts + Merkle root)
+* ``naive``       copy to host, then ``hashlib`` chunk by chunk in a Python loop, one thread
+* with a CUDA device, the Triton kernels: ``triton-chunk``, ``triton-fused``, ``triton-verify``
+  and ``triton-root`` (fused quantize + hash + Merkle tree, digests never leave the GPU)
+
+GB/s counts payload bytes (4 per element) per second, 1 GB = 10^9 bytes. GPU times come from
+``triton.testing.do_bench`` (median, after warm-up and compilation), CPU times from
+``time.perf_counter`` (best of ``--repeat``). Nonce search: SHA-256d headers per second for the
+CPU path (hashlib with a midstate), a plain Python hashlib loop, and the Triton kernel.
+
+``--compile-only sm_90`` compiles every kernel for a GPU architecture without a GPU and prints
+registers and spills: the check a CPU-only machine can do on the compiled code.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import struct
+import sys
+import time
+
+import numpy as np
+
+__all__ = ["add_arguments", "run", "main"]
+
+MB = 1 << 20
+CPU_SIZES_MB = [1, 4, 16, 64]
+GPU_SIZES_MB = [1, 16, 256, 1024, 4096]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sizes", type=str, default=None,
+                        help="payload sizes in MiB, comma separated (default: 1,4,16,64 on CPU; "
+                             "1,16,256,1024,4096 on a GPU, capped by free memory)")
+    parser.add_argument("--chunk-bytes", type=int, default=4096, help="chunk size in bytes (default 4096)")
+    parser.add_argument("--quantum-log2", type=int, default=20, help="quantum Δ = 2^-k (default k = 20)")
+    parser.add_argument("--repeat", type=int, default=3, help="CPU timings: best of this many runs (default 3)")
+    parser.add_argument("--nonces", type=int, default=None,
+                        help="nonces per nonce-search timing (default 50 000 on CPU, 2^26 on a GPU)")
+    parser.add_argument("--no-naive", action="store_true", help="skip the slow naive column")
+    parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
+    parser.add_argument("--compile-only", metavar="ARCH", default=None,
+                        help="compile every Triton kernel for ARCH (e.g. sm_90, sm_75) without a GPU and report registers")
+
+
+# ---------------------------------------------------------------------------------------------
+# timing helpers
+# ---------------------------------------------------------------------------------------------
+
+def _best_of(fn, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(max(1, repeat)):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _gpu_time(fn) -> float:
+    import triton.testing
+    return triton.testing.do_bench(fn, warmup=25, rep=100) / 1e3     # ms -> s
+
+
+def _available_bytes(cuda: bool) -> int:
+    if cuda:
+        import torch
+        return torch.cuda.mem_get_info()[0]
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    return 4 << 30
+
+
+def _sizes(args, cuda: bool) -> list[int]:
+    sizes = [int(float(s) * MB) for s in args.sizes.split(",")] if args.sizes else \
+        [s * MB for s in (GPU_SIZES_MB if cuda else CPU_SIZES_MB)]
+    budget = _available_bytes(cuda) // 4             # payload + gradient + temporaries, with room to spare
+    kept = [s for s in sizes if s <= budget]
+    for s in sizes:
+        if s > budget:
+            print(f"skipping {s // MB} MiB: only {budget * 4 // MB} MiB free", file=sys.stderr)
+    return kept
+
+
+def device_line() -> str:
+    import torch
+    if torch.cuda.is_available():
+        dev = f"GPU {torch.cuda.get_device_name(0)}"
+    else:
+        dev = f"CPU {platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} cores"
+    try:
+        import triton
+        tri = f"triton {triton.__version__}"
+    except Exception:
+        tri = "triton not installed"
+    return f"{dev} | Python {platform.python_version()} | torch {torch.__version__} | {tri} | numpy {np.__version__}"
+
+
+# ---------------------------------------------------------------------------------------------
+# the benchmarks
+# ---------------------------------------------------------------------------------------------
+
+def _naive(payload_t, chunk_bytes: int) -> list[bytes]:
+    """What you would write first: bring the tensor to the host and loop over chunks in Python."""
+    data = payload_t.cpu().numpy().tobytes()
+    return [hashlib.sha256(data[i:i + chunk_bytes]).digest() for i in range(0, len(data), chunk_bytes)]
+
+
+def bench_size(nbytes: int, args, cuda: bool) -> dict[str, float]:
+    """GB/s per column for one payload size."""
+    import torch
+    from gradientcoin_edu import kernels as K
+    from gradientcoin_edu.kernels import cpu
+
+    n = nbytes // 4
+    rng = np.random.default_rng(0)
+    grad = (rng.standard_normal(n, dtype=np.float32) * 1e-3)
+    payload = cpu.quantize(grad, args.quantum_log2)
+    cb, k = args.chunk_bytes, args.quantum_log2
+    gbps = lambda seconds: nbytes / seconds / 1e9  # noqa: E731
+    row = {}
+    row["hashlib"] = gbps(_best_of(lambda: hashlib.sha256(payload.data).digest(), args.repeat))
+    row["cpu-chunk"] = gbps(_best_of(lambda: cpu.chunk_digests(payload, cb), args.repeat))
+    row["cpu-fused"] = gbps(_best_of(lambda: cpu.quantize_and_digest(grad, k, cb), args.repeat))
+    row["cpu-verify"] = gbps(_best_of(lambda: K.fused_verify(grad, payload, k, cb, 0.01, backend="cpu"), args.repeat))
+    if cuda:
+        tri = K.triton_module("chunk_hash")
+        fv = K.triton_module("fused_verify")
+        mr = K.triton_module("merkle_root")
+        g_t, q_t = torch.from_numpy(grad).cuda(), torch.from_numpy(payload).cuda()
+        assert np.array_equal(tri.chunk_digests(q_t, cb).cpu().numpy(), cpu.chunk_digests(payload, cb)), "kernel != CPU path"
+        row["triton-chunk"] = gbps(_gpu_time(lambda: tri.chunk_digests(q_t, cb)))
+        row["triton-fused"] = gbps(_gpu_time(lambda: tri.chunk_digests(g_t, cb, k)))
+        row["triton-verify"] = gbps(_gpu_time(lambda: fv.fused_verify(g_t, q_t, k, cb, 0.01)))
+        row["triton-root"] = gbps(_gpu_time(lambda: mr.gradient_root(g_t, cb, k)))
+        src = q_t
+    else:
+        src = torch.from_numpy(payload)
+    if not args.no_naive:
+        row["naive"] = gbps(_best_of(lambda: _naive(src, cb), 1 if nbytes > 256 * MB else args.repeat))
+    return row
+
+
+def bench_nonces(args, cuda: bool) -> dict[str, float]:
+    """Hashes per second of the nonce search: Python loop, CPU path, Triton."""
+    from gradientcoin_edu import kernels as K
+    from gradientcoin_edu.kernels import cpu
+    from gradientcoin_edu.kernels.nonce_search import reference_nonce_search as python_loop
+
+    header = struct.pack("<I32s32sII", 1, bytes(32), bytes(range(32)), 1231006505, 0x1D00FFFF)
+    n_cpu = args.nonces or 50_000
+    out = {
+        "python-loop": n_cpu / _best_of(lambda: python_loop(header, 0, 0, n_cpu), 1),
+        "cpu-path": n_cpu / _best_of(lambda: cpu.nonce_search(header, 0, 0, n_cpu), 1),
+    }
+    if cuda:
+        ns = K.triton_module("nonce_search")
+        n_gpu = args.nonces or 1 << 26
+        out["triton"] = n_gpu / _gpu_time(lambda: ns.nonce_search(header, 0, 0, n_gpu))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# compile-only: registers and spills per kernel for a GPU architecture, no GPU needed
+# ---------------------------------------------------------------------------------------------
+
+def compile_only(arch: str) -> int:
+    import importlib
+    import subprocess
+    import tempfile
+
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    cc = int(arch.lower().removeprefix("sm_"))
+    mods = {m: importlib.import_module(f"gradientcoin_edu.kernels.{m}")
+            for m in ("chunk_hash", "fused_verify", "merkle_root", "nonce_search")}
+    i32, f64 = "*i32", "*fp64"
+    chunk_sig = {"SRC": "*fp32", "OUT": i32, "BAD": i32, "K": i32, "PARAMS": f64, "n_elements": "i32", "n_chunks": "i32"}
+    cases = [
+        ("chunk_hash (fused, fp32)", mods["chunk_hash"].chunk_hash_kernel, chunk_sig,
+         {"CHUNK_WORDS": 1024, "BLOCK": 64, "QUANTIZE": True, "IS_F64": False}),
+        ("fused_verify (fp32)", mods["fused_verify"].fused_verify_kernel,
+         {"Q": i32, "G": "*fp32", "OUT": i32, "DEV": i32, "DIS": i32, "BAD": i32, "K": i32, "PARAMS": f64,
+          "n_elements": "i32", "n_chunks": "i32"}, {"CHUNK_WORDS": 1024, "BLOCK": 64, "IS_F64": False}),
+        ("merkle_leaf", mods["merkle_root"].merkle_leaf_kernel, {"SRC": i32, "DST": i32, "K": i32, "n": "i32"}, {"BLOCK": 128}),
+        ("merkle_node", mods["merkle_root"].merkle_node_kernel, {"SRC": i32, "DST": i32, "K": i32, "n": "i32"}, {"BLOCK": 128}),
+        ("nonce_search", mods["nonce_search"].nonce_search_kernel,
+         {"P": i32, "K": i32, "FOUND": "*i64", "start": "i64", "count": "i32"}, {"BLOCK": 256}),
+    ]
+    cuobjdump = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
+    print(f"compiling for sm_{cc} (no GPU needed) | {device_line()}")
+    failed = 0
+    for label, fn, sig, const in cases:
+        sig = {**sig, **{name: "constexpr" for name in const}}
+        t0 = time.perf_counter()
+        try:
+            k = triton.compile(ASTSource(fn, sig, const), target=GPUTarget("cuda", cc, 32),
+                               options={"num_warps": 2, "enable_fp_fusion": False})
+        except Exception as err:  # report and go on
+            failed += 1
+            print(f"  {label:26s} FAILED: {type(err).__name__}: {str(err).splitlines()[0][:200]}")
+            continue
+        usage = ""
+        if os.path.exists(cuobjdump):
+            with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+                f.write(k.asm["cubin"])
+                f.flush()
+                res = subprocess.run([cuobjdump, "-res-usage", f.name], capture_output=True, text=True)
+                usage = " ".join(w for w in res.stdout.split() if w.startswith(("REG:", "LOCAL:")))
+        print(f"  {label:26s} ok in {time.perf_counter() - t0:5.1f} s  {usage}  "
+              f"funnel shifts in PTX: {k.asm['ptx'].count('shf.')}")
+    return 1 if failed else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------------------------
+
+def _table(header: list[str], rows: list[list[str]], markdown: bool) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    fmt = "  ".join(f"{{:>{w}}}" for w in widths)
+    return "\n".join([fmt.format(*header)] + [fmt.format(*r) for r in rows])
+
+
+def run(args) -> int:
+    if args.compile_only:
+        return compile_only(args.compile_only)
+    import torch
+    from gradientcoin_edu import kernels as K
+    cuda = torch.cuda.is_available() and K.triton_available()
+    print(device_line())
+    print(f"chunk {args.chunk_bytes} B, Δ = 2^-{args.quantum_log2}; GB/s of int32 payload (10^9 B/s); "
+          f"{'GPU: triton.testing.do_bench median' if cuda else 'no CUDA device: CPU columns only'}; "
+          f"CPU: best of {args.repeat} (time.perf_counter)")
+    rows, cols = [], None
+    for nbytes in _sizes(args, cuda):
+        row = bench_size(nbytes, args, cuda)
+        cols = cols or list(row)
+        rows.append([f"{nbytes / MB:g} MiB"] + [f"{row[c]:.3f}" for c in cols])
+        print(f"  measured {nbytes / MB:g} MiB", file=sys.stderr)
+    if rows:
+        print(_table(["size"] + cols, rows, args.markdown))
+        last = rows[-1]
+        ratio = float(last[1 + cols.index("hashlib")]) / float(last[1 + cols.index("cpu-chunk")])
+        print(f"largest size: CPU path time / one-shot hashlib.sha256 time = {ratio:.2f} (goal: at most 1.2)")
+    nonce = bench_nonces(args, cuda)
+    print(_table(["nonce search"] + list(nonce), [["hashes/s"] + [f"{v:,.0f}" for v in nonce.values()]], args.markdown))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gradientcoin_edu.kernels.bench", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

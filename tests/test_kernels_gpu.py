@@ -1,0 +1,102 @@
+"""The compiled Triton kernels on a CUDA device, against the CPU path (bit for bit).
+
+Every test here is marked ``gpu`` and skipped with a reason when no CUDA device is present
+(tests/conftest.py). One test needs no GPU: it compiles a kernel for sm_90 ahead of time, which
+checks the compiled code path (types, casts) that the interpreter does not see.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gradientcoin_edu import kernels as K
+from gradientcoin_edu.kernels import cpu
+
+from test_kernels import (GENESIS_HEADER76, GENESIS_NONCE, GENESIS_TARGET, hashlib_digests,  # noqa: E402
+                          random_payload, reference_quantize, verify_case)
+
+gpu = pytest.mark.gpu
+
+
+def test_quantize_kernel_compiles_for_sm90_without_a_gpu():
+    triton = pytest.importorskip("triton")
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+    ch = K.triton_module("chunk_hash", interpret=False)
+    sig = {"SRC": "*fp64", "DST": "*i32", "BAD": "*i32", "PARAMS": "*fp64", "n_elements": "i32",
+           "BLOCK": "constexpr", "IS_F64": "constexpr"}
+    try:
+        k = triton.compile(ASTSource(ch.quantize_kernel, sig, {"BLOCK": 1024, "IS_F64": True}),
+                           target=GPUTarget("cuda", 90, 32), options={"enable_fp_fusion": False})
+    except Exception as err:  # no CUDA toolchain (ptxas) in this triton build
+        if "ptxas" in str(err).lower():
+            pytest.skip(f"no ptxas to compile with: {err}")
+        raise
+    assert "cvt.rni" not in k.asm["ptx"]           # rounding is floor + compares, not rint: same on every backend
+    assert "cvt.rzi.s32.f64" in k.asm["ptx"]
+
+
+@gpu
+def test_cuda_tensors_go_to_triton(monkeypatch):
+    monkeypatch.delenv(K.ENV_VAR, raising=False)
+    assert K.backend_for(torch.zeros(1, device="cuda")) == "triton"
+    assert K.backend_for(np.zeros(1)) == "cpu"
+
+
+@gpu
+def test_chunk_digests_on_the_gpu():
+    for chunk_bytes in (64, 128, 4096):
+        for n in (0, 1, 17, 1023, 1025, 100_003):
+            q = random_payload(n, seed=n)
+            got = K.chunk_digests(torch.from_numpy(q).cuda(), chunk_bytes)
+            assert got.tobytes() == b"".join(hashlib_digests(q.tobytes(), chunk_bytes)), (n, chunk_bytes)
+
+
+@gpu
+def test_fused_quantize_hash_and_root_on_the_gpu():
+    for dtype in (torch.float32, torch.float64):
+        _fused_case(dtype)
+
+
+def _fused_case(dtype):
+    g = torch.randn(3_000_001, dtype=dtype, generator=torch.Generator().manual_seed(1)) * 1e-3
+    g[:5] = torch.tensor([0.5, 1.5, -2.5, 1e30, -1e30], dtype=dtype) / 2 ** 20
+    g_cuda = g.cuda()[::1]
+    want = reference_quantize(g.numpy(), 20)
+    assert torch.equal(K.quantize(g_cuda, 20).cpu(), torch.from_numpy(want))
+    assert np.array_equal(K.chunk_digests(g_cuda, 4096, 20), cpu.chunk_digests(want, 4096))
+    assert K.gradient_root(g_cuda, 4096, 20) == K.gradient_root(want, 4096, backend="cpu")
+    nc = g.cuda().reshape(1000, -1)[:, :1000].T                               # non-contiguous
+    assert np.array_equal(K.chunk_digests(nc, 256, 20), K.chunk_digests(nc.cpu(), 256, 20, backend="cpu"))
+
+
+@gpu
+def test_non_finite_on_the_gpu():
+    g = torch.zeros(10_000, device="cuda")
+    g[9_999] = float("nan")
+    with pytest.raises(Exception) as err:
+        K.chunk_digests(g, 4096, 20)
+    assert getattr(err.value, "reason", None) == "non-finite"
+
+
+@gpu
+def test_merkle_root_on_the_gpu():
+    for n in (1, 2, 3, 1000, 4097):
+        d = np.random.default_rng(n).integers(0, 256, (n, 32), dtype=np.uint8)
+        assert K.merkle_root_of_digests(torch.from_numpy(d).cuda()) == cpu.merkle_root_of_digests(d)
+
+
+@gpu
+def test_fused_verify_on_the_gpu():
+    g, q, k, delta = verify_case()
+    r = K.fused_verify(torch.from_numpy(g).cuda(), torch.from_numpy(q).cuda(), k, 64, delta)
+    c = K.fused_verify(g, q, k, 64, delta, backend="cpu")
+    assert r.deviations.tolist() == c.deviations.tolist() and r.disallowed.tolist() == c.disallowed.tolist()
+    assert r.root == c.root
+
+
+@gpu
+def test_genesis_nonce_on_the_gpu():
+    assert K.nonce_search(GENESIS_HEADER76, GENESIS_TARGET, GENESIS_NONCE - (1 << 22), 1 << 23) == GENESIS_NONCE
+    assert K.nonce_search(GENESIS_HEADER76, GENESIS_TARGET, 0, 1 << 20) is None
