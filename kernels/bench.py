@@ -211,7 +211,7 @@ def compile_only(arch: str) -> int:
         t0 = time.perf_counter()
         try:
             k = triton.compile(ASTSource(fn, sig, const), target=GPUTarget("cuda", cc, 32),
-                               options={"num_warps": 2, "enable_fp_fusion": False})
+                               options={"num_warps": const["BLOCK"] // 32, "enable_fp_fusion": False})
         except Exception as err:  # report and go on
             failed += 1
             print(f"  {label:26s} FAILED: {type(err).__name__}: {str(err).splitlines()[0][:200]}")

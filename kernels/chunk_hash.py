@@ -238,6 +238,12 @@ def lanes_per_program(n_lanes: int, kernel, gpu_block: int = BLOCK_CHUNKS) -> in
     return gpu_block
 
 
+def warps(block: int) -> int:
+    """One lane per GPU thread: ``BLOCK // 32`` warps. (With fewer threads than lanes each thread
+    would run several SHA-256s at once: more registers, up to 237 per thread for the nonce search.)"""
+    return max(1, min(block // 32, 32))
+
+
 def _device():
     import torch
     return torch.device("cpu") if interpreted(chunk_hash_kernel) else torch.device("cuda")
@@ -299,7 +305,7 @@ def chunk_digests(data, chunk_bytes: int, quantum_log2: int | None = None):
             src, out, bad, constants(device), params(quantum_log2, device),
             src.numel(), n_chunks,
             CHUNK_WORDS=chunk_words, BLOCK=block, QUANTIZE=quant,
-            IS_F64=src.dtype == torch.float64, num_warps=2, enable_fp_fusion=False,
+            IS_F64=src.dtype == torch.float64, num_warps=warps(block), enable_fp_fusion=False,
         )
     _raise_if_bad(bad)
     return out.view(torch.uint8).reshape(n_chunks, 32)

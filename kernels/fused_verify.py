@@ -32,7 +32,7 @@ from gradientcoin_edu.errors import KernelError
 
 from . import cpu
 from .chunk_hash import (_chunk_geometry, _pad_word, _quantize_value, as_tensor, interpreted,
-                         lanes_per_program, reference_chunk_digests)
+                         lanes_per_program, reference_chunk_digests, warps)
 from .sha256_triton import _compress, _iv, _store_digest, constants
 
 __all__ = ["reference_fused_verify", "fused_verify"]
@@ -166,7 +166,7 @@ def fused_verify(grad, payload, quantum_log2: int, chunk_bytes: int, delta: floa
         block = lanes_per_program(n_chunks, fused_verify_kernel)
         fused_verify_kernel[(triton.cdiv(n_chunks, block),)](
             q, g, out, dev, dis, bad, constants(device), prm, q.numel(), n_chunks,
-            CHUNK_WORDS=chunk_words, BLOCK=block, IS_F64=g.dtype == torch.float64, num_warps=2,
+            CHUNK_WORDS=chunk_words, BLOCK=block, IS_F64=g.dtype == torch.float64, num_warps=warps(block),
             enable_fp_fusion=False,
         )
     n_bad = int(bad.sum().item()) if n_chunks else 0

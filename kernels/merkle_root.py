@@ -26,7 +26,7 @@ import triton
 import triton.language as tl
 
 from . import cpu
-from .chunk_hash import interpreted, lanes_per_program
+from .chunk_hash import interpreted, lanes_per_program, warps
 from .sha256_triton import _compress, _iv, _load_digest, _store_digest, constants
 
 __all__ = ["reference_merkle_root", "merkle_root_of_digests", "gradient_root"]
@@ -148,13 +148,14 @@ def merkle_root_of_digests(digests) -> bytes:
     k = constants(device)
     block = lanes_per_program(n, merkle_leaf_kernel, BLOCK_NODES)
     leaves = torch.empty_like(level)
-    merkle_leaf_kernel[(triton.cdiv(n, block),)](level, leaves, k, n, BLOCK=block, enable_fp_fusion=False)
+    merkle_leaf_kernel[(triton.cdiv(n, block),)](level, leaves, k, n, BLOCK=block, num_warps=warps(block),
+                                                 enable_fp_fusion=False)
     level = leaves
     while n > 1:
         parents = (n + 1) // 2
         block = lanes_per_program(parents, merkle_node_kernel, BLOCK_NODES)
         up = torch.empty((parents, 8), dtype=torch.int32, device=device)
-        merkle_node_kernel[(triton.cdiv(parents, block),)](level, up, k, n, BLOCK=block,
+        merkle_node_kernel[(triton.cdiv(parents, block),)](level, up, k, n, BLOCK=block, num_warps=warps(block),
                                                           enable_fp_fusion=False)
         level, n = up, parents
     return level[0].cpu().numpy().astype("<i4").tobytes()

@@ -29,7 +29,7 @@ import triton
 import triton.language as tl
 
 from . import cpu
-from .chunk_hash import interpreted, lanes_per_program
+from .chunk_hash import interpreted, lanes_per_program, warps
 from .sha256_triton import _bswap, _compress, _iv, _u32, constants
 
 __all__ = ["reference_nonce_search", "nonce_search", "BATCH"]
@@ -133,7 +133,8 @@ def nonce_search(header76: bytes, target: int, start: int, count: int) -> int | 
         block = lanes_per_program(n, nonce_search_kernel, BLOCK_NONCES)
         grid = triton.cdiv(n, block)
         found = torch.empty(grid, dtype=torch.int64, device=device)
-        nonce_search_kernel[(grid,)](prm, k, found, lo, n, BLOCK=block, enable_fp_fusion=False)
+        nonce_search_kernel[(grid,)](prm, k, found, lo, n, BLOCK=block, num_warps=warps(block),
+                                     enable_fp_fusion=False)
         best = int(found.min().item())
         if best < n:
             return lo + best

@@ -72,8 +72,10 @@ from gradientcoin_edu.model import (GPT, CharTokenizer, Dataset, GPTConfig, PRES
 from gradientcoin_edu.model import fixed_point
 from gradientcoin_edu.exercises import check
 
-torch.manual_seed(0)                      # the central training below uses torch's RNG for nothing but this
-torch.set_num_threads(min(2, torch.get_num_threads()))
+torch.manual_seed(0)
+# One thread: a model this small gains little from more, and on a shared machine (Colab, a busy laptop)
+# more threads than free cores can make PyTorch ten times slower.
+torch.set_num_threads(1)
 """),
     md(r"""
 ## 1. Tokens: text as integers
@@ -391,7 +393,7 @@ from gradientcoin_edu.proof_of_gradient.gradient import clip_gradient
 from gradientcoin_edu.proof_of_gradient.noise import gradient_with, measure_noise, near_boundary
 from gradientcoin_edu.exercises import check
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+torch.set_num_threads(1)        # small model: one thread is fastest, and robust on a busy machine
 tok = CharTokenizer()
 train, val = builtin_datasets(32)
 params = PoGParams.for_data(train, val, tokenizer=tok)

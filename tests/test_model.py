@@ -22,6 +22,15 @@ from gradientcoin_edu.proof_of_gradient.gradient import compute_gradient
 TINY = GPTConfig(vocab_size=11, block_size=4, n_layer=1, n_head=2, n_embd=8)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Small models: one thread is fastest, and stable on a shared CPU (restored afterwards)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 # --- tokenizer ----------------------------------------------------------------------------
 
 def test_tokenizer_round_trip_and_commitment():

@@ -28,6 +28,15 @@ ALICE = hashlib.sha256(b"alice").digest()
 MALLORY = hashlib.sha256(b"mallory").digest()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Small models: one thread is fastest, and stable on a shared CPU (restored afterwards)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture(scope="module")
 def data():
     return builtin_datasets(32)

@@ -67,7 +67,7 @@ class NodeConfig:
     max_orphans: int = 200                  # blocks kept while their parent is missing
     blocks_per_inv: int = 500               # blocks announced in one answer to getblocks
     request_timeout: float = 60.0           # seconds before asking another peer for a missing object
-    heartbeat: float | None = 600.0         # re-announce our tip this often (recovers lost messages)
+    heartbeat: float | None = 600.0         # re-announce our tip after this long without news (recovers lost messages)
     mempool_size: int = 5000
     max_block_txs: int = 1000               # transactions a miner puts in one block (besides the coinbase)
     max_payload: int = m.MAX_PAYLOAD_BYTES  # message size limit
@@ -187,7 +187,7 @@ class Node:
             if not state["version"]:                   # our hello may have been lost: say it again
                 self._send(peer, self._version())
         hb = self.config.heartbeat
-        if hb is not None and now - self.last_heartbeat >= hb:
+        if hb is not None and now - self.last_heartbeat >= hb:   # quiet for a while: say where we are
             self.last_heartbeat = now
             self._broadcast(m.Inv((m.InvItem(m.INV_BLOCK, self.tip),)))
 
@@ -398,8 +398,18 @@ class Node:
                     if self._try_add(orphan.block, orphan.peer) is not None:
                         pending.append(h)
         if announce and self.tip != old_tip:
-            self._broadcast(m.Inv((m.InvItem(m.INV_BLOCK, self.tip),)), exclude=source)
+            self._announce_tip()
         return result
+
+    def _announce_tip(self) -> None:
+        """``inv`` our new tip to every peer that has not announced it to us already."""
+        knows = set(self.announcers.get(self.tip, ()))
+        data = m.encode(m.Inv((m.InvItem(m.INV_BLOCK, self.tip),)))
+        for peer, state in self.peers.items():
+            if state["version"] and peer not in knows:
+                self.stats["sent-inv"] += 1
+                self.transport.send(peer, data)
+        self.last_heartbeat = self.transport.now()
 
     def _try_add(self, block: Block, source: str | None) -> AddResult | None:
         h = block.hash()
