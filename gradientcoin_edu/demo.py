@@ -1,17 +1,26 @@
-"""``gradientcoin demo``: a small chain mined on your CPU, in a few seconds.
+"""``gradientcoin demo``: a small network of miners trains a tiny GPT by proof-of-gradient.
 
-The classic proof-of-work demo: three keys (alice, bob and a miner), a few blocks mined at
-an easy target with a progress bar, payments between them, and the chain printed with
-each block's height, hash, number of transactions and the balances after it. With
-``--data-dir`` the chain lives in a SQLite file and the next run continues it.
+The main job (``--mode llm``, the default). Three miners on a simulated network (the network
+layer's discrete-event simulator; ``--processes`` runs them as real processes over ZeroMQ
+instead) train the ``nano`` GPT on the built-in corpus: every lottery ticket is a real gradient
+on a batch the ticket chose, every block one SGD step, every node recomputes every gradient
+before it builds on a block. On the way a user (ada) is paid some coins, buys a place for her
+own text in the training data, and at the end pays for a query, which the next miner answers
+inside its block (and every node checks). It prints the chain summary, the validation loss at
+genesis and at the tip (it must fall), and the answer. Default: 60 blocks, well under a minute
+of CPU time on one core.
 
-A later issue makes ``demo`` the full decentralized-LLM demo (proof-of-gradient); this
-one stays available as ``--mode pow`` and as the function ``run_pow_demo``.
+The classic proof-of-work demo stays available as ``--mode pow`` (``run_pow_demo``): three keys
+(alice, bob and a miner), a few blocks mined at an easy target with a progress bar, payments
+between them, the chain printed with the balances after each block. With ``--data-dir`` the
+chain lives in a SQLite file and the next run continues it.
 """
 from __future__ import annotations
 
 import argparse
 import random
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -20,24 +29,209 @@ from .crypto.keys import PrivateKey
 from .errors import InvalidTransaction
 from .ledger import COIN, Wallet
 
-__all__ = ["add_arguments", "run", "run_pow_demo", "demo_wallets", "format_coins"]
+__all__ = ["add_arguments", "run", "run_pow_demo", "run_llm_demo", "LLMDemoResult", "demo_wallets",
+           "format_coins", "SAMPLE_PROMPTS", "CONTRIBUTION"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--mode", choices=["pow"], default="pow",
-                        help="pow: classic proof-of-work (default; proof-of-gradient comes in a later version)")
-    parser.add_argument("--blocks", type=int, default=5, help="blocks to mine (default 5)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for keys and payments (default 0)")
+    parser.add_argument("--mode", choices=["llm", "pow"], default="llm",
+                        help="llm: miners train the tiny GPT by proof-of-gradient (default); "
+                             "pow: the classic proof-of-work chain with payments")
+    parser.add_argument("--blocks", type=int, default=None, help="blocks to mine (default 60 for llm, 5 for pow)")
+    parser.add_argument("--miners", type=int, default=3, help="llm: number of miners (default 3)")
+    parser.add_argument("--preset", choices=["tiny", "demo"], default="demo",
+                        help="llm: model size: demo = nano GPT, 108k parameters (default); tiny = micro GPT, 5k")
+    parser.add_argument("--processes", action="store_true",
+                        help="llm: run the miners as real processes talking ZeroMQ on loopback (not simulated)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for keys, payments and the network (default 0)")
     parser.add_argument("--data-dir", type=Path, default=None,
-                        help="keep the chain in DATA_DIR/chain.sqlite and continue it next time")
+                        help="pow: keep the chain in DATA_DIR/chain.sqlite and continue it next time; "
+                             "llm --processes: where the nodes keep their stores (default: a temporary folder)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="llm: torch threads (default 1: the tiny model gains nothing from more)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
-    run_pow_demo(blocks=args.blocks, seed=args.seed, data_dir=args.data_dir,
-                 progress=not args.no_progress, echo=print)
+    if args.mode == "pow":
+        run_pow_demo(blocks=args.blocks or 5, seed=args.seed, data_dir=args.data_dir,
+                     progress=not args.no_progress, echo=print)
+        return 0
+    import torch
+    torch.set_num_threads(max(1, args.threads))
+    if args.processes:
+        from .llm.processes import run_process_demo
+        run_process_demo(blocks=args.blocks or 30, miners=args.miners, preset=args.preset, seed=args.seed,
+                         data_dir=args.data_dir, progress=not args.no_progress, echo=print)
+    else:
+        run_llm_demo(blocks=args.blocks or 60, miners=args.miners, preset=args.preset, seed=args.seed,
+                     progress=not args.no_progress, echo=print)
     return 0
 
+
+# ============================================================================ the LLM demo
+
+SAMPLE_PROMPTS = ("\n3+4=", "\nthe cat ", "\nada has ")
+CONTRIBUTION = "".join(f"{a}+{b}={a + b}\n" for a, b in ((2, 7), (5, 5), (8, 1), (6, 3), (4, 4), (9, 9), (7, 2),
+                                                          (3, 6), (1, 8), (0, 9), (5, 4), (6, 6), (2, 2), (8, 8)))
+
+
+@dataclass
+class LLMDemoResult:
+    """What the demo measured (the numbers it printed)."""
+
+    height: int
+    loss_before: float                       # validation loss at genesis
+    loss_after: float                        # ... at the tip
+    baseline_loss: float                     # central SGD, same number of steps
+    blocks_by_miner: dict[str, int]
+    stale_blocks: int
+    gradients: int                           # tickets computed by all miners
+    records_before: int
+    records_after: int
+    query_prompt: str
+    answer: str
+    answered_by: str
+    answer_height: int                       # the block that answered it
+    query_height: int                        # the weights it was answered from
+    fee: int
+    samples_before: dict[str, str] = field(default_factory=dict)
+    samples_after: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    agree: bool = True                       # every node has the same tip and weights root
+
+
+def run_llm_demo(blocks: int = 60, miners: int = 3, preset: str = "demo", seed: int = 0, progress: bool = True,
+                 echo: Callable[[str], None] | None = print, block_interval: float = 600.0) -> LLMDemoResult:
+    """Simulate ``miners`` miners training the GPT for ``blocks`` blocks; returns the figures.
+
+    Raises ``AssertionError`` if the nodes disagree or the validation loss did not fall.
+    """
+    from .crypto.hashes import sha256
+    from .llm import LLMSpec, Query, build_data_tx, build_query_tx
+    from .llm.baseline import central_training
+    from .llm.network import LLMSimulator
+    from .network.simulator import LinkSpec
+
+    say = echo or (lambda line: None)
+    start = time.perf_counter()
+    spec = LLMSpec.builtin(preset, seed=seed)
+    m = spec.pog.model
+    sim = LLMSimulator(spec, seed=seed, block_interval=block_interval)
+    names = [f"miner-{i + 1}" for i in range(miners)]
+    for name in names:
+        sim.add_node(name)
+    sim.connect_random(degree=min(2, miners - 1), link=LinkSpec(latency=1.0, jitter=1.0))
+    sim.run(until=1.0)                                        # handshakes
+    ada = Wallet("ada", PrivateKey.from_seed(f"gradientcoin demo/{seed}/ada".encode()))
+    first = sim.node(names[0]).chain
+    say(f"GradientCoin demo: {miners} miners train a GPT ({m.n_layer} layers, {m.n_embd} wide, "
+        f"{spec.pog.n_params:,} parameters) by proof-of-gradient on the built-in corpus "
+        f"({len(spec.train):,} records of {spec.params.record_tokens} characters).")
+    say(f"Network simulated (the network layer's discrete-event simulator; --processes for real ones): "
+        f"one block per ~{block_interval:.0f} simulated seconds, each ticket one gradient, every block "
+        f"recomputed by every node.")
+    loss_before = first.val_loss()
+    samples_before = {p: first.answer(Query(p, 0, 10)) for p in SAMPLE_PROMPTS}
+    records_before = len(first.dataset)
+
+    bar = _bar(progress, blocks)
+    paid = contributed = False
+    try:
+        while first.height < blocks:
+            sim.run(blocks=1)
+            h = first.height
+            rich = [n for n in names if first.balance(sim.nodes[n].address) > 10 * COIN]
+            if not paid and rich:                     # a miner pays ada, so she can buy data and answers
+                sim.pay(rich[0], ada.address, 10 * COIN)
+                paid = True
+            elif paid and not contributed and ada.balance(first.utxo) > 0:
+                tx = build_data_tx(first.utxo, ada.key, CONTRIBUTION, spec.params)
+                sim.submit(names[-1], tx)
+                contributed = True
+            if bar is not None:
+                bar.set_postfix_str(f"validation loss {first.val_loss():.3f}", refresh=False)
+                bar.update(min(h, blocks) - bar.n)
+        sim.settle()                                  # every node at the same tip
+        query = Query("\n3+4=", first.height, 8)
+        qtx = build_query_tx(first.utxo, ada.key, query, spec.params)
+        sim.submit(names[min(1, miners - 1)], qtx)
+        sim.resume_mining()
+        sim.run(blocks=1)
+        sim.settle()
+    finally:
+        if bar is not None:
+            bar.close()
+
+    chains = [sim.node(n).chain for n in sim.live()]
+    agree = len({c.tip.hash for c in chains}) == 1 and len({c.rule.weights_root() for c in chains}) == 1
+    assert agree, "the nodes do not agree on the tip and the weights"
+    found = first.find_answer(qtx.txid)
+    assert found is not None, "the query was not answered"
+    answer_height, record = found
+    by_id = {sha256(n.encode()): n for n in names}
+    answered_by = by_id.get(first.header_at(answer_height).miner_id, "?")
+    recheck = sim.node(names[-1]).chain.answer(query)
+    assert recheck == record.text, "another node computes a different answer"
+    loss_after = first.val_loss()
+    assert loss_after < loss_before, f"the validation loss did not fall ({loss_before:.3f} -> {loss_after:.3f})"
+    baseline = central_training(spec, first.height, seed=seed)
+    per_miner = {n: 0 for n in names}
+    for miner_id, count in first.miners().items():
+        per_miner[by_id.get(miner_id, "?")] = count
+    gradients = sum(sim.node(n).stats["gradients"] for n in sim.live())
+    result = LLMDemoResult(
+        height=first.height, loss_before=loss_before, loss_after=loss_after, baseline_loss=baseline.final_loss,
+        blocks_by_miner=per_miner, stale_blocks=len(sim.stale_blocks()), gradients=gradients,
+        records_before=records_before, records_after=len(first.dataset), query_prompt=query.prompt,
+        answer=record.text, answered_by=answered_by, answer_height=answer_height,
+        query_height=query.height, fee=spec.params.query_fee,
+        samples_before=samples_before, samples_after={p: first.answer(Query(p, first.height, 10))
+                                                      for p in SAMPLE_PROMPTS},
+        seconds=time.perf_counter() - start, agree=agree)
+    for line in _report(result, first, spec):
+        say(line)
+    return result
+
+
+def _bar(enabled: bool, total: int):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, unit="block", desc="training on the chain")
+
+
+def _report(r: LLMDemoResult, chain, spec) -> list[str]:
+    show = lambda s: repr(s)[1:-1]                              # noqa: E731  (newlines as \n)
+    miners = ", ".join(f"{n} {c}" for n, c in r.blocks_by_miner.items())
+    lines = [
+        "",
+        "== the chain ==",
+        f"height {r.height}, tip {chain.tip.hash_hex()[:16]}..; every node has the same tip and the same "
+        f"weights root {chain.rule.weights_root().hex()[:16]}..",
+        f"blocks by miner: {miners}; stale blocks (lost races): {r.stale_blocks}; "
+        f"gradients computed: {r.gradients} ({r.gradients / max(1, sum(r.blocks_by_miner.values())):.1f} per block)",
+        f"training data: {r.records_before:,} -> {r.records_after:,} records (ada paid "
+        f"{format_coins(spec.params.data_fee_per_record * (r.records_after - r.records_before))} to add hers)",
+        "",
+        "== the model ==",
+        f"validation loss: {r.loss_before:.3f} at genesis -> {r.loss_after:.3f} after {r.height} blocks "
+        f"(central training, {r.height} SGD steps: {r.baseline_loss:.3f})",
+    ]
+    for p in SAMPLE_PROMPTS:
+        lines.append(f"  {show(p):<12} genesis: {show(r.samples_before[p]):<24} now: {show(r.samples_after[p])}")
+    lines += [
+        "",
+        "== a paid query ==",
+        f"ada asked '{show(r.query_prompt)}' (the weights after block {r.query_height}, fee "
+        f"{format_coins(r.fee)}): {r.answered_by} answered '{show(r.answer)}' in block {r.answer_height} and "
+        f"earned the fee; every node recomputed the answer while checking the block.",
+        f"done in {r.seconds:.0f} s",
+    ]
+    return lines
+
+
+# ============================================================================ the proof-of-work demo
 
 def demo_wallets(seed: int = 0) -> dict[str, Wallet]:
     """alice, bob and the miner, with keys derived from ``seed``."""

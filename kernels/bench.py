@@ -50,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-naive", action="store_true", help="skip the slow naive column")
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     parser.add_argument("--compile-only", metavar="ARCH", default=None,
-                        help="compile every Triton kernel for ARCH (e.g. sm_90, sm_75) without a GPU and report registers")
+                        help="compile every Triton kernel for ARCH (e.g. sm_90, sm_75) without a GPU; "
+                             "report registers and spills")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,7 +143,8 @@ def bench_size(nbytes: int, args, cuda: bool) -> dict[str, float]:
         fv = K.triton_module("fused_verify")
         mr = K.triton_module("merkle_root")
         g_t, q_t = torch.from_numpy(grad).cuda(), torch.from_numpy(payload).cuda()
-        assert np.array_equal(tri.chunk_digests(q_t, cb).cpu().numpy(), cpu.chunk_digests(payload, cb)), "kernel != CPU path"
+        same = np.array_equal(tri.chunk_digests(q_t, cb).cpu().numpy(), cpu.chunk_digests(payload, cb))
+        assert same, "the Triton kernel disagrees with the CPU path"
         row["triton-chunk"] = gbps(_gpu_time(lambda: tri.chunk_digests(q_t, cb)))
         row["triton-fused"] = gbps(_gpu_time(lambda: tri.chunk_digests(g_t, cb, k)))
         row["triton-verify"] = gbps(_gpu_time(lambda: fv.fused_verify(g_t, q_t, k, cb, 0.01)))
@@ -191,15 +193,17 @@ def compile_only(arch: str) -> int:
     mods = {m: importlib.import_module(f"gradientcoin_edu.kernels.{m}")
             for m in ("chunk_hash", "fused_verify", "merkle_root", "nonce_search")}
     i32, f64 = "*i32", "*fp64"
-    chunk_sig = {"SRC": "*fp32", "OUT": i32, "BAD": i32, "K": i32, "PARAMS": f64, "n_elements": "i32", "n_chunks": "i32"}
+    chunk_sig = {"SRC": "*fp32", "OUT": i32, "BAD": i32, "K": i32, "PARAMS": f64,
+                 "n_elements": "i32", "n_chunks": "i32"}
+    tree_sig = {"SRC": i32, "DST": i32, "K": i32, "n": "i32"}
     cases = [
         ("chunk_hash (fused, fp32)", mods["chunk_hash"].chunk_hash_kernel, chunk_sig,
          {"CHUNK_WORDS": 1024, "BLOCK": 64, "QUANTIZE": True, "IS_F64": False}),
         ("fused_verify (fp32)", mods["fused_verify"].fused_verify_kernel,
          {"Q": i32, "G": "*fp32", "OUT": i32, "DEV": i32, "DIS": i32, "BAD": i32, "K": i32, "PARAMS": f64,
           "n_elements": "i32", "n_chunks": "i32"}, {"CHUNK_WORDS": 1024, "BLOCK": 64, "IS_F64": False}),
-        ("merkle_leaf", mods["merkle_root"].merkle_leaf_kernel, {"SRC": i32, "DST": i32, "K": i32, "n": "i32"}, {"BLOCK": 128}),
-        ("merkle_node", mods["merkle_root"].merkle_node_kernel, {"SRC": i32, "DST": i32, "K": i32, "n": "i32"}, {"BLOCK": 128}),
+        ("merkle_leaf", mods["merkle_root"].merkle_leaf_kernel, tree_sig, {"BLOCK": 128}),
+        ("merkle_node", mods["merkle_root"].merkle_node_kernel, tree_sig, {"BLOCK": 128}),
         ("nonce_search", mods["nonce_search"].nonce_search_kernel,
          {"P": i32, "K": i32, "FOUND": "*i64", "start": "i64", "count": "i32"}, {"BLOCK": 256}),
     ]
@@ -268,7 +272,8 @@ def run(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gradientcoin_edu.kernels.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m gradientcoin_edu.kernels.bench",
+                                     description=__doc__.splitlines()[0])
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

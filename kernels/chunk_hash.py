@@ -91,49 +91,50 @@ def _quantize_value(g, mask, SCALE, LO, HI, IS_F64: tl.constexpr):
 
 
 @triton.jit
-def _pad_word(q, in_msg, idx, n_words, blk, last_block, bits_hi, bits_lo, J: tl.constexpr):
-    """Word ``J`` of block ``blk`` of the *padded* message, as a big-endian uint32.
+def _pad_word(q, left, tail, n_words, J: tl.constexpr):
+    """Word ``J`` of a 64-byte block of the *padded* message, as a big-endian uint32.
 
-    ``q`` holds the payload int32 at word ``idx`` where ``in_msg``. Padding of an n-word message:
-    word n is 0x80000000 (the 1 bit), then zeros, and the last two words of the last block hold
-    the message length in bits. Computed, never stored: a short last chunk costs nothing extra.
+    ``q`` holds the payload int32 for word ``J`` where ``J < left`` (``left`` = message words
+    from the start of this block on). Padding of an n-word message: word n is 0x80000000 (the
+    1 bit), then zeros, and the last two words of the last block (``tail``) hold the length in
+    bits, n * 32, as a 64-bit number. Computed, never stored: a short chunk costs nothing extra.
     """
-    w = tl.where(in_msg, _bswap(_u32(q)), tl.where(idx == n_words, 0x80000000, 0).to(tl.uint32))
+    w = tl.where(J < left, _bswap(_u32(q)), tl.where(left == J, 0x80000000, 0).to(tl.uint32))
     if J == 14:
-        w = w | tl.where(blk == last_block, bits_hi, 0).to(tl.uint32)
+        w = w | tl.where(tail, n_words >> 27, 0).to(tl.uint32)                 # (n * 32) >> 32
     if J == 15:
-        w = w | tl.where(blk == last_block, bits_lo, 0).to(tl.uint32)
+        w = w | tl.where(tail, n_words.to(tl.uint32) << 5, 0).to(tl.uint32)    # (n * 32) mod 2^32
     return w
 
 
 @triton.jit
-def _message_word(SRC, chunk_start, n_words, blk, last_block, lane_ok, bits_hi, bits_lo,
-                  SCALE, LO, HI, J: tl.constexpr, QUANTIZE: tl.constexpr, IS_F64: tl.constexpr):
-    """Load (and quantize) word ``J`` of block ``blk`` of each lane's chunk; pad; return (w, bad)."""
-    idx = blk * 16 + J                                       # word index inside the chunk
-    in_msg = lane_ok & (idx < n_words)
+def _message_word(SRC, base, left, tail, n_words, SCALE, LO, HI,
+                  J: tl.constexpr, QUANTIZE: tl.constexpr, IS_F64: tl.constexpr):
+    """Load (and quantize) word ``J`` of the current block of each lane's chunk; pad.
+
+    ``base``: the block's first element; returns (the SHA-256 word, 1 where the input was NaN/inf).
+    """
+    in_msg = J < left
     if QUANTIZE:
-        g = tl.load(SRC + chunk_start + idx, mask=in_msg, other=0.0)
+        g = tl.load(SRC + base + J, mask=in_msg, other=0.0)
         x, q, bad = _quantize_value(g, in_msg, SCALE, LO, HI, IS_F64)
     else:
-        q = tl.load(SRC + chunk_start + idx, mask=in_msg, other=0)
+        q = tl.load(SRC + base + J, mask=in_msg, other=0)
         bad = tl.full(q.shape, 0, tl.int32)
-    return _pad_word(q, in_msg, idx, n_words, blk, last_block, bits_hi, bits_lo, J), bad
+    return _pad_word(q, left, tail, n_words, J), bad
 
 
 @triton.jit
 def _chunk_geometry(n_elements, n_chunks, CHUNK_WORDS: tl.constexpr, BLOCK: tl.constexpr):
-    """Per lane: chunk index, valid?, first element, words in this chunk, index of its last
-    64-byte block, and the message length in bits as two uint32 (high, low)."""
+    """Per lane: chunk index, valid?, first element, words in the chunk (0 for invalid lanes),
+    and the index of the chunk's last 64-byte block (the one that carries the length)."""
     chunk = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)  # (BLOCK,) one chunk per lane
     lane_ok = chunk < n_chunks
-    chunk_start = chunk.to(tl.int64) * CHUNK_WORDS           # int64: payloads may pass 2^31 bytes
-    n_words = tl.minimum(n_elements - chunk_start, CHUNK_WORDS).to(tl.int32)
+    start = chunk.to(tl.int64) * CHUNK_WORDS                 # int64: payloads may pass 2^31 bytes
+    n_words = tl.minimum(n_elements - start, CHUNK_WORDS).to(tl.int32)
     n_words = tl.where(lane_ok, n_words, 0)
-    last_block = (n_words + 2) // 16                         # message + 0x80 + 8 length bytes
-    bits = n_words.to(tl.int64) * 32
-    return (chunk, lane_ok, chunk_start, n_words, last_block,
-            (bits >> 32).to(tl.uint32), (bits & 0xFFFFFFFF).to(tl.uint32))
+    last = (n_words + 2) // 16                               # message + 0x80 + 8 length bytes
+    return chunk, lane_ok, start, n_words, last
 
 
 @triton.jit
@@ -150,7 +151,7 @@ def chunk_hash_kernel(
     QUANTIZE: tl.constexpr,       # True: SRC is a float gradient, quantize it on the fly
     IS_F64: tl.constexpr,         # True: the gradient is float64
 ):
-    chunk, lane_ok, start, n_words, last, bits_hi, bits_lo = _chunk_geometry(n_elements, n_chunks, CHUNK_WORDS, BLOCK)
+    chunk, lane_ok, start, n_words, last = _chunk_geometry(n_elements, n_chunks, CHUNK_WORDS, BLOCK)
     SCALE = tl.load(PARAMS + 0)
     LO = tl.load(PARAMS + 1)
     HI = tl.load(PARAMS + 2)
@@ -158,22 +159,25 @@ def chunk_hash_kernel(
     bad = tl.full([BLOCK], 0, tl.int32)
 
     for blk in range(0, CHUNK_WORDS // 16 + 1):              # a full chunk needs one padding block more
-        w0, b0 = _message_word(SRC, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, 0, QUANTIZE, IS_F64)
-        w1, b1 = _message_word(SRC, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, 1, QUANTIZE, IS_F64)
-        w2, b2 = _message_word(SRC, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, 2, QUANTIZE, IS_F64)
-        w3, b3 = _message_word(SRC, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, 3, QUANTIZE, IS_F64)
-        w4, b4 = _message_word(SRC, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, 4, QUANTIZE, IS_F64)
-        w5, b5 = _message_word(SRC, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, 5, QUANTIZE, IS_F64)
-        w6, b6 = _message_word(SRC, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, 6, QUANTIZE, IS_F64)
-        w7, b7 = _message_word(SRC, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, 7, QUANTIZE, IS_F64)
-        w8, b8 = _message_word(SRC, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, 8, QUANTIZE, IS_F64)
-        w9, b9 = _message_word(SRC, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, 9, QUANTIZE, IS_F64)
-        w10, b10 = _message_word(SRC, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, 10, QUANTIZE, IS_F64)
-        w11, b11 = _message_word(SRC, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, 11, QUANTIZE, IS_F64)
-        w12, b12 = _message_word(SRC, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, 12, QUANTIZE, IS_F64)
-        w13, b13 = _message_word(SRC, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, 13, QUANTIZE, IS_F64)
-        w14, b14 = _message_word(SRC, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, 14, QUANTIZE, IS_F64)
-        w15, b15 = _message_word(SRC, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, 15, QUANTIZE, IS_F64)
+        base = start + blk * 16                              # first element of this 64-byte block
+        left = n_words - blk * 16                            # message words from here on (<= 0: padding only)
+        tail = blk == last                                   # this block ends with the length
+        w0, b0 = _message_word(SRC, base, left, tail, n_words, SCALE, LO, HI, 0, QUANTIZE, IS_F64)
+        w1, b1 = _message_word(SRC, base, left, tail, n_words, SCALE, LO, HI, 1, QUANTIZE, IS_F64)
+        w2, b2 = _message_word(SRC, base, left, tail, n_words, SCALE, LO, HI, 2, QUANTIZE, IS_F64)
+        w3, b3 = _message_word(SRC, base, left, tail, n_words, SCALE, LO, HI, 3, QUANTIZE, IS_F64)
+        w4, b4 = _message_word(SRC, base, left, tail, n_words, SCALE, LO, HI, 4, QUANTIZE, IS_F64)
+        w5, b5 = _message_word(SRC, base, left, tail, n_words, SCALE, LO, HI, 5, QUANTIZE, IS_F64)
+        w6, b6 = _message_word(SRC, base, left, tail, n_words, SCALE, LO, HI, 6, QUANTIZE, IS_F64)
+        w7, b7 = _message_word(SRC, base, left, tail, n_words, SCALE, LO, HI, 7, QUANTIZE, IS_F64)
+        w8, b8 = _message_word(SRC, base, left, tail, n_words, SCALE, LO, HI, 8, QUANTIZE, IS_F64)
+        w9, b9 = _message_word(SRC, base, left, tail, n_words, SCALE, LO, HI, 9, QUANTIZE, IS_F64)
+        w10, b10 = _message_word(SRC, base, left, tail, n_words, SCALE, LO, HI, 10, QUANTIZE, IS_F64)
+        w11, b11 = _message_word(SRC, base, left, tail, n_words, SCALE, LO, HI, 11, QUANTIZE, IS_F64)
+        w12, b12 = _message_word(SRC, base, left, tail, n_words, SCALE, LO, HI, 12, QUANTIZE, IS_F64)
+        w13, b13 = _message_word(SRC, base, left, tail, n_words, SCALE, LO, HI, 13, QUANTIZE, IS_F64)
+        w14, b14 = _message_word(SRC, base, left, tail, n_words, SCALE, LO, HI, 14, QUANTIZE, IS_F64)
+        w15, b15 = _message_word(SRC, base, left, tail, n_words, SCALE, LO, HI, 15, QUANTIZE, IS_F64)
         bad += b0 + b1 + b2 + b3 + b4 + b5 + b6 + b7 + b8 + b9 + b10 + b11 + b12 + b13 + b14 + b15
         n0, n1, n2, n3, n4, n5, n6, n7 = _compress(h0, h1, h2, h3, h4, h5, h6, h7,
                                                    w0, w1, w2, w3, w4, w5, w6, w7,

@@ -59,17 +59,15 @@ def reference_fused_verify(grad, payload, quantum_log2: int, chunk_bytes: int, d
 # ---------------------------------------------------------------------------------------------
 
 @triton.jit
-def _verify_word(Q, G, start, n_words, blk, last_block, lane_ok, bits_hi, bits_lo,
-                 SCALE, LO, HI, TOL, J: tl.constexpr, IS_F64: tl.constexpr):
-    """Word ``J`` of block ``blk``: the padded SHA-256 word of Q, and (deviates, disallowed, bad)."""
-    idx = blk * 16 + J
-    in_msg = lane_ok & (idx < n_words)
-    q = tl.load(Q + start + idx, mask=in_msg, other=0)               # published payload
-    g = tl.load(G + start + idx, mask=in_msg, other=0.0)             # recomputed gradient
+def _verify_word(Q, G, base, left, tail, n_words, SCALE, LO, HI, TOL, J: tl.constexpr, IS_F64: tl.constexpr):
+    """Word ``J`` of the current block: the padded SHA-256 word of Q, and (deviates, disallowed, bad)."""
+    in_msg = J < left
+    q = tl.load(Q + base + J, mask=in_msg, other=0)                  # published payload
+    g = tl.load(G + base + J, mask=in_msg, other=0.0)                # recomputed gradient
     x, r, bad = _quantize_value(g, in_msg, SCALE, LO, HI, IS_F64)    # x clamped, r = rint(x)
     deviates = in_msg & (q != r)
     disallowed = deviates & (tl.abs(q.to(tl.float64) - x) > TOL)
-    w = _pad_word(q, in_msg, idx, n_words, blk, last_block, bits_hi, bits_lo, J)
+    w = _pad_word(q, left, tail, n_words, J)
     return w, deviates.to(tl.int32), disallowed.to(tl.int32), bad
 
 
@@ -89,7 +87,7 @@ def fused_verify_kernel(
     BLOCK: tl.constexpr,          # chunks (lanes) per program
     IS_F64: tl.constexpr,         # True: G is float64
 ):
-    chunk, lane_ok, start, n_words, last, bits_hi, bits_lo = _chunk_geometry(n_elements, n_chunks, CHUNK_WORDS, BLOCK)
+    chunk, lane_ok, start, n_words, last = _chunk_geometry(n_elements, n_chunks, CHUNK_WORDS, BLOCK)
     SCALE = tl.load(PARAMS + 0)
     LO = tl.load(PARAMS + 1)
     HI = tl.load(PARAMS + 2)
@@ -99,23 +97,27 @@ def fused_verify_kernel(
     dis = tl.full([BLOCK], 0, tl.int32)
     bad = tl.full([BLOCK], 0, tl.int32)
 
-    for blk in range(0, CHUNK_WORDS // 16 + 1):              # w: word, d: deviates, x: disallowed, b: NaN/inf
-        w0, d0, x0, b0 = _verify_word(Q, G, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, TOL, 0, IS_F64)
-        w1, d1, x1, b1 = _verify_word(Q, G, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, TOL, 1, IS_F64)
-        w2, d2, x2, b2 = _verify_word(Q, G, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, TOL, 2, IS_F64)
-        w3, d3, x3, b3 = _verify_word(Q, G, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, TOL, 3, IS_F64)
-        w4, d4, x4, b4 = _verify_word(Q, G, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, TOL, 4, IS_F64)
-        w5, d5, x5, b5 = _verify_word(Q, G, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, TOL, 5, IS_F64)
-        w6, d6, x6, b6 = _verify_word(Q, G, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, TOL, 6, IS_F64)
-        w7, d7, x7, b7 = _verify_word(Q, G, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, TOL, 7, IS_F64)
-        w8, d8, x8, b8 = _verify_word(Q, G, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, TOL, 8, IS_F64)
-        w9, d9, x9, b9 = _verify_word(Q, G, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, TOL, 9, IS_F64)
-        w10, d10, x10, b10 = _verify_word(Q, G, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, TOL, 10, IS_F64)
-        w11, d11, x11, b11 = _verify_word(Q, G, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, TOL, 11, IS_F64)
-        w12, d12, x12, b12 = _verify_word(Q, G, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, TOL, 12, IS_F64)
-        w13, d13, x13, b13 = _verify_word(Q, G, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, TOL, 13, IS_F64)
-        w14, d14, x14, b14 = _verify_word(Q, G, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, TOL, 14, IS_F64)
-        w15, d15, x15, b15 = _verify_word(Q, G, start, n_words, blk, last, lane_ok, bits_hi, bits_lo, SCALE, LO, HI, TOL, 15, IS_F64)
+    for blk in range(0, CHUNK_WORDS // 16 + 1):
+        base = start + blk * 16
+        left = n_words - blk * 16
+        tail = blk == last
+        # w: SHA-256 word, d: deviates, x: disallowed, b: NaN/inf
+        w0, d0, x0, b0 = _verify_word(Q, G, base, left, tail, n_words, SCALE, LO, HI, TOL, 0, IS_F64)
+        w1, d1, x1, b1 = _verify_word(Q, G, base, left, tail, n_words, SCALE, LO, HI, TOL, 1, IS_F64)
+        w2, d2, x2, b2 = _verify_word(Q, G, base, left, tail, n_words, SCALE, LO, HI, TOL, 2, IS_F64)
+        w3, d3, x3, b3 = _verify_word(Q, G, base, left, tail, n_words, SCALE, LO, HI, TOL, 3, IS_F64)
+        w4, d4, x4, b4 = _verify_word(Q, G, base, left, tail, n_words, SCALE, LO, HI, TOL, 4, IS_F64)
+        w5, d5, x5, b5 = _verify_word(Q, G, base, left, tail, n_words, SCALE, LO, HI, TOL, 5, IS_F64)
+        w6, d6, x6, b6 = _verify_word(Q, G, base, left, tail, n_words, SCALE, LO, HI, TOL, 6, IS_F64)
+        w7, d7, x7, b7 = _verify_word(Q, G, base, left, tail, n_words, SCALE, LO, HI, TOL, 7, IS_F64)
+        w8, d8, x8, b8 = _verify_word(Q, G, base, left, tail, n_words, SCALE, LO, HI, TOL, 8, IS_F64)
+        w9, d9, x9, b9 = _verify_word(Q, G, base, left, tail, n_words, SCALE, LO, HI, TOL, 9, IS_F64)
+        w10, d10, x10, b10 = _verify_word(Q, G, base, left, tail, n_words, SCALE, LO, HI, TOL, 10, IS_F64)
+        w11, d11, x11, b11 = _verify_word(Q, G, base, left, tail, n_words, SCALE, LO, HI, TOL, 11, IS_F64)
+        w12, d12, x12, b12 = _verify_word(Q, G, base, left, tail, n_words, SCALE, LO, HI, TOL, 12, IS_F64)
+        w13, d13, x13, b13 = _verify_word(Q, G, base, left, tail, n_words, SCALE, LO, HI, TOL, 13, IS_F64)
+        w14, d14, x14, b14 = _verify_word(Q, G, base, left, tail, n_words, SCALE, LO, HI, TOL, 14, IS_F64)
+        w15, d15, x15, b15 = _verify_word(Q, G, base, left, tail, n_words, SCALE, LO, HI, TOL, 15, IS_F64)
         dev += d0 + d1 + d2 + d3 + d4 + d5 + d6 + d7 + d8 + d9 + d10 + d11 + d12 + d13 + d14 + d15
         dis += x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10 + x11 + x12 + x13 + x14 + x15
         bad += b0 + b1 + b2 + b3 + b4 + b5 + b6 + b7 + b8 + b9 + b10 + b11 + b12 + b13 + b14 + b15

@@ -25,6 +25,8 @@ import hashlib
 import triton
 import triton.language as tl
 
+from gradientcoin_edu.errors import KernelError
+
 from . import cpu
 from .chunk_hash import interpreted, lanes_per_program, warps
 from .sha256_triton import _compress, _iv, _load_digest, _store_digest, constants
@@ -130,8 +132,8 @@ def _digest_words(digests, device):
     if not isinstance(digests, torch.Tensor):
         digests = torch.from_numpy(cpu.digest_array(digests).copy())
     if digests.dtype != torch.uint8 or digests.dim() != 2 or digests.shape[1] != 32:
-        from gradientcoin_edu.errors import KernelError
-        raise KernelError("bad-digests", f"digests must be an (n, 32) uint8 tensor, got {digests.dtype} {tuple(digests.shape)}")
+        raise KernelError("bad-digests",
+                          f"digests must be an (n, 32) uint8 tensor, got {digests.dtype} {tuple(digests.shape)}")
     if digests.shape[0] == 0:
         return torch.empty((0, 8), dtype=torch.int32, device=device)
     return digests.to(device).contiguous().view(torch.int32)

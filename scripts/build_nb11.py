@@ -121,7 +121,8 @@ print(f"one core, hashlib.sha256: {hashlib_gbps:.2f} GB/s")
 for name, params in [("this course's tiny GPT", 109_000), ("GPT-2 small", 124e6), ("a 1B model", 1e9),
                      ("a 7B model", 7e9)]:
     payload_gb = 4 * params / 1e9
-    print(f"{name:24s} payload {payload_gb * 1e3:10,.1f} MB  ->  {payload_gb / hashlib_gbps:9.4f} s to hash on one core")
+    seconds = payload_gb / hashlib_gbps
+    print(f"{name:24s} payload {payload_gb * 1e3:10,.1f} MB  ->  {seconds:9.4f} s to hash on one core")
 """),
     md(r"""
 A 7-billion-parameter model has a 28 GB payload: about ten seconds of hashing on one core before a

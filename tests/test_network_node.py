@@ -328,3 +328,38 @@ def test_mempool_rules():
     coinbase = block.txs[0]
     assert coinbase.total_out() == PARAMS.subsidy(2) + 1000        # subsidy + the fee
     assert not node.mempool
+
+
+# ----------------------------------------------------------------------------- fuzzing
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(["A1", "A2", "B3"]), st.data())
+def test_mutated_blocks_never_crash_the_node_or_get_accepted_wrongly(name, data):
+    """Flip bytes inside a block (with a valid envelope around it): the node rejects or accepts, never raises."""
+    node = make_node()
+    hello(node, "p")
+    node.on_message("p", _block_msg(TREE["A1"]))
+    raw = bytearray(TREE[name].serialize())
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(raw) - 1))
+        raw[i] ^= data.draw(st.integers(1, 255))
+    if data.draw(st.booleans()):
+        raw = raw[:data.draw(st.integers(0, len(raw)))]
+    before = (node.tip, node.chain.utxo.copy())
+    node.on_message("p", m.encode(m.BlockMsg(bytes(raw) or b"\x00")))
+    if node.tip != before[0]:                       # accepted: then it must really be a valid block
+        fresh = Chain(PARAMS, clock=node.transport.now)
+        for entry in node.chain.active_chain()[1:]:
+            fresh.add_block(entry.block)
+        assert fresh.tip_hash == node.tip
+    else:
+        assert node.chain.utxo == before[1]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=400))
+def test_random_transaction_bytes_never_crash_the_node(raw):
+    node = make_node()
+    hello(node, "p")
+    node.on_message("p", m.encode(m.TxMsg(raw or b"\x00")))
+    assert len(node.mempool) == 0

@@ -189,3 +189,39 @@ def test_a_hostile_peer_is_banned_and_the_network_carries_on():
     assert summary["banned"] and summary["offences"]["malformed-message"] >= 5
     assert sim.converged(["n0", "n1", "n2", "n3"])
     assert sim.events("ban")
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), start=st.integers(1, 6), length=st.integers(1, 8),
+       latency=st.floats(0.5, 20.0))
+def test_random_partitions_lose_no_payment_and_keep_the_utxo_exact(seed, start, length, latency):
+    sim = Simulator(seed=seed)
+    sim.add_nodes(6)
+    groups = [["n0", "n1", "n2"], ["n3", "n4", "n5"]]
+    link = LinkSpec(latency=latency, jitter=latency)
+    for g in groups:
+        sim.connect_random(degree=2, link=link, names=g)
+    sim.connect("n0", "n3", link)
+    sim.pause_mining()
+    sim.run(until=1)
+    for name in ("n0", "n3", "n0", "n3"):         # two payers with two coins each that both sides will know
+        sim.mine_now(name)
+        sim.run(until=sim.now + 300)
+    sim.mine_now("n1")
+    sim.run(until=sim.now + 300)
+    sim.resume_mining()
+    t = sim.now
+    sim.partition(groups, start=t + start * 600, heal=t + (start + length) * 600)
+    sent = []
+    for i, payer in enumerate(["n0", "n3", "n0", "n3"]):
+        def pay(s, payer=payer, i=i):
+            sent.append(s.pay(payer, PrivateKey.from_seed(f"p{i}".encode()).address(), COIN // 10 * (i + 1),
+                              min_confirmations=3).txid)
+        sim.schedule(t + 200 + 700 * i, pay)
+    sim.run(until=t + (start + length + 4) * 600)
+    sim.settle()
+    assert sim.converged()
+    final = {tx.txid for h in sim.main_chain() for tx in sim.node("n0").chain.get_block(h).txs}
+    assert set(sent) <= final
+    for name in ("n0", "n5"):
+        assert sim.node(name).chain.utxo == rebuilt_utxo(sim, name)

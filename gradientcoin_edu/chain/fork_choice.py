@@ -17,6 +17,15 @@ all its descendants, and the node returns to where it was.
     chain.block_at(h), chain.get_block(hash)  # blocks on the best chain / anywhere in the tree
     chain.locator(), chain.headers_after(loc) # for syncing with a peer
 
+Work rules that do more. A work rule may define ``connect_block(block, parent_header, height,
+utxo_undo)``: the chain then calls it instead of ``connect`` and passes the UTXO undo record (the
+coins each transaction spent), so the rule can check fees of transactions it gives meaning to
+(the decentralized LLM's data and query transactions). A rule may also define
+``connect_assumed(block, parent_header, height, utxo_undo, snapshot)``: on restart from a store
+whose old payloads were pruned, the blocks up to the latest stored snapshot (``store.snapshots``)
+are connected with it (the snapshot bytes passed at the snapshot's own block), the rest in full.
+A pruned block cannot be disconnected: a reorg deeper than the pruning depth is refused.
+
 Every rejection raises ``InvalidBlock`` with a ``reason`` and leaves the tip, the UTXO set,
 the work rule's state and the store exactly as they were (the only trace is that a block
 found invalid while connecting is remembered as invalid, so it is not tried again).
@@ -126,6 +135,8 @@ class Chain:
         self._index: dict[bytes, BlockIndex] = {}
         self._active: list[BlockIndex] = []
         self._seq = 0
+        self._assumed: set[bytes] = set()                 # blocks up to a snapshot (restart from a pruned store)
+        self._snapshot: tuple[bytes, bytes | None] = (b"", None)
         genesis = genesis if genesis is not None else genesis_block(self.params)
         self._start(genesis)
         if self.store is not None:
@@ -374,17 +385,28 @@ class Chain:
         except InvalidTransaction as err:
             raise InvalidBlock(err.reason, f"a transaction is invalid: {err.message}") from err
         try:
-            work_undo = self.work_rule.connect(block, entry.parent.header, height)
+            work_undo = self._connect_work(entry, utxo_undo)
         except BaseException:
             self.utxo.undo_block(utxo_undo)
             raise
         entry.undo = (utxo_undo, work_undo)
         self._active.append(entry)
 
+    def _connect_work(self, entry: BlockIndex, utxo_undo) -> object:
+        """The work rule's part of connecting ``entry`` (see "Work rules that do more" above)."""
+        rule, parent_header = self.work_rule, entry.parent.header
+        if entry.hash in self._assumed and hasattr(rule, "connect_assumed"):
+            snapshot = self._snapshot[1] if entry.hash == self._snapshot[0] else None
+            return rule.connect_assumed(entry.block, parent_header, entry.height, utxo_undo, snapshot)
+        if hasattr(rule, "connect_block"):
+            return rule.connect_block(entry.block, parent_header, entry.height, utxo_undo)
+        return rule.connect(entry.block, parent_header, entry.height)
+
     def _disconnect_tip(self) -> BlockIndex:
-        entry = self._active.pop()
+        entry = self._active[-1]
         utxo_undo, work_undo = entry.undo
-        self.work_rule.disconnect(entry.block, work_undo)
+        self.work_rule.disconnect(entry.block, work_undo)     # may refuse (a pruned block): nothing changed yet
+        self._active.pop()
         self.utxo.undo_block(utxo_undo)
         entry.undo = None
         return entry
@@ -461,7 +483,8 @@ class Chain:
         self._replay(self.store.rows())
 
     def _replay(self, rows: Iterator[StoredBlock]) -> None:
-        """Rebuild the tree from stored blocks, then connect the heaviest branch (full validation)."""
+        """Rebuild the tree from stored blocks, then connect the heaviest branch (full validation,
+        except for the blocks a stored snapshot vouches for: see ``_use_snapshot``)."""
         for row in rows:
             if row.hash == self.genesis.hash:
                 continue
@@ -471,10 +494,30 @@ class Chain:
             self._seq = row.seq
             entry = self._new_entry(row.block, parent, row.status)
             self._index[entry.hash] = entry
+        self._use_snapshot()
         self._activate_best_chain()
         stored_tip = self.store.tip()
         if stored_tip is not None and stored_tip != self.tip.hash:
             raise StoreError("tip-mismatch", "replaying the stored blocks does not lead to the stored tip")
+
+    def _use_snapshot(self) -> None:
+        """Restart from a pruned store: the latest snapshot on the stored best chain vouches for its
+        block and every ancestor. Those are connected with the work rule's ``connect_assumed``
+        (transactions fully checked; the work rule's state loaded from the snapshot), the rest in full.
+        Bitcoin Core's ``assumevalid`` and ``assumeutxo`` follow the same idea."""
+        if not hasattr(self.work_rule, "connect_assumed"):
+            return
+        tip = self._index.get(self.store.tip() or b"")
+        for block_hash, height in self.store.snapshots():
+            entry = self._index.get(block_hash)
+            if entry is None or tip is None or height > tip.height or tip.ancestor(height) is not entry:
+                continue
+            self._snapshot = (block_hash, self.store.get_snapshot(block_hash))
+            node = entry
+            while node.parent is not None:
+                self._assumed.add(node.hash)
+                node = node.parent
+            return
 
     # ------------------------------------------------------------------ misc
     def close(self) -> None:

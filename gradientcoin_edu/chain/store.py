@@ -11,11 +11,17 @@ Tables::
 
     meta(key, value)                         tip, genesis hash, network name, schema version
     blocks(hash, parent, height, chain_work, status, seq, body, payload, payload_size)
+    snapshots(hash, height, data)            the work rule's state after a block (model weights)
 
 ``body`` is the block serialized with an empty payload; the payload (the gradient under
 proof-of-gradient) sits in its own nullable column so it can be pruned once buried deep
-enough (whitepaper section 7) without touching the rest. Used by every node
-(``gradientcoin node``) and by the network simulator.
+enough (whitepaper section 7) without touching the rest. A pruned block still proves its
+place in the chain (its header and transactions stay), but its gradient can no longer be
+re-verified; a *snapshot* of the weights at or above it lets a restarting node skip it
+(``Chain`` assumes the blocks up to the latest snapshot valid, loads the snapshot, and
+replays the rest). ``size_bytes()`` and ``vacuum()`` show the disk reclaimed. Used by every
+node (``gradientcoin node``), by the network simulator and by the decentralized LLM
+(``gradientcoin_edu/llm/pruning.py``).
 """
 from __future__ import annotations
 
@@ -50,6 +56,11 @@ CREATE TABLE IF NOT EXISTS blocks (
     payload_size INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS blocks_by_height ON blocks (height);
+CREATE TABLE IF NOT EXISTS snapshots (
+    hash   BLOB PRIMARY KEY CHECK (length(hash) = 32),  -- the block the state belongs to
+    height INTEGER NOT NULL CHECK (height >= 0),
+    data   BLOB NOT NULL                                -- the work rule's bytes (weights)
+);
 """
 
 
@@ -162,6 +173,61 @@ class BlockStore:
         try:
             with self.transaction() as db:
                 db.execute("UPDATE blocks SET payload = NULL WHERE hash = ?", (block_hash,))
+        except sqlite3.Error as err:
+            raise StoreError("write-failed", str(err)) from None
+
+    def prune_payloads(self, below_height: int) -> int:
+        """Drop the payloads of every block lower than ``below_height`` (any branch); returns how
+        many were dropped. Genesis (height 0) keeps its payload."""
+        try:
+            with self.transaction() as db:
+                cur = db.execute("UPDATE blocks SET payload = NULL WHERE height > 0 AND height < ? "
+                                 "AND payload IS NOT NULL AND payload_size > 0", (below_height,))
+                return cur.rowcount
+        except sqlite3.Error as err:
+            raise StoreError("write-failed", str(err)) from None
+
+    def payload_bytes(self) -> int:
+        """Bytes of payload still stored."""
+        return self._db.execute("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM blocks").fetchone()[0]
+
+    # --- snapshots of the work rule's state ---
+    def put_snapshot(self, block_hash: bytes, height: int, data: bytes) -> None:
+        """Keep the work rule's state after block ``block_hash`` (replaces an older one for it)."""
+        try:
+            with self.transaction() as db:
+                db.execute("INSERT OR REPLACE INTO snapshots (hash, height, data) VALUES (?, ?, ?)",
+                           (block_hash, height, bytes(data)))
+        except sqlite3.Error as err:
+            raise StoreError("write-failed", str(err)) from None
+
+    def snapshots(self) -> list[tuple[bytes, int]]:
+        """(block hash, height) of every snapshot, highest first."""
+        rows = self._db.execute("SELECT hash, height FROM snapshots ORDER BY height DESC, hash").fetchall()
+        return [(bytes(h), height) for h, height in rows]
+
+    def get_snapshot(self, block_hash: bytes) -> bytes | None:
+        row = self._db.execute("SELECT data FROM snapshots WHERE hash = ?", (block_hash,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def delete_snapshots(self, below_height: int) -> int:
+        """Forget snapshots lower than ``below_height`` (a newer one replaces them); returns how many."""
+        try:
+            with self.transaction() as db:
+                return db.execute("DELETE FROM snapshots WHERE height < ?", (below_height,)).rowcount
+        except sqlite3.Error as err:
+            raise StoreError("write-failed", str(err)) from None
+
+    # --- disk usage ---
+    def size_bytes(self) -> int:
+        """Bytes the database occupies (pages in use plus free pages, as on disk)."""
+        page_size = self._db.execute("PRAGMA page_size").fetchone()[0]
+        return self._db.execute("PRAGMA page_count").fetchone()[0] * page_size
+
+    def vacuum(self) -> None:
+        """Rewrite the database without its free pages, so the file shrinks to what is in use."""
+        try:
+            self._db.execute("VACUUM")
         except sqlite3.Error as err:
             raise StoreError("write-failed", str(err)) from None
 

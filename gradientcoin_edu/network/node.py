@@ -32,7 +32,7 @@ from ..chain.bits import bits_to_target
 from ..chain.fork_choice import AddResult, Chain, ChainEvent
 from ..chain.pow import search_nonces
 from ..crypto.hashes import sha256
-from ..errors import InvalidBlock, InvalidMessage, InvalidTransaction, ParseError
+from ..errors import GradientCoinError, InvalidBlock, InvalidMessage, InvalidTransaction, ParseError
 from ..ledger import Transaction, TxOut
 from . import messages as m
 from .mempool import Mempool
@@ -98,12 +98,18 @@ class Node:
     ``name``: how we show up in logs. ``chain``: a ``Chain`` (its clock should be the
     transport's). ``miner_address``: where our block rewards go (None: we do not mine).
     ``listener``: optional callable receiving ``(kind, details)`` events for logs and plots.
+    ``solver(template, max_tries)``: turns a block template into a block whose work the chain's
+    work rule accepts, or None; the default searches proof-of-work nonces. Proof-of-gradient plugs
+    in here (it fills ``grad_root``, ``weights_root``, ``miner_id`` and the payload), together with
+    a ``Chain`` built with its work rule.
     """
 
     def __init__(self, name: str, chain: Chain, transport: Transport, *, miner_address: bytes | None = None,
                  config: NodeConfig | None = None, seed: int | str = 0, listen: str = "",
-                 listener: Callable[[str, dict], None] | None = None):
+                 listener: Callable[[str, dict], None] | None = None,
+                 solver: Callable[[Block, int], Block | None] | None = None):
         self.name, self.chain, self.transport = name, chain, transport
+        self.solver = solver                              # does the work for a template (default: PoW nonces)
         self.miner_address = miner_address
         self.config = config or NodeConfig()
         self.listen = listen
@@ -172,7 +178,11 @@ class Node:
             return
         self.stats[f"recv-{msg.command}"] += 1
         handler = getattr(self, f"_on_{msg.command}")
-        handler(peer, msg)
+        try:
+            handler(peer, msg)
+        except GradientCoinError as err:               # e.g. a store error: our problem, not the peer's
+            self.stats[f"error-{err.reason}"] += 1
+            self._emit("error", peer=peer, command=msg.command, reason=err.reason, message=err.message)
 
     def on_tick(self) -> None:
         """Housekeeping: forget requests that timed out (ask someone else); re-announce our tip."""
@@ -245,10 +255,13 @@ class Node:
         Returns None when ``max_tries`` nonces were not enough.
         """
         template = self.block_template(time, parent, txs)
-        header = pow_search(template.header, 0, max_tries)
-        if header is None:
+        if self.solver is not None:
+            block = self.solver(template, max_tries)
+        else:
+            header = pow_search(template.header, 0, max_tries)
+            block = None if header is None else Block(header, template.txs, template.payload)
+        if block is None:
             return None
-        block = Block(header, template.txs, template.payload)
         self.stats["mined"] += 1
         self.submit_block(block, publish=publish)
         return block

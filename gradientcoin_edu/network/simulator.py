@@ -126,10 +126,14 @@ class Simulator:
     ``params``: chain parameters (default ``regtest``; retargeting must be off).
     ``block_interval``: expected seconds between blocks of the whole network.
     ``tick``: how often each node runs its housekeeping (seconds; default block_interval / 4).
+    ``chain_factory(params, store=, clock=)`` and ``solver``: how nodes build their ``Chain`` and
+    do the work for a block (defaults: ``Chain`` with proof-of-work, a nonce search).
     """
 
     def __init__(self, seed: int = 0, params: ChainParams | str = "regtest", block_interval: float = 600.0,
-                 node_config: NodeConfig | None = None, tick: float | None = None):
+                 node_config: NodeConfig | None = None, tick: float | None = None,
+                 chain_factory: Callable[..., Chain] | None = None,
+                 solver: Callable[[Block, int], Block | None] | None = None):
         self.seed = seed
         self.params = get_params(params)
         if self.params.retarget_interval:
@@ -137,6 +141,8 @@ class Simulator:
         self.block_interval = float(block_interval)
         self.node_config = node_config or NodeConfig(heartbeat=self.block_interval)
         self.tick = tick if tick is not None else self.block_interval / 4
+        self.chain_factory = chain_factory or Chain     # e.g. a Chain with the proof-of-gradient work rule
+        self.solver = solver                           # and the matching Node solver (default: PoW nonces)
         self.now = 0.0
         self.nodes: dict[str, SimNode] = {}
         self.links: dict[tuple[str, str], _Link] = {}
@@ -347,9 +353,9 @@ class Simulator:
         heapq.heappush(self._queue, (float(t), next(self._seq), fn, args))
 
     def _make_node(self, sn: SimNode) -> Node:
-        chain = Chain(self.params, store=sn.store, clock=self.clock)
+        chain = self.chain_factory(self.params, store=sn.store, clock=self.clock)
         return Node(sn.name, chain, _Transport(self, sn.name), miner_address=sn.address, config=sn.config,
-                    seed=f"{self.seed}:{sn.epoch}", listener=self._on_node_event)
+                    seed=f"{self.seed}:{sn.epoch}", listener=self._on_node_event, solver=self.solver)
 
     def _start_node(self, name: str, epoch: int) -> None:
         sn = self.nodes[name]

@@ -25,6 +25,7 @@ The event loop (``ZmqTransport.run``) polls the socket, hands messages to the no
 """
 from __future__ import annotations
 
+import logging
 import re
 import time
 from typing import Callable
@@ -34,6 +35,8 @@ import zmq
 from .messages import MAX_PAYLOAD_BYTES
 
 __all__ = ["ZmqTransport", "ADDRESS_RE", "valid_address"]
+
+log = logging.getLogger("gradientcoin.node")
 
 ADDRESS_RE = re.compile(r"^tcp://[A-Za-z0-9.\-]{1,253}:\d{1,5}$")
 
@@ -64,6 +67,7 @@ class ZmqTransport:
         self.push: dict[str, zmq.Socket] = {}
         self.refused: set[str] = set()         # peers we disconnected (banned): ignore what they send
         self.dropped = 0                       # messages we could not send (peer down or queue full)
+        self.errors = 0                        # unexpected exceptions while handling a message
 
     # ------------------------------------------------------------------ the transport interface
     def now(self) -> float:
@@ -132,7 +136,11 @@ class ZmqTransport:
                 continue
             if peer not in self.push and self._socket_for(peer) is None:
                 continue                       # too many peers already
-            self.node.on_message(peer, frames[1])
+            try:
+                self.node.on_message(peer, frames[1])
+            except Exception:                  # a bug must not take the node down: log it, go on
+                self.errors += 1
+                log.exception("error handling a message from %s", peer)
         return delivered
 
     def run(self, until: Callable[[], bool], work: Callable[[], None] | None = None,

@@ -7,7 +7,12 @@ those differences are and what is left of them after quantizing with ``Δ = 2^-k
 chain's quantum, canonical precision and deviation cap are chosen from these numbers
 (``docs/proof_of_gradient.md``). Taught in notebook 08.
 
-Run ``python -m gradientcoin_edu.proof_of_gradient.noise`` to print the table.
+The same module measures the validation guard (``measure_guard``): how much honest blocks
+move the validation loss, how far two thread counts disagree on that number, and what a block
+trained on spam does.
+
+Run ``python -m gradientcoin_edu.proof_of_gradient.noise`` to print the noise table, and
+``python -m gradientcoin_edu.proof_of_gradient.noise --guard 300`` for the guard.
 """
 from __future__ import annotations
 
@@ -23,8 +28,10 @@ from ..model.corpus import builtin_datasets
 from ..model.fixed_point import init_weights
 from ..model.gpt import GPTConfig
 from .gradient import compute_gradient
+from .params import PoGParams
 
-__all__ = ["NoiseComparison", "gradient_with", "compare", "measure_noise", "near_boundary"]
+__all__ = ["NoiseComparison", "gradient_with", "compare", "measure_noise", "near_boundary",
+           "GuardReport", "measure_guard"]
 
 
 @contextlib.contextmanager
@@ -98,12 +105,79 @@ def measure_noise(cfg: GPTConfig | None = None, batch_size: int = 16, seed: int 
     ]
 
 
+@dataclass(frozen=True)
+class GuardReport:
+    """Validation-loss changes along an honest chain, and what spam does at the same points."""
+
+    deltas: np.ndarray               # (n_blocks,) validation loss after - before, honest blocks
+    thread_disagreement: float       # largest |delta(1 thread) - delta(2 threads)|
+    spam_deltas: dict[int, float]    # height -> delta of a block trained on spam at that height
+    final_loss: float
+
+    def summary(self, margin: float) -> str:
+        d = self.deltas
+        q50, q90, q99 = np.quantile(d, [0.5, 0.9, 0.99])
+        spam = ", ".join(f"{h}: {v:+.3f}" for h, v in self.spam_deltas.items())
+        return (f"{d.size} honest blocks: validation loss change median {q50:+.4f}, 90% {q90:+.4f}, "
+                f"99% {q99:+.4f}, max {d.max():+.4f}; above the margin {margin}: {int((d > margin).sum())}\n"
+                f"closest honest change to the margin: {np.min(np.abs(d - margin)):.4f} nats\n"
+                f"1 vs 2 threads: largest disagreement on a change {self.thread_disagreement:.1e} nats "
+                f"(decisions that differ: {int(self.thread_disagreement >= np.min(np.abs(d - margin)))})\n"
+                f"spam block (all 'z') at height -> change: {spam}\n"
+                f"validation loss after {d.size} blocks: {self.final_loss:.3f}")
+
+
+def measure_guard(n_blocks: int = 300, params: PoGParams | None = None,
+                  spam_at=(0, 10, 50, 100, 200)) -> GuardReport:
+    """Run ``n_blocks`` honest blocks (easiest target, one miner) on the built-in data and measure
+    each block's validation-loss change with 1 and with 2 threads; at the heights ``spam_at`` also
+    measure a block trained on a dataset of spam records."""
+    from ..model.corpus import Dataset
+    from ..model.tokenizer import CharTokenizer
+    from .mine import attempt
+    from .update import apply_update
+    from .verify import validation_loss
+
+    train, val = builtin_datasets(32)
+    params = params or PoGParams.for_data(train, val)
+    spam = Dataset(np.full((256, 33), CharTokenizer().encode("z")[0]))
+    spam_params = params.replace(dataset_root=spam.root)
+    w, parent, miner = params.genesis_weights(), bytes(32), b"\x01" * 32
+    deltas, worst, spam_deltas = [], 0.0, {}
+    for height in range(n_blocks):
+        if height in spam_at:
+            bad = attempt(spam_params, spam, parent, w, miner, 0)
+            spam_deltas[height] = (validation_loss(params, val, apply_update(w, bad.q, params))
+                                   - validation_loss(params, val, w))
+        a = attempt(params, train, parent, w, miner, height)
+        new = apply_update(w, a.q, params)
+        change = {}
+        for n in (1, 2):
+            with _threads(n):
+                change[n] = validation_loss(params, val, new) - validation_loss(params, val, w)
+        deltas.append(change[1])
+        worst = max(worst, abs(change[1] - change[2]))
+        w, parent = new, a.ticket
+    return GuardReport(np.array(deltas), worst, spam_deltas, validation_loss(params, val, w))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="nano")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--guard", type=int, metavar="N", default=0,
+                   help="instead: measure the validation guard along N honest blocks")
+    p.add_argument("--clip", type=float, default=None, help="with --guard: clip_norm (0: no clipping)")
     args = p.parse_args(argv)
+    if args.guard:
+        train, val = builtin_datasets(32)
+        params = PoGParams.for_data(train, val)
+        if args.clip is not None:
+            params = params.replace(clip_norm=args.clip)
+        with _threads(1):
+            print(measure_guard(args.guard, params).summary(params.validation_margin))
+        return 0
     cfg = GPTConfig.preset(args.preset)
     rows = measure_noise(cfg, args.batch_size, args.seed)
     print(f"preset {args.preset}, batch {args.batch_size} x {cfg.block_size}, "

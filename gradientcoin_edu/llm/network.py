@@ -1,0 +1,98 @@
+"""Miners of the decentralized LLM on a network: the node logic with proof-of-gradient mining.
+
+:class:`LLMNode` is the network layer's :class:`~gradientcoin_edu.network.node.Node` (gossip,
+mempool, orphans, peer scoring - unchanged) whose chain is an :class:`LLMChain` and whose
+``mine_block`` trains: it picks the mempool transactions that pass the data and query rules,
+answers the queries, and computes gradients until a ticket wins. Blocks from peers are verified
+by the chain like any block - which, under proof-of-gradient, means recomputing the gradient.
+
+:class:`LLMSimulator` is the network simulator with such nodes: block *times* are drawn from the
+simulated hash rates (a miner with share h/H finds the next block after an exponential wait),
+then the lucky miner does the real work: real gradients, real tickets, real verification by
+every other node. Taught in notebook 09; ``gradientcoin demo`` runs one.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from ..chain import Block
+from ..crypto.hashes import sha256
+from ..errors import InvalidBlock
+from ..ledger import KIND_INFERENCE_QUERY, KIND_TRAINING_DATA, Transaction
+from ..network.node import Node, NodeConfig
+from ..network.simulator import SimNode, Simulator, _Transport
+from .chain import LLMChain
+from .data import contribution_records
+from .inference import check_query
+from .spec import LLMSpec
+
+__all__ = ["LLMNode", "LLMSimulator"]
+
+
+class LLMNode(Node):
+    """A node whose chain is an :class:`LLMChain` and whose mining is proof-of-gradient."""
+
+    chain: LLMChain
+
+    @property
+    def miner_id(self) -> bytes:
+        return sha256(self.name.encode())
+
+    def submit_transaction(self, tx: Transaction) -> int:
+        """Our wallet's transaction: refuse malformed data and queries before they reach the pool."""
+        spec = self.chain.spec
+        if tx.kind == KIND_TRAINING_DATA:
+            contribution_records(tx, spec.params, spec.tokenizer)
+        elif tx.kind == KIND_INFERENCE_QUERY:
+            check_query(tx, spec.params, spec.tokenizer, self.chain.height + 1)
+        return super().submit_transaction(tx)
+
+    def mine_block(self, time: int | None = None, parent: bytes | None = None,
+                   txs: Iterable[Transaction] | None = None, publish: bool = True,
+                   max_tries: int = 2**32) -> Block | None:
+        """Train: a proof-of-gradient block on our tip with the best valid mempool transactions,
+        added to our chain and announced (unless ``publish=False``)."""
+        if parent is not None and parent != self.tip:
+            raise InvalidBlock("stale-parent", "a proof-of-gradient miner builds on its own tip (its weights)")
+        if txs is None:
+            txs = [e.tx for e in self.mempool.select(self.chain.params.max_block_bytes // 4,
+                                                     self.config.max_block_txs)]
+        now = int(self.transport.now()) if time is None else int(time)
+        block, proof, rejected = self.chain.mine(self.miner_address or bytes(20), list(txs), miner_id=self.miner_id,
+                                                 time=now, tag=self.name.encode()[:20], strict=False)
+        for tx, reason in rejected:           # cannot enter this block, nor (but for the caps) any later one
+            if reason not in ("data-block-full", "query-block-full"):
+                self.mempool.remove(tx.txid)
+                self.stats[f"tx-dropped-{reason}"] += 1
+        self.stats["mined"] += 1
+        self.stats["gradients"] += proof.attempts
+        self.stats["guard-dropped"] += proof.rejected_by_guard
+        self.submit_block(block, publish=publish)
+        return block
+
+
+class LLMSimulator(Simulator):
+    """The discrete-event network simulator with :class:`LLMNode` miners of network ``spec``.
+
+    ``check_validation=False`` builds every node without the validation guard and data screen
+    (for the poisoning experiment only). Other arguments as :class:`Simulator`.
+    """
+
+    def __init__(self, spec: LLMSpec, seed: int = 0, block_interval: float = 600.0,
+                 node_config: NodeConfig | None = None, tick: float | None = None,
+                 check_validation: bool = True, snapshot_interval: int | None = None):
+        self.spec = spec
+        self.check_validation = check_validation
+        self.snapshot_interval = snapshot_interval
+        super().__init__(seed=seed, params=spec.chain_params, block_interval=block_interval,
+                         node_config=node_config, tick=tick)
+
+    def _make_node(self, sn: SimNode) -> Node:
+        chain = LLMChain(self.spec, store=sn.store, clock=self.clock, check_validation=self.check_validation,
+                         snapshot_interval=self.snapshot_interval)
+        return LLMNode(sn.name, chain, _Transport(self, sn.name), miner_address=sn.address, config=sn.config,
+                       seed=f"{self.seed}:{sn.epoch}", listener=self._on_node_event)
+
+    def submit(self, name: str, tx: Transaction) -> int:
+        """Node ``name`` receives ``tx`` from a wallet and gossips it; returns its fee."""
+        return self.node(name).submit_transaction(tx)

@@ -1,0 +1,305 @@
+"""The decentralized LLM's consensus rule: proof-of-gradient, plus data, answers and snapshots.
+
+:class:`LLMRule` extends the proof-of-gradient work rule
+(:class:`~gradientcoin_edu.proof_of_gradient.ProofOfGradient`: ticket, recomputed gradient,
+weights root, validation guard) with what a chain that *is* a language model needs. To connect
+a block at height ``H`` it checks, cheapest first, and changes nothing unless all pass:
+
+1. the block builds on our tip (``stale-parent``);
+2. every data and query transaction obeys its admission rules and pays its fee (``data.py``,
+   ``inference.py``; the fees come from the coins the transactions spent, which the chain
+   passes in through ``connect_block``);
+3. the coinbase commitment (``commitment.py``): the dataset root after appending this block's
+   records (``bad-dataset-root``) and the root of the answers, each recomputed by greedy
+   decoding from the weights the query names (``bad-answers-root``);
+4. the *screen* of each contribution: one SGD step on its records alone, from the parent
+   weights, must not raise the validation loss by more than ``data_margin``
+   (``data-hurts-validation``);
+5. the proof of gradient on the dataset *at the parent* (``ProofOfGradient.connect``: every
+   ``InvalidProof`` reason of ``proof_of_gradient/verify.py``, the validation guard included).
+
+Then the weights move, the block's records join the dataset (trainable from the next block)
+and the block is remembered, so the weights at any recent height can be recovered exactly
+(``weights_at``: add ``apply(Q)`` back, block by block). ``disconnect`` undoes all of it.
+
+Two shortcuts, both sound: a block this node mined itself is not recomputed (the node computed
+its gradient a moment ago; the roots, the ticket and the payload hash are still checked), and
+blocks below a stored weight snapshot are *assumed valid* on restart from a pruned store
+(``connect_assumed``: transactions and commitments checked, gradients not - their payloads are
+gone - and the snapshot's weights must hash to the header's ``weights_root``).
+Taught in notebooks 09 and 10.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..crypto.hashes import sha256
+from ..errors import InvalidBlock, InvalidProof, InvalidTransaction, ModelError
+from ..ledger import KIND_INFERENCE_QUERY, KIND_TRAINING_DATA, Transaction
+from ..model import Dataset
+from ..model.fixed_point import weights_bytes, weights_root
+from ..proof_of_gradient import (ProofOfGradient, Undo, Verified, canonical_gradient, check_ticket, grad_root,
+                                 q_from_payload, quantize, validation_loss)
+from ..proof_of_gradient.update import apply_update, undo_update
+from .commitment import read_commitment
+from .data import contribution_records
+from .inference import AnswerRecord, Query, answers_root, check_query, greedy_decode
+
+__all__ = ["LLMRule", "LLMUndo", "BlockContents", "tx_fees"]
+
+
+@dataclass(frozen=True)
+class LLMUndo:
+    """What ``disconnect`` needs: the proof-of-gradient undo and the dataset size before the block."""
+
+    pog: Undo
+    n_records: int
+
+
+@dataclass(frozen=True, eq=False)
+class BlockContents:
+    """A block's data contributions (tx, records) and queries (tx, query), admission rules passed."""
+
+    data: tuple = ()
+    queries: tuple = ()
+
+    def records(self, record_tokens: int) -> np.ndarray:
+        """All contributed records, in block order: (n, record_tokens)."""
+        if not self.data:
+            return np.empty((0, record_tokens), dtype=np.int64)
+        return np.concatenate([recs for _, recs in self.data])
+
+
+def tx_fees(txs, spent) -> dict[bytes, int]:
+    """Fee of each non-coinbase transaction, from a UTXO ``UndoRecord`` (the coins they spent)."""
+    paid: dict[bytes, int] = defaultdict(int)
+    for _, coin, spender in spent.spent:
+        paid[spender] += coin.output.amount
+    return {tx.txid: paid[tx.txid] - tx.total_out() for tx in txs if not tx.is_coinbase}
+
+
+class LLMRule(ProofOfGradient):
+    """The work rule of a decentralized-LLM chain (see the module docstring).
+
+    ``spec``: the network (:class:`~gradientcoin_edu.llm.spec.LLMSpec`). ``check_validation=False``
+    switches off the validation guard *and* the data screen (an experiment: what poisoning does
+    to an unguarded chain); a node always runs with both.
+    """
+
+    def __init__(self, spec, check_validation: bool = True):
+        super().__init__(spec.pog, spec.train, spec.validation, genesis_hash=spec.genesis.hash(),
+                         check_validation=check_validation)
+        self.spec, self.llm, self.tokenizer = spec, spec.params, spec.tokenizer
+        self.height = 0
+        self._blocks: dict[int, object] = {0: spec.genesis}     # the active chain by height (payloads for undo)
+        self._weights_known = True                             # False between assumed-valid blocks
+        self._mined: dict[tuple, Verified] = {}                # proofs this node found itself
+        self._answers: OrderedDict = OrderedDict()             # (block hash at query height, txid) -> text
+        self._screens: OrderedDict = OrderedDict()             # (parent hash, txid) -> (before, after)
+
+    # ------------------------------------------------------------------ state
+    def _set_dataset(self, dataset: Dataset) -> None:
+        """The dataset at the tip; ``self.params`` carries its root, which ``verify`` and ``mine`` compare."""
+        self.dataset = dataset
+        self.params = self.spec.pog.replace(dataset_root=dataset.root)
+
+    def weights_at(self, height: int) -> np.ndarray:
+        """The integer weights after block ``height`` of the active chain (exact: undo from the tip)."""
+        if not 0 <= height <= self.height:
+            raise IndexError(f"the chain has heights 0..{self.height}, not {height}")
+        if not self._weights_known:
+            raise ModelError("no-weights", "the weights are not known yet (restart in progress)")
+        w = self.weights
+        for h in range(self.height, height, -1):
+            payload = self._blocks[h].payload
+            if not payload:
+                raise ModelError("pruned", f"the gradient of block {h} was pruned: start from a snapshot instead")
+            w = undo_update(w, q_from_payload(payload, self.spec.pog.n_params), self.spec.pog)
+        return w
+
+    def block_at(self, height: int):
+        return self._blocks[height]
+
+    # ------------------------------------------------------------------ admission rules
+    def contents(self, txs, height: int, fees: dict[bytes, int] | None) -> BlockContents:
+        """The data and queries of a block's transactions after the admission rules; raises
+        ``InvalidBlock`` with the transaction's reason. ``fees`` (txid -> fee) may be None only
+        for blocks without data or queries."""
+        data, queries, n_records = [], [], 0
+        for tx in txs:
+            if tx.is_coinbase or tx.kind not in (KIND_TRAINING_DATA, KIND_INFERENCE_QUERY):
+                continue
+            if fees is None:
+                raise ModelError("fees-unknown", "data and query rules need the fees: use connect_block")
+            try:
+                if tx.kind == KIND_TRAINING_DATA:
+                    records = contribution_records(tx, self.llm, self.tokenizer)
+                    n_records += len(records)
+                    self._check_fee(fees[tx.txid], len(records) * self.llm.data_fee_per_record, "data-fee-too-low")
+                    if n_records > self.llm.max_records_per_block:
+                        raise InvalidTransaction("data-block-full", f"more than {self.llm.max_records_per_block} "
+                                                                    "records in one block")
+                    data.append((tx, records))
+                else:
+                    query = check_query(tx, self.llm, self.tokenizer, height)
+                    self._check_fee(fees[tx.txid], self.llm.query_fee, "query-fee-too-low")
+                    if len(queries) >= self.llm.max_queries_per_block:
+                        raise InvalidTransaction("query-block-full", f"more than {self.llm.max_queries_per_block} "
+                                                                     "queries in one block")
+                    queries.append((tx, query))
+            except InvalidTransaction as err:
+                raise InvalidBlock(err.reason, f"transaction {tx.txid[::-1].hex()[:16]}..: {err.message}") from None
+        return BlockContents(tuple(data), tuple(queries))
+
+    @staticmethod
+    def _check_fee(fee: int, needed: int, reason: str) -> None:
+        if fee < needed:
+            raise InvalidTransaction(reason, f"pays a fee of {fee}, needs at least {needed}")
+
+    def answer(self, query: Query, txid: bytes = b"") -> AnswerRecord:
+        """The answer to ``query`` from the weights after block ``query.height`` (cached)."""
+        key = (self._blocks[query.height].hash(), query.prompt, query.max_new_tokens)
+        if key not in self._answers:
+            text = greedy_decode(self.spec.pog.model, self.weights_at(query.height), self.tokenizer, query.prompt,
+                                 query.max_new_tokens, self.spec.pog.scale_log2)
+            self._answers[key] = text
+            while len(self._answers) > 512:
+                self._answers.popitem(last=False)
+        return AnswerRecord(txid, query.height, self._answers[key])
+
+    def answers(self, contents: BlockContents) -> list[AnswerRecord]:
+        return [self.answer(query, tx.txid) for tx, query in contents.queries]
+
+    @property
+    def screening(self) -> bool:
+        return self.llm.screen_data and self.check_validation
+
+    def screen(self, tx: Transaction, records: np.ndarray) -> tuple[float, float]:
+        """Rule 4: one SGD step on ``records`` alone from the tip weights may raise the validation
+        loss by at most ``data_margin``. Returns (loss before, loss after); raises
+        ``InvalidBlock("data-hurts-validation")``."""
+        key = (self.tip_hash, tx.txid)
+        if key not in self._screens:
+            x, y = torch.from_numpy(records[:, :-1].copy()), torch.from_numpy(records[:, 1:].copy())   # (n, T)
+            g, _ = canonical_gradient(self.spec.pog, self.weights, x, y)
+            try:
+                after = validation_loss(self.spec.pog, self.validation,
+                                        apply_update(self.weights, quantize(g, self.spec.pog.quantum_log2), self.spec.pog))
+            except InvalidProof:
+                after = float("inf")
+            self._screens[key] = (self.val_loss(), after)
+            while len(self._screens) > 256:
+                self._screens.popitem(last=False)
+        before, after = self._screens[key]
+        if not after - before <= self.llm.data_margin:              # also refuses NaN
+            raise InvalidBlock("data-hurts-validation", f"one step on this contribution raises the validation loss "
+                               f"from {before:.4f} to {after:.4f}, more than the margin {self.llm.data_margin}")
+        return before, after
+
+    def check_commitment(self, block, contents: BlockContents) -> Dataset:
+        """Rule 3: the coinbase commits to the new dataset root and to the answers; returns the new dataset."""
+        commitment = read_commitment(block.txs[0])
+        records = contents.records(self.llm.record_tokens)
+        dataset = self.dataset.extend(records) if len(records) else self.dataset
+        if commitment.dataset_root != dataset.root:
+            raise InvalidBlock("bad-dataset-root", "the coinbase does not commit to the dataset after this block")
+        if commitment.answers_root != answers_root(self.answers(contents)):
+            raise InvalidBlock("bad-answers-root", "the committed answers are not the model's answers")
+        return dataset
+
+    # ------------------------------------------------------------------ the work rule
+    def connect(self, block, parent_header=None, height: int | None = None) -> LLMUndo:
+        """The WorkRule method; blocks with data or queries need ``connect_block`` (it knows the fees)."""
+        return self.connect_block(block, parent_header, height, None)
+
+    def connect_block(self, block, parent_header, height: int | None, spent) -> LLMUndo:
+        """Check rules 1-5 and move the state to ``block`` (``spent``: the chain's UTXO undo record)."""
+        height = self.height + 1 if height is None else height
+        if not self._weights_known:
+            raise ModelError("no-weights", "cannot verify a gradient before the snapshot's weights are loaded")
+        if block.header.prev_hash != self.tip_hash or height != self.height + 1:
+            raise InvalidProof("stale-parent", "the block does not build on this rule's tip")
+        contents = self.contents(block.txs, height, None if spent is None else tx_fees(block.txs, spent))
+        dataset = self.check_commitment(block, contents)
+        if self.screening:
+            for tx, records in contents.data:
+                self.screen(tx, records)
+        pog_undo = super().connect(block, parent_header, height)     # rule 5; the weights move
+        return self._advance(block, height, dataset, pog_undo)
+
+    def _advance(self, block, height: int, dataset: Dataset, pog_undo: Undo) -> LLMUndo:
+        undo = LLMUndo(pog_undo, len(self.dataset))
+        self._set_dataset(dataset)
+        self.height = height
+        self._blocks[height] = block
+        return undo
+
+    def disconnect(self, block, undo: LLMUndo) -> None:
+        """Exact inverse of ``connect_block`` (needs the block's payload: a pruned block cannot be undone)."""
+        if block.hash() != self.tip_hash:
+            raise ModelError("not-tip", "only the tip block can be disconnected")
+        if not block.payload or not self._weights_known:
+            raise ModelError("pruned", "the gradient of this block was pruned: a reorg this deep is not possible")
+        super().disconnect(block, undo.pog)
+        if undo.n_records != len(self.dataset):
+            self._set_dataset(Dataset(self.dataset.records[:undo.n_records]))
+        del self._blocks[self.height]
+        self.height -= 1
+
+    def connect_assumed(self, block, parent_header, height: int, spent, snapshot: bytes | None) -> LLMUndo:
+        """Restart from a pruned store: a block at or below the latest snapshot. The transactions and
+        the dataset commitment are checked; the gradient is not (its payload may be gone); at the
+        snapshot block the weights are loaded and must hash to the header's ``weights_root``."""
+        if block.header.prev_hash != self.tip_hash or height != self.height + 1:
+            raise InvalidProof("stale-parent", "the block does not build on this rule's tip")
+        contents = self.contents(block.txs, height, None if spent is None else tx_fees(block.txs, spent))
+        commitment = read_commitment(block.txs[0])
+        records = contents.records(self.llm.record_tokens)
+        dataset = self.dataset.extend(records) if len(records) else self.dataset
+        if commitment.dataset_root != dataset.root:
+            raise InvalidBlock("bad-dataset-root", "the coinbase does not commit to the dataset after this block")
+        pog_undo = Undo(block.header.prev_hash, parent_header.weights_root, None)
+        weights = self.weights
+        if snapshot is not None:
+            weights = np.frombuffer(snapshot, dtype="<i8").astype(np.int64)
+            if weights.size != self.spec.pog.n_params or weights_root(weights, self.spec.pog.chunk_bytes) \
+                    != block.header.weights_root:
+                raise InvalidBlock("bad-snapshot", "the snapshot's weights do not hash to the block's weights_root")
+        self.reset(block.hash(), weights)
+        self._weights_known = snapshot is not None
+        return self._advance(block, height, dataset, pog_undo)
+
+    def snapshot(self) -> bytes:
+        """The tip weights as bytes (what ``connect_assumed`` loads): little-endian int64."""
+        return weights_bytes(self.weights)
+
+    # ------------------------------------------------------------------ our own blocks
+    def remember_mined(self, block, verified: Verified) -> None:
+        """A proof this node just computed: ``connect`` will not recompute its gradient."""
+        self._mined[_proof_key(block.header)] = verified
+        while len(self._mined) > 16:
+            self._mined.pop(next(iter(self._mined)))
+
+    def _verify(self, block, parent) -> Verified:
+        known = self._mined.pop(_proof_key(block.header), None)
+        if (known is not None and parent.block_hash == block.header.prev_hash
+                and grad_root(block.payload, self.params.chunk_bytes) == block.header.grad_root
+                and weights_root(known.weights, self.params.chunk_bytes) == block.header.weights_root):
+            from ..chain.work import header_target
+            check_ticket(block.header.prev_hash, block.header.miner_id, block.header.nonce, block.header.grad_root,
+                         header_target(block.header))
+            return known
+        return super()._verify(block, parent)
+
+    def __repr__(self) -> str:
+        return (f"LLMRule(height={self.height}, {len(self.dataset)} records, "
+                f"weights_root={self.weights_root().hex()[:16]}..)")
+
+
+def _proof_key(header) -> bytes:
+    return sha256(header.prev_hash + header.miner_id + header.nonce.to_bytes(4, "little") + header.grad_root
+                  + header.weights_root)
