@@ -10,15 +10,16 @@ What you learn here:
 
 * 32-bit words must be ``tl.uint32``: ``>>`` on ``int32`` is an *arithmetic* shift that copies
   the sign bit, which would silently corrupt every rotation. Additions wrap mod 2^32 for free.
-* A rotation is ``(x >> n) | (x << (32 - n))`` with a constant ``n`` (``_rotr``; inside the
-  64 rounds it is written out, e.g. ``(e >> 6) | (e << 26)``, because the interpreter pays for every
-  helper call); the compiler turns it into one funnel-shift instruction, and the interpreter runs
-  the same code on the CPU with NumPy.
+* A rotation is ``(x >> n) | (x << (32 - n))`` with a constant ``n``, written out in place, e.g.
+  ``(e >> 6) | (e << 26)`` for rotr(e, 6) (a helper function would cost the interpreter a call per
+  rotation, 576 per block). The compiler turns each into one funnel-shift instruction (``shf`` in
+  the PTX); the interpreter runs the same code on the CPU with NumPy.
 * The message schedule W[16..63] needs only the last 16 words, so it is kept as a sliding
   window of 16 named values (``w0`` oldest ... ``w15`` newest) instead of a 64-word array; with
   ``tl.static_range`` the 64 rounds unroll and the window costs no moves at all, only renaming.
 * SHA-256 reads its message as big-endian words, while our payload is little-endian int32, so
-  each loaded word is byte-swapped (``_bswap``) — the only endianness step in the whole pipeline.
+  each loaded word is byte-swapped (``_bswap``), and each digest word again on the way out
+  (``_store_digest``), so the bytes in memory are exactly hashlib's digest.
 
 The round constants live in a small int32 tensor (:data:`K_TABLE`, built by
 :func:`constants`) that each kernel loads as scalars: Triton treats a Python float/int literal
@@ -53,12 +54,6 @@ def constants(device):
 
 
 _CONST_CACHE: dict = {}
-
-
-@triton.jit
-def _rotr(x, N: tl.constexpr):
-    """Rotate a uint32 right by the constant N."""
-    return (x >> N) | (x << (32 - N))
 
 
 @triton.jit

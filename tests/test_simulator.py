@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from gradientcoin_edu.chain.fork_choice import Chain
 from gradientcoin_edu.crypto.keys import PrivateKey
-from gradientcoin_edu.ledger import COIN
+from gradientcoin_edu.ledger import COIN, build_payment
 from gradientcoin_edu.network import messages as m
 from gradientcoin_edu.network.node import NodeConfig
 from gradientcoin_edu.network.simulator import LinkSpec, Simulator
@@ -209,14 +209,21 @@ def test_random_partitions_lose_no_payment_and_keep_the_utxo_exact(seed, start, 
         sim.run(until=sim.now + 300)
     sim.mine_now("n1")
     sim.run(until=sim.now + 300)
+    funded = sim.node("n0").height
     sim.resume_mining()
     t = sim.now
     sim.partition(groups, start=t + start * 600, heal=t + (start + length) * 600)
     sent = []
     for i, payer in enumerate(["n0", "n3", "n0", "n3"]):
         def pay(s, payer=payer, i=i):
-            sent.append(s.pay(payer, PrivateKey.from_seed(f"p{i}".encode()).address(), COIN // 10 * (i + 1),
-                              min_confirmations=3).txid)
+            node, key = s.node(payer), s.nodes[payer].key
+            young = {op for op, _ in node.chain.utxo.coins_of(key.address())
+                     if node.chain.utxo.coin(op).height > funded}       # spend only the funding coins
+            tx = build_payment(node.chain.utxo, key, [(PrivateKey.from_seed(f"p{i}".encode()).address(),
+                                                       COIN // 10 * (i + 1))], 1000,
+                               exclude=young | set(node.mempool.spends))
+            node.submit_transaction(tx)
+            sent.append(tx.txid)
         sim.schedule(t + 200 + 700 * i, pay)
     sim.run(until=t + (start + length + 4) * 600)
     sim.settle()

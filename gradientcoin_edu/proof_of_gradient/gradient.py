@@ -36,7 +36,7 @@ __all__ = ["CANONICAL_DTYPE", "canonical_torch", "compute_gradient", "compute_lo
 
 CANONICAL_DTYPE = torch.float64
 
-_models: dict[tuple, GPT] = {}
+_models: dict[tuple, tuple[GPT, threading.Lock]] = {}   # one reusable model per (config, dtype, device)
 _lock = threading.Lock()
 
 
@@ -58,16 +58,6 @@ def canonical_torch():
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old[0], old[1]
         torch.set_float32_matmul_precision(old[2])
         torch.use_deterministic_algorithms(old[3], warn_only=old[4])
-
-
-def _model(cfg: GPTConfig, dtype: torch.dtype, device: str) -> GPT:
-    """One reusable model per (config, dtype, device); its weights are overwritten every call."""
-    key = (cfg, dtype, str(device))
-    with _lock:
-        if key not in _models:
-            with torch.random.fork_rng(devices=[]):
-                _models[key] = GPT(cfg, dtype=dtype).to(device)
-        return _models[key]
 
 
 def compute_gradient(cfg: GPTConfig, weights: np.ndarray, x: torch.Tensor, y: torch.Tensor, *,
@@ -113,14 +103,14 @@ def compute_loss(cfg: GPTConfig, weights: np.ndarray, x: torch.Tensor, y: torch.
         return float(loss)
 
 
-_model_locks: dict[tuple, threading.Lock] = {}
-
-
 @contextlib.contextmanager
 def _lock_model(cfg: GPTConfig, dtype: torch.dtype, device):
-    """The cached model for this key, held exclusively (threads may mine concurrently)."""
-    model = _model(cfg, dtype, str(device))
+    """The cached model for this key (weights overwritten by every call), held exclusively."""
+    key = (cfg, dtype, str(device))
     with _lock:
-        lock = _model_locks.setdefault((cfg, dtype, str(device)), threading.Lock())
-    with lock:
+        if key not in _models:
+            with torch.random.fork_rng(devices=[]):       # GPT() draws an init we overwrite
+                _models[key] = (GPT(cfg, dtype=dtype).to(device), threading.Lock())
+        model, model_lock = _models[key]
+    with model_lock:
         yield model

@@ -14,9 +14,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..errors import InvalidProof
 from ..model.corpus import Dataset
 from ..model.fixed_point import weights_root
-from ..errors import InvalidProof
 from .batch import select_batch
 from .commit import grad_root as compute_grad_root
 from .commit import ticket, ticket_value
