@@ -319,20 +319,22 @@ def fused_verify(grad, payload, quantum_log2: int, chunk_bytes: int, delta: floa
     return VerifyReport(_to_numpy(d), _to_numpy(dev).astype(np.int64), _to_numpy(bad).astype(np.int64), root)
 
 
-def nonce_search(header76: bytes, target: int, start: int, count: int, *,
+def nonce_search(prefix: bytes, target: int, start: int, count: int, *,
                  backend: str | None = None) -> int | None:
-    """First nonce in ``start .. start+count-1`` with SHA-256d(header76 ‖ nonce_le) <= ``target``.
+    """First nonce in ``start .. start+count-1`` with SHA-256d(prefix ‖ nonce_le) <= ``target``.
 
-    The hash is read as a little-endian 256-bit integer (Bitcoin's rule). Returns None when no
-    nonce in the range qualifies. The inputs are bytes, so there is no tensor to follow: the
-    search runs on the GPU whenever a CUDA device is present (it is pure compute).
+    ``prefix`` is every header byte before the nonce, which is the header's last 4 bytes
+    (u32 little-endian): 76 bytes for a Bitcoin header, 176 for ours (``BlockHeader``), any
+    length works. The hash is read as a little-endian 256-bit integer (Bitcoin's rule). Returns
+    None when no nonce in the range qualifies. The inputs are bytes, so there is no tensor to
+    follow: the search runs on the GPU whenever a CUDA device is present (it is pure compute).
     """
-    header76 = cpu.check_nonce_args(header76, target, start, count)
+    prefix = cpu.check_nonce_args(prefix, target, start, count)
     choice = backend_for(backend=backend, prefer_gpu=True)
     if choice == "cpu":
-        return cpu.nonce_search(header76, target, start, count)
+        return cpu.nonce_search(prefix, target, start, count)
     return _run(choice, _forced(backend), "nonce_search", "nonce_search",
-                lambda: cpu.nonce_search(header76, target, start, count), header76, target, start, count)
+                lambda: cpu.nonce_search(prefix, target, start, count), prefix, target, start, count)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -328,46 +328,58 @@ def sha256_compress(state: tuple[int, ...], block: bytes) -> tuple[int, ...]:
     return tuple((s + v) & 0xFFFFFFFF for s, v in zip(state, (a, b, c, d, e, f, g, h)))
 
 
-def sha256_midstate(first64: bytes) -> tuple[int, ...]:
-    """The SHA-256 state after the first 64-byte block: shared by every nonce of a header."""
-    if len(first64) != 64:
-        raise KernelError("bad-length", f"a midstate covers exactly 64 bytes, got {len(first64)}")
-    return sha256_compress(SHA256_IV, first64)
+def sha256_midstate(blocks: bytes) -> tuple[int, ...]:
+    """The SHA-256 state after absorbing ``blocks`` (a whole number of 64-byte blocks; none gives
+    the initial state). For a header prefix: shared by every nonce of that header."""
+    if len(blocks) % 64:
+        raise KernelError("bad-length", f"a midstate covers whole 64-byte blocks, got {len(blocks)} bytes")
+    state = SHA256_IV
+    for i in range(0, len(blocks), 64):
+        state = sha256_compress(state, blocks[i:i + 64])
+    return state
 
 
 # ---------------------------------------------------------------------------------------------
-# nonce search: first nonce whose SHA-256d(header76 ‖ nonce_le) <= target
+# nonce search: first nonce whose SHA-256d(prefix ‖ nonce_le) <= target
 # ---------------------------------------------------------------------------------------------
 
-def header_hash_value(header80: bytes) -> int:
-    """SHA-256d of an 80-byte header read as a little-endian 256-bit integer (Bitcoin's rule)."""
-    return int.from_bytes(hashlib.sha256(hashlib.sha256(header80).digest()).digest(), "little")
+def header_hash_value(header: bytes) -> int:
+    """SHA-256d of a header (80-byte Bitcoin, 180-byte ours, any length) read as a little-endian
+    256-bit integer: the number proof-of-work compares with the target (Bitcoin's rule)."""
+    return int.from_bytes(hashlib.sha256(hashlib.sha256(header).digest()).digest(), "little")
 
 
-def check_nonce_args(header76, target, start, count) -> bytes:
-    header76 = bytes(header76)
-    if len(header76) != 76:
-        raise KernelError("bad-length", f"header76 must be the 76 bytes before the nonce, got {len(header76)}")
+def check_nonce_args(prefix, target, start, count) -> bytes:
+    """Validate a nonce search: ``prefix`` the header bytes before the nonce (any length: 76 for
+    Bitcoin, 176 for our headers), ``target`` in [0, 2^256), ``start .. start+count-1`` 32-bit."""
+    if not isinstance(prefix, (bytes, bytearray, memoryview)):
+        raise KernelError("bad-prefix", f"the header prefix must be bytes, got {type(prefix).__name__}")
+    prefix = bytes(prefix)
     if not (isinstance(target, int) and 0 <= target < 2 ** 256):
         raise KernelError("bad-target", f"target must be an int in [0, 2^256), got {target!r}")
     if not (isinstance(start, int) and isinstance(count, int) and start >= 0 and count >= 0
             and start + count <= 2 ** 32):
         raise KernelError("bad-range", f"nonces are 32-bit: need 0 <= start and start + count <= 2^32, "
                                        f"got start={start!r}, count={count!r}")
-    return header76
+    return prefix
 
 
 __all__ += ["check_nonce_args", "check_delta"]
 
 
-def nonce_search(header76: bytes, target: int, start: int, count: int) -> int | None:
-    """Scan nonces ``start .. start+count-1``; hashlib with the first 64 bytes absorbed once."""
-    header76 = check_nonce_args(header76, target, start, count)
-    mid = hashlib.sha256(header76[:64])                 # hashlib keeps this midstate for us
-    tail, sha, pack = header76[64:], hashlib.sha256, struct.Struct("<I").pack
+def nonce_search(prefix: bytes, target: int, start: int, count: int) -> int | None:
+    """Scan nonces ``start .. start+count-1`` of the header ``prefix ‖ nonce`` (u32 little-endian).
+
+    ``hashlib.sha256(prefix)`` is the midstate: it has compressed every complete 64-byte block
+    of the prefix and holds the partial tail block, so each nonce costs a copy, the last one or
+    two compressions and the second SHA-256 (as in the Triton kernel).
+    """
+    prefix = check_nonce_args(prefix, target, start, count)
+    mid, sha, pack = hashlib.sha256(prefix), hashlib.sha256, struct.Struct("<I").pack
+    from_bytes = int.from_bytes
     for nonce in range(start, start + count):
         h = mid.copy()
-        h.update(tail + pack(nonce))
-        if int.from_bytes(sha(h.digest()).digest(), "little") <= target:
+        h.update(pack(nonce))
+        if from_bytes(sha(h.digest()).digest(), "little") <= target:
             return nonce
     return None

@@ -8,28 +8,11 @@ are always committed clean (no outputs, no execution counts). Run from the repos
 from __future__ import annotations
 
 import pathlib
+import sys
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-SETUP = '''# Setup: in Colab this installs the package; on your laptop run `pip install -e ".[dev]"` once in the repository.
-try:
-    import google.colab  # noqa: F401
-    %pip install -q "gradientcoin_edu[dev] @ git+https://github.com/gradientcoin-edu/gradientcoin_edu"
-except ImportError:
-    pass
-import gradientcoin_edu
-gradientcoin_edu.print_environment()'''
-
-
-def md(text: str):
-    return new_markdown_cell(text.strip("\n"))
-
-
-def code(text: str):
-    return new_code_cell(text.strip("\n"))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))   # scripts/: nbbuild, from any cwd
+import nbbuild  # noqa: E402
+from nbbuild import SETUP, code, md  # noqa: E402
 
 
 # ====================================================================== notebook 01
@@ -663,26 +646,8 @@ check("02.2", find_conflict)
 ]
 
 
-def write(cells, name: str) -> pathlib.Path:
-    nb = new_notebook(cells=cells, metadata={
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    })
-    for cell in nb.cells:
-        cell.pop("id", None)
-    nb.nbformat, nb.nbformat_minor = 4, 4            # no cell ids: stable diffs
-    path = ROOT / "notebooks" / name
-    path.parent.mkdir(exist_ok=True)
-    nbformat.validate(nb)
-    path.write_text(nbformat.writes(nb))
-    return path
-
-
-def main() -> None:
-    for cells, name in [(NB01, "01_hashes_and_signatures.ipynb"), (NB02, "02_transactions_and_utxo.ipynb")]:
-        path = write(cells, name)
-        print(f"wrote {path.relative_to(ROOT)} ({len(cells)} cells)")
+NOTEBOOKS = {"01_hashes_and_signatures.ipynb": NB01, "02_transactions_and_utxo.ipynb": NB02}
 
 
 if __name__ == "__main__":
-    main()
+    nbbuild.main(NOTEBOOKS)

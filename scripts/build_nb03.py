@@ -8,29 +8,11 @@ always committed clean (no outputs, no execution counts). Run from the repositor
 from __future__ import annotations
 
 import pathlib
+import sys
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-NAME = "03_blocks_merkle_and_proof_of_work.ipynb"
-
-SETUP = '''# Setup: in Colab this installs the package; on your laptop run `pip install -e ".[dev]"` once in the repository.
-try:
-    import google.colab  # noqa: F401
-    %pip install -q "gradientcoin_edu[dev] @ git+https://github.com/gradientcoin-edu/gradientcoin_edu"
-except ImportError:
-    pass
-import gradientcoin_edu
-gradientcoin_edu.print_environment()'''
-
-
-def md(text: str):
-    return new_markdown_cell(text.strip("\n"))
-
-
-def code(text: str):
-    return new_code_cell(text.strip("\n"))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))   # scripts/: nbbuild, from any cwd
+import nbbuild  # noqa: E402
+from nbbuild import SETUP, code, md  # noqa: E402
 
 
 CELLS = [
@@ -500,25 +482,8 @@ print(f"At {rate / 1e6:.2f} million hashes/s, this notebook would need about "
 ]
 
 
-def write(cells, name: str) -> pathlib.Path:
-    nb = new_notebook(cells=cells, metadata={
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    })
-    for cell in nb.cells:
-        cell.pop("id", None)
-    nb.nbformat, nb.nbformat_minor = 4, 4            # no cell ids: stable diffs
-    path = ROOT / "notebooks" / name
-    path.parent.mkdir(exist_ok=True)
-    nbformat.validate(nb)
-    path.write_text(nbformat.writes(nb))
-    return path
-
-
-def main() -> None:
-    path = write(CELLS, NAME)
-    print(f"wrote {path.relative_to(ROOT)} ({len(CELLS)} cells)")
+NOTEBOOKS = {"03_blocks_merkle_and_proof_of_work.ipynb": CELLS}
 
 
 if __name__ == "__main__":
-    main()
+    nbbuild.main(NOTEBOOKS)

@@ -8,28 +8,11 @@ always committed clean (no outputs, no execution counts). Run from the repositor
 from __future__ import annotations
 
 import pathlib
+import sys
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-SETUP = '''# Setup: in Colab this installs the package; on your laptop run `pip install -e ".[dev]"` once in the repository.
-try:
-    import google.colab  # noqa: F401
-    %pip install -q "gradientcoin_edu[dev] @ git+https://github.com/gradientcoin-edu/gradientcoin_edu"
-except ImportError:
-    pass
-import gradientcoin_edu
-gradientcoin_edu.print_environment()'''
-
-
-def md(text: str):
-    return new_markdown_cell(text.strip("\n"))
-
-
-def code(text: str):
-    return new_code_cell(text.strip("\n"))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))   # scripts/: nbbuild, from any cwd
+import nbbuild  # noqa: E402
+from nbbuild import SETUP, code, md  # noqa: E402
 
 
 # =====================================================================================  04
@@ -411,8 +394,6 @@ check("04.3", fork_probability)
    from stale blocks (hint: a big miner never races against itself)?
 3. In the partition above, Bob's payment survived. Construct a payment that does not survive the heal
    without anyone double-spending. What rule in Bitcoin prevents the most common case?
-4. Our sender address in the ZeroMQ transport is only a claim. What could a malicious peer do with
-   that, and what would fix it?
 """),
 ]
 
@@ -700,10 +681,8 @@ check("05.3", confirmations_needed)
 
 **Discussion**
 1. Why does the attacker gain nothing by publishing his secret branch early?
-2. The merchant's node and the honest miners are separate in reality. Which delays did our simulation
-   leave out, and in whose favour would they work?
-3. Fees replace the subsidy in the long run. What could go wrong when blocks pay little besides fees?
-4. In GradientCoin a block's work is a gradient. Does a 51 % attacker also control what the model
+2. Fees replace the subsidy in the long run. What could go wrong when blocks pay little besides fees?
+3. In GradientCoin a block's work is a gradient. Does a 51 % attacker also control what the model
    learns? What would it take to stop that (look ahead to notebook 08)?
 """),
 ]
@@ -894,23 +873,12 @@ check("06.2", change_index)
 ]
 
 
-def write(name: str, cells) -> pathlib.Path:
-    nb = new_notebook(cells=cells, metadata={
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    })
-    for cell in nb.cells:
-        cell.pop("id", None)
-    nb.nbformat, nb.nbformat_minor = 4, 4            # no cell ids: stable diffs
-    path = ROOT / "notebooks" / name
-    path.parent.mkdir(exist_ok=True)
-    nbformat.validate(nb)
-    path.write_text(nbformat.writes(nb))
-    return path
+NOTEBOOKS = {
+    "04_the_network.ipynb": NB04,
+    "05_incentives_attacks_and_calculations.ipynb": NB05,
+    "06_privacy.ipynb": NB06,
+}
 
 
 if __name__ == "__main__":
-    for name, cells in (("04_the_network.ipynb", NB04),
-                        ("05_incentives_attacks_and_calculations.ipynb", NB05),
-                        ("06_privacy.ipynb", NB06)):
-        print("wrote", write(name, cells).relative_to(ROOT))
+    nbbuild.main(NOTEBOOKS)

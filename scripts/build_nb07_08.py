@@ -8,28 +8,11 @@ are always committed clean (no outputs, no execution counts). Run from the repos
 from __future__ import annotations
 
 import pathlib
+import sys
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-SETUP = '''# Setup: in Colab this installs the package; on your laptop run `pip install -e ".[dev]"` once in the repository.
-try:
-    import google.colab  # noqa: F401
-    %pip install -q "gradientcoin_edu[dev] @ git+https://github.com/gradientcoin-edu/gradientcoin_edu"
-except ImportError:
-    pass
-import gradientcoin_edu
-gradientcoin_edu.print_environment()'''
-
-
-def md(text: str):
-    return new_markdown_cell(text.strip("\n"))
-
-
-def code(text: str):
-    return new_code_cell(text.strip("\n"))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))   # scripts/: nbbuild, from any cwd
+import nbbuild  # noqa: E402
+from nbbuild import SETUP, code, md  # noqa: E402
 
 
 # =============================================================================================
@@ -749,18 +732,8 @@ assert node.weights_root() == parent.weights_root       # the header commits to 
 ]
 
 
-def write(name: str, cells) -> pathlib.Path:
-    nb = new_notebook(cells=cells, metadata={})
-    nbformat.validate(nb)
-    path = ROOT / "notebooks" / name
-    path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
-    return path
-
-
-def main() -> None:
-    for name, cells in [("07_the_model.ipynb", NB07), ("08_proof_of_gradient.ipynb", NB08)]:
-        print("wrote", write(name, cells).relative_to(ROOT))
+NOTEBOOKS = {"07_the_model.ipynb": NB07, "08_proof_of_gradient.ipynb": NB08}
 
 
 if __name__ == "__main__":
-    main()
+    nbbuild.main(NOTEBOOKS)

@@ -6,24 +6,14 @@ Jupyter, so that the committed file stays clean and reviewable.
 from __future__ import annotations
 
 import pathlib
+import sys
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))   # scripts/: nbbuild, from any cwd
+import nbbuild  # noqa: E402
+from nbbuild import SETUP, code, md  # noqa: E402
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-PATH = ROOT / "notebooks" / "12_why_a_gradient_step_can_be_checked.ipynb"
-
-SETUP = '''# Setup: in Colab this installs the package; on your laptop run `pip install -e ".[dev]"` once in the repository.
-try:
-    import google.colab  # noqa: F401
-    %pip install -q "gradientcoin_edu[dev] @ git+https://github.com/gradientcoin-edu/gradientcoin_edu"
-except ImportError:
-    pass
-import gradientcoin_edu
-gradientcoin_edu.print_environment()'''
-
-CELLS: list[tuple[str, str]] = [
-    ("md", r"""# 12 · Why a gradient step can be checked
+CELLS = [
+    md(r"""# 12 · Why a gradient step can be checked
 
 GradientCoin pays miners for gradients. Before a node accepts a block it must decide whether the
 published training step is honest. Is it enough to check that *the loss went down*? For the
@@ -44,8 +34,8 @@ method racing on it, and a certificate that tells how far from optimal a point i
 4. use the bound $f(x)-f^\star \le \|\nabla f(x)\|^2/(2\mu)$ as a certificate, and say why a GPT has none.
 
 Library code: `gradientcoin_edu/theory.py`. Runs in a few seconds on a CPU; no GPU needed."""),
-    ("code", SETUP),
-    ("code", r"""import numpy as np
+    code(SETUP),
+    code(r"""import numpy as np
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
@@ -57,7 +47,7 @@ torch.manual_seed(12)
 rng = np.random.default_rng(12)      # every random number below comes from this generator or a fixed seed"""),
 
     # ---------------------------------------------------------------- 1. the objective
-    ("md", r"""## 1. The objective
+    md(r"""## 1. The objective
 
 One row of an attention matrix is a softmax of scores: with the keys stacked in a matrix
 $A\in\mathbb R^{n\times d}$ and a query $x\in\mathbb R^d$, the attention weights are
@@ -73,7 +63,7 @@ We write $s=\mathrm{softmax}(Ax)=\langle \exp(Ax), \mathbf 1_n\rangle^{-1}\exp(A
 (Deng, Li and Song regularize with $\tfrac12\|\mathrm{diag}(w)Ax\|^2$; we use the plain ridge
 $\tfrac\lambda2\|x\|^2$, which keeps every formula short.) Our instance: $n=12$ keys in $d=4$
 dimensions, $A$ with $N(0, 1.5^2)$ entries, $b$ a random probability vector."""),
-    ("code", r"""P = SoftmaxRegression.random(n=12, d=4, scale=1.5, seed=0)      # lam = 0 for now
+    code(r"""P = SoftmaxRegression.random(n=12, d=4, scale=1.5, seed=0)      # lam = 0 for now
 A, b = P.A, P.b
 x = rng.standard_normal(4)
 s = theory.softmax(A @ x)
@@ -82,7 +72,7 @@ assert np.isclose(s.sum(), 1.0) and np.all(s > 0)                     # softmax 
 assert np.isclose(P.loss(x), 0.5 * np.sum((np.exp(A @ x) / np.exp(A @ x).sum() - b) ** 2))   # the formula above"""),
 
     # ---------------------------------------------------------------- 2. gradient
-    ("md", r"""## 2. The gradient by hand
+    md(r"""## 2. The gradient by hand
 
 Let $u=Ax$. The softmax Jacobian is
 $\dfrac{\partial s_i}{\partial u_j} = s_i(\delta_{ij}-s_j)$, that is
@@ -96,24 +86,24 @@ $$ \nabla L(x) \;=\; A^\top J\,(s-b) \;+\; \lambda x . $$
 $J\mathbf 1=0$ says that adding the same number to every score changes nothing: that is why
 `softmax` may subtract $\max u$ before exponentiating (no overflow). We trust the formula only
 after comparing it with `torch.autograd`, which differentiates the code, not our algebra."""),
-    ("code", r"""for lam in (0.0, 0.7):
+    code(r"""for lam in (0.0, 0.7):
     for _ in range(5):
         x = 2 * rng.standard_normal(4)
         ours, torchs = theory.gradient(A, b, x, lam), theory.autograd_gradient(A, b, x, lam)
         assert np.allclose(ours, torchs, rtol=1e-12, atol=1e-15), (ours, torchs)
 print("analytic gradient == autograd at 10 random points, e.g.", np.round(ours, 6))"""),
-    ("md", r"""### Exercise 12.1 — the gradient by hand
+    md(r"""### Exercise 12.1 — the gradient by hand
 
 Write the gradient yourself, in NumPy, from the formula above (about four lines). Compute the
 softmax stably (subtract the maximum), build $J$, and return a vector of shape `(d,)`."""),
-    ("code", r"""def my_gradient(A, b, x, lam):
+    code(r"""def my_gradient(A, b, x, lam):
     # your code here: s = softmax(A @ x); J = diag(s) - s s^T; return A^T J (s - b) + lam x
     raise NotImplementedError"""),
-    ("code", r"""from gradientcoin_edu.exercises import check
+    code(r"""from gradientcoin_edu.exercises import check
 check("12.1", my_gradient)"""),
 
     # ---------------------------------------------------------------- 3. hessian
-    ("md", r"""## 3. The Hessian
+    md(r"""## 3. The Hessian
 
 Differentiate $g(u) = J(u)\,r(u)$ once more. With $dr = ds = J\,du$,
 
@@ -126,14 +116,14 @@ symmetry of $J$, the bracket times $J$ is $\mathrm{diag}(w) - w s^\top - s w^\to
 $$ \nabla^2 L(x) \;=\; A^\top\Big( \underbrace{J J}_{\text{Gauss-Newton}\;\succeq 0} \;+\; \underbrace{\mathrm{diag}(w) - w s^\top - s w^\top}_{\text{curvature of softmax, indefinite}} \Big) A \;+\; \lambda I . $$
 
 The first part alone would make $L$ convex; the second part is where non-convexity comes from."""),
-    ("code", r"""for lam in (0.0, 0.7):
+    code(r"""for lam in (0.0, 0.7):
     for _ in range(5):
         x = 2 * rng.standard_normal(4)
         ours, torchs = theory.hessian(A, b, x, lam), theory.autograd_hessian(A, b, x, lam)
         assert np.allclose(ours, torchs, rtol=1e-10, atol=1e-13)
         assert np.allclose(ours, ours.T)
 print("analytic Hessian == torch.autograd.functional.hessian at 10 random points")"""),
-    ("md", r"""### A second look at the same matrix
+    md(r"""### A second look at the same matrix
 
 For a direction $v$ put $u = Av$ and centre it with the attention weights:
 $\delta = u - (s^\top u)\mathbf 1$. Multiplying out (try it: $\delta$ absorbs the rank-one terms)
@@ -144,7 +134,7 @@ $$ v^\top \nabla^2 L(x)\, v \;=\; \sum_{j=1}^n s_j\,\delta_j^2\,\big(2s_j - b_j 
 It is a weighted variance of $u$ under the attention distribution $s$, with signed weights. A
 coefficient $2s_j-b_j-\bar r$ turns negative where the target $b_j$ is large but the attention $s_j$
 small, i.e. where the model is still wrong."""),
-    ("code", r"""for _ in range(5):
+    code(r"""for _ in range(5):
     x, v = 2 * rng.standard_normal(4), rng.standard_normal(4)
     s = theory.softmax(A @ x)
     u = A @ v
@@ -154,12 +144,12 @@ small, i.e. where the model is still wrong."""),
 print("quadratic form of the Hessian == weighted variance formula")"""),
 
     # ---------------------------------------------------------------- 4. non-convexity
-    ("md", r"""## 4. Without regularization the problem is not convex
+    md(r"""## 4. Without regularization the problem is not convex
 
 Sample 400 points (radii up to 4) and look at the smallest Hessian eigenvalue at each. A convex
 function has none below zero. Then slice $L$ along the eigenvector of the worst point: convexity
 would put the curve below every chord."""),
-    ("code", r"""radii = rng.uniform(0, 4, size=(400, 1))
+    code(r"""radii = rng.uniform(0, 4, size=(400, 1))
 directions = rng.standard_normal((400, 4))
 points = directions / np.linalg.norm(directions, axis=1, keepdims=True) * radii      # (400, 4)
 lowest = theory.min_hessian_eigenvalue(A, b, points)                                # (400,)  at lam = 0
@@ -180,7 +170,7 @@ fig.update_layout(title="A slice through the unregularized loss: above its chord
 fig.show()"""),
 
     # ---------------------------------------------------------------- 5. convexity threshold
-    ("md", r"""## 5. How much regularization makes it convex
+    md(r"""## 5. How much regularization makes it convex
 
 Bound the two factors of the weighted-variance form.
 
@@ -200,7 +190,7 @@ argument bounds the largest eigenvalue by $\lambda^\star+\lambda$ (the smoothnes
 Since $\nabla^2 L_\lambda = \nabla^2 L_0 + \lambda I$, every eigenvalue moves up by exactly $\lambda$: the
 smallest sampled one crosses zero at $\lambda_{\rm emp} = -\min(\text{sampled})$. The proof has to cover
 every $x$ and every $A$, so it is cautious; the plot shows by how much."""),
-    ("code", r"""lam_star = theory.convexity_threshold(A, b)
+    code(r"""lam_star = theory.convexity_threshold(A, b)
 lam_emp = -lowest.min()
 print(f"proven threshold lam* = {lam_star:.2f};  measured at 400 points: {lam_emp:.3f}  ({lam_star / lam_emp:.0f}x smaller)")
 assert lowest.min() >= -lam_star                                    # the bound holds at every sampled point
@@ -221,9 +211,9 @@ fig.update_xaxes(type="log", title_text="regularization lam", row=2, col=1)
 fig.update_yaxes(range=[-lam_star, lam_star], row=1, col=1)
 fig.update_layout(height=550, title="Regularization shifts every eigenvalue up by lam")
 fig.show()"""),
-    ("md", r"""**Try it.** Move the slider: the slice of section 4 bends upward as $\lambda$ grows. (In a static
+    md(r"""**Try it.** Move the slider: the slice of section 4 bends upward as $\lambda$ grows. (In a static
 copy of the notebook the figure shows the starting value.)"""),
-    ("code", r"""import ipywidgets as widgets
+    code(r"""import ipywidgets as widgets
 
 def draw_slice(lam=0.0):
     ys = [P.with_lam(lam).loss(worst + t * v) for t in ts]
@@ -232,17 +222,17 @@ def draw_slice(lam=0.0):
     fig.show()
 
 widgets.interact(draw_slice, lam=widgets.FloatSlider(value=0.0, min=0.0, max=round(3 * lam_emp, 2), step=0.05));"""),
-    ("md", r"""### Exercise 12.2 — the convexity threshold
+    md(r"""### Exercise 12.2 — the convexity threshold
 
 Implement $\lambda^\star(A, b) = \tfrac12(1+\max b-\min b)\|A\|_2^2$. Careful: $\|A\|_2$ is the
 *spectral* norm (largest singular value), `np.linalg.norm(A, 2)`, not the Frobenius norm."""),
-    ("code", r"""def my_threshold(A, b):
+    code(r"""def my_threshold(A, b):
     # your code here (one line)
     raise NotImplementedError"""),
-    ("code", r"""check("12.2", my_threshold)"""),
+    code(r"""check("12.2", my_threshold)"""),
 
     # ---------------------------------------------------------------- 6. optimizers
-    ("md", r"""## 6. Gradient descent and Newton's method
+    md(r"""## 6. Gradient descent and Newton's method
 
 Two ways down the hill, both from $x_0 = 0$:
 
@@ -256,7 +246,7 @@ Two ways down the hill, both from $x_0 = 0$:
 We use $\lambda = 1.5\,\lambda_{\rm emp}$: every Hessian we sampled is positive definite there, though the
 proof needs the much larger $\lambda^\star$ (at $\lambda>\lambda^\star$ the penalty dominates and both methods
 finish within a few steps; try it by changing `lam_run`)."""),
-    ("code", r"""lam_run = 1.5 * lam_emp
+    code(r"""lam_run = 1.5 * lam_emp
 Q = P.with_lam(lam_run)
 newton_run = theory.newton(Q, np.zeros(4), steps=20)
 gd_run = theory.gradient_descent(Q, np.zeros(4), steps=500)
@@ -281,17 +271,17 @@ fig = go.Figure([go.Scatter(y=np.maximum(gap_gd, floor), name="gradient descent"
 fig.update_yaxes(type="log", title_text="L(x_t) - L*", exponentformat="power")
 fig.update_layout(title=f"Linear against quadratic convergence (lam = {lam_run:.2f})", xaxis_title="iteration t", height=380)
 fig.show()"""),
-    ("md", r"""### Exercise 12.3 — one Newton step
+    md(r"""### Exercise 12.3 — one Newton step
 
 Return $x - H^{-1}g$ with $g=\nabla L(x)$ and $H=\nabla^2 L(x)$ from section 3. Solve the linear system
 (`np.linalg.solve(H, g)`); do not invert $H$."""),
-    ("code", r"""def my_newton_step(A, b, x, lam):
+    code(r"""def my_newton_step(A, b, x, lam):
     # your code here: build s, J, w, H and g, then return x - solve(H, g)
     raise NotImplementedError"""),
-    ("code", r"""check("12.3", my_newton_step)"""),
+    code(r"""check("12.3", my_newton_step)"""),
 
     # ---------------------------------------------------------------- 7. certificate
-    ("md", r"""## 7. "Did this step help?" is cheap for a convex objective
+    md(r"""## 7. "Did this step help?" is cheap for a convex objective
 
 A node that receives a claimed training step $x_{\rm old}\to x_{\rm new}$ can ask two questions.
 
@@ -304,7 +294,7 @@ A node that receives a claimed training step $x_{\rm old}\to x_{\rm new}$ can as
 
 The certificate needs a *proven* $\mu$, so here we pay the proven threshold: $\lambda = 1.25\,\lambda^\star$,
 $\mu = 0.25\,\lambda^\star$. We check it along a gradient-descent run started far away."""),
-    ("code", r"""lam_safe = 1.25 * lam_star
+    code(r"""lam_safe = 1.25 * lam_star
 S = P.with_lam(lam_safe)
 mu = theory.strong_convexity(A, b, lam_safe)
 run = theory.gradient_descent(S, 3 * rng.standard_normal(4), steps=40)
@@ -328,7 +318,7 @@ print("fit error 1/2||s - b||^2 at the optimum:", {k: round(float(v), 5) for k, 
 assert fit["lam_safe"] > fit["lam_run"]"""),
 
     # ---------------------------------------------------------------- 8. GPT
-    ("md", r"""## 8. Why a GPT is different, and what proof-of-gradient does instead
+    md(r"""## 8. Why a GPT is different, and what proof-of-gradient does instead
 
 A GPT stacks many attention heads and MLPs, with no regularization strong enough to make it
 convex. Section 4 already showed negative curvature for a *single* head. Without a $\mu>0$ a small
@@ -336,7 +326,7 @@ gradient certifies nothing (saddle points and poor local minima have small gradi
 the loss that matters, the average over the whole training set, is too expensive to evaluate per
 block. A miner's step is computed on one batch. Let us see what that means with eight "batches"
 $(A_k, b_k)$ that share the same parameters $x$ (no regularization, like a GPT)."""),
-    ("code", r"""data = np.random.default_rng(5)                                            # this section's own seed
+    code(r"""data = np.random.default_rng(5)                                            # this section's own seed
 batches = [SoftmaxRegression(1.5 * data.standard_normal((12, 4)), data.dirichlet(np.ones(12))) for _ in range(8)]
 x_model = data.standard_normal(4)                                          # the current model
 eta = 1.0 / theory.smoothness_bound(batches[0].A, batches[0].b)
@@ -350,7 +340,7 @@ fig = go.Figure(go.Bar(x=[f"batch {k}" for k in range(8)], y=change,
                        marker_color=["seagreen" if c < 0 else "firebrick" for c in change]))
 fig.update_layout(title="One honest step on batch 0: the loss change on every batch", yaxis_title="change in loss", height=330)
 fig.show()"""),
-    ("md", r"""So "the loss went down" depends on where you look. Worse, a loss check cannot tell *which* work
+    md(r"""So "the loss went down" depends on where you look. Worse, a loss check cannot tell *which* work
 was done: a step computed on another batch (or on the validation set itself, or by any other
 shortcut) may lower the committed batch's loss just as well. Proof-of-gradient therefore asks a
 different, decidable question: **is the published gradient the gradient of the committed batch?**
@@ -358,7 +348,7 @@ The batch is fixed by a hash of (parent, miner, nonce), so the verifier recomput
 gradient and compares. It costs the verifier exactly one gradient, the same as one of the miner's
 lottery tickets. (In the real protocol the comparison is on quantized gradients with a tiny
 tolerance for floating-point noise; see the proof-of-gradient notebooks.)"""),
-    ("code", r"""committed = 0                                                              # chosen by the block's hash
+    code(r"""committed = 0                                                              # chosen by the block's hash
 
 def loss_check(step_gradient):                       # "did the committed batch's loss go down?"
     return batches[committed].loss(x_model - eta * step_gradient) < batches[committed].loss(x_model)
@@ -374,7 +364,7 @@ assert recompute_check(honest)                                             # rec
 assert not any(recompute_check(batches[k].gradient(x_model)) for k in shortcuts)   # ... and no shortcut"""),
 
     # ---------------------------------------------------------------- summary
-    ("md", r"""## Summary
+    md(r"""## Summary
 
 * Softmax regression $L(x)=\tfrac12\|\mathrm{softmax}(Ax)-b\|^2+\tfrac\lambda2\|x\|^2$ has gradient
   $A^\top J(s-b)+\lambda x$ with $J=\mathrm{diag}(s)-ss^\top$, and Hessian
@@ -401,25 +391,8 @@ assert not any(recompute_check(batches[k].gradient(x_model)) for k in shortcuts)
 ]
 
 
-def build() -> nbformat.NotebookNode:
-    cells = [new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in CELLS]
-    nb = new_notebook(cells=cells, metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-    })
-    for cell in nb.cells:                      # deterministic ids keep diffs small
-        cell.pop("id", None)
-    nb.nbformat, nb.nbformat_minor = 4, 4
-    return nb
-
-
-def main() -> None:
-    nb = build()
-    nbformat.validate(nb)
-    PATH.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, str(PATH))
-    print(f"wrote {PATH.relative_to(ROOT)} ({len(nb.cells)} cells)")
+NOTEBOOKS = {"12_why_a_gradient_step_can_be_checked.ipynb": CELLS}
 
 
 if __name__ == "__main__":
-    main()
+    nbbuild.main(NOTEBOOKS)

@@ -271,6 +271,81 @@ def test_nonce_search_returns_the_first_hit():
     assert K.nonce_search(GENESIS_HEADER76, target, hits[0] + 1, 600, **CPU) == hits[1]
 
 
+# prefix lengths: Bitcoin (76), ours (176), and the awkward ones: empty, a tail that just fits one
+# block (51) or spills into two (52, 55, 56, 60), a nonce straddling two blocks (63), whole blocks
+# (0, 64), and the same tails after a midstate (119, 120)
+PREFIX_LENGTHS = [76, 176, 0, 51, 52, 55, 56, 60, 63, 64, 119, 120]
+
+
+def awkward_prefix(n: int) -> bytes:
+    return bytes((31 * i + 7 * n + 1) % 256 for i in range(n))
+
+
+def first_hits(prefix: bytes, target: int, start: int, count: int) -> list[int]:
+    """The hashlib oracle: every qualifying nonce in the range, in order."""
+    return [n for n in range(start, start + count)
+            if int.from_bytes(hashlib.sha256(hashlib.sha256(prefix + struct.pack("<I", n)).digest()).digest(),
+                              "little") <= target]
+
+
+@pytest.mark.parametrize("n", PREFIX_LENGTHS)
+def test_nonce_search_any_prefix_length_matches_hashlib(n):
+    prefix, target = awkward_prefix(n), 1 << 250                    # about 1 nonce in 64 qualifies
+    hits = first_hits(prefix, target, 0, 2000)
+    assert len(hits) >= 2
+    assert K.nonce_search(prefix, target, 0, 2000, **CPU) == hits[0]
+    assert K.nonce_search(prefix, target, hits[0] + 1, 2000 - hits[0] - 1, **CPU) == hits[1]
+    assert K.nonce_search(prefix, target, hits[0] + 1, hits[1] - hits[0] - 1, **CPU) is None
+    assert K.nonce_search(bytearray(prefix), target, 0, 2000, **CPU) == hits[0]
+
+
+def test_nonce_search_on_our_180_byte_header():
+    from gradientcoin_edu.chain import BlockHeader, compute_tx_root
+    header = BlockHeader(1, b"\x01" * 32, compute_tx_root([]), time=1_700_000_000, bits=0x1F00FFFF,
+                         miner_id=b"\x02" * 32)
+    target = 0xFFFF << (8 * (0x1F - 3))                             # about 1 nonce in 2^16
+    prefix = header.serialize()[:-4]
+    assert len(prefix) == 176
+    nonce = K.nonce_search(prefix, target, 0, 2 ** 20, **CPU)
+    assert nonce is not None and header.with_nonce(nonce).hash_value() <= target
+    assert first_hits(prefix, target, max(0, nonce - 3000), nonce - max(0, nonce - 3000) + 1)[0] == nonce
+    assert K.nonce_search(prefix, target, 0, nonce, **CPU) is None
+
+
+def test_nonce_search_kernel_parameters_rebuild_the_padded_message():
+    """The kernel's view of the message (host words + nonce + padding), rebuilt in Python, is
+    exactly SHA-256's padding of prefix ‖ nonce."""
+    ns = pytest.importorskip("gradientcoin_edu.kernels.nonce_search", exc_type=ImportError)
+    for n in PREFIX_LENGTHS + list(range(0, 130)):
+        prefix = awkward_prefix(n)
+        full, tail, n_blocks = ns.tail_geometry(n)
+        assert full % 64 == 0 and tail == n - full and n_blocks == (1 if tail <= 51 else 2)
+        msg = prefix + struct.pack("<I", 0xA1B2C3D4)
+        padded = msg + b"\x80" + bytes((55 - len(msg)) % 64) + struct.pack(">Q", 8 * len(msg))
+        assert len(padded) == full + 64 * n_blocks
+        prm = ns.search_params(prefix, 5).view(np.uint32)
+        assert tuple(prm[:8]) == cpu.sha256_midstate(prefix[:full])
+        assert bytes(struct.pack(">16I", *prm[8:24]))[:tail] == prefix[full:]
+        assert (int(prm[24]) << 32 | int(prm[25])) == 8 * len(msg) and prm[26] == 5 and not prm[27:].any()
+
+
+def test_nonce_search_rejects_a_prefix_that_is_not_bytes():
+    with pytest.raises(KernelError) as err:
+        K.nonce_search("not bytes", 1, 0, 1, **CPU)
+    assert err.value.reason == "bad-prefix"
+
+
+def test_midstate_of_several_blocks_and_of_none():
+    data = bytes(range(256)) * 2
+    assert cpu.sha256_midstate(b"") == cpu.SHA256_IV
+    state = cpu.sha256_midstate(data[:192])
+    pad = b"\x80" + bytes(55) + (192 * 8).to_bytes(8, "big")
+    assert struct.pack(">8I", *cpu.sha256_compress(state, pad)) == hashlib.sha256(data[:192]).digest()
+    with pytest.raises(KernelError) as err:
+        cpu.sha256_midstate(data[:100])
+    assert err.value.reason == "bad-length"
+
+
 def test_midstate_matches_hashlib():
     block = bytes(range(64))
     state = cpu.sha256_compress(cpu.sha256_midstate(block), b"\x80" + bytes(55) + (512).to_bytes(8, "big"))

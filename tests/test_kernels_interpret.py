@@ -24,8 +24,9 @@ from gradientcoin_edu.crypto.merkle import merkle_root  # noqa: E402
 from gradientcoin_edu.errors import KernelError  # noqa: E402
 from gradientcoin_edu.kernels import cpu  # noqa: E402
 
-from test_kernels import (GENESIS_HEADER76, GENESIS_NONCE, GENESIS_TARGET, hashlib_digests,  # noqa: E402
-                           random_payload, reference_quantize, verify_case)
+from test_kernels import (GENESIS_HEADER76, GENESIS_NONCE, GENESIS_TARGET, PREFIX_LENGTHS,  # noqa: E402
+                           awkward_prefix, first_hits, hashlib_digests, random_payload, reference_quantize,
+                           verify_case)
 
 INTERP = {"backend": "interpret"}
 
@@ -141,6 +142,28 @@ def test_nonce_search_kernel_returns_the_first_hit_and_compares_all_limbs():
     header = b"\x07" * 76
     top = 2 ** 32 - 200                                                     # the range ends at the last nonce
     assert K.nonce_search(header, 1 << 249, top, 200, **INTERP) == cpu.nonce_search(header, 1 << 249, top, 200)
+
+
+@pytest.mark.parametrize("n", PREFIX_LENGTHS)
+def test_nonce_search_kernel_any_prefix_length_matches_hashlib(n):
+    """One or two blocks after the midstate, the nonce at any byte offset (even across blocks)."""
+    prefix, target = awkward_prefix(n), 1 << 251                    # about 1 nonce in 32 qualifies
+    hits = first_hits(prefix, target, 7000, 192)
+    assert len(hits) >= 2
+    assert K.nonce_search(prefix, target, 7000, 192, **INTERP) == hits[0]
+    assert K.nonce_search(prefix, target, hits[0] + 1, 7192 - hits[0] - 1, **INTERP) == hits[1]
+    assert K.nonce_search(prefix, target, hits[0] + 1, hits[1] - hits[0] - 1, **INTERP) is None
+
+
+def test_nonce_search_kernel_on_our_180_byte_header():
+    from gradientcoin_edu.chain import BlockHeader, compute_tx_root
+    header = BlockHeader(1, b"\x01" * 32, compute_tx_root([]), time=1_700_000_000, bits=0x1F00FFFF,
+                         miner_id=b"\x02" * 32)
+    prefix, target = header.serialize()[:-4], 0xFFFF << (8 * (0x1F - 3))
+    nonce = K.nonce_search(prefix, target, 0, 2 ** 20, backend="cpu")
+    assert K.nonce_search(prefix, target, nonce - 100, 128, **INTERP) == nonce
+    assert K.nonce_search(prefix, target, nonce + 1, 128, **INTERP) == K.nonce_search(prefix, target, nonce + 1, 128,
+                                                                                      backend="cpu")
 
 
 def test_the_kernels_share_one_sha256_compression():

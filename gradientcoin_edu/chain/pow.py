@@ -9,15 +9,19 @@ about ``(target + 1) / 2^256``, so the number of tries is geometric with mean
 
 The header puts the nonce in its last four bytes, so the loop hashes a fixed prefix
 once and only finishes the hash for each nonce (the "midstate" trick real miners use).
-``search_nonces(prefix, target, start, count)`` is the one function a GPU nonce search
-(``gradientcoin_edu.kernels.nonce_search``) replaces. Taught in notebook 03.
+That loop is ``gradientcoin_edu.kernels.nonce_search``: hashlib on the CPU, a Triton
+kernel (one nonce per GPU thread) on a CUDA device. ``search_nonces`` and ``mine`` call
+it on batches of nonces; easy targets (fewer than ``GPU_MIN_ATTEMPTS`` expected tries,
+e.g. the regtest and demo presets) stay on the CPU, where a GPU launch would cost more
+than the hashes. Taught in notebook 03.
 """
 from __future__ import annotations
 
-import hashlib
+import os
 from dataclasses import replace
 from typing import Sequence
 
+from .. import kernels
 from ..ledger import Transaction, TxOut
 from .block import ZERO_HASH, Block, BlockHeader, compute_tx_root
 from .bits import bits_to_target
@@ -25,37 +29,55 @@ from .bits import bits_to_target
 __all__ = ["search_nonces", "mine", "make_block", "mine_block", "block_fees", "MAX_NONCE"]
 
 MAX_NONCE = 2**32 - 1
-_CHUNK = 4096                      # nonces per progress-bar update
+CPU_BATCH = 4096                   # nonces per kernel call (and progress-bar step) on the CPU
+GPU_BATCH = 1 << 24                # on a GPU: one launch, a few milliseconds
+GPU_MIN_ATTEMPTS = 1 << 20         # expected tries below which the search stays on the CPU
 
 
-def search_nonces(prefix: bytes, target: int, start: int, count: int) -> int | None:
-    """First nonce in ``[start, start + count)`` with SHA-256d(prefix ‖ nonce u32 LE) <= target."""
-    midstate = hashlib.sha256(prefix)
-    for nonce in range(start, min(start + count, MAX_NONCE + 1)):
-        h = midstate.copy()
-        h.update(nonce.to_bytes(4, "little"))
-        if int.from_bytes(hashlib.sha256(h.digest()).digest(), "little") <= target:
-            return nonce
-    return None
+def _backend(target: int) -> str | None:
+    """``"cpu"`` for easy targets; otherwise None, the kernels' own choice (the GPU when there
+    is one). ``GRADIENTCOIN_KERNELS``, when set, always wins."""
+    if os.environ.get(kernels.ENV_VAR) or 2**256 // (target + 1) >= GPU_MIN_ATTEMPTS:
+        return None
+    return "cpu"
 
 
-def mine(block: Block, max_attempts: int = 2**32, start_nonce: int = 0, progress: bool = True) -> Block | None:
+def search_nonces(prefix: bytes, target: int, start: int, count: int, *, backend: str | None = None) -> int | None:
+    """First nonce in ``[start, start + count)`` with SHA-256d(prefix ‖ nonce u32 LE) <= target.
+
+    ``prefix`` is the header without its nonce (176 bytes for a ``BlockHeader``, 76 for a
+    Bitcoin header); the range is cut at ``MAX_NONCE``. None when no nonce in it qualifies.
+    ``backend`` (``"cpu"``, ``"triton"``, ``"interpret"``) forces a path of the kernels.
+    """
+    end = min(start + count, MAX_NONCE + 1)
+    if end <= start:
+        return None
+    return kernels.nonce_search(prefix, target, start, end - start, backend=backend or _backend(target))
+
+
+def mine(block: Block, max_attempts: int = 2**32, start_nonce: int = 0, progress: bool = True, *,
+         backend: str | None = None) -> Block | None:
     """Return ``block`` with a nonce that meets its ``bits``, or ``None`` after ``max_attempts`` tries.
 
     The number of tries it took is ``result.header.nonce - start_nonce + 1``. If ``None``
     comes back, change the time or the coinbase and try again (Bitcoin's "extra nonce").
+    The nonces go to ``kernels.nonce_search`` in batches (``CPU_BATCH``, or ``GPU_BATCH`` on
+    the GPU); the progress bar advances once per batch.
     """
     target = bits_to_target(block.header.bits)
     prefix = block.header.serialize()[:-4]
     end = min(start_nonce + max_attempts, MAX_NONCE + 1)
+    backend = backend or _backend(target)
+    on_gpu = end > start_nonce and kernels.backend_for(backend=backend, prefer_gpu=True) == "triton"
+    batch = GPU_BATCH if on_gpu else CPU_BATCH
     bar = _progress_bar(progress, end - start_nonce)
     try:
-        for chunk_start in range(start_nonce, end, _CHUNK):
-            count = min(_CHUNK, end - chunk_start)
-            nonce = search_nonces(prefix, target, chunk_start, count)
+        for lo in range(start_nonce, end, batch):
+            count = min(batch, end - lo)
+            nonce = kernels.nonce_search(prefix, target, lo, count, backend=backend)
             if nonce is not None:
                 if bar is not None:
-                    bar.update(nonce - chunk_start + 1)
+                    bar.update(nonce - lo + 1)
                 return replace(block, header=block.header.with_nonce(nonce))
             if bar is not None:
                 bar.update(count)

@@ -27,7 +27,6 @@ Used by notebook 05.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -36,7 +35,7 @@ from ..crypto.keys import PrivateKey
 from ..ledger import COIN, build_payment
 from .simulator import LinkSpec, Simulator
 
-__all__ = ["RaceResult", "double_spend_race", "RaceEstimate", "estimate_double_spend"]
+__all__ = ["RaceResult", "double_spend_race", "RaceEstimate", "estimate_double_spend", "estimate_curve"]
 
 
 @dataclass(frozen=True)
@@ -175,5 +174,3 @@ def estimate_curve(q: float, zs: Sequence[int], trials: int, seed: int = 0, **ra
     """``estimate_double_spend`` for each z (different seeds per z, so the points are independent)."""
     return [estimate_double_spend(q, z, trials, seed + 100_003 * k, **race_kwargs) for k, z in enumerate(zs)]
 
-
-__all__.append("estimate_curve")

@@ -302,6 +302,9 @@ class Node:
             self._send(peer, m.GetBlocks(tuple(self.chain.locator()[:m.MAX_LOCATOR])))
         elif msg.best_hash != self.tip:                # we are ahead (or elsewhere): show them our tip
             self._send(peer, m.Inv((m.InvItem(m.INV_BLOCK, self.tip),)))
+        if len(self.mempool):                          # and what is waiting to be mined (cf. BIP 35)
+            txids = self.mempool.txids()[:m.MAX_INV_ITEMS]
+            self._send(peer, m.Inv(tuple(m.InvItem(m.INV_TX, t) for t in txids)))
 
     def _on_verack(self, peer: str, msg: m.Verack) -> None:
         if peer in self.peers:

@@ -13,7 +13,7 @@ notebook viewed without JavaScript). Taught in notebook 04; used by notebook 05.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Sequence
 
 from ..crypto.hashes import hash_to_hex
 
