@@ -13,8 +13,8 @@ import torch
 from gradientcoin_edu import kernels as K
 from gradientcoin_edu.kernels import cpu
 
-from test_kernels import (GENESIS_HEADER76, GENESIS_NONCE, GENESIS_TARGET, hashlib_digests,  # noqa: E402
-                          random_payload, reference_quantize, verify_case)
+from test_kernels import (GENESIS_HEADER76, GENESIS_NONCE, GENESIS_TARGET, PREFIX_LENGTHS,  # noqa: E402
+                          awkward_prefix, hashlib_digests, random_payload, reference_quantize, verify_case)
 
 gpu = pytest.mark.gpu
 
@@ -100,3 +100,43 @@ def test_fused_verify_on_the_gpu():
 def test_genesis_nonce_on_the_gpu():
     assert K.nonce_search(GENESIS_HEADER76, GENESIS_TARGET, GENESIS_NONCE - (1 << 22), 1 << 23) == GENESIS_NONCE
     assert K.nonce_search(GENESIS_HEADER76, GENESIS_TARGET, 0, 1 << 20) is None
+
+
+@gpu
+@pytest.mark.parametrize("n", PREFIX_LENGTHS)
+def test_nonce_search_any_prefix_length_on_the_gpu(n):
+    prefix, target = awkward_prefix(n), 1 << 244                    # about 1 nonce in 4096 qualifies
+    for start in (0, 2 ** 32 - (1 << 16)):
+        want = K.nonce_search(prefix, target, start, 1 << 16, backend="cpu")
+        assert want is not None
+        assert K.nonce_search(prefix, target, start, 1 << 16, backend="triton") == want
+
+
+@gpu
+def test_mining_our_header_on_the_gpu_finds_the_cpu_nonce():
+    from gradientcoin_edu.chain import Block, BlockHeader, compute_tx_root, mine, search_nonces
+    header = BlockHeader(1, b"\x01" * 32, compute_tx_root([]), time=1_700_000_000, bits=0x1E0FFFFF)
+    target = 0x0FFFFF << (8 * (0x1E - 3))                           # about 2^20 tries: the GPU path
+    block = mine(Block(header), progress=False)
+    assert block.header.nonce == search_nonces(header.serialize()[:-4], target, 0, 2 ** 32, backend="cpu")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("prefix_len", [176, 63])                 # one block; two, the nonce across them
+def test_nonce_search_kernel_compiles_for_sm90_without_a_gpu(prefix_len):
+    triton = pytest.importorskip("triton")
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+    ns = K.triton_module("nonce_search", interpret=False)
+    _, tail, n_blocks = ns.tail_geometry(prefix_len)
+    const = {"TAIL_BYTES": tail, "N_BLOCKS": n_blocks, "BLOCK": 256}
+    sig = {"P": "*i32", "K": "*i32", "FOUND": "*i64", "start": "i64", "count": "i32",
+           **{name: "constexpr" for name in const}}
+    try:
+        k = triton.compile(ASTSource(ns.nonce_search_kernel, sig, const), target=GPUTarget("cuda", 90, 32),
+                           options={"num_warps": 8, "enable_fp_fusion": False})
+    except Exception as err:  # no CUDA toolchain (ptxas) in this triton build
+        if "ptxas" in str(err).lower():
+            pytest.skip(f"no ptxas to compile with: {err}")
+        raise
+    assert k.asm["ptx"].count("shf.") > 1000 * n_blocks            # rotations became funnel shifts

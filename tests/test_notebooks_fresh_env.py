@@ -9,15 +9,10 @@ there by a kernel of this interpreter; a guard cell run first proves the isolati
 no repository path on ``sys.path``, ``solutions`` not importable). ``.ci/run`` provides the rest of
 the Colab-like setting: a fresh virtual environment where only the README's install command ran.
 
-Cost and gating. Executing every notebook is the most expensive part of CI, and nbval already does
-it once. So the per-notebook test runs
-
-* always when ``GRADIENTCOIN_FRESH_ENV=1``, and never (skipped, with the reason) when it is ``0``;
-* otherwise only when nbval is *not* executing the same notebook in this pytest session, so it never
-  doubles the work: ``pytest tests`` runs every notebook here once, from outside the repository,
-  while ``pytest --nbval-lax tests notebooks`` leaves the execution to nbval and says so in the skip
-  reason. See docs/instructors.md ("Checking the whole course") and the report of issue 7 for the
-  proposed CI command.
+Cost. Executing every notebook is the most expensive part of CI, and nbval (in the README's test
+command) executes each one a second time, inside the repository. Both runs are kept on purpose:
+nbval is the tool students and instructors know, this test is the Colab-like one. Set
+``GRADIENTCOIN_FRESH_ENV=0`` to skip this run (it says so in the skip reason) when iterating locally.
 
 A cheap static check (no kernel) and a self-test of the harness (one small kernel) always run.
 """
@@ -68,18 +63,6 @@ def _fresh_workdir(tmp_path_factory) -> pathlib.Path:
     if course_table._inside(workdir.resolve(), ROOT):
         workdir = pathlib.Path(tempfile.mkdtemp(prefix="gc-fresh-"))
     return workdir
-
-
-def _nbval_executes(config, path: pathlib.Path) -> bool:
-    """True when nbval runs ``path`` in this pytest session (so running it again would double the cost)."""
-    if not (config.getoption("nbval", default=False) or config.getoption("nbval_lax", default=False)):
-        return False
-    base = pathlib.Path(config.invocation_params.dir)
-    for arg in config.args:
-        target = (base / arg.split("::")[0]).resolve()
-        if target == path or target in path.parents:
-            return True
-    return False
 
 
 # ------------------------------------------------------------------------------- always run
@@ -163,9 +146,6 @@ def test_notebook_runs_outside_the_repository(path, request, tmp_path_factory):
     mode = os.environ.get(ENV_VAR, "")
     if mode == "0":
         pytest.skip(f"{ENV_VAR}=0: fresh-environment run of the notebooks switched off")
-    if mode != "1" and _nbval_executes(request.config, path):
-        pytest.skip(f"nbval executes {path.name} in this session already; set {ENV_VAR}=1 to also run it "
-                    "from a directory outside the repository")
     workdir = _fresh_workdir(tmp_path_factory)
     guard = GUARD.format(repo=str(ROOT), workdir=str(workdir), name=path.name)
     course_table.execute_outside_repo(path, workdir, guard=guard)
