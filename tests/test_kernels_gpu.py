@@ -115,8 +115,8 @@ def test_nonce_search_any_prefix_length_on_the_gpu(n):
 @gpu
 def test_mining_our_header_on_the_gpu_finds_the_cpu_nonce():
     from gradientcoin_edu.chain import Block, BlockHeader, compute_tx_root, mine, search_nonces
-    header = BlockHeader(1, b"\x01" * 32, compute_tx_root([]), time=1_700_000_000, bits=0x1E0FFFFF)
-    target = 0x0FFFFF << (8 * (0x1E - 3))                           # about 2^20 tries: the GPU path
+    header = BlockHeader(1, b"\x01" * 32, compute_tx_root([]), time=1_700_000_000, bits=0x1E07FFFF)
+    target = 0x07FFFF << (8 * (0x1E - 3))                           # about 2^21 tries: the GPU path
     block = mine(Block(header), progress=False)
     assert block.header.nonce == search_nonces(header.serialize()[:-4], target, 0, 2 ** 32, backend="cpu")
 
@@ -139,4 +139,4 @@ def test_nonce_search_kernel_compiles_for_sm90_without_a_gpu(prefix_len):
         if "ptxas" in str(err).lower():
             pytest.skip(f"no ptxas to compile with: {err}")
         raise
-    assert k.asm["ptx"].count("shf.") > 1000 * n_blocks            # rotations became funnel shifts
+    assert k.asm["ptx"].count("shf.") > 500 * (n_blocks + 1)       # rotations became funnel shifts
