@@ -320,10 +320,6 @@ else:
    How big would the dataset root's tree be, and what could a miner do with overlapping windows?
 3. Why does the chain store weights as integers rather than float64, if float64 is deterministic on one
    machine? Which operations on the weights does that make exact?
-4. AdamW keeps two running averages per parameter. What would it cost to keep them on chain, and how would
-   a verifier check them?
-5. The sums in the validation set also appear in the training set. What does the arithmetic score then
-   measure, and how would you build a held-out test?
 """),
 ]
 
@@ -724,10 +720,6 @@ assert node.weights_root() == parent.weights_root       # the header commits to 
 2. The batch indices cost only a SHA-256 to compute, before any gradient. How could a miner who has
    committed poisoned records use that? What limits the attack (think of the share of poisoned records)?
 3. Why does the ticket include the miner id? What could Mallory do if it did not?
-4. Clipping limits one block's step to 1/4. Is the validation guard still needed? Think of a dataset that
-   slowly poisons the model over many blocks, each within the margin.
-5. On a GPU, float64 is slower than float32 by a large factor on consumer cards. Would you rather raise
-   Δ and allow float32, or keep float64? What do the noise numbers say?
 """),
 ]
 

@@ -385,8 +385,6 @@ else:
    block. What could a miner do with a generous `delta` and no cap?
 3. Why is it safer to implement rounding with `floor` and comparisons than with the hardware's
    round-to-nearest instruction, when two different machines must agree bit for bit?
-4. Bitcoin's nonce search gets 100× faster on a GPU and the network simply raises the difficulty.
-   Does the same happen with proof-of-gradient? What stays expensive no matter how fast the hashing is?
 """),
 ]
 
