@@ -61,8 +61,9 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, args.threads))
     if args.processes:
         from .llm.processes import run_process_demo
-        run_process_demo(blocks=args.blocks or 30, miners=args.miners, preset=args.preset, seed=args.seed,
-                         data_dir=args.data_dir, progress=not args.no_progress, echo=print)
+        summary = run_process_demo(blocks=args.blocks or 30, miners=args.miners, preset=args.preset, seed=args.seed,
+                                   data_dir=args.data_dir, progress=not args.no_progress, echo=print)
+        return 0 if summary["ok"] else 1
     else:
         run_llm_demo(blocks=args.blocks or 60, miners=args.miners, preset=args.preset, seed=args.seed,
                      progress=not args.no_progress, echo=print)

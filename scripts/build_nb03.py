@@ -270,7 +270,8 @@ With a target of 2^(256−k) the hash must start with about k zero bits, and eac
 probability 2^−k: the number of tries is geometric with mean **2^k**. We measure it: for each k we
 mine 40 headers (different parent hashes, so different puzzles) and count the nonces tried.
 `search_nonces` hashes the first 176 header bytes once and only finishes the hash for each nonce
-(the *midstate* trick real miners use; the nonce is deliberately the last field).
+(the *midstate* trick real miners use; the nonce is deliberately the last field). It hands the loop
+to `gradientcoin_edu.kernels.nonce_search`, which we meet again with the genesis block in section 7.
 """),
     code(r"""
 def attempts_to_mine(zero_bits: int, samples: int = 40, seed: int = 0) -> list[int]:
@@ -450,6 +451,24 @@ assert genesis.bits == 0x1D00FFFF and genesis.nonce == 2083236893
 tampered = BitcoinHeader(genesis.version, genesis.prev_hash, genesis.merkle_root, genesis.time, genesis.bits, genesis.nonce + 1)
 assert not tampered.check_pow()                  # the next nonce is nowhere near the target
 """),
+    md(r"""
+Finding that nonce is the same loop as our mining, on an 80-byte header instead of a 180-byte one.
+`gradientcoin_edu.kernels.nonce_search(prefix, target, start, count)` takes every header byte before
+the nonce and returns the first nonce in the range whose header meets the target (`mine` and
+`search_nonces` call it for our blocks). On a CUDA GPU the same call runs a Triton kernel, one nonce
+per GPU thread; without one it runs on the CPU (hashlib). Either way we give it a small range that
+contains Satoshi's nonce:
+"""),
+    code(r"""
+from gradientcoin_edu import kernels
+
+prefix = bytes.fromhex(GENESIS_HEADER_HEX)[:-4]          # the 76 bytes before the nonce
+found = kernels.nonce_search(prefix, bits_to_target(0x1D00FFFF), 2_083_230_000, 10_000)
+print("first nonce in 2,083,230,000 .. 2,083,239,999 that meets the target:", found)
+assert found == 2083236893
+assert hash_to_hex(sha256d(prefix + found.to_bytes(4, "little"))) == \
+    "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f"
+"""),
     code(r"""
 # NBVAL_IGNORE_OUTPUT
 rate = sum(map(sum, measured.values())) / seconds
@@ -474,9 +493,7 @@ print(f"At {rate / 1e6:.2f} million hashes/s, this notebook would need about "
    do if it could pick its own target?
 2. The fork-choice rule counts *work*, not blocks. Construct an example where the longer branch
    loses, and explain why counting blocks would let an attacker win cheaply.
-3. Under proof-of-gradient the ticket hashes `parent ‖ miner id ‖ nonce ‖ grad_root` and *not* the
-   time or the transactions. What could a miner do if the ticket covered the transaction order?
-4. A light client trusts the Merkle proof only as much as it trusts the header. What does it need to
+3. A light client trusts the Merkle proof only as much as it trusts the header. What does it need to
    check about the headers themselves?
 """),
 ]

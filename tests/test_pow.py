@@ -11,10 +11,13 @@ import statistics
 import pytest
 
 from _chain_helpers import ALICE, MINER, extend, new_chain
+from gradientcoin_edu import kernels
 from gradientcoin_edu.chain import (
     COIN, Block, BlockHeader, ChainParams, ProofOfWork, WorkRule, bits_to_target, calculate_next_bits,
     compute_tx_root, make_block, mine, search_nonces, target_to_bits,
 )
+from gradientcoin_edu.chain import pow as pow_module
+from gradientcoin_edu.chain.pow import MAX_NONCE
 from gradientcoin_edu.errors import InvalidBlock
 
 
@@ -78,6 +81,61 @@ def test_average_attempts_match_two_to_the_difficulty_bits():
     attempts = [mine(Block(header(target_to_bits(target), time=t)), progress=False).header.nonce + 1
                 for t in range(1_700_000_000, 1_700_000_400)]
     assert 64 * 0.85 < statistics.mean(attempts) < 64 * 1.15
+
+
+def test_search_nonces_cuts_the_range_at_the_last_nonce():
+    prefix = header().serialize()[:-4]
+    assert search_nonces(prefix, 2**256 - 1, MAX_NONCE, 10) == MAX_NONCE
+    assert search_nonces(prefix, 2**256 - 1, MAX_NONCE + 1, 10) is None
+    assert search_nonces(prefix, 2**256 - 1, 5, 0) is None
+
+
+def test_mining_runs_on_the_kernels_nonce_search_in_batches(monkeypatch):
+    """mine() hands batches of CPU_BATCH nonces to kernels.nonce_search and moves the bar per batch."""
+    target = 2**243                                            # about 8192 tries per block
+    def first_nonce(h: BlockHeader) -> int:
+        return search_nonces(h.serialize()[:-4], target, 0, 2**32)
+
+    h = next(h for h in (header(bits=target_to_bits(target), time=t) for t in range(1_700_000_000, 1_700_000_100))
+             if first_nonce(h) > 2 * pow_module.CPU_BATCH)                   # three batches at least
+    want = first_nonce(h)
+    calls, updates = [], []
+
+    def spy(prefix, target_, start, count, *, backend=None):
+        calls.append((start, count, backend))
+        return real(prefix, target_, start, count, backend=backend)
+
+    class Bar:
+        update = staticmethod(updates.append)
+        close = staticmethod(lambda: None)
+
+    real = kernels.nonce_search
+    monkeypatch.setattr(kernels, "nonce_search", spy)
+    monkeypatch.setattr(pow_module, "_progress_bar", lambda enabled, total: Bar())
+    monkeypatch.delenv(kernels.ENV_VAR, raising=False)
+    block = mine(Block(h))
+    assert block.header.nonce == want and block.header.hash_value() <= target
+    assert [c[0] for c in calls] == list(range(0, want + 1, pow_module.CPU_BATCH))
+    assert all(c[1] == pow_module.CPU_BATCH and c[2] == "cpu" for c in calls)   # an easy target: the CPU path
+    assert updates[:-1] == [pow_module.CPU_BATCH] * (len(calls) - 1) and sum(updates) == want + 1
+
+
+def test_hard_targets_leave_the_choice_to_the_kernels(monkeypatch):
+    monkeypatch.delenv(kernels.ENV_VAR, raising=False)
+    assert pow_module._backend(2**250) == "cpu"
+    assert pow_module._backend(bits_to_target(0x1D00FFFF)) is None          # the GPU, when there is one
+    monkeypatch.setenv(kernels.ENV_VAR, "interpret")
+    assert pow_module._backend(2**250) is None                              # the variable always wins
+
+
+def test_mining_with_the_triton_kernel_in_the_interpreter_matches_the_cpu_path():
+    pytest.importorskip("triton")
+    template = Block(header(bits=target_to_bits(2**250)))
+    prefix, target = template.header.serialize()[:-4], bits_to_target(template.header.bits)
+    want = search_nonces(prefix, target, 0, 10_000, backend="cpu")
+    assert search_nonces(prefix, target, 0, 128, backend="interpret") == want
+    assert mine(template, max_attempts=128, progress=False, backend="interpret") == \
+        mine(template, progress=False, backend="cpu")
 
 
 def test_make_block_pays_subsidy_plus_fees_and_carries_expected_bits():

@@ -138,8 +138,7 @@ class LLMChain(Chain):
     def write_snapshot(self, height: int | None = None) -> None:
         """Store the weights after block ``height`` (default: the tip) for restarts."""
         height = self.height if height is None else height
-        w = self.weights_at(height)
-        self.store.put_snapshot(self.block_at(height).hash(), height, np.ascontiguousarray(w, "<i8").tobytes())
+        self.store.put_snapshot(self.block_at(height).hash(), height, self.rule.snapshot(height))
 
     # ------------------------------------------------------------------ summaries
     def miners(self) -> dict[bytes, int]:

@@ -21,8 +21,9 @@ Admission rules (consensus; each rejection names its ``reason``):
 ``data-too-long``          more than ``max_records_per_tx`` records
 ``data-fee-too-low``       fee below ``data_fee_per_record`` per record
 ``data-block-full``        the block would add more than ``max_records_per_block`` records
-``data-hurts-validation``  the *screen*: one SGD step on this contribution alone raises the
-                           validation loss by more than ``data_margin`` (see ``rule.py``)
+``data-implausible``       the *screen*: the model at the parent block finds the text far less
+                           likely than its validation text (mean cross-entropy more than
+                           ``data_margin`` nats above the validation loss; see ``rule.py``)
 =========================  ===========================================================
 
 Taught in notebook 09.

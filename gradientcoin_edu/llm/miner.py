@@ -77,6 +77,7 @@ def mine_proof(rule: LLMRule, miner_id: bytes, target: int, start_nonce: int = 0
             before = after = None
             if rule.check_validation:
                 before, after = check_validation(rule.params, rule.validation, w, new, rule.val_loss())
+                rule.check_anchor(after)
         except InvalidProof:
             rejected += 1
             continue

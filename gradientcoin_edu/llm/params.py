@@ -5,8 +5,13 @@ parameters (:class:`~gradientcoin_edu.proof_of_gradient.PoGParams`: the model, t
 data, the number formats, the guard margin), a few more constants that every node must agree on:
 
 * **training data** (kind ``KIND_TRAINING_DATA``): the fee per record, how many records one
-  transaction and one block may add, and the *screen*: one SGD step on the contribution alone
-  may raise the validation loss by at most ``data_margin`` (or the contribution is refused);
+  transaction and one block may add, and the *screen*: the model at the parent block must find
+  the contribution about as likely as its validation text - mean cross-entropy at most
+  ``data_margin`` nats above the validation loss - or the contribution is refused;
+* **the guard**: ``anchored_guard`` strengthens the validation guard of DESIGN step 6 (an update
+  may raise the validation loss by at most the margin *over its parent*) to "at most the margin
+  over the *best* validation loss of the chain so far", which also bounds the sum of many small
+  rises (measured in ``docs/decentralized_llm.md``);
 * **inference** (kind ``KIND_INFERENCE_QUERY``): the smallest fee, the longest prompt, the most
   tokens an answer may have, how many blocks back a query may name its weights
   (``query_window``), how many queries one block may answer.
@@ -29,7 +34,7 @@ from ..proof_of_gradient import PoGParams
 
 __all__ = ["LLMParams", "PRESETS"]
 
-_FORMAT = "<QIIdBQIIIII"          # see LLMParams.serialize: the numbers after the PoG parameters
+_FORMAT = "<QIIdBBQIIIII"          # see LLMParams.serialize: the numbers after the PoG parameters
 
 
 @dataclass(frozen=True)
@@ -41,8 +46,9 @@ class LLMParams:
     data_fee_per_record: int = 1_000         # smallest units a contribution pays per record
     max_records_per_tx: int = 64             # records (block_size + 1 tokens each) in one contribution
     max_records_per_block: int = 256         # records one block may add to the dataset
-    data_margin: float = 0.05                # screen: one step on the contribution may raise val loss this much
+    data_margin: float = 1.0                 # screen: contribution loss <= validation loss + 1 nat
     screen_data: bool = True                 # False: no screen (only the block guard protects the model)
+    anchored_guard: bool = True              # guard against the best validation loss so far (else: the parent's)
     # --- inference -------------------------------------------------------------------------
     query_fee: int = 10_000                  # smallest fee of a query (earned by the answering miner)
     max_prompt_chars: int = 64
@@ -81,7 +87,8 @@ class LLMParams:
         pog = self.pog.serialize()
         return (len(pog).to_bytes(2, "little") + pog
                 + struct.pack(_FORMAT, self.data_fee_per_record, self.max_records_per_tx, self.max_records_per_block,
-                              self.data_margin, int(self.screen_data), self.query_fee, self.max_prompt_chars,
+                              self.data_margin, int(self.screen_data), int(self.anchored_guard), self.query_fee,
+                              self.max_prompt_chars,
                               self.max_new_tokens, self.query_window, self.max_queries_per_block,
                               self.snapshot_interval))
 
@@ -94,13 +101,13 @@ class LLMParams:
         if len(data) != 2 + n + struct.calcsize(_FORMAT):
             raise ParseError("bad-llm-params", "length does not match")
         pog = PoGParams.parse(data[2:2 + n])
-        (fee, per_tx, per_block, margin, screen, qfee, prompt, tokens, window, queries,
+        (fee, per_tx, per_block, margin, screen, anchored, qfee, prompt, tokens, window, queries,
          snapshots) = struct.unpack(_FORMAT, data[2 + n:])
-        if screen > 1:
-            raise ParseError("bad-llm-params", "screen flag must be 0 or 1")
+        if screen > 1 or anchored > 1:
+            raise ParseError("bad-llm-params", "flags must be 0 or 1")
         try:
-            return cls(pog, fee, per_tx, per_block, margin, bool(screen), qfee, prompt, tokens, window,
-                       queries, snapshots)
+            return cls(pog, fee, per_tx, per_block, margin, bool(screen), bool(anchored), qfee, prompt, tokens,
+                       window, queries, snapshots)
         except ModelError as err:
             raise ParseError("bad-llm-params", err.message) from None
 
@@ -116,7 +123,7 @@ PRESETS: dict[str, dict] = {
     # micro GPT (4.8k parameters, context 8): a block in a few ms. For tests.
     "tiny": dict(model="micro", n_lines=600, llm=dict(max_records_per_tx=16, max_new_tokens=8, max_prompt_chars=16,
                                                       snapshot_interval=5)),
-    # nano GPT (108k parameters, context 32): ~0.1 s a block; validation loss 4.57 -> ~1.9 in 100 blocks.
+    # nano GPT (108k parameters, context 32): ~0.1 s a block; validation loss 4.57 -> ~2.1 in 100 blocks.
     "demo": dict(model="nano", n_lines=4000, llm=dict()),
     # nanoGPT's baby GPT (10.7M parameters): for a GPU; blocks of 43 MB (not for the simulator's 4 MB messages).
     "gpu": dict(model="gpu", n_lines=40000, llm=dict(max_records_per_tx=16)),

@@ -12,11 +12,16 @@ a block at height ``H`` it checks, cheapest first, and changes nothing unless al
 3. the coinbase commitment (``commitment.py``): the dataset root after appending this block's
    records (``bad-dataset-root``) and the root of the answers, each recomputed by greedy
    decoding from the weights the query names (``bad-answers-root``);
-4. the *screen* of each contribution: one SGD step on its records alone, from the parent
-   weights, must not raise the validation loss by more than ``data_margin``
-   (``data-hurts-validation``);
+4. the *screen* of each contribution: the parent model's mean cross-entropy on its records
+   may exceed the validation loss by at most ``data_margin`` nats (``data-implausible``: text
+   the model finds far less likely than its validation text - garbage, scrambled words - is
+   refused at the door; a newborn model finds everything equally unlikely and refuses nothing);
 5. the proof of gradient on the dataset *at the parent* (``ProofOfGradient.connect``: every
-   ``InvalidProof`` reason of ``proof_of_gradient/verify.py``, the validation guard included).
+   ``InvalidProof`` reason of ``proof_of_gradient/verify.py``, the validation guard included),
+   and, with ``anchored_guard``, the *anchored* guard: the new validation loss may exceed the
+   best validation loss of this chain so far by at most the margin (``validation-anchor``).
+   The per-block guard alone bounds each step's damage but not their sum; measured in
+   ``docs/decentralized_llm.md``.
 
 Then the weights move, the block's records join the dataset (trainable from the next block)
 and the block is remembered, so the weights at any recent height can be recovered exactly
@@ -34,6 +39,8 @@ from __future__ import annotations
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 
+import struct
+
 import numpy as np
 import torch
 
@@ -42,14 +49,15 @@ from ..errors import InvalidBlock, InvalidProof, InvalidTransaction, ModelError
 from ..ledger import KIND_INFERENCE_QUERY, KIND_TRAINING_DATA, Transaction
 from ..model import Dataset
 from ..model.fixed_point import weights_bytes, weights_root
-from ..proof_of_gradient import (ProofOfGradient, Undo, Verified, canonical_gradient, check_ticket, grad_root,
-                                 q_from_payload, quantize, validation_loss)
-from ..proof_of_gradient.update import apply_update, undo_update
+from ..proof_of_gradient import ProofOfGradient, Undo, Verified, check_ticket, compute_loss, grad_root, q_from_payload
+from ..proof_of_gradient.update import undo_update
 from .commitment import read_commitment
 from .data import contribution_records
 from .inference import AnswerRecord, Query, answers_root, check_query, greedy_decode
 
-__all__ = ["LLMRule", "LLMUndo", "BlockContents", "tx_fees"]
+__all__ = ["LLMRule", "LLMUndo", "BlockContents", "tx_fees", "SNAPSHOT_MAGIC"]
+
+SNAPSHOT_MAGIC = b"GCS1"          # snapshot bytes: magic | best validation loss f64 | weights int64 LE
 
 
 @dataclass(frozen=True)
@@ -99,7 +107,8 @@ class LLMRule(ProofOfGradient):
         self._weights_known = True                             # False between assumed-valid blocks
         self._mined: dict[tuple, Verified] = {}                # proofs this node found itself
         self._answers: OrderedDict = OrderedDict()             # (block hash at query height, txid) -> text
-        self._screens: OrderedDict = OrderedDict()             # (parent hash, txid) -> (before, after)
+        self._screens: OrderedDict = OrderedDict()             # (parent hash, txid) -> contribution loss
+        self._best: list[float | None] = [None]                # best validation loss up to each height
 
     # ------------------------------------------------------------------ state
     def _set_dataset(self, dataset: Dataset) -> None:
@@ -179,26 +188,40 @@ class LLMRule(ProofOfGradient):
         return self.llm.screen_data and self.check_validation
 
     def screen(self, tx: Transaction, records: np.ndarray) -> tuple[float, float]:
-        """Rule 4: one SGD step on ``records`` alone from the tip weights may raise the validation
-        loss by at most ``data_margin``. Returns (loss before, loss after); raises
-        ``InvalidBlock("data-hurts-validation")``."""
+        """Rule 4: the tip model's mean cross-entropy on ``records`` may exceed its validation loss by
+        at most ``data_margin``. Returns (validation loss, contribution loss); raises
+        ``InvalidBlock("data-implausible")``."""
         key = (self.tip_hash, tx.txid)
         if key not in self._screens:
             x, y = torch.from_numpy(records[:, :-1].copy()), torch.from_numpy(records[:, 1:].copy())   # (n, T)
-            g, _ = canonical_gradient(self.spec.pog, self.weights, x, y)
-            try:
-                after = validation_loss(self.spec.pog, self.validation,
-                                        apply_update(self.weights, quantize(g, self.spec.pog.quantum_log2), self.spec.pog))
-            except InvalidProof:
-                after = float("inf")
-            self._screens[key] = (self.val_loss(), after)
+            self._screens[key] = compute_loss(self.spec.pog.model, self.weights, x, y,
+                                              scale_log2=self.spec.pog.scale_log2)
             while len(self._screens) > 256:
                 self._screens.popitem(last=False)
-        before, after = self._screens[key]
-        if not after - before <= self.llm.data_margin:              # also refuses NaN
-            raise InvalidBlock("data-hurts-validation", f"one step on this contribution raises the validation loss "
-                               f"from {before:.4f} to {after:.4f}, more than the margin {self.llm.data_margin}")
-        return before, after
+        val, loss = self.val_loss(), self._screens[key]
+        if not loss - val <= self.llm.data_margin:                  # also refuses NaN
+            raise InvalidBlock("data-implausible", f"the model's loss on this text is {loss:.3f}, more than "
+                               f"{self.llm.data_margin} above its validation loss {val:.3f}")
+        return val, loss
+
+    # ------------------------------------------------------------------ the anchored guard
+    def best_val_loss(self) -> float | None:
+        """The lowest validation loss of the weights after any block of this chain so far."""
+        if self._best[-1] is None and self.height == 0:
+            self._best[-1] = self.val_loss()
+        return self._best[-1]
+
+    def check_anchor(self, val_after: float | None) -> None:
+        """``InvalidProof("validation-anchor")`` when ``val_after`` exceeds the best loss so far + margin."""
+        if val_after is None or not self.llm.anchored_guard:
+            return
+        best = self.best_val_loss()
+        if best is None:
+            raise ModelError("no-anchor", "the best validation loss is not known (restart without a snapshot)")
+        margin = self.spec.pog.validation_margin
+        if not val_after - best <= margin:
+            raise InvalidProof("validation-anchor", f"validation loss {val_after:.4f} is more than {margin} above "
+                               f"the best of this chain so far, {best:.4f}")
 
     def check_commitment(self, block, contents: BlockContents) -> Dataset:
         """Rule 3: the coinbase commits to the new dataset root and to the answers; returns the new dataset."""
@@ -228,14 +251,18 @@ class LLMRule(ProofOfGradient):
         if self.screening:
             for tx, records in contents.data:
                 self.screen(tx, records)
+        best = self.best_val_loss() if self.check_validation else None
         pog_undo = super().connect(block, parent_header, height)     # rule 5; the weights move
-        return self._advance(block, height, dataset, pog_undo)
+        if best is not None and self._val_loss is not None:
+            best = min(best, self._val_loss)
+        return self._advance(block, height, dataset, pog_undo, best)
 
-    def _advance(self, block, height: int, dataset: Dataset, pog_undo: Undo) -> LLMUndo:
+    def _advance(self, block, height: int, dataset: Dataset, pog_undo: Undo, best: float | None) -> LLMUndo:
         undo = LLMUndo(pog_undo, len(self.dataset))
         self._set_dataset(dataset)
         self.height = height
         self._blocks[height] = block
+        self._best.append(best)
         return undo
 
     def disconnect(self, block, undo: LLMUndo) -> None:
@@ -248,6 +275,7 @@ class LLMRule(ProofOfGradient):
         if undo.n_records != len(self.dataset):
             self._set_dataset(Dataset(self.dataset.records[:undo.n_records]))
         del self._blocks[self.height]
+        self._best.pop()
         self.height -= 1
 
     def connect_assumed(self, block, parent_header, height: int, spent, snapshot: bytes | None) -> LLMUndo:
@@ -263,19 +291,29 @@ class LLMRule(ProofOfGradient):
         if commitment.dataset_root != dataset.root:
             raise InvalidBlock("bad-dataset-root", "the coinbase does not commit to the dataset after this block")
         pog_undo = Undo(block.header.prev_hash, parent_header.weights_root, None)
-        weights = self.weights
+        weights, best = self.weights, None
         if snapshot is not None:
-            weights = np.frombuffer(snapshot, dtype="<i8").astype(np.int64)
-            if weights.size != self.spec.pog.n_params or weights_root(weights, self.spec.pog.chunk_bytes) \
-                    != block.header.weights_root:
+            best, weights = self.parse_snapshot(snapshot)
+            if weights_root(weights, self.spec.pog.chunk_bytes) != block.header.weights_root:
                 raise InvalidBlock("bad-snapshot", "the snapshot's weights do not hash to the block's weights_root")
         self.reset(block.hash(), weights)
         self._weights_known = snapshot is not None
-        return self._advance(block, height, dataset, pog_undo)
+        return self._advance(block, height, dataset, pog_undo, best)
 
-    def snapshot(self) -> bytes:
-        """The tip weights as bytes (what ``connect_assumed`` loads): little-endian int64."""
-        return weights_bytes(self.weights)
+    def snapshot(self, height: int | None = None) -> bytes:
+        """The state after block ``height`` (default: the tip) as bytes, for ``connect_assumed``:
+        ``"GCS1" | best validation loss so far (f64, NaN if unknown) | weights (int64 LE)``."""
+        height = self.height if height is None else height
+        best = self.best_val_loss() if height == self.height else self._best[height]
+        return (SNAPSHOT_MAGIC + struct.pack("<d", float("nan") if best is None else best)
+                + weights_bytes(self.weights_at(height)))
+
+    def parse_snapshot(self, data: bytes) -> tuple[float | None, np.ndarray]:
+        """(best validation loss or None, weights) from ``snapshot()`` bytes."""
+        if data[:4] != SNAPSHOT_MAGIC or len(data) != 12 + 8 * self.spec.pog.n_params:
+            raise InvalidBlock("bad-snapshot", "not a snapshot of this model")
+        (best,) = struct.unpack("<d", data[4:12])
+        return (None if best != best else best), np.frombuffer(data, dtype="<i8", offset=12).astype(np.int64)
 
     # ------------------------------------------------------------------ our own blocks
     def remember_mined(self, block, verified: Verified) -> None:
@@ -292,8 +330,11 @@ class LLMRule(ProofOfGradient):
             from ..chain.work import header_target
             check_ticket(block.header.prev_hash, block.header.miner_id, block.header.nonce, block.header.grad_root,
                          header_target(block.header))
-            return known
-        return super()._verify(block, parent)
+            verified = known
+        else:
+            verified = super()._verify(block, parent)
+        self.check_anchor(verified.val_loss_after)
+        return verified
 
     def __repr__(self) -> str:
         return (f"LLMRule(height={self.height}, {len(self.dataset)} records, "
