@@ -36,6 +36,7 @@ from typing import Any, Callable, Sequence
 from ..crypto.hashes import hash_to_hex, sha256d
 from ..crypto.merkle import merkle_root
 from ..errors import ParseError
+from ..encoding import read_varint, write_varint
 
 __all__ = [
     "ZERO_HASH", "HEADER_SIZE", "MAX_BLOCK_BYTES", "BlockHeader", "Block",
@@ -47,35 +48,6 @@ HEADER_SIZE = 180
 MAX_BLOCK_BYTES = 32 * 1024 * 1024        # parse refuses anything bigger (consensus limit: ChainParams)
 _HEADER_FORMAT = "<I32s32s32s32sQI32sI"   # version, prev, tx_root, grad_root, weights_root, time, bits, miner_id, nonce
 assert struct.calcsize(_HEADER_FORMAT) == HEADER_SIZE
-
-
-# --- varints (Bitcoin's CompactSize, canonical encodings only) ---------------------------
-
-def write_varint(n: int) -> bytes:
-    """Bitcoin's CompactSize: 1, 3, 5 or 9 bytes."""
-    if n < 0xFD:
-        return bytes([n])
-    if n <= 0xFFFF:
-        return b"\xfd" + n.to_bytes(2, "little")
-    if n <= 0xFFFFFFFF:
-        return b"\xfe" + n.to_bytes(4, "little")
-    return b"\xff" + n.to_bytes(8, "little")
-
-
-def read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    """Read a CompactSize at ``pos``; returns (value, new position). Rejects non-canonical forms."""
-    if pos >= len(data):
-        raise ParseError("truncated", "ran out of bytes reading a length")
-    first = data[pos]
-    width = {0xFD: 2, 0xFE: 4, 0xFF: 8}.get(first, 0)
-    if width == 0:
-        return first, pos + 1
-    if pos + 1 + width > len(data):
-        raise ParseError("truncated", "ran out of bytes reading a length")
-    n = int.from_bytes(data[pos + 1:pos + 1 + width], "little")
-    if n < {2: 0xFD, 4: 0x10000, 8: 0x100000000}[width]:
-        raise ParseError("non-canonical-varint", "a length was written in more bytes than needed")
-    return n, pos + 1 + width
 
 
 # --- header -------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from typing import Iterable
 from ..crypto.hashes import hash_to_hex, sha256d
 from ..crypto.keys import ADDRESS_SIZE, PrivateKey, address_of, verify
 from ..errors import InvalidTransaction, ParseError
+from ..encoding import ByteReader, read_varint, write_varint
 
 __all__ = [
     "COIN", "MAX_MONEY", "MAX_TX_SIZE", "NULL_TXID", "COINBASE_INDEX",
@@ -60,52 +61,8 @@ _SIGHASH_TAG = b"gradientcoin-edu sighash"
 
 
 # ---------------------------------------------------------------- varints and a byte reader
-def encode_varint(n: int) -> bytes:
-    """Bitcoin CompactSize: 1, 3, 5 or 9 bytes."""
-    if n < 0xFD:
-        return bytes([n])
-    if n <= 0xFFFF:
-        return b"\xfd" + n.to_bytes(2, "little")
-    if n <= 0xFFFFFFFF:
-        return b"\xfe" + n.to_bytes(4, "little")
-    return b"\xff" + n.to_bytes(8, "little")
-
-
-class _Reader:
-    """Reads fields off bytes; every short read or bad value raises ParseError."""
-
-    def __init__(self, data: bytes):
-        self.data, self.pos = data, 0
-
-    def take(self, n: int) -> bytes:
-        if n > len(self.data) - self.pos:
-            raise ParseError("truncated", f"needed {n} more bytes at offset {self.pos}")
-        chunk = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return chunk
-
-    def uint(self, size: int) -> int:
-        return int.from_bytes(self.take(size), "little")
-
-    def varint(self) -> int:
-        first = self.uint(1)
-        if first < 0xFD:
-            return first
-        size, smallest = {0xFD: (2, 0xFD), 0xFE: (4, 0x10000), 0xFF: (8, 0x100000000)}[first]
-        n = self.uint(size)
-        if n < smallest:
-            raise ParseError("non-canonical-varint", "a length was not written in its shortest form")
-        return n
-
-    def var_bytes(self) -> bytes:
-        return self.take(self.varint())
-
-
-def read_varint(data: bytes, offset: int = 0) -> tuple[int, int]:
-    """Decode a varint at ``offset``; returns (value, offset after it)."""
-    reader = _Reader(bytes(data))
-    reader.pos = offset
-    return reader.varint(), reader.pos
+encode_varint = write_varint        # the name this module has always exported
+_Reader = ByteReader                # records parse with ParseError, ByteReader's default
 
 
 def _check_bytes(value: object, name: str, size: int | None = None) -> bytes:

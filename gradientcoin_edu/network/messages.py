@@ -32,6 +32,7 @@ from typing import ClassVar
 
 from ..crypto.hashes import sha256d
 from ..errors import InvalidMessage
+from ..encoding import ByteReader, write_varint
 
 __all__ = [
     "MAGIC", "PROTOCOL_VERSION", "HEADER_BYTES", "MAX_PAYLOAD_BYTES", "MAX_INV_ITEMS", "MAX_LOCATOR",
@@ -52,41 +53,14 @@ INV_TX, INV_BLOCK = 1, 2              # what an inventory item names
 
 # ----------------------------------------------------------------------------- byte helpers
 
-def _varint(n: int) -> bytes:
-    if n < 0xFD:
-        return bytes([n])
-    if n <= 0xFFFF:
-        return b"\xfd" + n.to_bytes(2, "little")
-    if n <= 0xFFFFFFFF:
-        return b"\xfe" + n.to_bytes(4, "little")
-    return b"\xff" + n.to_bytes(8, "little")
+_varint = write_varint
 
 
-class _Reader:
+class _Reader(ByteReader):
     """Reads fields off a payload; every short read or bad value raises InvalidMessage."""
 
     def __init__(self, data: bytes):
-        self.data, self.pos = data, 0
-
-    def take(self, n: int) -> bytes:
-        if n > len(self.data) - self.pos:
-            raise InvalidMessage("truncated", f"needed {n} more bytes at offset {self.pos}")
-        chunk = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return chunk
-
-    def uint(self, size: int) -> int:
-        return int.from_bytes(self.take(size), "little")
-
-    def varint(self) -> int:
-        first = self.uint(1)
-        if first < 0xFD:
-            return first
-        size, smallest = {0xFD: (2, 0xFD), 0xFE: (4, 0x10000), 0xFF: (8, 0x100000000)}[first]
-        n = self.uint(size)
-        if n < smallest:
-            raise InvalidMessage("non-canonical-varint", "a length was not written in its shortest form")
-        return n
+        super().__init__(data, error=InvalidMessage)
 
     def count(self, limit: int, item_bytes: int, what: str) -> int:
         """A varint item count, checked against ``limit`` and against the bytes left."""
@@ -105,15 +79,6 @@ class _Reader:
             return self.take(n).decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidMessage("bad-string", "a string is not valid UTF-8") from None
-
-    def rest(self) -> bytes:
-        chunk = self.data[self.pos:]
-        self.pos = len(self.data)
-        return chunk
-
-    def done(self) -> None:
-        if self.pos != len(self.data):
-            raise InvalidMessage("trailing-bytes", f"{len(self.data) - self.pos} bytes after the payload")
 
 
 def _string(s: str) -> bytes:
