@@ -7,8 +7,8 @@ on a batch the ticket chose, every block one SGD step, every node recomputes eve
 before it builds on a block. On the way a user (ada) is paid some coins, buys a place for her
 own text in the training data, and at the end pays for a query, which the next miner answers
 inside its block (and every node checks). It prints the chain summary, the validation loss at
-genesis and at the tip (it must fall), and the answer. Default: 60 blocks, well under a minute
-of CPU time on one core.
+genesis and at the tip (it must fall), and the answer. Default: 100 blocks, about 25 s of CPU
+time on one core (the validation loss goes from 4.57 to about 2.1).
 
 The classic proof-of-work demo stays available as ``--mode pow`` (``run_pow_demo``): three keys
 (alice, bob and a miner), a few blocks mined at an easy target with a progress bar, payments
@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=["llm", "pow"], default="llm",
                         help="llm: miners train the tiny GPT by proof-of-gradient (default); "
                              "pow: the classic proof-of-work chain with payments")
-    parser.add_argument("--blocks", type=int, default=None, help="blocks to mine (default 60 for llm, 5 for pow)")
+    parser.add_argument("--blocks", type=int, default=None,
+                        help="blocks to mine (default 100 for llm, 30 with --processes, 5 for pow)")
     parser.add_argument("--miners", type=int, default=3, help="llm: number of miners (default 3)")
     parser.add_argument("--preset", choices=["tiny", "demo"], default="demo",
                         help="llm: model size: demo = nano GPT, 108k parameters (default); tiny = micro GPT, 5k")
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
                                    data_dir=args.data_dir, progress=not args.no_progress, echo=print)
         return 0 if summary["ok"] else 1
     else:
-        run_llm_demo(blocks=args.blocks or 60, miners=args.miners, preset=args.preset, seed=args.seed,
+        run_llm_demo(blocks=args.blocks or 100, miners=args.miners, preset=args.preset, seed=args.seed,
                      progress=not args.no_progress, echo=print)
     return 0
 
@@ -73,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
 # ============================================================================ the LLM demo
 
 SAMPLE_PROMPTS = ("\n3+4=", "\nthe cat ", "\nada has ")
-CONTRIBUTION = "".join(f"{a}+{b}={a + b}\n" for a, b in ((2, 7), (5, 5), (8, 1), (6, 3), (4, 4), (9, 9), (7, 2),
-                                                          (3, 6), (1, 8), (0, 9), (5, 4), (6, 6), (2, 2), (8, 8)))
+CONTRIBUTION = "".join(f"{a}+{b}={a + b}\n" for a in range(10) for b in range(0, 10, 2))   # ada's text: 50 sums
 
 
 @dataclass
@@ -102,7 +102,7 @@ class LLMDemoResult:
     agree: bool = True                       # every node has the same tip and weights root
 
 
-def run_llm_demo(blocks: int = 60, miners: int = 3, preset: str = "demo", seed: int = 0, progress: bool = True,
+def run_llm_demo(blocks: int = 100, miners: int = 3, preset: str = "demo", seed: int = 0, progress: bool = True,
                  echo: Callable[[str], None] | None = print, block_interval: float = 600.0) -> LLMDemoResult:
     """Simulate ``miners`` miners training the GPT for ``blocks`` blocks; returns the figures.
 
@@ -148,7 +148,7 @@ def run_llm_demo(blocks: int = 60, miners: int = 3, preset: str = "demo", seed: 
                 paid = True
             elif paid and not contributed and ada.balance(first.utxo) > 0:
                 tx = build_data_tx(first.utxo, ada.key, CONTRIBUTION, spec.params)
-                sim.submit(names[-1], tx)
+                sim.submit(names[0], tx)                # her wallet talks to the node that saw her coins
                 contributed = True
             if bar is not None:
                 bar.set_postfix_str(f"validation loss {first.val_loss():.3f}", refresh=False)
@@ -156,7 +156,7 @@ def run_llm_demo(blocks: int = 60, miners: int = 3, preset: str = "demo", seed: 
         sim.settle()                                  # every node at the same tip
         query = Query("\n3+4=", first.height, 8)
         qtx = build_query_tx(first.utxo, ada.key, query, spec.params)
-        sim.submit(names[min(1, miners - 1)], qtx)
+        sim.submit(names[0], qtx)
         sim.resume_mining()
         sim.run(blocks=1)
         sim.settle()

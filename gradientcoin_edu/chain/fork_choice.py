@@ -512,7 +512,15 @@ class Chain:
             entry = self._index.get(block_hash)
             if entry is None or tip is None or height > tip.height or tip.ancestor(height) is not entry:
                 continue
-            self._snapshot = (block_hash, self.store.get_snapshot(block_hash))
+            data = self.store.get_snapshot(block_hash)
+            check = getattr(self.work_rule, "check_snapshot", None)
+            if check is not None:
+                try:
+                    check(entry.header, data)
+                except GradientCoinError as err:
+                    raise StoreError("bad-snapshot", f"the snapshot of block {entry.hash_hex()[:16]}.. "
+                                     f"is corrupt: {err.message}") from None
+            self._snapshot = (block_hash, data)
             node = entry
             while node.parent is not None:
                 self._assumed.add(node.hash)

@@ -17,8 +17,9 @@ from typing import Iterable
 
 from ..chain import Block
 from ..crypto.hashes import sha256
-from ..errors import InvalidBlock
+from ..errors import InvalidBlock, InvalidTransaction
 from ..ledger import KIND_INFERENCE_QUERY, KIND_TRAINING_DATA, Transaction
+from ..network.mempool import Mempool
 from ..network.node import Node, NodeConfig
 from ..network.simulator import SimNode, Simulator, _Transport
 from .chain import LLMChain
@@ -26,7 +27,33 @@ from .data import contribution_records
 from .inference import check_query
 from .spec import LLMSpec
 
-__all__ = ["LLMNode", "LLMSimulator"]
+__all__ = ["LLMMempool", "LLMNode", "LLMSimulator"]
+
+
+class LLMMempool(Mempool):
+    """The mempool with the decentralized LLM's relay policy: a data or query transaction must be
+    well formed and pay at least the minimum fee before we keep and relay it (as Bitcoin's minimum
+    relay fee). The rules that depend on the block - the query's height window, the screen, the
+    per-block caps - are checked when a miner builds a block."""
+
+    def __init__(self, chain: LLMChain, max_txs: int = 5000):
+        super().__init__(max_txs)
+        self.chain = chain
+
+    def add(self, tx: Transaction, utxos, now: float = 0.0) -> int:
+        spec = self.chain.spec
+        if tx.kind == KIND_TRAINING_DATA:
+            needed = len(contribution_records(tx, spec.params, spec.tokenizer)) * spec.params.data_fee_per_record
+        elif tx.kind == KIND_INFERENCE_QUERY:
+            check_query(tx, spec.params, spec.tokenizer)
+            needed = spec.params.query_fee
+        else:
+            return super().add(tx, utxos, now)
+        fee = utxos.validate_transaction(tx)
+        if fee < needed:
+            reason = "data-fee-too-low" if tx.kind == KIND_TRAINING_DATA else "query-fee-too-low"
+            raise InvalidTransaction(reason, f"pays a fee of {fee}, needs at least {needed}")
+        return super().add(tx, utxos, now)
 
 
 class LLMNode(Node):
@@ -34,17 +61,18 @@ class LLMNode(Node):
 
     chain: LLMChain
 
+    def __init__(self, name: str, chain: LLMChain, transport, **kwargs):
+        super().__init__(name, chain, transport, **kwargs)
+        self.mempool = LLMMempool(chain, self.config.mempool_size)
+
     @property
     def miner_id(self) -> bytes:
         return sha256(self.name.encode())
 
     def submit_transaction(self, tx: Transaction) -> int:
-        """Our wallet's transaction: refuse malformed data and queries before they reach the pool."""
-        spec = self.chain.spec
-        if tx.kind == KIND_TRAINING_DATA:
-            contribution_records(tx, spec.params, spec.tokenizer)
-        elif tx.kind == KIND_INFERENCE_QUERY:
-            check_query(tx, spec.params, spec.tokenizer, self.chain.height + 1)
+        """Our wallet's transaction: a query must also name weights a block can still use."""
+        if tx.kind == KIND_INFERENCE_QUERY:
+            check_query(tx, self.chain.spec.params, self.chain.spec.tokenizer, self.chain.height + 1)
         return super().submit_transaction(tx)
 
     def mine_block(self, time: int | None = None, parent: bytes | None = None,

@@ -270,7 +270,8 @@ class LLMRule(ProofOfGradient):
         if block.hash() != self.tip_hash:
             raise ModelError("not-tip", "only the tip block can be disconnected")
         if not block.payload or not self._weights_known:
-            raise ModelError("pruned", "the gradient of this block was pruned: a reorg this deep is not possible")
+            raise InvalidBlock("reorg-below-pruned", "the gradient of this block was pruned: this node cannot follow "
+                               "a reorg this deep (a pruned node keeps only its last blocks)")
         super().disconnect(block, undo.pog)
         if undo.n_records != len(self.dataset):
             self._set_dataset(Dataset(self.dataset.records[:undo.n_records]))
@@ -293,9 +294,7 @@ class LLMRule(ProofOfGradient):
         pog_undo = Undo(block.header.prev_hash, parent_header.weights_root, None)
         weights, best = self.weights, None
         if snapshot is not None:
-            best, weights = self.parse_snapshot(snapshot)
-            if weights_root(weights, self.spec.pog.chunk_bytes) != block.header.weights_root:
-                raise InvalidBlock("bad-snapshot", "the snapshot's weights do not hash to the block's weights_root")
+            best, weights = self.check_snapshot(block.header, snapshot)
         self.reset(block.hash(), weights)
         self._weights_known = snapshot is not None
         return self._advance(block, height, dataset, pog_undo, best)
@@ -307,6 +306,13 @@ class LLMRule(ProofOfGradient):
         best = self.best_val_loss() if height == self.height else self._best[height]
         return (SNAPSHOT_MAGIC + struct.pack("<d", float("nan") if best is None else best)
                 + weights_bytes(self.weights_at(height)))
+
+    def check_snapshot(self, header, data: bytes) -> tuple[float | None, np.ndarray]:
+        """Parse a snapshot and check its weights against ``header.weights_root``; raises ``InvalidBlock``."""
+        best, weights = self.parse_snapshot(data)
+        if weights_root(weights, self.spec.pog.chunk_bytes) != header.weights_root:
+            raise InvalidBlock("bad-snapshot", "the snapshot's weights do not hash to the block's weights_root")
+        return best, weights
 
     def parse_snapshot(self, data: bytes) -> tuple[float | None, np.ndarray]:
         """(best validation loss or None, weights) from ``snapshot()`` bytes."""

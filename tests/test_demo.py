@@ -1,0 +1,69 @@
+"""``gradientcoin demo``: miners train the GPT on a simulated network (or as real processes); the
+validation loss really falls, every node agrees, and a paid query is answered by a miner."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from gradientcoin_edu.demo import run_llm_demo
+
+
+def gradientcoin(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gradientcoin_edu", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def test_the_llm_demo_trains_the_model_and_answers_a_query():
+    lines: list[str] = []
+    r = run_llm_demo(blocks=14, preset="tiny", seed=1, progress=False, echo=lines.append)
+    assert r.agree and r.height >= 14
+    assert r.loss_after < r.loss_before - 0.3                     # the loss really falls
+    assert abs(r.loss_after - r.baseline_loss) < 0.5              # about as far as central training
+    assert sum(r.blocks_by_miner.values()) == r.height and len(r.blocks_by_miner) == 3
+    assert r.gradients >= r.height                                # every block cost at least one gradient
+    assert r.records_after > r.records_before                     # ada's contribution is in the dataset
+    assert r.answered_by.startswith("miner-") and len(r.answer) == 8
+    assert r.answer_height == r.query_height + 1
+    text = "\n".join(lines)
+    for needle in ("== the chain ==", "validation loss:", "== a paid query ==", "earned the fee"):
+        assert needle in text
+
+
+def test_the_demo_is_deterministic():
+    a = run_llm_demo(blocks=6, preset="tiny", seed=2, progress=False, echo=None)
+    b = run_llm_demo(blocks=6, preset="tiny", seed=2, progress=False, echo=None)
+    assert (a.loss_after, a.answer, a.blocks_by_miner) == (b.loss_after, b.answer, b.blocks_by_miner)
+
+
+def test_the_command_runs_the_llm_demo_by_default():
+    result = gradientcoin("demo", "--preset", "tiny", "--blocks", "8", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "proof-of-gradient" in out and "every node has the same tip" in out
+    before, after = (float(x) for x in out.split("validation loss: ")[1].split(" after")[0].split(" at genesis -> "))
+    assert after < before
+    help_text = gradientcoin("demo", "--help").stdout
+    assert "--processes" in help_text and "--mode" in help_text
+
+
+@pytest.mark.processes
+@pytest.mark.slow
+def test_the_demo_with_real_processes(tmp_path):
+    from gradientcoin_edu.llm.processes import run_process_demo
+    summary = run_process_demo(blocks=6, miners=3, preset="tiny", seed=0, data_dir=tmp_path, progress=False,
+                               echo=None, mine_every=2.0, timeout=150)
+    assert summary["agree"], summary["lines"]
+    assert summary["loss_after"] < summary["loss_before"]
+    assert summary["answer"] is not None and summary["ok"]
+    assert all((tmp_path / f"miner-{i}" / "blocks.sqlite").exists() for i in (1, 2, 3))
