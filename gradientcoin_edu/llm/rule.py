@@ -105,7 +105,7 @@ class LLMRule(ProofOfGradient):
         self.height = 0
         self._blocks: dict[int, object] = {0: spec.genesis}     # the active chain by height (payloads for undo)
         self._weights_known = True                             # False between assumed-valid blocks
-        self._mined: dict[tuple, Verified] = {}                # proofs this node found itself
+        self._mined: dict[bytes, Verified] = {}                # proofs this node found itself
         self._answers: OrderedDict = OrderedDict()             # (block hash at query height, txid) -> text
         self._screens: OrderedDict = OrderedDict()             # (parent hash, txid) -> contribution loss
         self._best: list[float | None] = [None]                # best validation loss up to each height
@@ -329,10 +329,9 @@ class LLMRule(ProofOfGradient):
             self._mined.pop(next(iter(self._mined)))
 
     def _verify(self, block, parent) -> Verified:
-        known = self._mined.pop(_proof_key(block.header), None)
+        known = self._mined.pop(_proof_key(block.header), None)     # the key covers weights_root too
         if (known is not None and parent.block_hash == block.header.prev_hash
-                and grad_root(block.payload, self.params.chunk_bytes) == block.header.grad_root
-                and weights_root(known.weights, self.params.chunk_bytes) == block.header.weights_root):
+                and grad_root(block.payload, self.params.chunk_bytes) == block.header.grad_root):
             from ..chain.work import header_target
             check_ticket(block.header.prev_hash, block.header.miner_id, block.header.nonce, block.header.grad_root,
                          header_target(block.header))
