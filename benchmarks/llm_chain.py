@@ -118,7 +118,7 @@ def tax(preset: str, steps: int) -> dict:
     return out
 
 
-def guard_study(steps: int = 200) -> dict:
+def guard_study(steps: int = 200, warm: int = 50, blocks: int = 25, max_tickets: int = 100) -> dict:
     """Measurement 5 (see the module docstring), with the proof-of-gradient functions directly."""
     from gradientcoin_edu.model import CharTokenizer, Dataset, builtin_datasets, generate_corpus
     from gradientcoin_edu.proof_of_gradient import PoGParams, apply_update, attempt, validation_loss
@@ -128,31 +128,31 @@ def guard_study(steps: int = 200) -> dict:
     out: dict = {"honest": {}, "flood": {}}
     for shift in (2, 3):                                     # learning rate 1/4 and 1/8
         p = PoGParams.for_data(train, val, tokenizer=tok, lr_num=1, lr_shift=shift)
-        w, parent, v = p.genesis_weights(), bytes(32), None
+        w, parent = p.genesis_weights(), bytes(32)
         v = validation_loss(p, val, w)
-        rises = []
+        rises, history = [], [v]
         for n in range(steps):
             a = attempt(p, train, parent, w, b"\1" * 32, n)
             w, parent = apply_update(w, a.q, p), a.ticket
             v2 = validation_loss(p, val, w)
             rises.append(v2 - v)
+            history.append(v2)
             v = v2
+            if shift == 3 and n + 1 == warm:
+                trained, start_loss, start_parent = w, v, parent
+                best0 = min(history)             # the anchored guard's reference: the best loss so far
         r = np.array(rises)
         out["honest"][f"1/{2 ** shift}"] = dict(final=v, max_rise=float(r.max()), share_above_0_1=float(np.mean(r > 0.1)),
                                                  share_above_0_05=float(np.mean(r > 0.05)))
-        if shift == 3:
-            trained, start_loss, start_parent = w, v, parent
     p = PoGParams.for_data(train, val, tokenizer=tok, lr_num=1, lr_shift=3)
     text = "".join(line[::-1] + "\n" for line in generate_corpus(b"poison", 12000).splitlines())
     data = train.extend(Dataset.from_text(text, tok, 32).records[:4096])
     p = p.replace(dataset_root=data.root)
     w0 = trained
-    # the best loss so far on the honest run is (about) its last one: training still falls at step 200
-    best0 = start_loss
     for mode in ("none", "per-block", "anchored"):
-        w, v, best, parent, nonce, refused, curve = w0, start_loss, best0, start_parent, 0, 0, []
-        for _ in range(25):
-            while True:
+        w, v, best, parent, nonce, refused, curve, stalled = w0, start_loss, best0, start_parent, 0, 0, [], False
+        for _ in range(blocks):
+            for _ in range(max_tickets):
                 a = attempt(p, data, parent, w, b"\2" * 32, nonce)
                 nonce += 1
                 new = apply_update(w, a.q, p)
@@ -161,9 +161,13 @@ def guard_study(steps: int = 200) -> dict:
                 if v2 <= limit:
                     break
                 refused += 1
+            else:
+                stalled = True                            # no ticket in max_tickets passes: the chain stalls
+                break
             w, v, parent, best = new, v2, a.ticket, min(best, v2)
             curve.append(v)
-        out["flood"][mode] = dict(worst=max(curve), final=curve[-1], refused_tickets=refused, start=start_loss)
+        out["flood"][mode] = dict(worst=max(curve, default=start_loss), final=curve[-1] if curve else start_loss,
+                                  refused_tickets=refused, start=start_loss, blocks=len(curve), stalled=stalled)
     return out
 
 
@@ -234,10 +238,11 @@ def main(argv: list[str] | None = None) -> int:
         for lr, h in g["honest"].items():
             print(f"   lr {lr}: largest rise {h['max_rise']:+.3f}, steps rising > 0.05: {h['share_above_0_05']:.0%}, "
                   f"> 0.1: {h['share_above_0_1']:.0%}; loss after 200 steps {h['final']:.3f}")
-        print("   flood of backwards text (72 % of the dataset) after 200 honest steps, 25 blocks, margin 0.1:")
+        print("   flood of backwards text (72 % of the dataset) after 50 honest steps (lr 1/8), 25 blocks, margin 0.1:")
         for mode, f in g["flood"].items():
-            print(f"   {mode:>9}: start {f['start']:.3f}, worst {f['worst']:.3f}, after 25 blocks {f['final']:.3f}, "
-                  f"tickets refused by the guard {f['refused_tickets']}")
+            print(f"   {mode:>9}: start {f['start']:.3f}, worst {f['worst']:.3f}, after {f['blocks']} blocks "
+                  f"{f['final']:.3f}, tickets refused by the guard {f['refused_tickets']}"
+                  + (" (stalled: 100 tickets in a row refused)" if f["stalled"] else ""))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1, default=str)

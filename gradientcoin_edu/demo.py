@@ -147,7 +147,8 @@ def run_llm_demo(blocks: int = 100, miners: int = 3, preset: str = "demo", seed:
                 sim.pay(rich[0], ada.address, 10 * COIN)
                 paid = True
             elif paid and not contributed and ada.balance(first.utxo) > 0:
-                tx = build_data_tx(first.utxo, ada.key, CONTRIBUTION, spec.params)
+                text = CONTRIBUTION[: spec.params.max_records_per_tx * spec.params.record_tokens]
+                tx = build_data_tx(first.utxo, ada.key, text, spec.params)
                 sim.submit(names[0], tx)                # her wallet talks to the node that saw her coins
                 contributed = True
             if bar is not None:

@@ -17,10 +17,10 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from gradientcoin_edu.chain import AddResult, Block, BlockStore, compute_tx_root
+from gradientcoin_edu.chain import AddResult, Block, compute_tx_root
 from gradientcoin_edu.crypto.hashes import sha256
 from gradientcoin_edu.errors import InvalidBlock, InvalidTransaction, ModelError, ParseError
-from gradientcoin_edu.ledger import COIN, KIND_INFERENCE_QUERY, KIND_TRAINING_DATA, Transaction, TxOut, Wallet
+from gradientcoin_edu.ledger import KIND_INFERENCE_QUERY, KIND_TRAINING_DATA, Transaction, TxOut, Wallet
 from gradientcoin_edu.llm import (AnswerRecord, LLMChain, LLMParams, LLMSpec, Query, build_data_tx, build_query_tx,
                                   data_fee, greedy_decode, read_commitment, read_genesis)
 from gradientcoin_edu.llm.commitment import Commitment, commitment_coinbase
@@ -450,6 +450,19 @@ def test_the_anchored_guard_bounds_the_sum_of_small_rises(spec, mined):
     assert other.add_block(block) is AddResult.EXTENDED
     unanchored = LLMSpec.builtin("tiny", anchored_guard=False)
     assert unanchored.genesis.hash() != spec.genesis.hash()
+
+
+def test_a_rejected_block_leaves_the_store_as_it_was(spec, mined, tmp_path):
+    chain = new_chain(spec, store=str(tmp_path / "node.sqlite"), snapshot_interval=2)
+    for block in mined[0][:4]:
+        chain.add_block(block)
+    tx = _query_tx(chain, spec)
+    block = chain.mine(MINER.address, [tx]).block
+    wrong = AnswerRecord(tx.txid, chain.height, "9" * 4)
+    rejected(chain, with_commitment(block, answers=answers_root([wrong])), "bad-answers-root")   # store compared too
+    rejected(chain, with_commitment(block, dataset_root=sha256(b"x")), "bad-dataset-root")
+    assert chain.add_block(block) is AddResult.EXTENDED
+    chain.close()
 
 
 def test_a_rule_refuses_a_block_on_another_tip(spec, mined):

@@ -24,13 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import kernels
 from ..chain import BlockHeader
+from ..crypto.hashes import sha256
 from ..crypto.merkle import MerkleProof, merkle_proof, verify_proof
 from ..errors import InvalidBlock
-from ..ledger import KIND_INFERENCE_QUERY, Transaction
-from ..model.fixed_point import param_spec, weights_bytes, weights_chunk_proof
-from ..crypto.hashes import sha256
+from ..ledger import Transaction
+from ..model.fixed_point import param_spec, weights_chunk_proof
 from .commitment import read_commitment
 from .inference import AnswerRecord
 

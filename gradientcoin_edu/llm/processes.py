@@ -234,7 +234,8 @@ def run_process_demo(blocks: int = 30, miners: int = 3, preset: str = "demo", se
                 paid_at = low
             elif paid_at is not None and low >= paid_at + 2 and "data" not in sent:
                 from ..demo import CONTRIBUTION
-                _command(folders[-1], {"id": "data", "do": "data", "wallet": "ada", "text": CONTRIBUTION})
+                text = CONTRIBUTION[: spec.params.max_records_per_tx * spec.params.record_tokens]
+                _command(folders[-1], {"id": "data", "do": "data", "wallet": "ada", "text": text})
                 sent.add("data")
             elif "data" in sent and low >= blocks and "query" not in sent and len({s["tip"] for s in statuses}) == 1:
                 _command(folders[0], {"id": "query", "do": "query", "wallet": "ada", "prompt": "\n3+4=", "tokens": 8})
