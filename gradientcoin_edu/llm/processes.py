@@ -216,7 +216,7 @@ def run_process_demo(blocks: int = 30, miners: int = 3, preset: str = "demo", se
             bar = tqdm(total=blocks, unit="block", desc="training on the chain (processes)")
         ada = PrivateKey.from_seed(f"gradientcoin demo/{seed}/ada".encode())
         paid_at, sent = None, set()
-        query_txid, answer = None, None
+        query_txid, answer, agreed = None, None, None
         while time.time() < start + timeout and answer is None:
             time.sleep(0.5)
             statuses = [_status(f) for f in folders]
@@ -243,8 +243,11 @@ def run_process_demo(blocks: int = 30, miners: int = 3, preset: str = "demo", se
             done = {d["id"]: d for d in statuses[0]["done"]}
             if query_txid is None and "txid" in done.get("query", {}):
                 query_txid = done["query"]["txid"]
-            if query_txid in statuses[0]["answers"] and len({s["tip"] for s in statuses}) == 1:
-                answer = statuses[0]["answers"][query_txid]
+            if (query_txid in statuses[0]["answers"] and len({s["tip"] for s in statuses}) == 1
+                    and len({s["weights_root"] for s in statuses}) == 1):
+                # Keep this snapshot: the miners go on mining until they stop, and a block found
+                # between this poll and the shutdown would not have reached every process yet.
+                answer, agreed = statuses[0]["answers"][query_txid], statuses
     finally:
         if bar is not None:
             bar.close()
@@ -258,7 +261,7 @@ def run_process_demo(blocks: int = 30, miners: int = 3, preset: str = "demo", se
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
-    final = [_status(f) for f in folders]
+    final = agreed if agreed is not None else [_status(f) for f in folders]
     summary = _summarize(final, names, loss_before, answer, start)
     for line in summary["lines"]:
         say(line)
