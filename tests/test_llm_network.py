@@ -112,7 +112,7 @@ def test_a_node_refuses_malformed_data_and_drops_what_can_never_be_mined(spec):
     cheap = build_payment(me.utxo, key, [], 1, kind=KIND_TRAINING_DATA, payload=data_payload("2+3=5\n" * 6))
     with pytest.raises(InvalidTransaction) as err:               # the pool's relay policy: the minimum fee
         node.submit_transaction(cheap)
-    assert err.value.reason == "data-fee-too-low" and cheap.txid not in node.mempool
+    assert err.value.reason == "policy-data-fee-too-low" and cheap.txid not in node.mempool
 
 
 def test_miners_leave_out_and_drop_a_contribution_the_screen_refuses(spec):

@@ -51,7 +51,9 @@ class LLMMempool(Mempool):
             return super().add(tx, utxos, now)
         fee = utxos.validate_transaction(tx)
         if fee < needed:
-            reason = "data-fee-too-low" if tx.kind == KIND_TRAINING_DATA else "query-fee-too-low"
+            # A "policy-" reason: our relay minimum, not a consensus rule, so the peer that relayed
+            # it is not punished for it (network/node.py).
+            reason = "policy-data-fee-too-low" if tx.kind == KIND_TRAINING_DATA else "policy-query-fee-too-low"
             raise InvalidTransaction(reason, f"pays a fee of {fee}, needs at least {needed}")
         return super().add(tx, utxos, now)
 
