@@ -138,6 +138,18 @@ def _chunk_geometry(n_elements, n_chunks, CHUNK_WORDS: tl.constexpr, BLOCK: tl.c
 
 
 @triton.jit
+def _absorb_block(live, h0, h1, h2, h3, h4, h5, h6, h7,
+                  w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10, w11, w12, w13, w14, w15, K):
+    """Compress one 64-byte block into the state, kept only on ``live`` lanes (whose message is
+    still running: a shorter last chunk has finished while the others hash on)."""
+    n0, n1, n2, n3, n4, n5, n6, n7 = _compress(h0, h1, h2, h3, h4, h5, h6, h7,
+                                               w0, w1, w2, w3, w4, w5, w6, w7,
+                                               w8, w9, w10, w11, w12, w13, w14, w15, K)
+    return (tl.where(live, n0, h0), tl.where(live, n1, h1), tl.where(live, n2, h2), tl.where(live, n3, h3),
+            tl.where(live, n4, h4), tl.where(live, n5, h5), tl.where(live, n6, h6), tl.where(live, n7, h7))
+
+
+@triton.jit
 def chunk_hash_kernel(
     SRC,                          # *int32 payload, or *float32/*float64 gradient when QUANTIZE
     OUT,                          # *int32 (n_chunks, 8): digests, stored so their bytes are the digest
@@ -179,18 +191,9 @@ def chunk_hash_kernel(
         w14, b14 = _message_word(SRC, base, left, tail, n_words, SCALE, LO, HI, 14, QUANTIZE, IS_F64)
         w15, b15 = _message_word(SRC, base, left, tail, n_words, SCALE, LO, HI, 15, QUANTIZE, IS_F64)
         bad += b0 + b1 + b2 + b3 + b4 + b5 + b6 + b7 + b8 + b9 + b10 + b11 + b12 + b13 + b14 + b15
-        n0, n1, n2, n3, n4, n5, n6, n7 = _compress(h0, h1, h2, h3, h4, h5, h6, h7,
-                                                   w0, w1, w2, w3, w4, w5, w6, w7,
-                                                   w8, w9, w10, w11, w12, w13, w14, w15, K)
-        live = blk <= last                                   # lanes whose message is still running
-        h0 = tl.where(live, n0, h0)
-        h1 = tl.where(live, n1, h1)
-        h2 = tl.where(live, n2, h2)
-        h3 = tl.where(live, n3, h3)
-        h4 = tl.where(live, n4, h4)
-        h5 = tl.where(live, n5, h5)
-        h6 = tl.where(live, n6, h6)
-        h7 = tl.where(live, n7, h7)
+        h0, h1, h2, h3, h4, h5, h6, h7 = _absorb_block(blk <= last, h0, h1, h2, h3, h4, h5, h6, h7,
+                                                       w0, w1, w2, w3, w4, w5, w6, w7,
+                                                       w8, w9, w10, w11, w12, w13, w14, w15, K)
 
     _store_digest(OUT, chunk, lane_ok, h0, h1, h2, h3, h4, h5, h6, h7)
     tl.store(BAD + chunk, bad, mask=lane_ok)

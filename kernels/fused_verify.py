@@ -31,9 +31,9 @@ import triton.language as tl
 from gradientcoin_edu.errors import KernelError
 
 from . import cpu
-from .chunk_hash import (_chunk_geometry, _pad_word, _quantize_value, as_tensor, interpreted,
+from .chunk_hash import (_absorb_block, _chunk_geometry, _pad_word, _quantize_value, as_tensor, interpreted,
                          lanes_per_program, reference_chunk_digests, warps)
-from .sha256_triton import _compress, _iv, _store_digest, constants
+from .sha256_triton import _compress, _iv, _store_digest, constants  # noqa: F401 (_compress: used via _absorb_block)
 
 __all__ = ["reference_fused_verify", "fused_verify"]
 
@@ -121,18 +121,9 @@ def fused_verify_kernel(
         dev += d0 + d1 + d2 + d3 + d4 + d5 + d6 + d7 + d8 + d9 + d10 + d11 + d12 + d13 + d14 + d15
         dis += x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10 + x11 + x12 + x13 + x14 + x15
         bad += b0 + b1 + b2 + b3 + b4 + b5 + b6 + b7 + b8 + b9 + b10 + b11 + b12 + b13 + b14 + b15
-        n0, n1, n2, n3, n4, n5, n6, n7 = _compress(h0, h1, h2, h3, h4, h5, h6, h7,
-                                                   w0, w1, w2, w3, w4, w5, w6, w7,
-                                                   w8, w9, w10, w11, w12, w13, w14, w15, K)
-        live = blk <= last
-        h0 = tl.where(live, n0, h0)
-        h1 = tl.where(live, n1, h1)
-        h2 = tl.where(live, n2, h2)
-        h3 = tl.where(live, n3, h3)
-        h4 = tl.where(live, n4, h4)
-        h5 = tl.where(live, n5, h5)
-        h6 = tl.where(live, n6, h6)
-        h7 = tl.where(live, n7, h7)
+        h0, h1, h2, h3, h4, h5, h6, h7 = _absorb_block(blk <= last, h0, h1, h2, h3, h4, h5, h6, h7,
+                                                       w0, w1, w2, w3, w4, w5, w6, w7,
+                                                       w8, w9, w10, w11, w12, w13, w14, w15, K)
 
     _store_digest(OUT, chunk, lane_ok, h0, h1, h2, h3, h4, h5, h6, h7)
     tl.store(DEV + chunk, dev, mask=lane_ok)

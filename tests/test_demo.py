@@ -6,22 +6,14 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from gradientcoin_edu.demo import run_llm_demo
+from _fixtures import one_torch_thread  # noqa: F401 (fixtures)
 
 
 def gradientcoin(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "gradientcoin_edu", *args], capture_output=True, text=True,
                           timeout=timeout)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def test_the_llm_demo_trains_the_model_and_answers_a_query():

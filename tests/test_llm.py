@@ -27,24 +27,12 @@ from gradientcoin_edu.llm.commitment import Commitment, commitment_coinbase
 from gradientcoin_edu.llm.data import contribution_records
 from gradientcoin_edu.llm.inference import answers_root
 from gradientcoin_edu.model.fixed_point import to_model, weights_root
+from _fixtures import one_torch_thread, spec  # noqa: F401 (fixtures)
 
 CLOCK = lambda: 2_000_000_000                      # noqa: E731  (a fixed clock, long after genesis)
 MINER = Wallet.from_seed("llm-miner")
 ADA = Wallet.from_seed("llm-ada")
 TEXT = "2+3=5\nthe dog has a hat.\n" * 3           # 75 characters: 8 records of 9 tokens
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
-@pytest.fixture(scope="module")
-def spec() -> LLMSpec:
-    return LLMSpec.builtin("tiny")
 
 
 def new_chain(spec, **kwargs) -> LLMChain:

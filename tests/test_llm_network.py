@@ -8,29 +8,16 @@ from __future__ import annotations
 import random
 
 import pytest
-import torch
 
 from gradientcoin_edu.errors import InvalidTransaction
 from gradientcoin_edu.ledger import COIN, KIND_TRAINING_DATA, Wallet, build_payment
-from gradientcoin_edu.llm import LLMChain, LLMSpec, Query, build_data_tx, build_query_tx
+from gradientcoin_edu.llm import LLMChain, Query, build_data_tx, build_query_tx
 from gradientcoin_edu.llm.data import data_payload
 from gradientcoin_edu.llm.network import LLMSimulator
 from gradientcoin_edu.network.simulator import LinkSpec
+from _fixtures import one_torch_thread, spec  # noqa: F401 (fixtures)
 
 ADA = Wallet.from_seed("net-ada")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
-@pytest.fixture(scope="module")
-def spec():
-    return LLMSpec.builtin("tiny")
 
 
 def network(spec, seed=0, n=3, latency=30.0) -> LLMSimulator:

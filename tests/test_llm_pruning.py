@@ -8,34 +8,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from gradientcoin_edu.crypto.hashes import sha256
 from gradientcoin_edu.crypto.merkle import merkle_root
 from gradientcoin_edu.errors import InvalidBlock, ModelError, StoreError
 from gradientcoin_edu.ledger import Wallet
-from gradientcoin_edu.llm import LLMChain, LLMSpec, Query, build_query_tx
+from gradientcoin_edu.llm import LLMChain, Query, build_query_tx
 from gradientcoin_edu.llm.light import (AnswerProof, chunk_parameters, chunk_values, n_chunks, prove_answer,
                                         prove_weights_chunk, verify_answer, verify_weights_chunk)
 from gradientcoin_edu.llm.pruning import prune
 from gradientcoin_edu.model.fixed_point import param_spec, weights_bytes
+from _fixtures import one_torch_thread, spec  # noqa: F401 (fixtures)
 
 CLOCK = lambda: 2_000_000_000                      # noqa: E731
 MINER = Wallet.from_seed("llm-miner")
 ADA = Wallet.from_seed("llm-ada")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
-@pytest.fixture(scope="module")
-def spec():
-    return LLMSpec.builtin("tiny")
 
 
 @pytest.fixture(scope="module")

@@ -18,17 +18,9 @@ from gradientcoin_edu.model import (GPT, CharTokenizer, Dataset, GPTConfig, Hash
 from gradientcoin_edu.model import fixed_point as fp
 from gradientcoin_edu.model.corpus import arithmetic_line
 from gradientcoin_edu.proof_of_gradient.gradient import compute_gradient
+from _fixtures import one_torch_thread  # noqa: F401 (fixtures)
 
 TINY = GPTConfig(vocab_size=11, block_size=4, n_layer=1, n_head=2, n_embd=8)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Small models: one thread is fastest, and stable on a shared CPU (restored afterwards)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 # --- tokenizer ----------------------------------------------------------------------------

@@ -21,20 +21,12 @@ from gradientcoin_edu.proof_of_gradient import (GradientProof, ModelState, PoGPa
                                                 validation_loss, verify)
 from gradientcoin_edu.proof_of_gradient import gradient as gradient_module
 from gradientcoin_edu.proof_of_gradient.noise import measure_noise, near_boundary
+from _fixtures import one_torch_thread  # noqa: F401 (fixtures)
 
 EASIEST = 2**256 - 1
 PARENT = hashlib.sha256(b"parent block").digest()
 ALICE = hashlib.sha256(b"alice").digest()
 MALLORY = hashlib.sha256(b"mallory").digest()
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Small models: one thread is fastest, and stable on a shared CPU (restored afterwards)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import time
 
 import numpy as np
 import pytest
-import torch
 
 from gradientcoin_edu.chain.bits import bits_to_target
 from gradientcoin_edu.chain.block import Block, BlockHeader, compute_tx_root
@@ -16,19 +15,11 @@ from gradientcoin_edu.chain.work import WorkRule
 from gradientcoin_edu.errors import InvalidBlock, InvalidProof, ModelError
 from gradientcoin_edu.model import CharTokenizer, builtin_datasets
 from gradientcoin_edu.proof_of_gradient import PoGParams, ProofOfGradient
+from _fixtures import one_torch_thread  # noqa: F401 (fixtures)
 
 BITS = 0x207FFFFF                      # regtest: the easiest target, about 1 ticket in 2 wins
 ALICE = hashlib.sha256(b"alice").digest()
 BOB = hashlib.sha256(b"bob").digest()
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Small models: one thread is fastest, and stable on a shared CPU (restored afterwards)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="module")
