@@ -62,7 +62,6 @@ _SIGHASH_TAG = b"gradientcoin-edu sighash"
 
 # ---------------------------------------------------------------- varints and a byte reader
 encode_varint = write_varint        # the name this module has always exported
-_Reader = ByteReader                # records parse with ParseError, ByteReader's default
 
 
 def _check_bytes(value: object, name: str, size: int | None = None) -> bytes:
@@ -191,7 +190,7 @@ class Transaction:
             raise ParseError("not-bytes", "a transaction is parsed from bytes")
         if len(data) > MAX_TX_SIZE:
             raise ParseError("too-large", f"a transaction is at most {MAX_TX_SIZE} bytes")
-        r = _Reader(bytes(data))
+        r = ByteReader(bytes(data))
         try:
             version, kind = r.uint(4), r.uint(1)
             inputs = tuple(TxIn(r.take(32), r.uint(4), r.var_bytes(), r.var_bytes()) for _ in range(r.varint()))

@@ -27,8 +27,9 @@ from typing import Iterable, Iterator, Sequence
 
 from ..crypto.keys import address_of
 from ..errors import InvalidBlock, InvalidTransaction, ParseError
+from ..encoding import ByteReader, write_varint
 from .transaction import (
-    KIND_PAYMENT, MAX_MONEY, OutPoint, Transaction, TxOut, _Reader, check_transaction, encode_varint,
+    KIND_PAYMENT, MAX_MONEY, OutPoint, Transaction, TxOut, check_transaction,
 )
 
 __all__ = ["Coin", "UndoRecord", "UtxoSet", "MAX_COINBASE_DATA"]
@@ -55,17 +56,17 @@ class UndoRecord:
     fees: int
 
     def serialize(self) -> bytes:
-        parts = [struct.pack("<IQ", self.height, self.fees), encode_varint(len(self.spent))]
+        parts = [struct.pack("<IQ", self.height, self.fees), write_varint(len(self.spent))]
         for op, coin, spender in self.spent:
             parts += [op.txid, struct.pack("<I", op.index), coin.output.serialize(),
                       struct.pack("<IB", coin.height, coin.is_coinbase), spender]
-        parts.append(encode_varint(len(self.created)))
+        parts.append(write_varint(len(self.created)))
         parts += [op.txid + struct.pack("<I", op.index) for op in self.created]
         return b"".join(parts)
 
     @classmethod
     def parse(cls, data: bytes) -> "UndoRecord":
-        r = _Reader(bytes(data))
+        r = ByteReader(bytes(data))
         try:
             height, fees = r.uint(4), r.uint(8)
             spent = tuple((OutPoint(r.take(32), r.uint(4)), Coin(TxOut(r.uint(8), r.take(20)), r.uint(4), bool(r.uint(1))),

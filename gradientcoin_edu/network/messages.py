@@ -53,9 +53,6 @@ INV_TX, INV_BLOCK = 1, 2              # what an inventory item names
 
 # ----------------------------------------------------------------------------- byte helpers
 
-_varint = write_varint
-
-
 class _Reader(ByteReader):
     """Reads fields off a payload; every short read or bad value raises InvalidMessage."""
 
@@ -85,7 +82,7 @@ def _string(s: str) -> bytes:
     raw = s.encode("utf-8")
     if len(raw) > MAX_STRING_BYTES:
         raise ValueError(f"string longer than {MAX_STRING_BYTES} bytes")
-    return _varint(len(raw)) + raw
+    return write_varint(len(raw)) + raw
 
 
 def _hash32(value: bytes, name: str) -> bytes:
@@ -184,7 +181,7 @@ class Inv(Message):
             raise ValueError(f"at most {MAX_INV_ITEMS} inventory items per message")
 
     def payload(self) -> bytes:
-        return _varint(len(self.items)) + b"".join(bytes([i.kind]) + i.hash for i in self.items)
+        return write_varint(len(self.items)) + b"".join(bytes([i.kind]) + i.hash for i in self.items)
 
     @classmethod
     def from_payload(cls, r: _Reader) -> "Inv":
@@ -228,7 +225,7 @@ class GetBlocks(Message):
         object.__setattr__(self, "stop", _hash32(self.stop, "stop"))
 
     def payload(self) -> bytes:
-        return _varint(len(self.locator)) + b"".join(self.locator) + self.stop
+        return write_varint(len(self.locator)) + b"".join(self.locator) + self.stop
 
     @classmethod
     def from_payload(cls, r: _Reader) -> "GetBlocks":
