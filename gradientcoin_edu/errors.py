@@ -24,6 +24,7 @@ __all__ = [
     "ModelError",
     "InvalidProof",
     "KernelError",
+    "UsageError",
 ]
 
 
@@ -99,3 +100,11 @@ class KernelError(GradientCoinError):
     """Bad input to a hashing kernel (NaN gradient, wrong dtype, bad chunk size)."""
 
     layer = "kernel"
+
+
+class UsageError(GradientCoinError):
+    """A user mistake on the command line or in a data dir (a busy port, a locked or unusable
+    folder, an argument out of range). The ``gradientcoin`` command prints the sentence on one
+    line and exits with status 2; nothing stored has been changed."""
+
+    layer = "usage"
