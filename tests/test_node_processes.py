@@ -17,6 +17,7 @@ import pytest
 
 from gradientcoin_edu.chain.store import BlockStore
 from gradientcoin_edu.crypto.hashes import hash_to_hex
+from gradientcoin_edu.network.keys import format_peer, load_or_create_keypair
 
 pytestmark = pytest.mark.processes
 
@@ -45,12 +46,13 @@ def _status(data_dir) -> dict | None:
 
 
 def _start(i, addrs, dirs, mine_until, log_dir):
+    keys = [load_or_create_keypair(d)[0] for d in dirs]       # peers are named by their CURVE public keys
     args = [sys.executable, "-m", "gradientcoin_edu", "node", "--listen", addrs[i], "--data-dir", str(dirs[i]),
             "--mine", "--mine-every", "2.0", "--mine-until", str(mine_until), "--seed", str(100 + i),
             "--name", f"node{i}", "--status-every", "0.25"]
     for j, a in enumerate(addrs):
         if j != i:
-            args += ["--peer", a]
+            args += ["--peer", format_peer(a, keys[j])]
     out = open(log_dir / f"node{i}.out", "ab")
     return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 

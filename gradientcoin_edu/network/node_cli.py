@@ -1,6 +1,6 @@
 """``gradientcoin node``: run one real node process (ZeroMQ, SQLite), e.g. four of them on one laptop.
 
-    gradientcoin node --listen tcp://127.0.0.1:5001 --peer tcp://127.0.0.1:5002 \\
+    gradientcoin node --listen tcp://127.0.0.1:5001 --peer PUBKEY@tcp://127.0.0.1:5002 \\
                       --data-dir /tmp/node1 --mine --mine-every 5
 
 The node keeps its chain in ``DATA_DIR/blocks.sqlite`` (a ``chain.store.BlockStore``) and its
@@ -34,7 +34,8 @@ log = logging.getLogger("gradientcoin.node")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--listen", required=True, help="where this node accepts messages, e.g. tcp://127.0.0.1:5001")
-    parser.add_argument("--peer", action="append", default=[], help="a peer's listen address (repeat for more)")
+    parser.add_argument("--peer", action="append", default=[],
+                        help="a peer, PUBKEY@tcp://host:port (its key: DATA_DIR/p2p_key.pub; repeat for more)")
     parser.add_argument("--data-dir", required=True, help="folder for blocks.sqlite, key, status.json, node.log")
     parser.add_argument("--chain", default="regtest", choices=["regtest", "demo"], help="chain parameters preset")
     parser.add_argument("--name", default=None, help="node name in logs (default: the listen port)")
@@ -50,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..chain.fork_choice import Chain
     from ..chain.store import BlockStore
+    from .keys import load_or_create_keypair, parse_peer
     from .node import Node, NodeConfig
     from .zmq_transport import ZmqTransport
 
@@ -60,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
     key = _load_key(data / "key")
     store = BlockStore(str(data / "blocks.sqlite"))
     chain = Chain(args.chain, store=store)
-    transport = ZmqTransport(args.listen)
+    peers = [parse_peer(p) for p in args.peer]
+    public, secret = load_or_create_keypair(data)
+    transport = ZmqTransport(args.listen, secret_key=secret)
     node = Node(name, chain, transport, miner_address=key.address(), listen=args.listen,
                 config=NodeConfig(heartbeat=10.0, request_timeout=5.0), listener=_log_event,
                 seed=args.seed if args.seed is not None else random.getrandbits(32))
@@ -74,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
 
-    for peer in args.peer:
-        transport.connect(peer)
+    for address, key in peers:
+        transport.connect(address, key)
     started = time.time()
     miner = _Miner(node, args)
     status = _Status(data / "status.json", node, transport, args.status_every)
@@ -159,14 +163,13 @@ class _Status:
 
 def _load_key(path: Path):
     from ..crypto.keys import PrivateKey
-    if path.exists():
-        return PrivateKey.from_bytes(path.read_bytes())
-    key = PrivateKey.generate()
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(key.to_bytes())
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-    return key
+    from .keys import read_secret_file, write_secret_file
+    try:
+        return PrivateKey.from_bytes(read_secret_file(path))
+    except FileNotFoundError:
+        key = PrivateKey.generate()
+        write_secret_file(path, key.to_bytes())     # created 0600 and exclusively, never through a symlink
+        return PrivateKey.from_bytes(read_secret_file(path))
 
 
 def _setup_logging(path: Path, name: str) -> None:
