@@ -19,10 +19,17 @@ def _solution(ex_id: str):
     return module.SOLUTIONS[ex_id]
 
 
-def _notebook_sources(number: str) -> str:
+def _notebook_cells(number: str) -> list[dict]:
     [path] = sorted(ROOT.glob(f"notebooks/{number}_*.ipynb"))
-    nb = json.loads(path.read_text())
-    return "\n".join("".join(c["source"]) for c in nb["cells"])
+    return json.loads(path.read_text())["cells"]
+
+
+def _source(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def _tags(cell: dict) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
 
 
 def test_there_are_exercises():
@@ -51,9 +58,24 @@ def test_untouched_stub_is_reported_not_attempted(ex_id, capsys):
 
 @pytest.mark.parametrize("ex_id", list(EXERCISES))
 def test_notebook_asks_for_the_exercise(ex_id):
-    source = _notebook_sources(ex_id.split(".")[0])
-    assert f'check("{ex_id}"' in source, f"notebook {ex_id.split('.')[0]} never calls check({ex_id!r}, ...)"
-    assert "raise NotImplementedError" in source
+    """The notebook has a stub cell tagged `exercise` and, right after it, a check cell tagged `exercise-check`."""
+    cells = _notebook_cells(ex_id.split(".")[0])
+    checks = [i for i, c in enumerate(cells) if f'check("{ex_id}"' in _source(c)]
+    assert len(checks) == 1, f"notebook {ex_id.split('.')[0]} calls check({ex_id!r}, ...) {len(checks)} times"
+    [i] = checks
+    assert "exercise-check" in _tags(cells[i]), f"the cell checking {ex_id} is not tagged exercise-check"
+    stub = cells[i - 1]
+    assert "exercise" in _tags(stub), f"the cell before check({ex_id!r}) is not tagged exercise (the stub)"
+    assert "raise NotImplementedError" in _source(stub)
+
+
+def test_every_tagged_stub_is_checked():
+    for path in sorted(ROOT.glob("notebooks/[0-9][0-9]_*.ipynb")):
+        cells = _notebook_cells(path.name[:2])
+        for i, cell in enumerate(cells):
+            if "exercise" in _tags(cell):
+                assert i + 1 < len(cells) and "exercise-check" in _tags(cells[i + 1]), \
+                    f"{path.name} cell {i} is tagged exercise but no exercise-check cell follows it"
 
 
 def test_every_notebook_has_at_least_two_exercises():
