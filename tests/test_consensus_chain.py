@@ -351,4 +351,6 @@ def test_the_miner_never_makes_a_template_the_time_warp_rule_refuses():
 def test_bitcoin_mainnet_preset_does_not_enforce_the_time_warp_rule():
     from gradientcoin_edu.chain import ChainParams
     assert not ChainParams.preset("bitcoin").enforce_timewarp
-    assert ChainParams.preset("demo").enforce_timewarp and ChainParams.preset("demo").timewarp_grace == 10
+    assert ChainParams.preset("bitcoin").timewarp_grace == 600                  # BIP 94's figure
+    assert ChainParams.preset("demo").enforce_timewarp and ChainParams.preset("demo").timewarp_grace == 0
+    assert WARP.with_changes(timewarp_grace_seconds=60).timewarp_grace == 60

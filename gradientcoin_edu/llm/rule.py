@@ -52,7 +52,7 @@ from ..model.fixed_point import weights_bytes, weights_root
 from ..proof_of_gradient import ProofOfGradient, Undo, Verified, check_ticket, compute_loss, grad_root, q_from_payload
 from ..proof_of_gradient.update import apply_update, invertible, undo_update
 from .commitment import read_commitment
-from .data import contribution_records
+from .data import contribution_records, extend_dataset, truncate_dataset
 from .inference import AnswerRecord, Query, answers_root, check_query, greedy_decode
 
 __all__ = ["LLMRule", "LLMUndo", "BlockContents", "tx_fees", "SNAPSHOT_MAGIC"]
@@ -267,8 +267,7 @@ class LLMRule(ProofOfGradient):
     def check_commitment(self, block, contents: BlockContents) -> Dataset:
         """Rule 3: the coinbase commits to the new dataset root and to the answers; returns the new dataset."""
         commitment = read_commitment(block.txs[0])
-        records = contents.records(self.llm.record_tokens)
-        dataset = self.dataset.extend(records) if len(records) else self.dataset
+        dataset = extend_dataset(self.dataset, [records for _, records in contents.data], self.llm)
         if commitment.dataset_root != dataset.root:
             raise InvalidBlock("bad-dataset-root", "the coinbase does not commit to the dataset after this block")
         if commitment.answers_root != answers_root(self.answers(contents)):
@@ -321,7 +320,7 @@ class LLMRule(ProofOfGradient):
         super().disconnect(block, undo.pog)
         self._states.pop(self.height, None)
         if undo.n_records != len(self.dataset):
-            self._set_dataset(Dataset(self.dataset.records[:undo.n_records]))
+            self._set_dataset(truncate_dataset(self.dataset, undo.n_records, self.llm))
         del self._blocks[self.height]
         self._best.pop()
         self.height -= 1
@@ -334,8 +333,7 @@ class LLMRule(ProofOfGradient):
             raise InvalidProof("stale-parent", "the block does not build on this rule's tip")
         contents = self.contents(block.txs, height, None if spent is None else tx_fees(block.txs, spent))
         commitment = read_commitment(block.txs[0])
-        records = contents.records(self.llm.record_tokens)
-        dataset = self.dataset.extend(records) if len(records) else self.dataset
+        dataset = extend_dataset(self.dataset, [records for _, records in contents.data], self.llm)
         if commitment.dataset_root != dataset.root:
             raise InvalidBlock("bad-dataset-root", "the coinbase does not commit to the dataset after this block")
         pog_undo = Undo(block.header.prev_hash, parent_header.weights_root, None)
