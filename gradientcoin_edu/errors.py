@@ -17,6 +17,7 @@ __all__ = [
     "ParseError",
     "InvalidTransaction",
     "InvalidBlock",
+    "MutatedBlock",
     "StoreError",
     "NetworkError",
     "InvalidMessage",
@@ -62,6 +63,15 @@ class InvalidTransaction(GradientCoinError):
 
 class InvalidBlock(GradientCoinError):
     layer = "block"
+
+
+class MutatedBlock(InvalidBlock):
+    """A block whose body does not match its header's commitments (transactions, payload).
+
+    The header, and so the hash, may belong to a genuine block whose bytes someone changed on
+    the way: a node drops the copy without remembering the hash as invalid."""
+
+    layer = "mutated-block"
 
 
 class StoreError(GradientCoinError):

@@ -56,8 +56,14 @@ def _cells(nb) -> list[tuple[str, str, dict]]:
 def sync_problems(source: pathlib.Path) -> list[str]:
     """The .ipynb next to ``source`` holds exactly the cells jupytext reads from ``source``."""
     notebook = source.with_suffix(".ipynb")
+    nb = nbformat.read(str(notebook), as_version=4)
+    try:
+        nbformat.validate(nb)
+    except nbformat.ValidationError as err:
+        return [f"{notebook.name} is not a valid notebook ({str(err).splitlines()[0]}): save it again with "
+                f"nbformat 4.5, or run `{SYNC.format(name=source.stem)}`"]
     want = _cells(jupytext.read(source))
-    have = _cells(nbformat.read(str(notebook), as_version=4))
+    have = _cells(nb)
     fix = f"edit the .md, then run `{SYNC.format(name=source.stem)}`"
     if len(want) != len(have):
         return [f"{source.name} has {len(want)} cells, {notebook.name} has {len(have)}: {fix}"]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..chain.work import header_target
+from ..chain.work import WorkRule, header_target
 from ..errors import ModelError
 from ..model.corpus import Dataset
 from ..model.fixed_point import weights_root
@@ -42,7 +42,7 @@ class Undo:
     parent_val_loss: float | None
 
 
-class ProofOfGradient:
+class ProofOfGradient(WorkRule):
     """The proof-of-gradient work rule, holding the model weights at the chain tip."""
 
     name = "proof-of-gradient"
