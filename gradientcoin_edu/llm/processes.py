@@ -49,11 +49,14 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
-def start_node_process(listen: str, data_dir: Path, peers: list[str], *extra: str) -> subprocess.Popen:
+def start_node_process(listen: str | None, data_dir: Path, peers: list[str], *extra: str) -> subprocess.Popen:
     """``gradientcoin node --listen LISTEN --data-dir DATA_DIR --peer ... EXTRA`` in its own process
-    group, its terminal output in ``DATA_DIR/node.out``."""
+    group, its terminal output in ``DATA_DIR/node.out`` (``listen=None``: outbound connections only).
+    A peer is ``HEXKEY@tcp://host:port`` (``network.keys.format_peer``)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "gradientcoin_edu", "node", "--listen", listen, "--data-dir", str(data_dir), *extra]
+    cmd = [sys.executable, "-m", "gradientcoin_edu", "node", "--data-dir", str(data_dir), *extra]
+    if listen is not None:
+        cmd += ["--listen", listen]
     for peer in peers:
         cmd += ["--peer", peer]
     out = open(data_dir / "node.out", "ab")
@@ -147,9 +150,14 @@ def run_process_demo(blocks: int = 30, miners: int = 3, preset: str = "demo", se
     clients: list = []
     bar = None
     try:
+        from ..network.keys import format_peer, load_or_create_keypair
         from ..rpc import NodeClient
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+        keys = [load_or_create_keypair(folder)[0] for folder in folders]     # peers are named by their keys
+        peers = [format_peer(a, k) for a, k in zip(addrs, keys)]
         for i, name in enumerate(names):
-            procs.append(start_node_process(addrs[i], folders[i], [a for j, a in enumerate(addrs) if j != i],
+            procs.append(start_node_process(addrs[i], folders[i], [p for j, p in enumerate(peers) if j != i],
                                             "--chain", "llm", "--model", preset, "--corpus-seed", str(seed),
                                             "--name", name, "--mine", "--mine-every", str(mine_every),
                                             "--seed", str(seed * 100 + i), "--quiet"))
