@@ -355,6 +355,7 @@ and watch the model learn.
     code(r"""
 import hashlib
 import time
+from dataclasses import replace
 
 import numpy as np
 import plotly.graph_objects as go
@@ -364,10 +365,12 @@ from gradientcoin_edu import kernels
 from gradientcoin_edu.errors import InvalidProof
 from gradientcoin_edu.model import CharTokenizer, Dataset, builtin_datasets
 from gradientcoin_edu.model.fixed_point import weights_root
+from gradientcoin_edu.chain.block import Block, BlockHeader, compute_tx_root
 from gradientcoin_edu.proof_of_gradient import (GradientProof, ModelState, PoGParams, ProofOfGradient, apply,
                                                 apply_update, attempt, batch_indices, batch_seed, compute_gradient,
                                                 grad_root, mine, payload_from_q, proof_from_q, quantize,
-                                                select_batch, ticket, ticket_value, verify)
+                                                select_batch, stamped_payload, ticket, ticket_value, verify)
+from gradientcoin_edu.proof_of_gradient import params as params_module
 from gradientcoin_edu.proof_of_gradient.gradient import clip_gradient
 from gradientcoin_edu.proof_of_gradient.noise import gradient_with, measure_noise, near_boundary
 from gradientcoin_edu.exercises import check
@@ -379,19 +382,24 @@ params = PoGParams.for_data(train, val, tokenizer=tok)
 W0 = params.genesis_weights()
 PARENT = hashlib.sha256(b"the parent block").digest()        # stands in for a real block hash here
 ALICE = hashlib.sha256(b"alice").digest()
+TXS = hashlib.sha256(b"alice's transactions").digest()         # stands in for a real transactions root
+# Alice's block before its proof: everything she chooses (parent, transactions, time, bits, miner id)
+TEMPLATE = BlockHeader(1, PARENT, TXS, time=1_700_000_600, bits=0x207FFFFF, miner_id=ALICE)
 print(params)
 """),
     md(r"""
 The chain parameters (`PoGParams`, fixed in the genesis block) name the model, commit to the training and
 validation data by their Merkle roots, and fix every number format: weights are integers with scale
 2^-32, gradients are quantized with quantum Δ = 2^-24, the learning rate is the exact fraction 1/4.
+Three values are *derived* from the model size rather than chosen: the rounding tolerance δ, the cap c
+and the size of the block stamp (sections 1 and 5).
 
 ## 1. Why you cannot hash a float gradient
 
 Compute the *same* gradient - same weights, same batch, same code - with 1 thread and with 2 threads:
 """),
     code(r"""
-_, x, y = select_batch(train, PARENT, ALICE, 0, params.batch_size)
+_, x, y = select_batch(train, batch_seed(TEMPLATE), params.batch_size)
 g1 = gradient_with(params.model, W0, x, y, torch.float32, threads=1)
 g2 = gradient_with(params.model, W0, x, y, torch.float32, threads=2)
 h1, h2 = hashlib.sha256(g1.tobytes()).hexdigest(), hashlib.sha256(g2.tobytes()).hexdigest()
@@ -432,58 +440,67 @@ Three conclusions, which fix the chain's parameters (`docs/proof_of_gradient.md`
 * **Canonical precision float64.** Honest float64 computations differ by ~1e-17; float32 ones by ~1e-8.
 * **Quantum Δ = 2^-24 ≈ 6e-8.** The float64 noise is a billionth of a quantum, so after rounding honest
   miners agree; a miner who cuts corners with float32 (errors ~0.7 quantum) disagrees in ~1000 elements.
-* **A tolerance for the rare knife-edge.** An element whose `g/Δ` lies within δ = 2^-20 quanta of a
-  rounding boundary `n + ½` may honestly round either way; the published value may then differ by ±1.
-  At most c = 8 such deviations per block: otherwise a miner could use the freedom to steer the update or
-  to draw many tickets from one gradient (each choice changes `grad_root`).
+* **A tolerance for the rare knife-edge.** An element whose `g/Δ` lies within δ quanta of a rounding
+  boundary `n + ½` may honestly round either way; the published value may then differ by ±1, at most
+  c = 2 times per block. Each such *free* element is a choice that changes `grad_root`, hence another
+  ticket from the same gradient (ticket grinding). So δ is derived from the model size: with N parameters
+  about 2δN elements are free, and δ = 2^-28 for these 108,288 parameters keeps that below 2^-10 - while
+  still a thousand times the measured float64 noise in quanta (`docs/protocol.md`, section 3).
 """),
     code(r"""
 g, loss = compute_gradient(params.model, W0, x, y)                      # float64, the canonical precision
 g = clip_gradient(g, params.clip_norm)                                   # norm at most 1 (see section 4)
 Q = quantize(g, params.quantum_log2)
 print("Q:", Q.dtype, Q.shape, " first values:", Q[:6], " = g / Δ rounded:", np.round(g[:6] * 2**24, 2))
-print(f"elements within δ of a boundary: {near_boundary(g, params.quantum_log2, params.delta)} "
-      f"(expected {2 * params.delta * g.size:.2f})")
+print(f"elements within δ = 2^-{params.delta_log2} of a boundary: {near_boundary(g, params.quantum_log2, params.delta)} "
+      f"(expected {params.free_elements:.1e}; valid tickets per gradient {params.grinding_factor:.5f})")
 g_2threads = clip_gradient(gradient_with(params.model, W0, x, y, torch.float64, threads=2), params.clip_norm)
 assert np.array_equal(quantize(g_2threads, params.quantum_log2), Q)     # honest computations now agree
 """),
     md(r"""
 ## 2. Committing to the gradient, and the ticket
 
-The block's **payload** is Q as little-endian int32 bytes (433 KB for this model). `grad_root` is the
-Merkle root over SHA-256 digests of 4 KiB chunks of the payload, computed by the kernels (a GPU does it
-in one pass; here the CPU path). The **ticket** is
+The block's **payload** is Q as little-endian int32 bytes (433 KB for this model; a 4-byte stamp follows,
+section 5). `grad_root` is the Merkle root over SHA-256 digests of 4 KiB chunks of Q, computed by the
+kernels (a GPU does it in one pass; here the CPU path). The miner first fixes its block *template*: the
+header with everything it chooses - parent, transactions root (and so the coinbase that pays it), time,
+bits, miner id, nonce. Then
 
-    ticket = SHA-256d(parent_hash ‖ miner_id ‖ nonce ‖ grad_root)    must be ≤ target
+    seed   = SHA-256(header bytes without grad_root and weights_root)     picks the batch
+    ticket = SHA-256d(all 180 header bytes) = the block hash              must be ≤ target
 
-and the batch was chosen by `SHA-256(parent_hash ‖ miner_id ‖ nonce)`. There is no free field: not the
-time, not the transactions. The only way to a new ticket is a new nonce, hence a new batch, hence a new
-gradient. **Mining is training.**
+Nothing in the block is free: another nonce, another coinbase, another transaction or another time is
+another batch, hence another gradient. A thief who swaps the coinbase of Alice's block to pay himself,
+or Alice making two conflicting versions of her block, must compute a new gradient. **Mining is training.**
 """),
     code(r"""
 payload = payload_from_q(Q)
 root = grad_root(payload, params.chunk_bytes)
-t = ticket(PARENT, ALICE, 0, root)
+header = replace(TEMPLATE, grad_root=root, weights_root=weights_root(apply_update(W0, Q, params), params.chunk_bytes))
+t = ticket(header)
 print(f"payload {len(payload):,} bytes in {-(-len(payload) // params.chunk_bytes)} chunks")
 print("grad_root:", root.hex())
 print("ticket   :", t[::-1].hex(), "(shown big-endian, like a block hash)")
-print("batch of nonce 0:", batch_indices(batch_seed(PARENT, ALICE, 0), len(train), params.batch_size))
-print("batch of nonce 1:", batch_indices(batch_seed(PARENT, ALICE, 1), len(train), params.batch_size))
-assert t == hashlib.sha256(hashlib.sha256(PARENT + ALICE + (0).to_bytes(4, "little") + root).digest()).digest()
+print("batch of nonce 0:", batch_indices(batch_seed(TEMPLATE), len(train), params.batch_size))
+print("batch of nonce 1:", batch_indices(batch_seed(replace(TEMPLATE, nonce=1)), len(train), params.batch_size))
+print("batch, 1 s later:", batch_indices(batch_seed(replace(TEMPLATE, time=TEMPLATE.time + 1)), len(train), params.batch_size))
+assert t == header.hash() == hashlib.sha256(hashlib.sha256(header.serialize()).digest()).digest()
 """),
     md(r"""
-### Exercise 08.1 - the lottery ticket
+### Exercise 08.1 - the batch seed
 
-Write `ticket(parent_hash, miner_id, nonce, grad_root)`: SHA-256 applied twice to the 32-byte parent hash,
-the 32-byte miner id, the nonce as 4 little-endian bytes and the 32-byte gradient root.
+Write `my_batch_seed(header_bytes)`: given the 180 bytes of a block header (`version 4 | prev_hash 32 |
+tx_root 32 | grad_root 32 | weights_root 32 | time 8 | bits 4 | miner_id 32 | nonce 4`), return SHA-256 of
+the header bytes *without* `grad_root` and `weights_root` (116 bytes) - the two fields computed from the
+gradient cannot choose the batch the gradient is computed on.
 """),
     code(r"""
-def my_ticket(parent_hash, miner_id, nonce, grad_root):
+def my_batch_seed(header_bytes):
     # your code here
     raise NotImplementedError
 """),
     code(r"""
-check("08.1", my_ticket)
+check("08.1", my_batch_seed)
 """),
     md(r"""
 ## 3. Mining: one gradient per attempt
@@ -495,7 +512,7 @@ about eight gradients. The loop below counts them.
 # NBVAL_IGNORE_OUTPUT
 target = 2**256 // 8
 start = time.perf_counter()
-result = mine(params, train, PARENT, W0, ALICE, target, max_attempts=200, validation=val)
+result = mine(params, train, TEMPLATE, W0, target, max_attempts=200, validation=val)
 elapsed = time.perf_counter() - start
 print(f"won with nonce {result.nonce} after {result.attempts} gradients in {elapsed:.2f} s")
 print(f"ticket {ticket_value(result.ticket) / 2**256:.4f} x 2^256 <= target {target / 2**256:.4f} x 2^256")
@@ -524,14 +541,14 @@ assert np.array_equal(W1 + delta_w, W0)                                  # exact
     md(r"""
 ## 5. Verification
 
-A verifier receives the header fields and the payload (a `GradientProof`). It checks, cheapest first:
-the parent, the ticket, the payload size, `grad_root`; then it recomputes the gradient on the batch the
-ticket selects, and a fused kernel hashes the payload while counting deviations from its own rounding;
+A verifier receives the header and the payload (a `GradientProof`). It checks, cheapest first: the
+parent, the ticket, the payload size, the stamp, `grad_root`; then it recomputes the gradient on the batch
+the header's seed selects, and a fused kernel hashes the payload while counting deviations from its own rounding;
 then it applies the update and checks `weights_root`; finally the **validation guard**: the update may
 not raise the loss on the chain's validation records by more than 0.25 nats.
 """),
     code(r"""
-honest = GradientProof(PARENT, ALICE, result.nonce, result.grad_root, result.weights_root, result.payload)
+honest = GradientProof(result.header, result.payload)
 start = time.perf_counter()
 v = verify(params, train, val, ModelState(PARENT, W0), honest, target)
 print(f"accepted in {time.perf_counter() - start:.2f} s: {v.deviations} boundary deviations, "
@@ -565,11 +582,11 @@ ticket, so that the gradient checks are reached.
 EASY = 2**256 - 1
 MALLORY = hashlib.sha256(b"mallory").digest()
 NEWER = hashlib.sha256(b"a newer tip").digest()
-a0 = attempt(params, train, PARENT, W0, ALICE, 0)                      # Alice's honest nonce-0 attempt
+a0 = attempt(params, train, TEMPLATE, W0, 0)                          # Alice's honest nonce-0 attempt
 rng = np.random.default_rng(0)
 
-def forged(q, parent=PARENT, weights=W0, miner=ALICE, nonce=0, p=params):
-    return proof_from_q(p, parent, weights, miner, nonce, q)
+def forged(q, template=TEMPLATE, weights=W0, p=params):
+    return proof_from_q(p, template, weights, q)
 
 def reason(proof, target=EASY, state=ModelState(PARENT, W0), p=params, data=train, validation=val):
     try:
@@ -578,27 +595,33 @@ def reason(proof, target=EASY, state=ModelState(PARENT, W0), p=params, data=trai
     except InvalidProof as err:
         return err.reason
 
-stolen = GradientProof(PARENT, MALLORY, 0, a0.grad_root, forged(a0.q).weights_root, a0.payload)
-g32 = clip_gradient(gradient_with(params.model, W0, *select_batch(train, PARENT, ALICE, 0, 16)[1:], torch.float32, 1), 1.0)
+stolen = forged(a0.q, replace(TEMPLATE, miner_id=MALLORY))             # Alice's gradient in Mallory's block
+robbed = forged(a0.q, replace(TEMPLATE, tx_root=hashlib.sha256(b"a coinbase paying Mallory").digest()))
+sibling = forged(a0.q, replace(TEMPLATE, time=TEMPLATE.time + 1))      # Alice's second version of her block
+g32 = clip_gradient(gradient_with(params.model, W0, *select_batch(train, batch_seed(TEMPLATE), 16)[1:], torch.float32, 1), 1.0)
 coarse = (quantize(a0.gradient, params.quantum_log2 - 4).astype(np.int64) << 4).astype(np.int32)
 outside = Dataset(np.roll(train.records, 1, axis=1))                  # data the chain never committed to
-q_outside = attempt(params.replace(dataset_root=outside.root), outside, PARENT, W0, ALICE, 0).q
-tampered = bytearray(a0.payload); tampered[100] ^= 1
+q_outside = attempt(params.replace(dataset_root=outside.root), outside, TEMPLATE, W0).q
+honest0 = forged(a0.q)
+tampered = bytearray(honest0.payload); tampered[100] ^= 1
+bad_root = replace(honest0.header, weights_root=hashlib.sha256(b"?").digest())
 
 attacks = {
     "honest attempt":                 (forged(a0.q), {}),
     "random gradient":                (forged(rng.integers(-2**20, 2**20, a0.q.size).astype(np.int32)), {}),
     "zero gradient":                  (forged(np.zeros_like(a0.q)), {}),
     "scaled gradient (x2)":           (forged(a0.q * 2), {}),
-    "gradient of another batch":      (forged(attempt(params, train, PARENT, W0, ALICE, 1).q), {}),
+    "gradient of another batch":      (forged(attempt(params, train, TEMPLATE, W0, 1).q), {}),
     "stale parent":                   (forged(a0.q), dict(state=ModelState(NEWER, W1))),
     "replayed by another miner":      (stolen, {}),
     "... and at a real target":       (stolen, dict(target=ticket_value(a0.ticket))),
+    "coinbase swapped (theft)":       (robbed, {}),
+    "sibling: same gradient, new time": (sibling, {}),
     "float32 instead of float64":     (forged(quantize(g32, params.quantum_log2)), {}),
     "coarser quantum (2^-20)":        (forged(coarse), {}),
     "data outside the dataset":       (forged(q_outside), {}),
-    "payload changed after hashing":  (GradientProof(PARENT, ALICE, 0, a0.grad_root, forged(a0.q).weights_root, bytes(tampered)), {}),
-    "wrong weights_root":             (GradientProof(PARENT, ALICE, 0, a0.grad_root, hashlib.sha256(b"?").digest(), a0.payload), {}),
+    "payload changed after hashing":  (GradientProof(honest0.header, bytes(tampered)), {}),
+    "wrong weights_root":             (GradientProof(bad_root, stamped_payload(params, bad_root, honest0.payload[:-4])), {}),
 }
 results = {name: reason(proof, **kw) for name, (proof, kw) in attacks.items()}
 for name, why in results.items():
@@ -611,19 +634,28 @@ assert results["... and at a real target"] == "bad-ticket"     # Alice's ticket 
 assert results["payload changed after hashing"] == "grad-root-mismatch"
 assert results["wrong weights_root"] == "weights-root-mismatch"
 for name in ["random gradient", "zero gradient", "scaled gradient (x2)", "gradient of another batch",
-             "replayed by another miner", "float32 instead of float64", "coarser quantum (2^-20)",
-             "data outside the dataset"]:
+             "replayed by another miner", "coinbase swapped (theft)", "sibling: same gradient, new time",
+             "float32 instead of float64", "coarser quantum (2^-20)", "data outside the dataset"]:
     assert results[name] == "gradient-mismatch", name
 """),
     md(r"""
 ### Too many boundary deviations
 
-With δ = 2^-20 quanta almost no element sits near a boundary (about 0.2 expected per gradient), so to see
-the cap at work we widen δ to 1/16 of a quantum (and set c = 4): now a miner may flip elements near a
-boundary, up to four of them. Five are refused, and so is one flip far from a boundary.
+With δ = 2^-28 quanta almost no element sits near a boundary (about 0.0008 expected per gradient), so to
+see the cap at work we widen δ to 1/16 of a quantum (and set c = 4). `PoGParams` refuses such a δ
+(`bad-tolerance`: it would hand a miner thousands of free tickets per gradient), so we switch that check
+off for this experiment. Now a miner may flip elements near a boundary, up to four of them. Five are
+refused, and so is one flip far from a boundary.
 """),
     code(r"""
+try:
+    params.replace(delta_log2=4, cap=4)
+except Exception as err:
+    print("refused:", err)
+check_tolerance = params_module.PoGParams._check_tolerance
+params_module.PoGParams._check_tolerance = lambda self: None           # the experiment only
 wide = params.replace(delta_log2=4, cap=4)
+params_module.PoGParams._check_tolerance = check_tolerance
 xq = np.ldexp(a0.gradient, wide.quantum_log2)
 dist = np.abs(np.abs(xq - np.floor(xq)) - 0.5)                          # distance to the boundary n + 1/2
 near, far = np.flatnonzero(dist <= wide.delta / 2), np.flatnonzero(dist > 0.25)
@@ -652,7 +684,7 @@ is left large.
     code(r"""
 spam = train.extend(np.full((4 * len(train), 33), tok.encode("z")[0]))
 p_spam = params.replace(dataset_root=spam.root, clip_norm=0.0)
-a_spam = attempt(p_spam, spam, PARENT, W0, ALICE, 0)
+a_spam = attempt(p_spam, spam, TEMPLATE, W0)
 print("spam records in the batch:", int(np.sum(a_spam.batch_indices >= len(train))), "of", p_spam.batch_size)
 why = reason(forged(a_spam.q, p=p_spam), p=p_spam, data=spam)
 print("poisoned update ->", why)
@@ -662,9 +694,15 @@ assert reason(forged(a_spam.q, p=p_spam), p=p_spam, data=spam, validation=None) 
     md(r"""
 ## 7. A small proof-of-gradient chain
 
-`ProofOfGradient` packages all of this as the chain's *work rule* (`check_header`, `connect`,
-`disconnect`): it holds the integer weights at the tip, verifies each block in full and moves the
-weights. Two miners take turns; each block is a real `BlockHeader` with `grad_root` and `weights_root`.
+`ProofOfGradient` packages all of this as the chain's *work rule* (`check_header`, `check_body`,
+`connect`, `disconnect`): it holds the integer weights at the tip, verifies each block in full and moves
+the weights. Two miners take turns; each block is a real `BlockHeader` with `grad_root` and `weights_root`.
+
+One more rule: after winning, the miner grinds a **stamp** - a 4-byte number at the end of the payload
+such that `SHA-256d(tag ‖ block hash ‖ stamp)` is below a target taking 2^stamp_log2 hashes, about what
+one verification costs. A node checks the stamp (one hash) before recomputing anything, so a forged
+block - a winning header with a junk payload, cheap to make at an easy target - costs its sender as much
+as its victim (`docs/protocol.md`, section 4).
 """),
     code(r"""
 # NBVAL_IGNORE_OUTPUT
@@ -674,17 +712,18 @@ from gradientcoin_edu.chain.block import Block, BlockHeader, compute_tx_root
 BITS = 0x207FFFFF                                   # the easiest target: about 1 ticket in 2 wins
 genesis = BlockHeader(1, bytes(32), compute_tx_root(()), weights_root=params.genesis_weights_root(),
                       time=1_700_000_000, bits=BITS)
+print(f"stamp: 2^{params.stamp_log2} hashes per block")
 node = ProofOfGradient(params, train, val, genesis_hash=genesis.hash())
 parent, history, gradients = genesis, [node.val_loss()], 0
 start = time.perf_counter()
 for height in range(1, 31):
     miner = ALICE if height % 2 else MALLORY
-    r = node.mine(miner, bits_to_target(BITS), start_nonce=0, max_attempts=100)
+    template = BlockHeader(1, parent.hash(), compute_tx_root(()), time=parent.time + 600, bits=BITS, miner_id=miner)
+    r = node.mine(template, max_attempts=100)
     gradients += r.attempts
-    header = BlockHeader(1, parent.hash(), compute_tx_root(()), r.grad_root, r.weights_root,
-                         parent.time + 600, BITS, r.nonce, miner)
-    block = Block(header, (), r.payload)
+    header, block = r.header, Block(r.header, (), r.payload)
     node.check_header(header, parent)
+    node.check_body(block)
     node.connect(block, parent, height)
     history.append(node.val_loss())
     parent = header
@@ -704,10 +743,13 @@ assert node.weights_root() == parent.weights_root       # the header commits to 
 
 * Honest float computations disagree in the last bits (threads, BLAS, devices); **float64** makes that
   noise ~1e-17, a billionth of the **quantum** Δ = 2^-24, so quantized gradients agree and can be hashed.
-* A ±1 deviation is allowed only within δ of a rounding boundary and at most **c** times per block, so the
+* A ±1 deviation is allowed only within δ of a rounding boundary and at most **c** times per block; δ is
+  derived from the model size so that a gradient has fewer than 2^-10 free elements on average: the
   tolerance cannot be used to steer the update or grind tickets.
-* `grad_root` commits to the quantized gradient; the **ticket** `SHA-256d(parent ‖ miner ‖ nonce ‖ grad_root)`
-  covers no free field, and the nonce picks the batch: every ticket costs a gradient.
+* `grad_root` commits to the quantized gradient; the **ticket** is the block hash, and the batch is drawn
+  from every header field the miner chooses: every ticket, and every variant of a block (another coinbase,
+  transactions, time), costs a gradient.
+* A **stamp** worth one verification makes a forged block cost its sender what it costs its victim.
 * The **update** is exact integer arithmetic; `weights_root` commits to the new model.
 * The verifier rejects random, zero, scaled, other-batch, stale, replayed, low-precision and outside-data
   gradients, tampered payloads and wrong roots, too many boundary deviations, and (the **validation
@@ -719,7 +761,8 @@ assert node.weights_root() == parent.weights_root       # the header commits to 
    acceptable, when a miner computes thousands? What would change with a much larger model?
 2. The batch indices cost only a SHA-256 to compute, before any gradient. How could a miner who has
    committed poisoned records use that? What limits the attack (think of the share of poisoned records)?
-3. Why does the ticket include the miner id? What could Mallory do if it did not?
+3. Why must the batch seed cover the coinbase and the time? What could Mallory, or Alice herself, do
+   with a winning proof if it did not?
 """),
 ]
 

@@ -434,7 +434,9 @@ cb = honest.txs[0]
 fake_cb = commitment_coinbase(cb.coinbase_height, list(cb.outputs),
                               Commitment(read_commitment(cb).dataset_root, answers_root([lie])))
 txs = (fake_cb, *honest.txs[1:])
-forged = Block(replace(honest.header, tx_root=compute_tx_root(txs)), txs, honest.payload)   # same proof of gradient
+from gradientcoin_edu.llm import mine_proof            # the liar trains for its block, like anyone:
+proof = mine_proof(chain.rule, replace(honest.header, tx_root=compute_tx_root(txs), nonce=0))   # the batch covers the txs
+forged = Block(proof.header, txs, proof.payload)
 before = (chain.tip.hash, chain.rule.weights_root(), chain.balance(carol.address))
 try:
     chain.add_block(forged)

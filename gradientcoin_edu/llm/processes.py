@@ -134,7 +134,7 @@ def _write_status(data: Path, node, state: dict) -> None:
             height, record = found
             answers[txid_hex] = {"height": height, "text": record.text, "weights_height": record.height,
                                  "miner_id": chain.header_at(height).miner_id.hex()}
-    status = {"name": node.name, "pid": os.getpid(), "height": chain.height, "tip": chain.tip.hash_hex(),
+    status = {"name": node.name, "miner_id": node.miner_id.hex(), "pid": os.getpid(), "height": chain.height, "tip": chain.tip.hash_hex(),
               "weights_root": chain.rule.weights_root().hex(), "val_loss": chain.val_loss(),
               "records": len(chain.dataset), "mined": node.stats["mined"], "gradients": node.stats["gradients"],
               "reorgs": node.stats["reorgs"], "peers": sorted(p for p, s in node.peers.items() if s["version"]),
@@ -178,7 +178,6 @@ def run_process_demo(blocks: int = 30, miners: int = 3, preset: str = "demo", se
     Returns a summary dict (heights, tips, weights roots, losses, the answer). Every process is
     started in its own process group and killed in ``finally``.
     """
-    from ..crypto.hashes import sha256
     from ..crypto.keys import PrivateKey
     from ..ledger import COIN
     from .spec import LLMSpec
@@ -228,7 +227,7 @@ def run_process_demo(blocks: int = 30, miners: int = 3, preset: str = "demo", se
                 bar.update(min(low, blocks) - bar.n)
             if paid_at is None and low >= 2:                  # the richest miner pays ada
                 counts = statuses[0]["blocks_by_miner"]
-                rich = max(range(miners), key=lambda i: counts.get(sha256(names[i].encode()).hex(), 0))
+                rich = max(range(miners), key=lambda i: counts.get(statuses[i]["miner_id"], 0))
                 _command(folders[rich], {"id": "pay", "do": "pay", "wallet": names[rich], "to": ada.address().hex(),
                                          "amount": 10 * COIN})
                 paid_at = low
@@ -276,8 +275,7 @@ def _genesis_loss(spec) -> float:
 
 
 def _summarize(final: list[dict], names: list[str], loss_before: float, answer: dict | None, start: float) -> dict:
-    from ..crypto.hashes import sha256
-    by_id = {sha256(n.encode()).hex(): n for n in names}
+    by_id = {s["miner_id"]: s["name"] for s in final}
     tips = {s["tip"] for s in final}
     roots = {s["weights_root"] for s in final}
     s0 = final[0]
