@@ -103,7 +103,7 @@ def tax(preset: str, steps: int) -> dict:
                                                      "weights_root", "guard")}
     for n in range(20):
         t0 = time.perf_counter()
-        _, x, y = select_batch(chain.dataset, batch_seed(_template(chain.tip.hash, b"\1" * 32, n)), pog.batch_size)
+        _, x, y = select_batch(chain.dataset, chain.tip.hash, batch_seed(_template(chain.tip.hash, b"\1" * 32, n)), pog.batch_size)
         t1 = time.perf_counter()
         g, _ = canonical_gradient(chain.rule.params, w, x, y)
         t2 = time.perf_counter()

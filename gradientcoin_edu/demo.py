@@ -26,7 +26,7 @@ from typing import Callable
 
 from .chain import BlockStore, Chain, ChainParams, expected_attempts, mine_block
 from .crypto.keys import PrivateKey
-from .errors import InvalidTransaction
+from .errors import GradientCoinError, InvalidTransaction, UsageError
 from .ledger import COIN, Wallet
 
 __all__ = ["add_arguments", "run", "run_pow_demo", "run_llm_demo", "LLMDemoResult", "demo_wallets",
@@ -53,20 +53,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+MIN_LLM_BLOCKS = 3           # the story: a miner pays ada, she contributes text, then asks (one block each)
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Range checks before anything runs; a ``UsageError`` (one line, exit status 2) says what to change."""
+    from .errors import UsageError
+    if args.blocks is not None:
+        least = MIN_LLM_BLOCKS if args.mode == "llm" else 1
+        if args.blocks < least:
+            why = (f"the story (a miner pays ada, she adds text, she asks a question) needs at least {least} blocks"
+                   if args.mode == "llm" else "mine at least 1 block")
+            raise UsageError("bad-blocks", f"--blocks {args.blocks}: {why}")
+    if args.miners < 1:
+        raise UsageError("bad-miners", f"--miners {args.miners}: a network needs at least 1 miner")
+    if args.miners > 16:
+        raise UsageError("bad-miners", f"--miners {args.miners}: at most 16 on one machine")
+    if args.threads < 1:
+        raise UsageError("bad-threads", "--threads is at least 1")
+    if args.processes and args.mode != "llm":
+        raise UsageError("bad-mode", "--processes runs the llm demo (drop --mode pow)")
+
+
 def run(args: argparse.Namespace) -> int:
+    check_arguments(args)
     if args.mode == "pow":
-        run_pow_demo(blocks=args.blocks or 5, seed=args.seed, data_dir=args.data_dir,
+        run_pow_demo(blocks=5 if args.blocks is None else args.blocks, seed=args.seed, data_dir=args.data_dir,
                      progress=not args.no_progress, echo=print)
         return 0
     import torch
     torch.set_num_threads(max(1, args.threads))
     if args.processes:
         from .llm.processes import run_process_demo
-        summary = run_process_demo(blocks=args.blocks or 30, miners=args.miners, preset=args.preset, seed=args.seed,
+        summary = run_process_demo(blocks=30 if args.blocks is None else args.blocks, miners=args.miners, preset=args.preset, seed=args.seed,
                                    data_dir=args.data_dir, progress=not args.no_progress, echo=print)
         return 0 if summary["ok"] else 1
     else:
-        run_llm_demo(blocks=args.blocks or 100, miners=args.miners, preset=args.preset, seed=args.seed,
+        run_llm_demo(blocks=100 if args.blocks is None else args.blocks, miners=args.miners, preset=args.preset, seed=args.seed,
                      progress=not args.no_progress, echo=print)
     return 0
 
@@ -262,6 +285,18 @@ def _payments(chain: Chain, wallets: dict[str, Wallet], rng: random.Random) -> l
     return txs
 
 
+def _open_pow_store(folder: Path):
+    """Lock ``folder`` and open its ``chain.sqlite``; a ``UsageError`` for a file that is not a store."""
+    from .datadir import open_datadir
+    lock = open_datadir(folder, what="demo")
+    try:
+        return lock, BlockStore(folder / "chain.sqlite")
+    except GradientCoinError as err:
+        lock.close()
+        raise UsageError("bad-store", f"{folder / 'chain.sqlite'} is not a usable block store ({err.message}): "
+                                      "move it away or use another --data-dir") from None
+
+
 def run_pow_demo(blocks: int = 5, seed: int = 0, data_dir: str | Path | None = None,
                  progress: bool = True, echo: Callable[[str], None] | None = None,
                  params: ChainParams | str = "demo") -> Chain:
@@ -271,11 +306,16 @@ def run_pow_demo(blocks: int = 5, seed: int = 0, data_dir: str | Path | None = N
     output go to ``echo`` (``print`` on the command line; ``None``: silent).
     """
     say = echo or (lambda line: None)
-    store = None
+    store = lock = None
     if data_dir is not None:
-        Path(data_dir).mkdir(parents=True, exist_ok=True)
-        store = BlockStore(Path(data_dir) / "chain.sqlite")
-    chain = Chain(params, store=store)
+        lock, store = _open_pow_store(Path(data_dir))
+    try:
+        chain = Chain(params, store=store)
+    except GradientCoinError as err:
+        store.close()
+        lock.close()
+        raise UsageError("bad-store", f"{store.path} holds another chain ({err.message}): use another --data-dir") \
+            from None
     wallets = demo_wallets(seed)
     rng = random.Random(f"{seed}/{chain.height}")
     p = chain.params
@@ -285,17 +325,22 @@ def run_pow_demo(blocks: int = 5, seed: int = 0, data_dir: str | Path | None = N
     say(_row_header())
     if chain.height == 0 or store is None:
         say(_row(chain, chain.height, wallets))
-    for _ in range(blocks):
-        txs = _payments(chain, wallets, rng) if chain.height > 0 else []
-        block = mine_block(chain, wallets["miner"].address, txs, time=chain.tip.header.time + p.target_spacing,
-                           progress=progress)
-        chain.add_block(block)
-        say(_row(chain, chain.height, wallets))
-    minted = sum(p.subsidy(h) for h in range(1, chain.height + 1))
-    assert chain.utxo.total_value() == minted, "coins were created or destroyed"
-    say(f"tip {chain.tip.hash_hex()} at height {chain.height}; "
-        f"{format_coins(minted)} coins mined so far, all of them accounted for in the UTXO set")
-    chain.close()
+    try:
+        for _ in range(blocks):
+            txs = _payments(chain, wallets, rng) if chain.height > 0 else []
+            block = mine_block(chain, wallets["miner"].address, txs, time=chain.tip.header.time + p.target_spacing,
+                               progress=progress)
+            chain.add_block(block)
+            say(_row(chain, chain.height, wallets))
+        minted = sum(p.subsidy(h) for h in range(1, chain.height + 1))
+        assert chain.utxo.total_value() == minted, "coins were created or destroyed"
+        say(f"tip {chain.tip.hash_hex()} at height {chain.height}; "
+            f"{format_coins(minted)} coins mined so far, all of them accounted for in the UTXO set"
+            + (f"; the chain is kept in {store.path} (run again to continue it)" if store else ""))
+    finally:
+        chain.close()
+        if lock is not None:
+            lock.close()
     return chain
 
 

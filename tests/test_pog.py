@@ -131,7 +131,7 @@ def test_update_is_exact_integer_arithmetic(params):
 
 
 def test_clipping_bounds_the_gradient(params, data, w0):
-    _, x, y = select_batch(data[0], batch_seed(TEMPLATE), params.batch_size)
+    _, x, y = select_batch(data[0], PARENT, batch_seed(TEMPLATE), params.batch_size)
     raw, _ = compute_gradient(params.model, w0, x, y)
     g, _ = canonical_gradient(params, w0, x, y)
     assert np.linalg.norm(g) <= params.clip_norm * (1 + 1e-12)
@@ -226,7 +226,7 @@ def test_replay_of_another_miners_gradient(params, data, w0, honest):
 
 def test_lowered_precision(params, data, w0, honest):
     a, _ = honest
-    _, x, y = select_batch(data[0], batch_seed(TEMPLATE), params.batch_size)
+    _, x, y = select_batch(data[0], PARENT, batch_seed(TEMPLATE), params.batch_size)
     g32, _ = compute_gradient(params.model, w0, x, y, dtype=torch.float32)  # the cheaper float32 pass
     from gradientcoin_edu.proof_of_gradient.gradient import clip_gradient
     q32 = quantize(clip_gradient(g32, params.clip_norm), params.quantum_log2)

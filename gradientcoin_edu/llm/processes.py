@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..chain import BlockStore
     from ..crypto.keys import PrivateKey
     from ..network.node import NodeConfig
+    from ..network.keys import load_or_create_keypair, parse_peer
     from ..network.zmq_transport import ZmqTransport
     from .chain import LLMChain
     from .network import LLMNode
@@ -66,15 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     spec = LLMSpec.builtin(args.preset, seed=args.seed)
     key = PrivateKey.from_seed(f"gradientcoin demo/{args.seed}/{args.name}".encode())
     chain = LLMChain(spec, store=BlockStore(str(data / "blocks.sqlite")))
-    transport = ZmqTransport(args.listen)
+    peers = [parse_peer(p) for p in args.peer]
+    transport = ZmqTransport(args.listen, secret_key=load_or_create_keypair(data)[1])
     node = LLMNode(args.name, chain, transport, miner_address=key.address(), listen=args.listen,
                    config=NodeConfig(heartbeat=5.0, request_timeout=5.0), seed=args.seed)
     transport.node = node
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__("now", True))
     signal.signal(signal.SIGINT, lambda *_: stop.__setitem__("now", True))
-    for peer in args.peer:
-        transport.connect(peer)
+    for address, key in peers:
+        transport.connect(address, key)
     rng = random.Random(f"{args.seed}:{args.name}")
     state = {"next_block": time.time() + rng.expovariate(1 / args.mine_every), "queries": {}, "done": [],
              "last_status": 0.0}
@@ -199,6 +201,10 @@ def run_process_demo(blocks: int = 30, miners: int = 3, preset: str = "demo", se
         f"each mines a block every ~{mine_every:.0f} s on average (a simulated hash rate; the gradients are real).")
     procs = []
     bar = None
+    from ..network.keys import format_peer, load_or_create_keypair
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    keys = [load_or_create_keypair(folder)[0] for folder in folders]     # peers are named by their public keys
     try:
         for i, name in enumerate(names):
             folders[i].mkdir(parents=True, exist_ok=True)
@@ -207,7 +213,7 @@ def run_process_demo(blocks: int = 30, miners: int = 3, preset: str = "demo", se
                    str(mine_every), "--mine-until-height", str(blocks + 5), "--duration", str(timeout)]
             for j, a in enumerate(addrs):
                 if j != i:
-                    cmd += ["--peer", a]
+                    cmd += ["--peer", format_peer(a, keys[j])]
             log = open(folders[i] / "node.out", "ab")
             procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
         if progress:

@@ -111,7 +111,7 @@ def attempt(params: PoGParams, dataset: Dataset, template, parent_weights: np.nd
     """Compute one ticket for ``template`` with ``nonce`` (default: the template's): batch,
     gradient, quantization, update, the two roots, the header hash."""
     header = template if nonce is None else replace(template, nonce=nonce)
-    idx, x, y = select_batch(dataset, batch_seed(header), params.batch_size)
+    idx, x, y = select_batch(dataset, header.prev_hash, batch_seed(header), params.batch_size)
     g, loss = canonical_gradient(params, parent_weights, x, y)
     q = quantize(g, params.quantum_log2)
     header, q_bytes, new = complete_header(params, header, parent_weights, q)

@@ -32,6 +32,8 @@ import math
 import struct
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from ..crypto.hashes import sha256
 from ..errors import ModelError, ParseError
 from ..model.corpus import Dataset
@@ -42,7 +44,7 @@ __all__ = ["PoGParams", "MAX_PARAMS", "MAX_BLOCK_SIZE", "MAX_BATCH_TOKENS", "GRI
            "FLOPS_PER_HASH", "free_elements_bound", "grinding_factor_bound", "verify_flops"]
 
 _ZERO = bytes(32)
-_FORMAT = "<24s32s32s32sq6id3idi"    # see PoGParams.serialize
+_FORMAT = "<24s32s32s32sq6id3id"     # see PoGParams.serialize
 
 MAX_PARAMS = 2**24            # 16.8 M parameters: int64 weights 134 MB, a verifier's float64 copies < 1 GB
 MAX_BLOCK_SIZE = 1024         # tokens of context (attention memory grows with its square)
@@ -52,6 +54,12 @@ NOISE_LOG2 = -52              # bound on honest float64 gradient noise, in units
 DEFAULT_QUANTUM_LOG2 = 24     # finest quantum used (finer buys nothing: 2^-24 is 0.004% of a median element)
 DEFAULT_CAP = 2
 FLOPS_PER_HASH = 2**15        # verification FLOPs one stamp hash must stand for (measured, docs/benchmarks.md)
+
+
+_OPT_FORMAT = "<B2H3I"                # the optimizer block: optimizer, betas, schedule
+_OPT_FIELDS = ("optimizer", "beta1_num", "beta2_num", "warmup_steps", "lr_half_life",
+               "lr_min_shift")
+_STAMP_FORMAT = "<i"                  # the stamp block (after the optimizer block): stamp_log2
 
 
 def verify_flops(n_params: int, batch_size: int, block_size: int, validation_records: int) -> int:
@@ -94,6 +102,14 @@ class PoGParams:
     cap: int | None = None           # c: at most this many ±1 deviations per block (None: 2)
     max_validation_records: int = 64 # the guard uses the first 64 validation records (0: all)
     validation_margin: float = 0.25  # nats: the largest validation-loss rise an update may cause
+    # --- the optimizer and its schedule (update.py; docs/protocol.md section 7) ---------------
+    optimizer: int = 0               # 0 = plain SGD (lr = lr_num / 2^lr_shift); 1 = Lion, integer state
+    beta1_num: int = 58982           # Lion beta1 = beta1_num / 2^16 (0.9000): mixes momentum and gradient
+    beta2_num: int = 64881           # Lion beta2 = beta2_num / 2^16 (0.9900): the momentum's memory
+    warmup_steps: int = 0            # Lion: the rate rises linearly over the first warmup_steps updates
+    lr_half_life: int = 0            # Lion: then halves every lr_half_life updates (0: constant) ...
+    lr_min_shift: int = 4            # ... down to the peak rate / 2^lr_min_shift
+    # --- the block stamp (stamp.py; docs/protocol.md section 4) ------------------------------
     stamp_log2: int | None = None    # a block's stamp takes 2^stamp_log2 hashes (None: one verification's worth)
 
     def __post_init__(self):
@@ -114,7 +130,19 @@ class PoGParams:
             raise ModelError("bad-params", "clip_norm must be a finite number >= 0")
         if not self.validation_margin >= 0:
             raise ModelError("bad-params", "validation_margin must be >= 0")
+        self._check_optimizer()
         self._check_tolerance()
+
+    def _check_optimizer(self) -> None:
+        if self.optimizer not in (0, 1):
+            raise ModelError("bad-params", "optimizer must be 0 (SGD) or 1 (Lion)")
+        if not all(0 <= v < 2**16 for v in (self.beta1_num, self.beta2_num)):
+            raise ModelError("bad-params", "beta1_num and beta2_num must be in 0..2^16-1")
+        if not (0 <= self.warmup_steps < 2**31 and 0 <= self.lr_half_life < 2**31 and 0 <= self.lr_min_shift < 32):
+            raise ModelError("bad-params", "warmup_steps and lr_half_life in 0..2^31-1, lr_min_shift in 0..31")
+        if self.optimizer == 1 and not (self.lr_shift <= self.scale_log2 and
+                                        self.lr_num.bit_length() + self.scale_log2 - self.lr_shift <= 40):
+            raise ModelError("bad-params", "the Lion step lr_num * 2^(s - lr_shift) must be an integer below 2^40")
 
     # --- derived consensus values (docs/protocol.md sections 3 and 4) -------------------------
     def _check_sizes(self) -> None:
@@ -199,9 +227,20 @@ class PoGParams:
         """Expected valid tickets per gradient (see :func:`grinding_factor_bound`)."""
         return grinding_factor_bound(self.n_params, self.delta_log2, self.cap)
 
+
+    @property
+    def state_size(self) -> int:
+        """Integers in the chain's model state: the weights, then the optimizer's state (Lion: the
+        momentum, one per weight, and the step counter)."""
+        return self.n_params if self.optimizer == 0 else 2 * self.n_params + 1
+
     def genesis_weights(self):
-        """The integer weights every node starts from."""
-        return init_weights(self.model, self.init_seed, self.scale_log2)
+        """The integer state every node starts from: the weights from ``init_seed`` (then, for
+        Lion, zero momentum and step 0)."""
+        w = init_weights(self.model, self.init_seed, self.scale_log2)
+        if self.optimizer == 0:
+            return w
+        return np.concatenate([w, np.zeros(self.n_params + 1, dtype=np.int64)])
 
     def genesis_weights_root(self) -> bytes:
         return weights_root(self.genesis_weights(), self.chunk_bytes)
@@ -227,18 +266,26 @@ class PoGParams:
         return struct.pack(_FORMAT, self.model.serialize(), self.dataset_root, self.validation_root,
                            self.tokenizer_hash, self.init_seed, self.scale_log2, self.quantum_log2,
                            self.chunk_bytes, self.lr_num, self.lr_shift, self.batch_size,
-                           self.clip_norm, self.delta_log2, self.cap, self.max_validation_records, self.validation_margin,
-                           self.stamp_log2)
+                           self.clip_norm, self.delta_log2, self.cap, self.max_validation_records, self.validation_margin
+                           ) + self._serialize_optimizer()
+
+    def _serialize_optimizer(self) -> bytes:
+        """The optimizer block (appended after the numbers above)."""
+        return (struct.pack(_OPT_FORMAT, self.optimizer, self.beta1_num, self.beta2_num, self.warmup_steps,
+                            self.lr_half_life, self.lr_min_shift) + struct.pack(_STAMP_FORMAT, self.stamp_log2))
 
     @classmethod
     def parse(cls, data: bytes) -> "PoGParams":
         try:
+            n, m = struct.calcsize(_FORMAT), struct.calcsize(_OPT_FORMAT)
             (model, droot, vroot, thash, seed, s, k, chunk, lr_num, lr_shift, batch, clip, dlog2,
-             cap, max_val, margin, stamp) = struct.unpack(_FORMAT, data)
+             cap, max_val, margin) = struct.unpack(_FORMAT, data[:n])
+            opt = dict(zip(_OPT_FIELDS, struct.unpack(_OPT_FORMAT, data[n:n + m])))
+            (stamp,) = struct.unpack(_STAMP_FORMAT, data[n + m:])
             return cls(model=GPTConfig.parse(model), dataset_root=droot, validation_root=vroot, tokenizer_hash=thash,
                        init_seed=seed, scale_log2=s, quantum_log2=k, chunk_bytes=chunk, lr_num=lr_num,
                        lr_shift=lr_shift, batch_size=batch, clip_norm=clip, delta_log2=dlog2, cap=cap,
-                       max_validation_records=max_val, validation_margin=margin, stamp_log2=stamp)
+                       max_validation_records=max_val, validation_margin=margin, stamp_log2=stamp, **opt)
         except struct.error as err:
             raise ParseError("bad-pog-params", str(err)) from None
         except (ParseError, ModelError) as err:

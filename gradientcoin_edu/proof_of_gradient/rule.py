@@ -26,13 +26,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..chain.work import header_target
-from ..errors import InvalidProof, ModelError
+from ..chain.work import WorkRule, header_target
+from ..errors import InvalidProof, ModelError, MutatedBlock
 from ..model.corpus import Dataset
 from ..model.fixed_point import weights_root
 from .mine import MiningResult, mine
 from .params import PoGParams
-from .update import apply_update, undo_update
+from .update import apply_update, invertible, undo_update
 from .verify import GradientProof, ModelState, Verified, check_body, check_ticket, validation_loss, verify
 
 _VERIFIED_CACHE = 256          # blocks whose verification is remembered (a reorg back to them is cheap)
@@ -47,9 +47,10 @@ class Undo:
     parent_hash: bytes
     parent_weights_root: bytes
     parent_val_loss: float | None
+    parent_state: np.ndarray | None = None   # kept when the optimizer cannot be undone from Q (Lion)
 
 
-class ProofOfGradient:
+class ProofOfGradient(WorkRule):
     """The proof-of-gradient work rule, holding the model weights at the chain tip."""
 
     name = "proof-of-gradient"
@@ -102,24 +103,32 @@ class ProofOfGradient:
         check_ticket(header, header_target(header))
 
     def check_body(self, block) -> None:
-        """The payload matches the header: size, stamp, grad_root (raises ``InvalidProof``; no state used)."""
-        check_body(self.params, block.header, block.payload)
+        """The payload matches the header: size, stamp, grad_root. Raises ``MutatedBlock`` with the
+        reason of ``verify.check_body`` ("payload-size", "bad-stamp", "grad-root-mismatch"); no state used."""
+        try:
+            check_body(self.params, block.header, block.payload)
+        except InvalidProof as err:
+            raise MutatedBlock(err.reason, err.message) from None
 
     def connect(self, block, parent_header=None, height: int | None = None) -> Undo:
         """Verify ``block``'s proof against the tip and move the weights; returns the undo record."""
         parent = self._parent_state(block, height)
         result = self._verify(block, parent)
-        undo = Undo(parent.block_hash, self.weights_root(), result.val_loss_before)
+        undo = Undo(parent.block_hash, self.weights_root(), result.val_loss_before,
+                    None if invertible(self.params) else parent.weights)
         self._state = ModelState(block.hash(), result.weights)
         self._val_loss = result.val_loss_after
         return undo
 
     def disconnect(self, block, undo: Undo) -> None:
-        """Exact inverse of ``connect``: ``W_parent = W_new + apply(Q)``."""
+        """Exact inverse of ``connect``: ``W_parent = W_new + apply(Q)`` (SGD), or the parent state
+        kept in ``undo`` (Lion)."""
         if block.hash() != self._state.block_hash:
             raise ModelError("not-tip", "only the tip block can be disconnected")
-        q = check_body(self.params, block.header, block.payload)
-        parent = undo_update(self._state.weights, q, self.params)
+        if undo.parent_state is not None:
+            parent = undo.parent_state
+        else:
+            parent = undo_update(self._state.weights, check_body(self.params, block.header, block.payload), self.params)
         if weights_root(parent, self.params.chunk_bytes) != undo.parent_weights_root:   # cannot happen
             raise ModelError("undo-mismatch", "restored weights do not match the parent's weights root")
         self._state, self._val_loss = ModelState(undo.parent_hash, parent), undo.parent_val_loss

@@ -174,7 +174,7 @@ def verify(params: PoGParams, dataset: Dataset, validation: Dataset | None, pare
     t = check_ticket(header, target)
     q = check_body(params, header, proof.payload)
     # 2. recompute the gradient on the batch the header's seed selects, compare while hashing
-    idx, x, y = select_batch(dataset, batch_seed(header), params.batch_size)
+    idx, x, y = select_batch(dataset, header.prev_hash, batch_seed(header), params.batch_size)
     g, train_loss = canonical_gradient(params, parent.weights, x, y)
     report = kernels.fused_verify(g, q, params.quantum_log2, params.chunk_bytes, params.delta)
     if report.total_disallowed:
