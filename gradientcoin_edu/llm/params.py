@@ -129,7 +129,8 @@ class LLMParams:
 PRESETS: dict[str, dict] = {
     # micro GPT (4.8k parameters, context 8): a block in a few ms. For tests.
     "tiny": dict(model="micro", n_lines=600, llm=dict(max_records_per_tx=16, max_new_tokens=8, max_prompt_chars=16,
-                                                      snapshot_interval=5)),
+                                                      snapshot_interval=5),
+                 pog=dict(lr_shift=7, warmup_steps=5)),    # a 5k-parameter model takes a larger Lion step
     # nano GPT (108k parameters, context 32): ~0.1 s a block; validation loss 4.57 -> ~2.1 in 100 blocks.
     "demo": dict(model="nano", n_lines=4000, llm=dict()),
     # nanoGPT's baby GPT (10.7M parameters): for a GPU; blocks of 43 MB (not for the simulator's 4 MB messages).
