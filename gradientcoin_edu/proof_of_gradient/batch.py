@@ -39,7 +39,7 @@ Taught in notebook 08; specified in ``docs/protocol.md`` section 5.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -117,11 +117,16 @@ class StratifiedDataset(Dataset):
         object.__setattr__(self, "starts", starts)
         object.__setattr__(self, "weights", weights)
 
-    @property
+    @cached_property
     def sizes(self) -> tuple[int, ...]:
         """Records in each stratum."""
         ends = self.starts[1:] + (len(self),)
         return tuple(e - s for s, e in zip(self.starts, ends))
+
+    @cached_property
+    def cumulative(self) -> np.ndarray:
+        """Cumulative weights, (S,) int64: stratum ``s`` holds positions ``[C[s-1], C[s])`` of ``[0, W)``."""
+        return np.cumsum(np.asarray(self.weights, dtype=np.int64))
 
     def stratum_of(self, index: int) -> int:
         """The stratum record ``index`` belongs to."""
@@ -130,25 +135,23 @@ class StratifiedDataset(Dataset):
 
 def slot_strata(alloc_seed: bytes, weights, batch_size: int) -> np.ndarray:
     """Stage 1: the stratum of each of the ``batch_size`` slots (systematic sampling), shape (B,)."""
-    return np.array(_slot_strata(bytes(alloc_seed), tuple(int(w) for w in weights), batch_size))
+    return _slots(alloc_seed, np.cumsum(np.asarray([int(w) for w in weights], dtype=np.int64)), batch_size)
 
 
-@lru_cache(maxsize=64)                   # the same for every ticket on one parent: computed once
-def _slot_strata(alloc_seed: bytes, weights: tuple, batch_size: int) -> tuple:
-    total = sum(weights)
+def _slots(alloc_seed: bytes, cumulative: np.ndarray, batch_size: int) -> np.ndarray:
+    total = int(cumulative[-1])
     u = int(HashRNG(alloc_seed).below(total, 1)[0])
     positions = [(u + j * total) // batch_size for j in range(batch_size)]    # B points in [0, W), increasing
-    return tuple(int(s) for s in np.searchsorted(np.cumsum(np.asarray(weights, dtype=np.int64)), positions,
-                                                 side="right"))
+    return np.searchsorted(cumulative, positions, side="right")               # (B,) non-decreasing
 
 
-def stratified_indices(alloc_seed: bytes, seed: bytes, starts, sizes, weights, batch_size: int) -> np.ndarray:
+def stratified_indices(alloc_seed: bytes, seed: bytes, dataset: "StratifiedDataset", batch_size: int) -> np.ndarray:
     """Stage 1 from ``alloc_seed``, stage 2 (uniform within each stratum) from ``seed``: (B,) indices."""
-    strata = _slot_strata(bytes(alloc_seed), tuple(int(w) for w in weights), batch_size)   # non-decreasing
+    strata = _slots(alloc_seed, dataset.cumulative, batch_size).tolist()
     rng, out, j = HashRNG(seed), [], 0
     while j < batch_size:                                                    # runs of one stratum, ascending
-        s, k = strata[j], strata[j:].count(strata[j])
-        out.append(int(starts[s]) + rng.below(int(sizes[s]), k))
+        s, k = strata[j], strata.count(strata[j])
+        out.append(dataset.starts[s] + rng.below(dataset.sizes[s], k))
         j += k
     return np.concatenate(out)
 
@@ -156,8 +159,7 @@ def stratified_indices(alloc_seed: bytes, seed: bytes, starts, sizes, weights, b
 def select_indices(dataset: Dataset, parent_hash: bytes, seed: bytes, batch_size: int) -> np.ndarray:
     """The (B,) record indices of the ticket with batch ``seed`` on ``parent_hash`` (strata if any)."""
     if isinstance(dataset, StratifiedDataset) and len(dataset.starts) > 1:
-        return stratified_indices(allocation_seed(parent_hash), seed, dataset.starts, dataset.sizes,
-                                  dataset.weights, batch_size)
+        return stratified_indices(allocation_seed(parent_hash), seed, dataset, batch_size)
     return batch_indices(seed, len(dataset), batch_size)
 
 
