@@ -106,12 +106,18 @@ def per_block(preset: str, blocks: int) -> dict:
     return dict(mine=_median(mine_s), verify=_median(verify_s), attempts=statistics.mean(attempts))
 
 
+def _template(parent: bytes, miner_id: bytes, nonce: int = 0):
+    """A block header template on ``parent`` for ``miner_id`` (no transactions)."""
+    from gradientcoin_edu.chain.block import BlockHeader
+    return BlockHeader(1, parent, bytes(32), miner_id=miner_id, nonce=nonce)
+
+
 def parts(preset: str) -> dict:
     """Where one block's time goes: each step of a block timed alone (medians over 20, ms)."""
     from gradientcoin_edu.llm import LLMSpec
     from gradientcoin_edu.model.fixed_point import weights_root
-    from gradientcoin_edu.proof_of_gradient import (apply_update, grad_root, payload_from_q, quantize, select_batch,
-                                                    validation_loss)
+    from gradientcoin_edu.proof_of_gradient import (apply_update, batch_seed, grad_root, payload_from_q, quantize,
+                                                    select_batch, validation_loss)
     from gradientcoin_edu.proof_of_gradient.gradient import clip_gradient, compute_gradient
 
     spec = LLMSpec.builtin(preset)
@@ -121,7 +127,8 @@ def parts(preset: str) -> dict:
     t: dict[str, list[float]] = {k: [] for k in names}
     for n in range(20):
         marks = [time.perf_counter()]
-        _, x, y = select_batch(spec.train, spec.genesis.hash(), b"\1" * 32, n, pog.batch_size)
+        parent = spec.genesis.hash()
+        _, x, y = select_batch(spec.train, parent, batch_seed(_template(parent, b"\1" * 32, n)), pog.batch_size)
         marks.append(time.perf_counter())
         g, _ = compute_gradient(pog.model, w, x, y)
         marks.append(time.perf_counter())
@@ -159,7 +166,7 @@ def guard_study(records=(64, 16, 8), steps: int = 200, warm: int = 50, blocks: i
     rises = {n: [] for n in records}
     before = {n: loss[n](w) for n in records}
     for i in range(steps):
-        a = attempt(p, train, parent, w, b"\1" * 32, i)
+        a = attempt(p, train, _template(parent, b"\1" * 32), w, i)
         w, parent = apply_update(w, a.q, p), a.ticket
         for n in records:
             v = loss[n](w)
@@ -179,7 +186,7 @@ def guard_study(records=(64, 16, 8), steps: int = 200, warm: int = 50, blocks: i
         start = validation_loss(full, val, w)
         for _ in range(blocks):
             for _ in range(max_tickets):
-                a = attempt(p, data, parent, w, b"\2" * 32, nonce)
+                a = attempt(p, data, _template(parent, b"\2" * 32), w, nonce)
                 nonce += 1
                 new = apply_update(w, a.q, p)
                 v = guard(new) if guard else None
