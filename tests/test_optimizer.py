@@ -200,3 +200,20 @@ def test_central_lion_in_float64_matches_the_chain_step_for_step(spec):
         chain.mine_and_add(MINER.address)
     central = central_training(spec, 30, eval_every=30)
     assert abs(chain.val_loss() - central.final_loss) < 0.05 * central.final_loss
+
+
+def test_the_evaluation_scores_exactly_the_corpus_templates():
+    from gradientcoin_edu.llm.evaluation import evaluate, is_corpus_sentence, sentence_prompts, sum_prompts
+    from gradientcoin_edu.model import generate_corpus
+    lines = [line for line in generate_corpus(3, 300).splitlines() if "+" not in line]
+    assert lines and all(is_corpus_sentence(line) for line in lines)          # every template line passes
+    for bad in ("the cat sees a red ball", "the cat sees a red ball..", "ada has 1 boxs.", "the dog is red.",
+                "the box box box bo", "bob has 3 box.", ""):
+        assert not is_corpus_sentence(bad), bad
+    spec = LLMSpec.builtin("demo")
+    prompts = sentence_prompts(spec)
+    assert len(prompts) == 40 and len(set(prompts)) == 40 and all(p.startswith("\n") for p in prompts)
+    sums = sum_prompts(spec)
+    assert len(sums) == 50 and all(want == f"{eval(p[1:-1])}\n" for p, want in sums)   # noqa: S307 (digits only)
+    e = evaluate(spec, spec.pog.genesis_weights(), n_sentences=5, n_sums=5)
+    assert (e.sentences_valid, e.sums_correct) == (0.0, 0.0)                  # a newborn model knows nothing
