@@ -255,6 +255,24 @@ def test_a_forged_fork_does_not_make_the_node_reverify_the_honest_blocks():
     assert rule.again[honest[0].hash()] == 3 and rule.again[fork[0].hash()] == 2
 
 
+def test_signatures_are_not_verified_again_when_a_reorganisation_returns(monkeypatch):
+    from gradientcoin_edu.ledger import Transaction as Tx
+    calls: list[bytes] = []
+    real = Tx.verify_input
+    monkeypatch.setattr(Tx, "verify_input", lambda self, i, out: calls.append(self.txid) or real(self, i, out))
+    chain = new_chain()
+    extend(chain, 2)
+    pay = MINER.pay(chain.utxo, ALICE.address, COIN, fee=3)
+    paid = next_block(chain, txs=[pay])
+    calls.clear()                                                               # (the wallet and miner checked too)
+    chain.add_block(paid)
+    assert calls.count(pay.txid) == len(pay.inputs)
+    extend(chain, 5, parent=chain.genesis.hash, miner=BOB)                     # away (heavier)
+    extend(chain, 3, parent=paid.hash())                                        # and back
+    assert chain.is_active(paid.hash()) and chain.balance(ALICE.address) == COIN
+    assert calls.count(pay.txid) == len(pay.inputs)                             # old code: twice
+
+
 def test_the_default_reconnect_verifies_again():
     """A rule that does not override ``reconnect`` is simply asked again (``connect_block``)."""
     class Plain(ProofOfWork):
@@ -351,4 +369,6 @@ def test_the_miner_never_makes_a_template_the_time_warp_rule_refuses():
 def test_bitcoin_mainnet_preset_does_not_enforce_the_time_warp_rule():
     from gradientcoin_edu.chain import ChainParams
     assert not ChainParams.preset("bitcoin").enforce_timewarp
-    assert ChainParams.preset("demo").enforce_timewarp and ChainParams.preset("demo").timewarp_grace == 10
+    assert ChainParams.preset("bitcoin").timewarp_grace == 600                  # BIP 94's figure
+    assert ChainParams.preset("demo").enforce_timewarp and ChainParams.preset("demo").timewarp_grace == 0
+    assert WARP.with_changes(timewarp_grace_seconds=60).timewarp_grace == 60
