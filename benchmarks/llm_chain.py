@@ -68,14 +68,20 @@ def loss_and_timing(preset: str, blocks: int, checkpoints: list[int]) -> dict:
                 attempts=statistics.mean(attempts), blocks=blocks)
 
 
+def _template(parent: bytes, miner_id: bytes, nonce: int = 0):
+    """A block header template on ``parent`` for ``miner_id`` (no transactions)."""
+    from gradientcoin_edu.chain.block import BlockHeader
+    return BlockHeader(1, parent, bytes(32), miner_id=miner_id, nonce=nonce)
+
+
 def tax(preset: str, steps: int) -> dict:
     """Measurement 3: one miner at the easiest target against central training, plus a breakdown."""
     from gradientcoin_edu.ledger import Wallet
     from gradientcoin_edu.llm import EASIEST_BITS, LLMChain, LLMSpec
     from gradientcoin_edu.llm.baseline import central_training
     from gradientcoin_edu.model.fixed_point import weights_root
-    from gradientcoin_edu.proof_of_gradient import (apply_update, canonical_gradient, grad_root, payload_from_q,
-                                                    quantize, select_batch, validation_loss)
+    from gradientcoin_edu.proof_of_gradient import (apply_update, batch_seed, canonical_gradient, grad_root,
+                                                    payload_from_q, quantize, select_batch, validation_loss)
 
     out: dict = {}
     for guarded in (True, False):
@@ -97,7 +103,7 @@ def tax(preset: str, steps: int) -> dict:
                                                      "weights_root", "guard")}
     for n in range(20):
         t0 = time.perf_counter()
-        _, x, y = select_batch(chain.dataset, chain.tip.hash, b"\1" * 32, n, pog.batch_size)
+        _, x, y = select_batch(chain.dataset, chain.tip.hash, batch_seed(_template(chain.tip.hash, b"\1" * 32, n)), pog.batch_size)
         t1 = time.perf_counter()
         g, _ = canonical_gradient(chain.rule.params, w, x, y)
         t2 = time.perf_counter()
@@ -132,7 +138,7 @@ def guard_study(steps: int = 200, warm: int = 50, blocks: int = 25, max_tickets:
         v = validation_loss(p, val, w)
         rises, history = [], [v]
         for n in range(steps):
-            a = attempt(p, train, parent, w, b"\1" * 32, n)
+            a = attempt(p, train, _template(parent, b"\1" * 32), w, n)
             w, parent = apply_update(w, a.q, p), a.ticket
             v2 = validation_loss(p, val, w)
             rises.append(v2 - v)
@@ -153,7 +159,7 @@ def guard_study(steps: int = 200, warm: int = 50, blocks: int = 25, max_tickets:
         w, v, best, parent, nonce, refused, curve, stalled = w0, start_loss, best0, start_parent, 0, 0, [], False
         for _ in range(blocks):
             for _ in range(max_tickets):
-                a = attempt(p, data, parent, w, b"\2" * 32, nonce)
+                a = attempt(p, data, _template(parent, b"\2" * 32), w, nonce)
                 nonce += 1
                 new = apply_update(w, a.q, p)
                 v2 = validation_loss(p, val, new)

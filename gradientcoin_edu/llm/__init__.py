@@ -26,12 +26,12 @@ from .data import build_data_tx, data_fee, data_payload, parse_data_payload
 from .inference import AnswerRecord, Query, answers_root, build_query_tx, greedy_decode
 from .miner import MinedBlock, Proof, mine_llm_block, mine_proof
 from .params import LLMParams
-from .rule import LLMRule
+from .rule import LLMRule, miner_id_for
 from .spec import DEMO_BITS, EASIEST_BITS, LLMSpec, read_genesis
 
 __all__ = [
     "LLMParams", "LLMSpec", "DEMO_BITS", "EASIEST_BITS", "read_genesis",
     "build_data_tx", "data_fee", "data_payload", "parse_data_payload",
     "Query", "AnswerRecord", "answers_root", "build_query_tx", "greedy_decode",
-    "Commitment", "read_commitment", "LLMRule", "MinedBlock", "Proof", "mine_proof", "mine_llm_block", "LLMChain",
+    "Commitment", "read_commitment", "LLMRule", "miner_id_for", "MinedBlock", "Proof", "mine_proof", "mine_llm_block", "LLMChain",
 ]

@@ -170,9 +170,10 @@ def _tell_story(procs, clients, names, folders, blocks, preset, seed, timeout, b
 
 
 def _summarize(result: dict, names: list[str], start: float) -> dict:
-    from ..crypto.hashes import sha256
-    by_id = {sha256(n.encode()).hex(): n for n in names}
+    from ..crypto.keys import address_from_str
+    from .rule import miner_id_for
     final, answer = result["statuses"], result["answer"]
+    by_id = {miner_id_for(address_from_str(s["address"])).hex(): s["name"] for s in final}   # the id of its coinbase address
     s0 = final[0]
     loss_before, loss_after = result["loss_before"], s0["val_loss"]
     agree = len({s["tip"] for s in final}) == 1 and len({s["weights_root"] for s in final}) == 1
