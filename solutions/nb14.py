@@ -20,4 +20,4 @@ def timewarp_ok(height: int, time: int, parent_time: int, interval: int, grace: 
     return height % interval != 0 or time >= parent_time - grace
 
 
-SOLUTIONS = {"14.1: steal_block, "14.2: timewarp_ok}
+SOLUTIONS = {"14.1": steal_block, "14.2": timewarp_ok}

@@ -40,7 +40,7 @@ def _victim_block():
     return spec.pog, spec.train, weights, block
 
 
-@exercise("14.1, "steal a block under the naive rules")
+@exercise("14.1", "steal a block under the naive rules")
 def check_steal_block(candidate) -> None:
     from ..chain.block import Block
     from ..errors import InvalidBlock
@@ -66,7 +66,7 @@ def check_steal_block(candidate) -> None:
         raise AssertionError(f"the naive rules refuse your block ({err.reason}). {hint}") from None
 
 
-@exercise("14.2, "the time-warp rule (BIP 94)")
+@exercise("14.2", "the time-warp rule (BIP 94)")
 def check_timewarp_ok(candidate) -> None:
     from ..chain.block import BlockHeader
     from ..chain.params import ChainParams
@@ -85,7 +85,7 @@ def check_timewarp_ok(candidate) -> None:
                                                             enforce_timewarp=True)
         header = BlockHeader(1, bytes(32), bytes(32), time=time)
         try:                                         # the period's first block is far back: no negative period
-            check_time_warp(header, params, height, lambda h: parent_time if h == height - 1 else 0)
+            check_time_warp(header, params, height, lambda h, parent=height - 1: parent_time if h == parent else 0)
             want = True
         except InvalidBlock:
             want = False
