@@ -13,8 +13,13 @@ and works with whatever notebooks exist. Run from anywhere:
 
 A notebook is measured the way a student runs it in Colab (and the way
 ``tests/test_notebooks_fresh_env.py`` runs it): copied alone into a fresh directory outside the
-repository and executed top to bottom by a kernel of this interpreter, with the cells marked
-``# NBVAL_SKIP`` (Colab installs, GPU-only settings) left out, as nbval leaves them out.
+repository and executed top to bottom by a kernel of this interpreter. Every cell runs: none is
+skipped (the setup cell's Colab install is guarded by ``import google.colab`` and does nothing
+elsewhere; cells sized for a GPU check for one and run a smaller version on a CPU). ``--measure``
+also prints each notebook's slowest cells, so a slow cell is easy to find.
+
+New notebooks (``notebooks/NN_name.ipynb``) are picked up by their file name; add a topic for them to
+``COURSE`` below.
 """
 from __future__ import annotations
 
@@ -42,10 +47,10 @@ TIMES = ROOT / "docs" / "notebook_times.json"
 COLAB = "https://colab.research.google.com/github/gradientcoin-edu/gradientcoin_edu/blob/main/notebooks/"
 BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 
-SETUP_CELL = '''# Setup: in Colab this installs the package; on your laptop run `pip install -e ".[dev]"` once in the repository.
+SETUP_CELL = '''# Setup: in Colab this installs the package; on a laptop install it once: pip install -e ".[notebooks]" jupyterlab
 try:
     import google.colab  # noqa: F401
-    %pip install -q "gradientcoin_edu[dev] @ git+https://github.com/gradientcoin-edu/gradientcoin_edu"
+    %pip install -q "gradientcoin_edu[notebooks] @ git+https://github.com/gradientcoin-edu/gradientcoin_edu"
 except ImportError:
     pass
 import gradientcoin_edu
@@ -133,18 +138,12 @@ def load_times(path: pathlib.Path = TIMES) -> dict:
 
 # ------------------------------------------------------------------------------------ running
 
-def _skipped(cell) -> bool:
-    tags = cell.get("metadata", {}).get("tags", [])
-    return cell.cell_type == "code" and ("NBVAL_SKIP" in cell.source or "nbval-skip" in tags)
-
-
 def prepare(nb, guard: str | None = None):
-    """A copy of ``nb`` as nbval runs it: NBVAL_SKIP cells dropped, NBVAL_RAISES_EXCEPTION allowed.
+    """A copy of ``nb`` to run: every cell kept (none skipped), NBVAL_RAISES_EXCEPTION allowed.
 
     ``guard``, if given, is run as an extra first cell (it checks the isolation, see the test).
     """
     nb = copy.deepcopy(nb)
-    nb.cells = [c for c in nb.cells if not _skipped(c)]
     for cell in nb.cells:
         if cell.cell_type == "code" and "NBVAL_RAISES_EXCEPTION" in cell.source:
             tags = cell.metadata.setdefault("tags", [])
@@ -155,13 +154,15 @@ def prepare(nb, guard: str | None = None):
     return nb
 
 
-def _kernel_spec_dir(base: pathlib.Path) -> pathlib.Path:
-    """A kernelspec that starts exactly this interpreter (not whatever ``python3`` resolves to)."""
+def _kernel_spec_dir(base: pathlib.Path, python: str | None = None) -> pathlib.Path:
+    """A kernelspec that starts exactly ``python`` (default: this interpreter), not whatever
+    ``python3`` resolves to."""
+    python = python or sys.executable
     spec = base / "kernels" / "gradientcoin-this-env"
     spec.mkdir(parents=True, exist_ok=True)
     (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": f"Python ({sys.prefix})", "language": "python",
+        "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": f"Python ({python})", "language": "python",
     }))
     return base / "kernels"
 
@@ -184,10 +185,10 @@ def _inside(path: pathlib.Path, root: pathlib.Path) -> bool:
 
 
 def execute_outside_repo(path: pathlib.Path, workdir: pathlib.Path, *, guard: str | None = None,
-                         timeout: int = 600):
+                         timeout: int = 600, python: str | None = None):
     """Copy the notebook alone into ``workdir`` (outside the repository) and run it there.
 
-    The kernel is this interpreter, started in ``workdir``. Returns ``(executed notebook, wall time
+    The kernel is ``python`` (default: this interpreter), started in ``workdir``. Returns ``(executed notebook, wall time
     in seconds, kernel start included)``; raises ``nbclient.exceptions.CellExecutionError`` on a
     failing cell (unless the cell is tagged ``raises-exception`` or marked NBVAL_RAISES_EXCEPTION).
     """
@@ -203,14 +204,30 @@ def execute_outside_repo(path: pathlib.Path, workdir: pathlib.Path, *, guard: st
     shutil.copyfile(path, target)
     nb = prepare(nbformat.read(str(target), as_version=4), guard)
     with tempfile.TemporaryDirectory(prefix="gc-kernelspec-") as spec_base:
-        ksm = KernelSpecManager(kernel_dirs=[str(_kernel_spec_dir(pathlib.Path(spec_base)))])
+        ksm = KernelSpecManager(kernel_dirs=[str(_kernel_spec_dir(pathlib.Path(spec_base), python))])
         km = KernelManager(kernel_name="gradientcoin-this-env", kernel_spec_manager=ksm)
-        client = NotebookClient(nb, km=km, timeout=timeout, startup_timeout=120,
+        client = NotebookClient(nb, km=km, timeout=timeout, startup_timeout=120, record_timing=True,
                                 resources={"metadata": {"path": str(workdir)}})
         start = time.perf_counter()
         # nbclient passes `env` through to KernelManager.start_kernel
         client.execute(cwd=str(workdir), env=_kernel_env())
         return nb, time.perf_counter() - start
+
+
+def slowest_cells(nb, n: int = 3) -> list[tuple[int, float]]:
+    """``[(cell index, seconds), ...]``: the ``n`` slowest code cells of an executed notebook."""
+    from datetime import datetime
+
+    def seconds(cell) -> float:
+        ex = cell.get("metadata", {}).get("execution", {})
+        start, end = ex.get("iopub.execute_input") or ex.get("shell.execute_reply.started"), ex.get("shell.execute_reply")
+        if not (start and end):
+            return 0.0
+        parse = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))          # noqa: E731
+        return (parse(end) - parse(start)).total_seconds()
+
+    timed = [(i, seconds(c)) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    return sorted(timed, key=lambda item: -item[1])[:n]
 
 
 def machine_description() -> dict:
@@ -242,7 +259,7 @@ def measure(paths: list[pathlib.Path], times: dict) -> list[str]:
     for path in paths:
         with tempfile.TemporaryDirectory(prefix="gc-course-") as tmp:
             try:
-                _, seconds = execute_outside_repo(path, pathlib.Path(tmp))
+                ran, seconds = execute_outside_repo(path, pathlib.Path(tmp))
             except Exception as err:  # a failing notebook is reported, never timed
                 first = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
                 print(f"{path.name}: FAILED: {first}")
@@ -253,7 +270,8 @@ def measure(paths: list[pathlib.Path], times: dict) -> list[str]:
             "seconds": round(seconds, 1), "sha256": file_digest(path),
             "measured": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         }
-        print(f"{path.name}: {seconds:.1f} s")
+        slow = ", ".join(f"cell {i} {s:.1f} s" for i, s in slowest_cells(ran))
+        print(f"{path.name}: {seconds:.1f} s (slowest: {slow})")
     return failures
 
 
@@ -277,14 +295,14 @@ def render_course_table(paths: list[pathlib.Path], exercises: dict, times: dict)
             "|---|---|---|---|---|---|"]
     for path in paths:
         number = path.name[:2]
-        topic = COURSE.get(number, ("", "(add this notebook to COURSE in scripts/course_table.py)", ""))[1]
+        topic = COURSE.get(number, ("", "–", ""))[1]
         badge = f"[![Open In Colab]({BADGE})]({COLAB}{path.name})"
         rows.append(f"| {number} | [{notebook_title(path)}](notebooks/{path.name}) | {topic} | "
                     f"{format_seconds(_time_of(path.name, times))} | {len(exercises.get(number, []))} | {badge} |")
     machine = times.get("machine") or {}
     if machine:
         rows.append("")
-        rows.append(f"CPU run time: wall time of the whole notebook, kernel start included, measured by "
+        rows.append(f"CPU run time: wall time of Run All (every cell, none skipped; kernel start included), measured by "
                     f"`python scripts/course_table.py --measure` on {machine.get('cores')} cores of an "
                     f"{machine.get('cpu')} (torch {machine.get('torch')}, {machine.get('torch_threads')} threads). "
                     f"GPU times: see [docs/instructors.md](docs/instructors.md).")
