@@ -96,8 +96,7 @@ def run(args: argparse.Namespace) -> int:
 
 # ============================================================================ the LLM demo
 
-SAMPLE_PROMPTS = ("\n3+4=", "\nthe cat ", "\nada has ")
-CONTRIBUTION = "".join(f"{a}+{b}={a + b}\n" for a in range(10) for b in range(0, 10, 2))   # ada's text: 50 sums
+from .llm.story import CONTRIBUTION, SAMPLE_PROMPTS  # noqa: E402  (the story, shared with --processes)
 
 
 @dataclass
@@ -134,7 +133,9 @@ def run_llm_demo(blocks: int = 100, miners: int = 3, preset: str = "demo", seed:
     from .crypto.hashes import sha256
     from .llm import LLMSpec, Query, build_data_tx, build_query_tx
     from .llm.baseline import central_training
+    from .llm.data import data_fee
     from .llm.network import LLMSimulator
+    from .llm.story import Story, contribution_text
     from .network.simulator import LinkSpec
 
     say = echo or (lambda line: None)
@@ -160,29 +161,34 @@ def run_llm_demo(blocks: int = 100, miners: int = 3, preset: str = "demo", seed:
     records_before = len(first.dataset)
 
     bar = _bar(progress, blocks)
-    paid = contributed = False
+    story = Story(blocks, contribution_text(spec.params), data_fee=data_fee(contribution_text(spec.params), spec.params),
+                  query_fee=spec.params.query_fee)
+    qtx = query = None
     try:
-        while first.height < blocks:
+        for _ in range(blocks + 100):                 # every step needs a block or two; never loop forever
+            if story.done:
+                break
             sim.run(blocks=1)
-            h = first.height
-            rich = [n for n in names if first.balance(sim.nodes[n].address) > 10 * COIN]
-            if not paid and rich:                     # a miner pays ada, so she can buy data and answers
-                sim.pay(rich[0], ada.address, 10 * COIN)
-                paid = True
-            elif paid and not contributed and ada.balance(first.utxo) > 0:
-                text = CONTRIBUTION[: spec.params.max_records_per_tx * spec.params.record_tokens]
-                tx = build_data_tx(first.utxo, ada.key, text, spec.params)
+            if qtx is not None:
+                story.next_action(_sim_view(sim, names, first, ada, qtx))
+                continue
+            action = story.next_action(_sim_view(sim, names, first, ada, None))
+            if action is not None and action.kind == "pay":      # a miner pays ada, so she can buy data and answers
+                sim.pay(action.miner, ada.address, action.amount)
+            elif action is not None and action.kind == "contribute":
+                tx = build_data_tx(first.utxo, ada.key, action.text, spec.params)
                 sim.submit(names[0], tx)                # her wallet talks to the node that saw her coins
-                contributed = True
+            elif action is not None and action.kind == "ask":
+                sim.settle()                            # every node at the same tip
+                query = Query(action.prompt, first.height, action.tokens)
+                qtx = build_query_tx(first.utxo, ada.key, query, spec.params)
+                sim.submit(names[0], qtx)
+                sim.resume_mining()
             if bar is not None:
                 bar.set_postfix_str(f"validation loss {first.val_loss():.3f}", refresh=False)
-                bar.update(min(h, blocks) - bar.n)
-        sim.settle()                                  # every node at the same tip
-        query = Query("\n3+4=", first.height, 8)
-        qtx = build_query_tx(first.utxo, ada.key, query, spec.params)
-        sim.submit(names[0], qtx)
-        sim.resume_mining()
-        sim.run(blocks=1)
+                bar.update(min(first.height, blocks) - bar.n)
+        if not story.done:
+            raise AssertionError(f"the story stalled, waiting for {story.waiting_for()}")
         sim.settle()
     finally:
         if bar is not None:
@@ -217,6 +223,17 @@ def run_llm_demo(blocks: int = 100, miners: int = 3, preset: str = "demo", seed:
     for line in _report(result, first, spec):
         say(line)
     return result
+
+
+def _sim_view(sim, names, chain, ada, qtx):
+    """The story's view of the simulated network (from the first node's chain)."""
+    from .llm.story import StoryView
+    coins = chain.utxo.coins_of(ada.address)
+    node = sim.node(names[0])
+    return StoryView(height=chain.height, miner_balances={n: chain.balance(sim.nodes[n].address) for n in names},
+                     ada_balance=sum(o.amount for _, o in coins),
+                     ada_pending=any(op in node.mempool.spends for op, _ in coins),
+                     answered=qtx is not None and chain.find_answer(qtx.txid) is not None)
 
 
 def _bar(enabled: bool, total: int):

@@ -17,6 +17,7 @@ import pytest
 
 from gradientcoin_edu.chain.store import BlockStore
 from gradientcoin_edu.crypto.hashes import hash_to_hex
+from gradientcoin_edu.network.keys import format_peer, load_or_create_keypair
 
 pytestmark = pytest.mark.processes
 
@@ -45,12 +46,13 @@ def _status(data_dir) -> dict | None:
 
 
 def _start(i, addrs, dirs, mine_until, log_dir):
+    keys = [load_or_create_keypair(d)[0] for d in dirs]       # peers are named by their CURVE public keys
     args = [sys.executable, "-m", "gradientcoin_edu", "node", "--listen", addrs[i], "--data-dir", str(dirs[i]),
             "--mine", "--mine-every", "2.0", "--mine-until", str(mine_until), "--seed", str(100 + i),
             "--name", f"node{i}", "--status-every", "0.25"]
     for j, a in enumerate(addrs):
         if j != i:
-            args += ["--peer", a]
+            args += ["--peer", format_peer(a, keys[j])]
     out = open(log_dir / f"node{i}.out", "ab")
     return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -143,11 +145,12 @@ def test_default_mining_rpc_lock_and_sigterm(tmp_path):
     from gradientcoin_edu.rpc import NodeClient, RpcError
     addrs = [f"tcp://127.0.0.1:{p}" for p in _free_ports(3)]
     dirs = [tmp_path / f"n{i}" for i in range(3)]
+    peers = [format_peer(a, load_or_create_keypair(d)[0]) for a, d in zip(addrs, dirs)]
     procs = []
     try:
         for i in range(3):
             args = [sys.executable, "-m", "gradientcoin_edu", "node", "--listen", addrs[i], "--data-dir", str(dirs[i]),
-                    "--mine", "--seed", str(i)] + [x for j, a in enumerate(addrs) if j != i for x in ("--peer", a)]
+                    "--mine", "--seed", str(i)] + [x for j, a in enumerate(peers) if j != i for x in ("--peer", a)]
             procs.append(subprocess.Popen(args, stdout=open(tmp_path / f"n{i}.out", "wb"), stderr=subprocess.STDOUT,
                                           start_new_session=True))
         clients = [NodeClient(d, timeout=5) for d in dirs]
@@ -180,7 +183,7 @@ def test_default_mining_rpc_lock_and_sigterm(tmp_path):
         h2 = json.loads((dirs[2] / "status.json").read_text())["height"]
         assert _wait_for(lambda: clients[0].status()["height"] > h2, 30), "the other two stopped mining"
         restarted = subprocess.Popen([sys.executable, "-m", "gradientcoin_edu", "node", "--listen", addrs[2],
-                                      "--data-dir", str(dirs[2]), "--peer", addrs[0]],
+                                      "--data-dir", str(dirs[2]), "--peer", peers[0]],
                                      stdout=open(tmp_path / "n2b.out", "wb"), stderr=subprocess.STDOUT,
                                      start_new_session=True)
         procs.append(restarted)

@@ -34,8 +34,9 @@ Invalid marks are written to the store (the block without its payload), so a res
 them. Every rejection raises ``InvalidBlock`` with a ``reason`` and leaves the tip, the UTXO
 set, the work rule's state and the store's valid blocks exactly as they were; the only trace
 is that mark. A block connected once is *verified*: when a reorganisation returns to it, the
-work rule's ``reconnect`` is called instead of its full check (``work.py``), so a forged fork
-cannot make a node redo the expensive work for the honest blocks it displaced.
+work rule's ``reconnect`` is called instead of its full check (``work.py``) and the signatures
+are not verified again, so a forged fork cannot make a node redo the expensive work for the
+honest blocks it displaced.
 Restart from the store is in ``replay.py``. Taught in notebook 03; the network layer
 (``network/node.py``) is built on it.
 """
@@ -403,7 +404,8 @@ class Chain(StoreReplay):
         """Rule 6: apply the transactions and the work rule's full check at the tip."""
         block, height = entry.block, entry.height
         try:
-            utxo_undo = self.utxo.apply_block(block.txs, height, self.params.subsidy(height))
+            utxo_undo = self.utxo.apply_block(block.txs, height, self.params.subsidy(height),
+                                              check_signatures=not entry.verified)
         except InvalidTransaction as err:
             raise InvalidBlock(err.reason, f"a transaction is invalid: {err.message}") from err
         try:

@@ -47,7 +47,8 @@ class ChainParams:
     mtp_window: int = 11                       # median-time-past over the last 11 blocks
     enforce_timewarp: bool = True              # BIP 94 / BIP 54 time-warp rules on retargeting chains
     timewarp_grace_seconds: int | None = None  # how far a period's first block may precede its parent
-                                               # (default: one target_spacing; BIP 94: 600 s)
+                                               # (default: BIP 94's 600 s of a 2016 x 600 s period,
+                                               # scaled: target_timespan // 2016)
 
     def __post_init__(self):
         bits_to_target(self.pow_limit_bits)                    # raises on a malformed limit
@@ -69,8 +70,12 @@ class ChainParams:
 
     @property
     def timewarp_grace(self) -> int:
-        """Seconds the first block of a difficulty period may be earlier than its parent."""
-        return self.target_spacing if self.timewarp_grace_seconds is None else self.timewarp_grace_seconds
+        """Seconds the first block of a difficulty period may be earlier than its parent: by default
+        the share of a period that BIP 94 allows Bitcoin (600 s of 2016 x 600 s), so the speed-up a
+        time-stamping miner can get stays as small as on testnet4 (``docs/protocol.md`` section 9)."""
+        if self.timewarp_grace_seconds is not None:
+            return self.timewarp_grace_seconds
+        return self.target_timespan // 2016
 
     @property
     def target_timespan(self) -> int:

@@ -70,7 +70,7 @@ def check_time_warp(header: BlockHeader, params: ChainParams, height: int,
 
     ``time_at_height(h)`` is the time of the block's ancestor at height ``h``. The first block
     of a period may be at most ``params.timewarp_grace`` seconds earlier than its parent
-    (BIP 94, testnet4: 600 s, one block interval); the last block of a period may not be
+    (BIP 94, testnet4: 600 s of a two-week period); the last block of a period may not be
     earlier than the period's first block (BIP 54's fix of the Murch-Zawy variant).
     """
     interval = params.retarget_interval

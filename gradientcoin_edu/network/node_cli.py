@@ -1,6 +1,6 @@
 """``gradientcoin node``: run one real node process (ZeroMQ, SQLite, a local JSON-RPC).
 
-    gradientcoin node --chain llm --listen tcp://127.0.0.1:5001 --peer tcp://127.0.0.1:5002 \\
+    gradientcoin node --chain llm --listen tcp://127.0.0.1:5001 --peer PUBKEY@tcp://127.0.0.1:5002 \\
                       --data-dir ~/gc/n1 --mine
 
 One command for both kinds of chain, with the same transport-free node logic (``node.py``):
@@ -47,7 +47,9 @@ DEFAULT_MINE_EVERY = {"regtest": 5.0, "demo": 10.0, "llm": 10.0}
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--listen", required=True, help="where this node accepts messages, e.g. tcp://127.0.0.1:5001")
-    parser.add_argument("--peer", action="append", default=[], help="a peer's listen address (repeat for more)")
+    parser.add_argument("--peer", action="append", default=[],
+                        help="a peer, PUBKEY@tcp://host:port (its key is in its DATA_DIR/p2p_key.pub and in its "
+                             "log; repeat for more)")
     parser.add_argument("--data-dir", required=True, help="folder for blocks.sqlite, keys, cookie, status.json, node.log")
     parser.add_argument("--chain", default="regtest", choices=["regtest", "demo", "llm"],
                         help="regtest/demo: proof-of-work presets; llm: the tiny GPT by proof-of-gradient")
@@ -77,9 +79,15 @@ def check_arguments(args: argparse.Namespace) -> None:
     if not valid_address(args.listen):
         raise UsageError("bad-listen", f"--listen must look like tcp://127.0.0.1:5001 (host and port), "
                                        f"not {args.listen!r}")
-    for peer in args.peer:
+    from .keys import parse_peer
+    for spec in args.peer:
+        try:
+            peer, _ = parse_peer(spec)
+        except ValueError:
+            peer = ""
         if not valid_address(peer):
-            raise UsageError("bad-peer", f"--peer must look like tcp://127.0.0.1:5002, not {peer!r}")
+            raise UsageError("bad-peer", f"--peer must look like PUBKEY@tcp://127.0.0.1:5002 (the key is in the "
+                                         f"peer's DATA_DIR/p2p_key.pub), not {spec!r}")
         if peer == args.listen:
             raise UsageError("bad-peer", f"--peer {peer} is this node's own --listen address")
     if args.mine_every is not None and args.mine_every < 0:
@@ -126,8 +134,9 @@ class RunningNode:
     def loop(self) -> None:
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(signal.SIGINT, self.request_stop)
-        for peer in self.args.peer:
-            self.transport.connect(peer)
+        from .keys import parse_peer
+        for spec in self.args.peer:
+            self.transport.connect(*parse_peer(spec))
         deadline = None if self.args.duration is None else self.started + self.args.duration
         self.transport.run(until=lambda: self.stop_now or (deadline is not None and time.time() >= deadline),
                            work=self._work)
@@ -161,7 +170,7 @@ def open_node(args: argparse.Namespace) -> RunningNode:
     try:
         name = args.name or args.listen.rsplit(":", 1)[1]
         _setup_logging(datadir / "node.log", name, args)
-        transport = _open_transport(args.listen)
+        transport = _open_transport(args.listen, datadir.path)
         try:
             chain = _open_chain(args, datadir.path)
         except BaseException:
@@ -185,9 +194,11 @@ def open_node(args: argparse.Namespace) -> RunningNode:
         raise
     running = RunningNode(args, datadir, chain, transport, node, service, rpc)
     holder["node"] = running
+    from .keys import format_peer
     log.info("started %s node %s: height %d, tip %s, %d blocks in the store; listening on %s; RPC %s; "
              "mining %s", _chain_label(args), name, chain.height, chain.tip.hash_hex()[:16], len(chain),
              args.listen, rpc.url, _mining_label(args))
+    log.info("peers connect to this node with --peer %s", format_peer(args.listen, transport.public_key))
     return running
 
 
@@ -201,11 +212,13 @@ def _mining_label(args) -> str:
     return "flat out" if args.mine_every == 0 else f"one block per ~{args.mine_every:g} s (simulated hash rate)"
 
 
-def _open_transport(listen: str):
+def _open_transport(listen: str, data: Path):
     import zmq
+    from .keys import load_or_create_keypair
     from .zmq_transport import ZmqTransport
+    _, secret = load_or_create_keypair(data)          # the CURVE identity peers know this node by
     try:
-        return ZmqTransport(listen)
+        return ZmqTransport(listen, secret_key=secret)
     except zmq.ZMQError as err:
         raise UsageError("listen-failed", f"cannot listen on {listen}: {err.strerror}; is another node using "
                                           "that port? Choose another --listen port") from None
