@@ -450,3 +450,12 @@ def test_measured_times_file_is_well_formed():
     for name, entry in data["notebooks"].items():
         assert (NOTEBOOKS_DIR / name).exists(), f"docs/notebook_times.json times {name}, which is gone"
         assert entry["seconds"] > 0 and len(entry["sha256"]) == 64
+
+
+def test_the_setup_cell_prints_the_environment_line_once(capsys):
+    """print_environment() prints its line and returns None, so Jupyter does not echo it a second time."""
+    import gradientcoin_edu
+
+    assert gradientcoin_edu.print_environment() is None
+    out = capsys.readouterr().out
+    assert out.count("gradientcoin_edu ") == 1 and out.strip() == gradientcoin_edu.environment_line()
