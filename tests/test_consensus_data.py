@@ -14,18 +14,18 @@ import pytest
 from gradientcoin_edu.crypto.hashes import sha256
 from gradientcoin_edu.errors import ModelError, ParseError
 from gradientcoin_edu.ledger import Wallet
-from gradientcoin_edu.llm import LLMChain, LLMParams, LLMSpec, build_data_tx
+from gradientcoin_edu.llm import EASIEST_BITS, LLMChain, LLMParams, LLMSpec, build_data_tx
 from gradientcoin_edu.llm.data import extend_dataset, stratum_weights, truncate_dataset
 from gradientcoin_edu.llm.poisoning import poison_text
 from gradientcoin_edu.llm.preview import expected_share, preview_share
 from gradientcoin_edu.model import Dataset
 from gradientcoin_edu.proof_of_gradient.batch import (StratifiedDataset, allocation_seed, batch_indices, batch_seed,
-                                                      select_batch, select_indices, slot_strata)
+                                                      select_batch, select_indices, slot_strata, template_seed)
 from _fixtures import one_torch_thread  # noqa: F401 (fixture)
 
 CLOCK = lambda: 2_000_000_000                      # noqa: E731
 MINER, ADA, MALLORY = (Wallet.from_seed(f"consensus-data-{n}") for n in ("miner", "ada", "mallory"))
-PARENTS = [sha256(b"parent %d" % i) for i in range(60)]
+PARENTS = [sha256(b"parent %d" % i) for i in range(30)]
 
 
 def _chain_with(spec, contributions) -> LLMChain:
@@ -50,7 +50,7 @@ def _owned(chain: LLMChain, n_last: int) -> np.ndarray:
 # ============================================================================ batch preview (section 5)
 
 def test_a_previewing_miner_lifts_its_share_by_nothing():
-    spec = LLMSpec.builtin("tiny")
+    spec = LLMSpec.builtin("tiny", bits=EASIEST_BITS)
     rt = spec.params.record_tokens
     honest = "the cat has a red hat.\n1+2=3\n" * 5               # 140 characters: 15 records of 9
     mine = "the fox sees a blue cup.\n4+4=8\n" * 4              # 124 characters: 13 records
@@ -59,12 +59,12 @@ def test_a_previewing_miner_lifts_its_share_by_nothing():
     own = _owned(chain, len(mine) // rt)                             # Mallory mines and contributed
     bs = spec.pog.batch_size
     plain = preview_share(chain.dataset, own, PARENTS, MALLORY.address, 1, bs)
-    greedy = preview_share(chain.dataset, own, PARENTS, MALLORY.address, 200, bs)   # 200 batches per gradient
+    greedy = preview_share(chain.dataset, own, PARENTS, MALLORY.address, 50, bs)    # 50 batches per gradient
     assert greedy.share <= 1.25 * plain.share and greedy.share == plain.share      # previews buy nothing
     assert 0.5 < plain.share / plain.expected < 1.5                  # and the weights are what she gets
     # the rule before strata: uniform draws over the same records; the same miner gains several-fold
     old = Dataset(chain.dataset.records)
-    before = preview_share(old, own, PARENTS, MALLORY.address, 200, bs)
+    before = preview_share(old, own, PARENTS, MALLORY.address, 50, bs)
     assert before.lift > 3
 
 
@@ -73,11 +73,11 @@ def test_the_allocation_depends_on_the_parent_not_on_the_nonce():
     d = extend_dataset(spec.train, [spec.train.records[:5], spec.train.records[5:9]], spec.params)
     bs = spec.pog.batch_size
     for parent in PARENTS[:10]:
-        strata = {tuple(d.stratum_of(int(i)) for i in select_indices(d, parent, batch_seed(parent, b"m", n), bs))
+        strata = {tuple(d.stratum_of(int(i)) for i in select_indices(d, parent, template_seed(parent, b"m", n), bs))
                   for n in range(30)}
         assert len(strata) == 1                                      # same strata for every nonce
         assert list(next(iter(strata))) == slot_strata(allocation_seed(parent), d.weights, bs).tolist()
-    idx = [select_batch(d, PARENTS[0], b"m", n, bs)[0] for n in range(5)]
+    idx = [select_batch(d, PARENTS[0], template_seed(PARENTS[0], b"m", n), bs)[0] for n in range(5)]
     assert len({tuple(i) for i in idx}) == 5                         # but the records differ
     # one stratum (a plain dataset): exactly the uniform draw of before
     assert np.array_equal(select_indices(spec.train, PARENTS[0], b"s" * 32, bs), batch_indices(b"s" * 32, len(spec.train), bs))
@@ -98,7 +98,7 @@ def test_systematic_sampling_gives_each_stratum_its_weight():
 # ============================================================================ slow poisoning (section 6)
 
 def test_a_slow_poisoner_holds_most_records_but_a_quarter_of_each_batch():
-    spec = LLMSpec.builtin("tiny", max_records_per_tx=256)
+    spec = LLMSpec.builtin("tiny", bits=EASIEST_BITS, max_records_per_tx=256)
     rt = spec.params.record_tokens
     text = poison_text(4 * 256, rt)
     floods = [(MALLORY, text[i * 256 * rt:(i + 1) * 256 * rt]) for i in range(4)]
@@ -108,9 +108,12 @@ def test_a_slow_poisoner_holds_most_records_but_a_quarter_of_each_batch():
     own = _owned(chain, n_bad)
     bs, cap = spec.pog.batch_size, spec.params.data_share_pct
     for parent in PARENTS:
-        idx = select_indices(chain.dataset, parent, batch_seed(parent, MINER.address, 0), bs)
+        idx = select_indices(chain.dataset, parent, template_seed(parent, MINER.address, 0), bs)
         assert own[idx].sum() == bs * cap // 100                     # exactly 4 of 16 slots, every batch
     assert expected_share(chain.dataset, own) == pytest.approx(cap / 100)
+    contributions = chain.contributions()                            # the chain's own account of it
+    assert [c.n_records for c in contributions] == [256] * 4
+    assert sum(c.batch_share for c in contributions) == pytest.approx(cap / 100)
     # under the rule before strata she would fill most of every batch
     old = preview_share(Dataset(chain.dataset.records), own, PARENTS, MINER.address, 1, bs)
     assert old.share > 0.4
@@ -121,7 +124,7 @@ def test_a_slow_poisoner_holds_most_records_but_a_quarter_of_each_batch():
     for entry in chain.active_chain()[1:]:
         replica.add_block(entry.block)
     assert replica.rule.weights_root() == chain.rule.weights_root() and replica.dataset.weights == chain.dataset.weights
-    idx, _, _ = select_batch(chain.dataset, block.header.prev_hash, block.header.miner_id, block.header.nonce, bs)
+    idx, _, _ = select_batch(chain.dataset, block.header.prev_hash, batch_seed(block.header), bs)
     assert own[idx].sum() == bs * cap // 100
 
 

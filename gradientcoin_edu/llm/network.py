@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..chain import Block
-from ..crypto.hashes import sha256
 from ..errors import InvalidBlock, InvalidTransaction
 from ..ledger import KIND_INFERENCE_QUERY, KIND_TRAINING_DATA, Transaction
 from ..network.mempool import Mempool
@@ -25,6 +24,7 @@ from ..network.simulator import SimNode, Simulator, _Transport
 from .chain import LLMChain
 from .data import contribution_records
 from .inference import check_query
+from .rule import miner_id_for
 from .spec import LLMSpec
 
 __all__ = ["LLMMempool", "LLMNode", "LLMSimulator"]
@@ -69,7 +69,8 @@ class LLMNode(Node):
 
     @property
     def miner_id(self) -> bytes:
-        return sha256(self.name.encode())
+        """The id in our blocks' headers: that of the address our coinbase pays (``llm.rule.miner_id_for``)."""
+        return miner_id_for(self.miner_address or bytes(20))
 
     def submit_transaction(self, tx: Transaction) -> int:
         """Our wallet's transaction: a query must also name weights a block can still use."""
@@ -88,8 +89,7 @@ class LLMNode(Node):
             txs = [e.tx for e in self.mempool.select(self.chain.params.max_block_bytes // 4,
                                                      self.config.max_block_txs)]
         now = int(self.transport.now()) if time is None else int(time)
-        block, proof, rejected = self.chain.mine(self.miner_address or bytes(20), list(txs), miner_id=self.miner_id,
-                                                 time=now, tag=self.name.encode()[:20], strict=False)
+        block, proof, rejected = self.chain.mine(self.miner_address or bytes(20), list(txs), time=now, tag=self.name.encode()[:20], strict=False)
         for tx, reason in rejected:           # cannot enter this block, nor (but for the caps) any later one
             if reason not in ("data-block-full", "query-block-full"):
                 self.mempool.remove(tx.txid)

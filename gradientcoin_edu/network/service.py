@@ -74,6 +74,8 @@ class NodeService:
         self.loss_curve: dict[int, float] = {}
         self._loss_tip: bytes | None = None
         self.started = time.time()
+        self.peer_line: str | None = None           # HEXKEY@tcp://host:port, if this node listens
+        self.mining_switch: Callable[[bool | None], bool] | None = None   # set by the process that mines
 
     # ================================================================== events
     def on_node_event(self, kind: str, details: dict) -> None:
@@ -125,7 +127,7 @@ class NodeService:
             "gettx": self.rpc_gettx, "balance": self.rpc_balance, "address": self.rpc_address,
             "createwallet": self.rpc_createwallet, "send": self.rpc_send, "peers": self.rpc_peers,
             "mempool": self.rpc_mempool, "blocktree": self.rpc_blocktree, "events": self.rpc_events,
-            "stop": self.rpc_stop,
+            "stop": self.rpc_stop, "setmining": self.rpc_setmining,
         }
         if self.llm:
             table.update({"contribute": self.rpc_contribute, "ask": self.rpc_ask, "answer": self.rpc_answer,
@@ -145,7 +147,7 @@ class NodeService:
             "orphans": len(node.orphans), "mined": node.stats["mined"], "reorgs": node.stats["reorgs"],
             "banned": sorted(node.peerbook.bans), "address": address_to_str(self.wallets["default"].address()),
             "balance": self._coins(chain.utxo.balance(self.wallets["default"].address())),
-            "uptime": round(time.time() - self.started, 1), "listen": node.listen,
+            "uptime": round(time.time() - self.started, 1), "listen": node.listen, "peer": self.peer_line,
         }
         if self.llm:
             out.update(val_loss=self.val_loss(), weights_root=chain.rule.weights_root().hex(),
@@ -282,6 +284,14 @@ class NodeService:
     def rpc_events(self, since: int = 0) -> dict:
         """Recent events (tips, reorgs, peers, rejections with reasons) numbered after SINCE."""
         return {"events": [e for e in self.events if e["seq"] > int(since)], "last": self._seq}
+
+    def rpc_setmining(self, on: bool | None = None) -> bool:
+        """Turn mining on (true) or off (false); without a value, say whether it is on."""
+        if self.mining_switch is None:
+            raise UsageError("no-miner", "this node was started without a miner")
+        if on is not None and not isinstance(on, bool):
+            raise UsageError("bad-setmining", "setmining takes true or false")
+        return self.mining_switch(on)
 
     def rpc_stop(self) -> str:
         """Stop the node (it finishes writing and closes its store)."""
