@@ -327,7 +327,7 @@ def render_course_table(paths: list[pathlib.Path], exercises: dict, times: dict)
                     f"cell run (none skipped), measured by `python scripts/course_table.py --measure` on "
                     f"{machine.get('cores')} cores of an {machine.get('cpu')} (torch {machine.get('torch')}, "
                     f"{machine.get('torch_threads')} threads); on 2 idle cores a notebook takes about that long or "
-                    f"less. Wall times on the shared machine, and the GPU cells: "
+                    f"less (plus waits: notebook 04 waits 8 s for its node processes). Wall times on the shared machine, and the GPU cells: "
                     f"[docs/instructors.md](docs/instructors.md).")
     else:
         rows.append("")
@@ -356,7 +356,8 @@ def render_times_table(paths: list[pathlib.Path], times: dict) -> str:
                     f"{machine.get('cpu')}, Python {machine.get('python')}, torch {machine.get('torch')} "
                     f"({machine.get('torch_threads')} threads). *CPU time* is the user + system time of the kernel "
                     "and the processes it started: it does not grow when other jobs share the machine, and on 2 "
-                    "idle cores Run All takes about that long or less. *Wall time* was measured on a machine "
+                    "idle cores Run All takes about that long or less, plus waits (notebook 04 waits 8 s for its "
+                    "node processes). *Wall time* was measured on a machine "
                     "shared with other jobs (the load average column: 2 means both cores already busy), so it is "
                     "an upper bound; a quiet laptop is faster.")
     return "\n".join(rows)
