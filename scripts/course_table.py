@@ -81,6 +81,8 @@ COURSE: dict[str, tuple[str, str, str]] = {
            "`kernels`"),
     "12": ("Why a gradient step can be checked", "theory: softmax-regression (attention) training, convexity",
            "`theory`"),
+    "13": ("Join the network", "a classroom network: a relay, students who dial out, RPC, dashboard",
+           "`classroom`, `rpc`, `network`, `viz.dashboard`"),
 }
 
 MARKERS = {
