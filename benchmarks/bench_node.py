@@ -4,7 +4,7 @@
 
 1. RPC round trip: `status` and `getblock` through NodeClient against one regtest node.
 2. Mining defaults: three regtest nodes with plain `--mine` versus `--mine-every 0` (flat out, the
-   old default) for 12 s each: blocks per second and distinct tips at the end.
+   old default) for 40 s and 12 s: blocks per second and distinct tips at the end.
 3. Start-up of one `gradientcoin node --chain llm --model tiny` (CPU seconds of the process).
 """
 from __future__ import annotations
@@ -81,7 +81,7 @@ if __name__ == "__main__":
         root = Path(tmp)
         startup(root)
         rpc_round_trip(root)
-        mining(root, "default", [])
+        mining(root, "default", [], seconds=40)
         mining(root, "flatout", ["--mine-every", "0"])
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
