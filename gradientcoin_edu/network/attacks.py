@@ -289,6 +289,18 @@ def _getdata_amplification(victim, miner, repeats: int = 50_000, size: int = 433
     yield _envelope("getdata", write_varint(repeats) + (bytes([m.INV_BLOCK]) + block.hash()) * repeats)
 
 
+def _getdata_per_message(victim, miner, count: int = 300, size: int = 433_000):
+    """The same big block asked for once per message (no repeats inside one request)."""
+    from ..encoding import write_varint
+    from . import messages as m
+    block = big_block(miner, size)
+    miner.submit_block(block)
+    victim.on_message("honest", m.encode(m.BlockMsg(block.serialize())))
+    data = _envelope("getdata", write_varint(1) + bytes([m.INV_BLOCK]) + block.hash())
+    for _ in range(count):
+        yield data
+
+
 def _junk(victim, miner, count: int = 1000):
     from . import messages as m
     rng = random.Random(2)
@@ -316,6 +328,7 @@ P2P_ATTACKS = {
     "inv-flood": _inv_flood,
     "orphan-flood": _orphan_flood,
     "getdata-amplification": _getdata_amplification,
+    "getdata-per-message": _getdata_per_message,
     "junk": _junk,
     "oversized": _oversized,
 }

@@ -447,7 +447,7 @@ class Node:
             self._send(peer, cmd)
             sent += len(raw)
         if sent:
-            self.peerbook.charge(peer, self.transport.now(), sent / 10_000)   # what it made us send
+            self.peerbook.charge(peer, self.transport.now(), sent / 25_000)   # what it made us send
         if missing:
             self._send(peer, m.NotFound(tuple(missing)))
 
