@@ -187,7 +187,10 @@ def open_node(args: argparse.Namespace) -> RunningNode:
             node = _make_node(args, name, chain, transport, key)
             transport.node = node
             holder: dict = {}
-            service = NodeService(node, datadir.path, key, on_stop=lambda: holder["node"].request_stop(),
+            service_class = NodeService
+            if args.chain == "llm":
+                from ..llm.network import LLMNodeService as service_class
+            service = service_class(node, datadir.path, key, on_stop=lambda: holder["node"].request_stop(),
                                   chain_name=_chain_label(args))
             node.listener = service.on_node_event
             rpc = RpcServer(service.methods(), datadir.path, port=args.rpc_port)
