@@ -161,9 +161,9 @@ def test_a_light_client_proves_a_chunk_of_the_momentum(spec):
         chain.mine_and_add(MINER.address)
     last = n_chunks(spec) - 1                                          # the last chunk holds momentum and t
     proof = prove_weights_chunk(chain, 3, last)
-    assert verify_weights_chunk(chain.header_at(3), proof)
+    assert verify_weights_chunk(chain.header_at(3), proof, spec)
     assert int.from_bytes(proof.chunk[-8:], "little") == 3             # the step counter
-    assert not verify_weights_chunk(chain.header_at(2), proof)
+    assert not verify_weights_chunk(chain.header_at(2), proof, spec)
 
 
 def test_a_miner_who_skips_the_momentum_is_refused(spec):

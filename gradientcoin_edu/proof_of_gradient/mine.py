@@ -103,7 +103,7 @@ def complete_header(params: PoGParams, template, parent_weights: np.ndarray, q: 
 
 def stamped_payload(params: PoGParams, header, q_bytes: bytes) -> bytes:
     """The block's payload: ``Q`` bytes and the stamp ground for ``header`` (about 2^stamp_log2 hashes)."""
-    return join_payload(q_bytes, find_stamp(header.hash(), params.stamp_log2))
+    return join_payload(q_bytes, find_stamp(header.hash(), params.stamp_log2, header_target(header)))
 
 
 def attempt(params: PoGParams, dataset: Dataset, template, parent_weights: np.ndarray,

@@ -9,7 +9,9 @@ block. The stamp closes that gap. After a miner has found its block (header fina
     SHA-256d(STAMP_TAG ‖ block_hash ‖ stamp u32 LE)  <=  2^(256 - stamp_log2) - 1
 
 which takes ``2^stamp_log2`` hashes on average; ``PoGParams.stamp_log2`` is sized so that this
-costs about one verification of the block on the same machine (``params.py``). The stamp
+costs about one verification of the block on the same machine (``params.py``). The winning header
+itself already cost a forger ``D`` hashes (``D`` = 2^256 / ticket target), so the stamp target is
+``D`` times easier (:func:`stamp_target`): at a real difficulty the stamp costs nothing. The stamp
 travels as the last 4 bytes of the block's payload (after the quantized gradient) and is
 checked *before* anything else about the payload - one hash. An honest miner pays it once per
 block; a forger pays it for every block it wants a node to recompute (``docs/protocol.md``
@@ -35,9 +37,12 @@ STAMP_BYTES = 4
 _SEARCH_CHUNK = 1 << 16
 
 
-def stamp_target(stamp_log2: int) -> int:
-    """The largest stamp hash value accepted: ``2^(256 - stamp_log2) - 1`` (``stamp_log2 = 0``: any)."""
-    return (1 << (256 - stamp_log2)) - 1
+def stamp_target(stamp_log2: int, ticket_target: int = 2**256 - 1) -> int:
+    """The largest stamp hash value accepted. A forger already pays ``D = 2^256 / (ticket_target + 1)``
+    hashes for a winning header, so the stamp asks for the rest: ``2^stamp_log2 / D`` hashes, i.e. a
+    target ``2^(512 - stamp_log2) / (ticket_target + 1) - 1`` (at most ``2^256 - 1``: at a hard
+    enough ticket target the stamp is free)."""
+    return min(2**256 - 1, (1 << (512 - stamp_log2)) // (ticket_target + 1) - 1)
 
 
 def stamp_prefix(block_hash: bytes) -> bytes:
@@ -50,17 +55,17 @@ def stamp_hash(block_hash: bytes, stamp: int) -> int:
     return int.from_bytes(sha256d(stamp_prefix(block_hash) + struct.pack("<I", stamp)), "little")
 
 
-def check_stamp(block_hash: bytes, stamp: int, stamp_log2: int) -> None:
+def check_stamp(block_hash: bytes, stamp: int, stamp_log2: int, ticket_target: int = 2**256 - 1) -> None:
     """``InvalidProof("bad-stamp")`` unless the stamp hashes at most to the stamp target (one hash)."""
-    if stamp_hash(block_hash, stamp) > stamp_target(stamp_log2):
+    if stamp_hash(block_hash, stamp) > stamp_target(stamp_log2, ticket_target):
         raise InvalidProof("bad-stamp", f"the stamp does not meet the stamp target (2^{stamp_log2} hashes expected)")
 
 
-def find_stamp(block_hash: bytes, stamp_log2: int, start: int = 0) -> int:
+def find_stamp(block_hash: bytes, stamp_log2: int, ticket_target: int = 2**256 - 1, start: int = 0) -> int:
     """The first stamp from ``start`` on that meets the target (``kernels.nonce_search``: a GPU when
     there is one). About ``2^stamp_log2`` hashes; raises ``InvalidProof("no-stamp")`` if none of the
     2^32 values works (probability ``exp(-2^(32 - stamp_log2))``)."""
-    prefix, target = stamp_prefix(block_hash), stamp_target(stamp_log2)
+    prefix, target = stamp_prefix(block_hash), stamp_target(stamp_log2, ticket_target)
     for lo in range(start, 2**32, _SEARCH_CHUNK):
         found = kernels.nonce_search(prefix, target, lo, min(_SEARCH_CHUNK, 2**32 - lo))
         if found is not None:

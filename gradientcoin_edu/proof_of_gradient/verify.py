@@ -124,7 +124,7 @@ def check_body(params: PoGParams, header, payload: bytes) -> np.ndarray:
     "bad-stamp", "grad-root-mismatch"). A block failing here does not match its header: it is
     *mutated* (a relayer can make such a copy of any block), not proof that the header is bad."""
     q_bytes, stamp = split_payload(payload, params.n_params)
-    check_stamp(ticket(header), stamp, params.stamp_log2)
+    check_stamp(ticket(header), stamp, params.stamp_log2, header_target(header))
     if compute_grad_root(q_bytes, params.chunk_bytes) != header.grad_root:
         raise InvalidProof("grad-root-mismatch", "the payload does not hash to the published grad_root")
     return q_from_payload(q_bytes, params.n_params)
