@@ -66,8 +66,9 @@ def make_optimizer(pog, model, optimizer: str = "chain") -> tuple[torch.optim.Op
     from ..proof_of_gradient.update import LION, lr_units
     if optimizer == "chain":
         optimizer = "lion" if pog.optimizer == LION else "sgd"
-    if optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=pog.lr), lambda t: pog.lr
+    if optimizer == "sgd":                    # the chain's SGD rate, or the old network's 1/8 on a Lion chain
+        lr = pog.lr if pog.optimizer != LION else 1 / 8
+        return torch.optim.SGD(model.parameters(), lr=lr), lambda t: lr
     if optimizer == "lion":
         betas = (pog.beta1_num / 2**16, pog.beta2_num / 2**16)
         return Lion(model.parameters(), 0.0, betas), lambda t: lr_units(pog, t) * 2.0**-pog.scale_log2
