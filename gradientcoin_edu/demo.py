@@ -26,7 +26,7 @@ from typing import Callable
 
 from .chain import BlockStore, Chain, ChainParams, expected_attempts, mine_block
 from .crypto.keys import PrivateKey
-from .errors import InvalidTransaction
+from .errors import GradientCoinError, InvalidTransaction, UsageError
 from .ledger import COIN, Wallet
 
 __all__ = ["add_arguments", "run", "run_pow_demo", "run_llm_demo", "LLMDemoResult", "demo_wallets",
@@ -53,28 +53,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+MIN_LLM_BLOCKS = 3           # the story: a miner pays ada, she contributes text, then asks (one block each)
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Range checks before anything runs; a ``UsageError`` (one line, exit status 2) says what to change."""
+    from .errors import UsageError
+    if args.blocks is not None:
+        least = MIN_LLM_BLOCKS if args.mode == "llm" else 1
+        if args.blocks < least:
+            why = (f"the story (a miner pays ada, she adds text, she asks a question) needs at least {least} blocks"
+                   if args.mode == "llm" else "mine at least 1 block")
+            raise UsageError("bad-blocks", f"--blocks {args.blocks}: {why}")
+    if args.miners < 1:
+        raise UsageError("bad-miners", f"--miners {args.miners}: a network needs at least 1 miner")
+    if args.miners > 16:
+        raise UsageError("bad-miners", f"--miners {args.miners}: at most 16 on one machine")
+    if args.threads < 1:
+        raise UsageError("bad-threads", "--threads is at least 1")
+    if args.processes and args.mode != "llm":
+        raise UsageError("bad-mode", "--processes runs the llm demo (drop --mode pow)")
+
+
 def run(args: argparse.Namespace) -> int:
+    check_arguments(args)
     if args.mode == "pow":
-        run_pow_demo(blocks=args.blocks or 5, seed=args.seed, data_dir=args.data_dir,
+        run_pow_demo(blocks=5 if args.blocks is None else args.blocks, seed=args.seed, data_dir=args.data_dir,
                      progress=not args.no_progress, echo=print)
         return 0
     import torch
     torch.set_num_threads(max(1, args.threads))
     if args.processes:
         from .llm.processes import run_process_demo
-        summary = run_process_demo(blocks=args.blocks or 30, miners=args.miners, preset=args.preset, seed=args.seed,
+        summary = run_process_demo(blocks=30 if args.blocks is None else args.blocks, miners=args.miners, preset=args.preset, seed=args.seed,
                                    data_dir=args.data_dir, progress=not args.no_progress, echo=print)
         return 0 if summary["ok"] else 1
     else:
-        run_llm_demo(blocks=args.blocks or 100, miners=args.miners, preset=args.preset, seed=args.seed,
+        run_llm_demo(blocks=100 if args.blocks is None else args.blocks, miners=args.miners, preset=args.preset, seed=args.seed,
                      progress=not args.no_progress, echo=print)
     return 0
 
 
 # ============================================================================ the LLM demo
 
-SAMPLE_PROMPTS = ("\n3+4=", "\nthe cat ", "\nada has ")
-CONTRIBUTION = "".join(f"{a}+{b}={a + b}\n" for a in range(10) for b in range(0, 10, 2))   # ada's text: 50 sums
+from .llm.story import CONTRIBUTION, SAMPLE_PROMPTS  # noqa: E402  (the story, shared with --processes)
 
 
 @dataclass
@@ -111,7 +133,9 @@ def run_llm_demo(blocks: int = 100, miners: int = 3, preset: str = "demo", seed:
     from .crypto.hashes import sha256
     from .llm import LLMSpec, Query, build_data_tx, build_query_tx
     from .llm.baseline import central_training
+    from .llm.data import data_fee
     from .llm.network import LLMSimulator
+    from .llm.story import Story, contribution_text
     from .network.simulator import LinkSpec
 
     say = echo or (lambda line: None)
@@ -137,29 +161,34 @@ def run_llm_demo(blocks: int = 100, miners: int = 3, preset: str = "demo", seed:
     records_before = len(first.dataset)
 
     bar = _bar(progress, blocks)
-    paid = contributed = False
+    story = Story(blocks, contribution_text(spec.params), data_fee=data_fee(contribution_text(spec.params), spec.params),
+                  query_fee=spec.params.query_fee)
+    qtx = query = None
     try:
-        while first.height < blocks:
+        for _ in range(blocks + 100):                 # every step needs a block or two; never loop forever
+            if story.done:
+                break
             sim.run(blocks=1)
-            h = first.height
-            rich = [n for n in names if first.balance(sim.nodes[n].address) > 10 * COIN]
-            if not paid and rich:                     # a miner pays ada, so she can buy data and answers
-                sim.pay(rich[0], ada.address, 10 * COIN)
-                paid = True
-            elif paid and not contributed and ada.balance(first.utxo) > 0:
-                text = CONTRIBUTION[: spec.params.max_records_per_tx * spec.params.record_tokens]
-                tx = build_data_tx(first.utxo, ada.key, text, spec.params)
+            if qtx is not None:
+                story.next_action(_sim_view(sim, names, first, ada, qtx))
+                continue
+            action = story.next_action(_sim_view(sim, names, first, ada, None))
+            if action is not None and action.kind == "pay":      # a miner pays ada, so she can buy data and answers
+                sim.pay(action.miner, ada.address, action.amount)
+            elif action is not None and action.kind == "contribute":
+                tx = build_data_tx(first.utxo, ada.key, action.text, spec.params)
                 sim.submit(names[0], tx)                # her wallet talks to the node that saw her coins
-                contributed = True
+            elif action is not None and action.kind == "ask":
+                sim.settle()                            # every node at the same tip
+                query = Query(action.prompt, first.height, action.tokens)
+                qtx = build_query_tx(first.utxo, ada.key, query, spec.params)
+                sim.submit(names[0], qtx)
+                sim.resume_mining()
             if bar is not None:
                 bar.set_postfix_str(f"validation loss {first.val_loss():.3f}", refresh=False)
-                bar.update(min(h, blocks) - bar.n)
-        sim.settle()                                  # every node at the same tip
-        query = Query("\n3+4=", first.height, 8)
-        qtx = build_query_tx(first.utxo, ada.key, query, spec.params)
-        sim.submit(names[0], qtx)
-        sim.resume_mining()
-        sim.run(blocks=1)
+                bar.update(min(first.height, blocks) - bar.n)
+        if not story.done:
+            raise AssertionError(f"the story stalled, waiting for {story.waiting_for()}")
         sim.settle()
     finally:
         if bar is not None:
@@ -194,6 +223,17 @@ def run_llm_demo(blocks: int = 100, miners: int = 3, preset: str = "demo", seed:
     for line in _report(result, first, spec):
         say(line)
     return result
+
+
+def _sim_view(sim, names, chain, ada, qtx):
+    """The story's view of the simulated network (from the first node's chain)."""
+    from .llm.story import StoryView
+    coins = chain.utxo.coins_of(ada.address)
+    node = sim.node(names[0])
+    return StoryView(height=chain.height, miner_balances={n: chain.balance(sim.nodes[n].address) for n in names},
+                     ada_balance=sum(o.amount for _, o in coins),
+                     ada_pending=any(op in node.mempool.spends for op, _ in coins),
+                     answered=qtx is not None and chain.find_answer(qtx.txid) is not None)
 
 
 def _bar(enabled: bool, total: int):
@@ -263,6 +303,18 @@ def _payments(chain: Chain, wallets: dict[str, Wallet], rng: random.Random) -> l
     return txs
 
 
+def _open_pow_store(folder: Path):
+    """Lock ``folder`` and open its ``chain.sqlite``; a ``UsageError`` for a file that is not a store."""
+    from .datadir import open_datadir
+    lock = open_datadir(folder, what="demo")
+    try:
+        return lock, BlockStore(folder / "chain.sqlite")
+    except GradientCoinError as err:
+        lock.close()
+        raise UsageError("bad-store", f"{folder / 'chain.sqlite'} is not a usable block store ({err.message}): "
+                                      "move it away or use another --data-dir") from None
+
+
 def run_pow_demo(blocks: int = 5, seed: int = 0, data_dir: str | Path | None = None,
                  progress: bool = True, echo: Callable[[str], None] | None = None,
                  params: ChainParams | str = "demo") -> Chain:
@@ -272,11 +324,16 @@ def run_pow_demo(blocks: int = 5, seed: int = 0, data_dir: str | Path | None = N
     output go to ``echo`` (``print`` on the command line; ``None``: silent).
     """
     say = echo or (lambda line: None)
-    store = None
+    store = lock = None
     if data_dir is not None:
-        Path(data_dir).mkdir(parents=True, exist_ok=True)
-        store = BlockStore(Path(data_dir) / "chain.sqlite")
-    chain = Chain(params, store=store)
+        lock, store = _open_pow_store(Path(data_dir))
+    try:
+        chain = Chain(params, store=store)
+    except GradientCoinError as err:
+        store.close()
+        lock.close()
+        raise UsageError("bad-store", f"{store.path} holds another chain ({err.message}): use another --data-dir") \
+            from None
     wallets = demo_wallets(seed)
     rng = random.Random(f"{seed}/{chain.height}")
     p = chain.params
@@ -286,17 +343,22 @@ def run_pow_demo(blocks: int = 5, seed: int = 0, data_dir: str | Path | None = N
     say(_row_header())
     if chain.height == 0 or store is None:
         say(_row(chain, chain.height, wallets))
-    for _ in range(blocks):
-        txs = _payments(chain, wallets, rng) if chain.height > 0 else []
-        block = mine_block(chain, wallets["miner"].address, txs, time=chain.tip.header.time + p.target_spacing,
-                           progress=progress)
-        chain.add_block(block)
-        say(_row(chain, chain.height, wallets))
-    minted = sum(p.subsidy(h) for h in range(1, chain.height + 1))
-    assert chain.utxo.total_value() == minted, "coins were created or destroyed"
-    say(f"tip {chain.tip.hash_hex()} at height {chain.height}; "
-        f"{format_coins(minted)} coins mined so far, all of them accounted for in the UTXO set")
-    chain.close()
+    try:
+        for _ in range(blocks):
+            txs = _payments(chain, wallets, rng) if chain.height > 0 else []
+            block = mine_block(chain, wallets["miner"].address, txs, time=chain.tip.header.time + p.target_spacing,
+                               progress=progress)
+            chain.add_block(block)
+            say(_row(chain, chain.height, wallets))
+        minted = sum(p.subsidy(h) for h in range(1, chain.height + 1))
+        assert chain.utxo.total_value() == minted, "coins were created or destroyed"
+        say(f"tip {chain.tip.hash_hex()} at height {chain.height}; "
+            f"{format_coins(minted)} coins mined so far, all of them accounted for in the UTXO set"
+            + (f"; the chain is kept in {store.path} (run again to continue it)" if store else ""))
+    finally:
+        chain.close()
+        if lock is not None:
+            lock.close()
     return chain
 
 

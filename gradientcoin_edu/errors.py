@@ -17,12 +17,14 @@ __all__ = [
     "ParseError",
     "InvalidTransaction",
     "InvalidBlock",
+    "MutatedBlock",
     "StoreError",
     "NetworkError",
     "InvalidMessage",
     "ModelError",
     "InvalidProof",
     "KernelError",
+    "UsageError",
 ]
 
 
@@ -63,6 +65,15 @@ class InvalidBlock(GradientCoinError):
     layer = "block"
 
 
+class MutatedBlock(InvalidBlock):
+    """A block whose body does not match its header's commitments (transactions, payload).
+
+    The header, and so the hash, may belong to a genuine block whose bytes someone changed on
+    the way: a node drops the copy without remembering the hash as invalid."""
+
+    layer = "mutated-block"
+
+
 class StoreError(GradientCoinError):
     layer = "store"
 
@@ -89,3 +100,11 @@ class KernelError(GradientCoinError):
     """Bad input to a hashing kernel (NaN gradient, wrong dtype, bad chunk size)."""
 
     layer = "kernel"
+
+
+class UsageError(GradientCoinError):
+    """A user mistake on the command line or in a data dir (a busy port, a locked or unusable
+    folder, an argument out of range). The ``gradientcoin`` command prints the sentence on one
+    line and exits with status 2; nothing stored has been changed."""
+
+    layer = "usage"

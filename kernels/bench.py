@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-__all__ = ["add_arguments", "run", "main"]
+__all__ = ["add_arguments", "check_arguments", "run", "main"]
 
 MB = 1 << 20
 CPU_SIZES_MB = [1, 4, 16, 64]
@@ -262,7 +262,28 @@ def _table(header: list[str], rows: list[list[str]], markdown: bool) -> str:
     return "\n".join([fmt.format(*header)] + [fmt.format(*r) for r in rows])
 
 
+def check_arguments(args) -> None:
+    """Range checks: a ``UsageError`` (one line, exit status 2 from the ``gradientcoin`` command)."""
+    from gradientcoin_edu.errors import UsageError
+    if args.sizes is not None:
+        try:
+            sizes = [float(s) for s in args.sizes.split(",")]
+        except ValueError:
+            raise UsageError("bad-sizes", f"--sizes is a comma-separated list of MiB such as 1,4,16, "
+                                          f"not {args.sizes!r}") from None
+        if not sizes or min(sizes) <= 0 or any(int(s * MB) < args.chunk_bytes for s in sizes):
+            raise UsageError("bad-sizes", f"every --sizes entry is a positive number of MiB, at least one chunk "
+                                          f"({args.chunk_bytes} B), not {args.sizes!r}")
+    if args.chunk_bytes <= 0:
+        raise UsageError("bad-chunk-bytes", "--chunk-bytes is a positive number of bytes")
+    if args.repeat < 1:
+        raise UsageError("bad-repeat", "--repeat is at least 1")
+    if args.nonces is not None and args.nonces < 1:
+        raise UsageError("bad-nonces", "--nonces is at least 1")
+
+
 def run(args) -> int:
+    check_arguments(args)
     if args.compile_only:
         return compile_only(args.compile_only)
     import torch

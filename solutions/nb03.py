@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import struct
 
 
 def bits_to_target(bits: int) -> int:
@@ -34,4 +35,11 @@ def find_nonce(header) -> int:
     return nonce
 
 
-SOLUTIONS = {"03.1": chain_merkle_root, "03.2": bits_to_target, "03.3": find_nonce}
+def parse(cls, data: bytes):
+    """03.4: BlockHeader.parse - the fields in serialization order, integers little-endian."""
+    version, prev_hash, tx_root, grad_root, weights_root, time, bits, miner_id, nonce = struct.unpack(
+        "<I32s32s32s32sQI32sI", data)
+    return cls(version, prev_hash, tx_root, grad_root, weights_root, time, bits, nonce, miner_id)
+
+
+SOLUTIONS = {"03.1": chain_merkle_root, "03.2": bits_to_target, "03.3": find_nonce, "03.4": parse}

@@ -51,8 +51,9 @@ def with_txs(block: Block, txs) -> Block:
 
 
 def state(chain: Chain):
-    """Everything a rejected block must leave as it was."""
+    """Everything a rejected block must leave as it was (an invalid mark is the one trace it may leave)."""
     store_rows = None
     if chain.store is not None:
-        store_rows = [(r.hash, r.status, r.block.serialize()) for r in chain.store.rows()], chain.store.tip()
+        store_rows = ([(r.hash, r.status, r.block.serialize()) for r in chain.store.rows() if r.status != "invalid"],
+                      chain.store.tip())
     return (chain.tip.hash, chain.height, [e.hash for e in chain.active_chain()], chain.utxo.copy(), store_rows)

@@ -17,7 +17,7 @@ from gradientcoin_edu.chain.bitcoin_header import GENESIS_HEADER_HEX, BitcoinHea
 from gradientcoin_edu.chain.bits import bits_to_target
 from gradientcoin_edu.crypto.hashes import hash_to_hex, hex_to_hash, sha256d
 from gradientcoin_edu.crypto.merkle import bitcoin_merkle_root, merkle_root
-from gradientcoin_edu.errors import ParseError
+from gradientcoin_edu.errors import InvalidBlock, ParseError
 
 GENESIS_HASH = "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f"
 GENESIS_MERKLE = "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b"
@@ -80,3 +80,34 @@ def test_wrong_length_is_a_parse_error(length):
 def test_bad_hex_is_a_parse_error():
     with pytest.raises(ParseError):
         BitcoinHeader.from_hex("zz" * 80)
+
+
+GENESIS = BitcoinHeader.from_hex(GENESIS_HEADER_HEX)
+
+
+@pytest.mark.parametrize("changes, reason", [
+    (dict(prev_hash=bytes(31)), "bad-prev-hash"),            # used to be padded with a zero byte
+    (dict(prev_hash=bytes(33)), "bad-prev-hash"),            # used to be truncated
+    (dict(prev_hash="00" * 32), "bad-prev-hash"),
+    (dict(merkle_root=GENESIS.merkle_root[:-1]), "bad-merkle-root"),
+    (dict(merkle_root=GENESIS.merkle_root + b"\x00"), "bad-merkle-root"),
+    (dict(time=2**32), "bad-time"),                           # used to leak struct.error
+    (dict(time=-1), "bad-time"),
+    (dict(nonce=2**32), "bad-nonce"),
+    (dict(nonce=-1), "bad-nonce"),
+    (dict(bits=2**32), "bad-bits"),
+    (dict(version=2**31), "bad-version"),
+    (dict(version=-2**31 - 1), "bad-version"),
+    (dict(nonce=1.5), "bad-nonce"),
+    (dict(time=True), "bad-time"),
+])
+def test_bad_fields_raise_invalid_block_with_a_reason(changes, reason):
+    with pytest.raises(InvalidBlock) as info:
+        replace(GENESIS, **changes)
+    assert info.value.reason == reason
+
+
+def test_field_bounds_are_inclusive_of_what_fits():
+    edge = replace(GENESIS, version=-2**31, time=2**32 - 1, nonce=2**32 - 1, bits=0)
+    assert BitcoinHeader.parse(edge.serialize()) == edge
+    assert replace(GENESIS, prev_hash=bytearray(32)).prev_hash == bytes(32)

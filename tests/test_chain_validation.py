@@ -242,8 +242,12 @@ def test_reorg_into_an_invalid_block_returns_to_the_old_branch():
     with pytest.raises(InvalidBlock) as info:
         c.add_block(tip)
     assert info.value.reason == "missing-input"
-    assert state(c) == before                                 # tip, UTXO set, best chain and store as before
+    after = state(c)
+    assert after[:4] == before[:4]                            # tip, UTXO set and best chain as before
+    rows, stored_tip = before[4]
+    assert after[4] == ([r for r in rows if r[0] != bad.hash()], stored_tip)   # store: only bad's status changed
     assert {bad.hash(), tip.hash()} <= c.invalid and side[0].hash() not in c.invalid
+    assert c.store.get(bad.hash()).status == c.store.get(tip.hash()).status == "invalid"   # marks kept on disk
     assert c.add_block(next_block(c)) is AddResult.EXTENDED   # and the node carries on
 
 

@@ -53,3 +53,100 @@ def test_demo_with_a_data_dir_continues_the_chain(tmp_path):
     reopened = Chain("demo", store=BlockStore(tmp_path / "chain.sqlite"))
     assert reopened.tip.hash == chain.tip.hash and reopened.utxo == chain.utxo
     reopened.close()
+
+
+# ---------------------------------------------------------------- user mistakes: one line, exit status 2
+import os  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+def _free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _one_line_error(result: subprocess.CompletedProcess, *needles: str) -> None:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_version():
+    result = gradientcoin("--version")
+    assert result.returncode == 0 and result.stdout.startswith("gradientcoin_edu ")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["demo", "--miners", "0"], "--miners 0"),
+    (["demo", "--blocks", "1"], "at least 3 blocks"),
+    (["demo", "--blocks", "0"], "--blocks 0"),
+    (["demo", "--mode", "pow", "--blocks", "0"], "--blocks 0"),
+    (["bench", "--sizes", "0"], "--sizes"),
+    (["node", "--listen", "127.0.0.1:5001", "--data-dir", "unused"], "tcp://"),
+    (["node", "--listen", "tcp://127.0.0.1:5001", "--data-dir", "unused", "--mine-every", "-1"], "--mine-every"),
+    (["status", "--data-dir", "/nonexistent/gc"], "no node is running"),
+])
+def test_argument_mistakes_are_one_line(args, needle):
+    _one_line_error(gradientcoin(*args), needle)
+    assert not os.path.exists("unused")
+
+
+def test_data_dir_mistakes_change_nothing(tmp_path):
+    listen = f"tcp://127.0.0.1:{_free_port()}"
+    afile = tmp_path / "a-file"
+    afile.write_text("mine")
+    _one_line_error(gradientcoin("node", "--listen", listen, "--data-dir", str(afile)), "is a file")
+    assert afile.read_text() == "mine"
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "blocks.sqlite").write_bytes(b"this is not a database" * 100)
+    _one_line_error(gradientcoin("node", "--listen", listen, "--data-dir", str(junk)), "not a usable block store")
+    assert (junk / "blocks.sqlite").read_bytes() == b"this is not a database" * 100
+    assert not (junk / "key").exists()
+    if os.geteuid() == 0:               # root may write anywhere but in /sys
+        unwritable = "/sys/gradientcoin-test"
+    else:
+        ro = tmp_path / "ro"
+        ro.mkdir(mode=0o500)
+        unwritable = str(ro / "dir")
+    _one_line_error(gradientcoin("node", "--listen", listen, "--data-dir", unwritable), "cannot create data dir")
+
+
+def test_a_busy_port_and_a_busy_data_dir_are_refused(tmp_path):
+    port = _free_port()
+    listen = f"tcp://127.0.0.1:{port}"
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", port))
+    holder.listen()
+    try:
+        _one_line_error(gradientcoin("node", "--listen", listen, "--data-dir", str(tmp_path / "n")),
+                        "Address already in use")
+    finally:
+        holder.close()
+    from gradientcoin_edu.datadir import open_datadir
+    with open_datadir(tmp_path / "n"):          # as a running node holds it
+        _one_line_error(gradientcoin("node", "--listen", listen, "--data-dir", str(tmp_path / "n")),
+                        "in use by another node")
+
+
+def test_ctrl_c_stops_the_demo_without_a_traceback():
+    proc = subprocess.Popen([sys.executable, "-m", "gradientcoin_edu", "demo", "--preset", "tiny", "--blocks", "500",
+                             "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert "GradientCoin demo" in proc.stdout.readline()      # it is running (imports done)
+        time.sleep(1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and "Traceback" not in err and "interrupted" in err

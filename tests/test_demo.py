@@ -57,5 +57,43 @@ def test_the_demo_with_real_processes(tmp_path):
                                echo=None, mine_every=2.0, timeout=150)
     assert summary["agree"], summary["lines"]
     assert summary["loss_after"] < summary["loss_before"]
-    assert summary["answer"] is not None and summary["ok"]
+    assert summary["answer"] is not None and summary["ok"] and summary["answer"]["verified"]
     assert all((tmp_path / f"miner-{i}" / "blocks.sqlite").exists() for i in (1, 2, 3))
+    assert summary["data_dir"] == str(tmp_path)
+
+
+@pytest.mark.processes
+def test_the_process_demo_with_three_blocks_finishes_and_says_where_its_data_went():
+    """It used to hang: one miner could not pay for the query and the orchestrator waited silently."""
+    result = gradientcoin("demo", "--processes", "--preset", "tiny", "--blocks", "3", "--no-progress", timeout=150)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "temporary folder" in result.stdout and "was deleted" in result.stdout
+    assert "verified by ada's node" in result.stdout
+
+
+@pytest.mark.processes
+def test_sigterm_stops_the_process_demo_and_every_node(tmp_path):
+    import json
+    import os
+    import signal
+    import time
+    proc = subprocess.Popen([sys.executable, "-m", "gradientcoin_edu", "demo", "--processes", "--preset", "tiny",
+                             "--blocks", "200", "--no-progress", "--data-dir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    folders = [tmp_path / f"miner-{i}" for i in (1, 2, 3)]
+    pids = []
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not all((f / "status.json").exists() for f in folders):
+            time.sleep(0.3)
+        pids = [json.loads((f / "status.json").read_text())["pid"] for f in folders]
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=40)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143 and "Traceback" not in err, err
+    time.sleep(0.5)
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)                            # every node process is gone

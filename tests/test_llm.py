@@ -58,10 +58,11 @@ def funded_chain(spec, mined, n: int = 2, **kwargs) -> LLMChain:
 
 
 def state(chain: LLMChain):
-    """Everything a rejected block must leave as it was."""
+    """Everything a rejected block must leave as it was (an invalid mark is the one trace it may leave)."""
     rows = None
     if chain.store is not None:
-        rows = ([(r.hash, r.status, r.block.serialize()) for r in chain.store.rows()], chain.store.tip(),
+        rows = ([(r.hash, r.status, r.block.serialize()) for r in chain.store.rows() if r.status != "invalid"],
+                chain.store.tip(),
                 chain.store.snapshots())
     rule = chain.rule
     return (chain.tip.hash, chain.height, chain.utxo.copy(), rule.tip_hash, rule.weights.copy(), rule.weights_root(),

@@ -17,6 +17,7 @@ import pytest
 
 from gradientcoin_edu.chain.store import BlockStore
 from gradientcoin_edu.crypto.hashes import hash_to_hex
+from gradientcoin_edu.network.keys import format_peer, load_or_create_keypair
 
 pytestmark = pytest.mark.processes
 
@@ -45,12 +46,13 @@ def _status(data_dir) -> dict | None:
 
 
 def _start(i, addrs, dirs, mine_until, log_dir):
+    keys = [load_or_create_keypair(d)[0] for d in dirs]       # peers are named by their CURVE public keys
     args = [sys.executable, "-m", "gradientcoin_edu", "node", "--listen", addrs[i], "--data-dir", str(dirs[i]),
             "--mine", "--mine-every", "2.0", "--mine-until", str(mine_until), "--seed", str(100 + i),
             "--name", f"node{i}", "--status-every", "0.25"]
     for j, a in enumerate(addrs):
         if j != i:
-            args += ["--peer", a]
+            args += ["--peer", format_peer(a, keys[j])]
     out = open(log_dir / f"node{i}.out", "ab")
     return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -125,3 +127,80 @@ def test_four_processes_survive_a_sigkill_and_converge(tmp_path):
         with BlockStore(str(d / "blocks.sqlite")) as store:
             assert hash_to_hex(store.tip()) == final_chain[-1]
     assert time.monotonic() - t0 < DEADLINE
+
+
+def _wait_for(predicate, timeout: float, poll: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    return predicate()
+
+
+def test_default_mining_rpc_lock_and_sigterm(tmp_path):
+    """Three regtest nodes with plain ``--mine`` (no --mine-every): a sane block rate, one chain;
+    the RPC answers; a second node on a used data dir is refused; SIGTERM stops a node cleanly."""
+    from gradientcoin_edu.rpc import NodeClient, RpcError
+    addrs = [f"tcp://127.0.0.1:{p}" for p in _free_ports(3)]
+    dirs = [tmp_path / f"n{i}" for i in range(3)]
+    peers = [format_peer(a, load_or_create_keypair(d)[0]) for a, d in zip(addrs, dirs)]
+    procs = []
+    try:
+        for i in range(3):
+            args = [sys.executable, "-m", "gradientcoin_edu", "node", "--listen", addrs[i], "--data-dir", str(dirs[i]),
+                    "--mine", "--seed", str(i)] + [x for j, a in enumerate(peers) if j != i for x in ("--peer", a)]
+            procs.append(subprocess.Popen(args, stdout=open(tmp_path / f"n{i}.out", "wb"), stderr=subprocess.STDOUT,
+                                          start_new_session=True))
+        clients = [NodeClient(d, timeout=5) for d in dirs]
+
+        def ready():
+            try:
+                return all(c.status()["height"] >= 0 for c in clients)
+            except RpcError:
+                return False
+        assert _wait_for(ready, 30), "the nodes did not start their RPC"
+        t0 = time.monotonic()
+        _wait_for(lambda: clients[0].status()["height"] >= 3, 30)
+        time.sleep(2)
+        rate = clients[0].status()["height"] / max(1e-9, time.monotonic() - t0 + 2)
+        assert rate < 5, f"{rate:.1f} blocks/s with default mining: a fork storm"
+        # a second node on node 0's data dir is refused, and changes nothing there
+        second = subprocess.run([sys.executable, "-m", "gradientcoin_edu", "node", "--listen",
+                                 f"tcp://127.0.0.1:{_free_ports(1)[0]}", "--data-dir", str(dirs[0])],
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 2 and "in use by another node" in second.stderr
+        assert clients[0].status()["height"] >= 3
+        # they agree (mining stops being a race once we ask them to stop: compare tips at rest)
+        _kill_group(procs[2], signal.SIGTERM)
+        assert procs[2].wait(timeout=15) == 0
+        assert not (dirs[2] / ".cookie").exists()            # the RPC went away cleanly
+        log_text = (dirs[2] / "node.log").read_text()
+        assert "stopping: height" in log_text and "new tip: height" in log_text and "peer connected" in log_text
+        with pytest.raises(RpcError):
+            clients[2].status()
+        h2 = json.loads((dirs[2] / "status.json").read_text())["height"]
+        assert _wait_for(lambda: clients[0].status()["height"] > h2, 30), "the other two stopped mining"
+        restarted = subprocess.Popen([sys.executable, "-m", "gradientcoin_edu", "node", "--listen", addrs[2],
+                                      "--data-dir", str(dirs[2]), "--peer", peers[0]],
+                                     stdout=open(tmp_path / "n2b.out", "wb"), stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        procs.append(restarted)
+
+        def caught_up():
+            try:
+                return clients[2].status()["height"] >= clients[0].status()["height"] - 1
+            except RpcError:
+                return False
+        assert _wait_for(caught_up, 40), "the restarted node did not catch up"
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                _kill_group(p, signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                _kill_group(p, signal.SIGKILL)
+                p.wait(timeout=5)

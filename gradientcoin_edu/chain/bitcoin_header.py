@@ -10,6 +10,10 @@ the target ``bits`` encodes.
 
 This module parses and checks headers from the real Bitcoin chain (the genesis block
 is ``GENESIS_HEADER_HEX``); gradientcoin_edu's own header is in ``block.py``.
+Every field is checked when a header is made: a hash field of any length but 32 bytes, or a
+number that does not fit its field, raises ``InvalidBlock`` with a reason naming the field
+(``bad-prev-hash``, ``bad-merkle-root``, ``bad-version``, ``bad-time``, ``bad-bits``,
+``bad-nonce``) instead of being padded, truncated or leaking ``struct.error``.
 Taught in notebook 03.
 """
 from __future__ import annotations
@@ -18,13 +22,15 @@ import struct
 from dataclasses import dataclass
 
 from ..crypto.hashes import hash_to_hex, sha256d
-from ..errors import ParseError
+from ..errors import InvalidBlock, ParseError
 from .bits import bits_to_target
 
 __all__ = ["BitcoinHeader", "GENESIS_HEADER_HEX", "HEADER_SIZE"]
 
 HEADER_SIZE = 80
 _FORMAT = "<i32s32sIII"          # version, prev hash, merkle root, time, bits, nonce
+_HASH_FIELDS = ("prev_hash", "merkle_root")
+_INT_FIELDS = (("version", -2**31, 2**31), ("time", 0, 2**32), ("bits", 0, 2**32), ("nonce", 0, 2**32))
 
 # Block 0 of Bitcoin, mined by Satoshi Nakamoto on 3 January 2009.
 GENESIS_HEADER_HEX = (
@@ -44,6 +50,18 @@ class BitcoinHeader:
     time: int
     bits: int
     nonce: int
+
+    def __post_init__(self):
+        for name in _HASH_FIELDS:
+            value = getattr(self, name)
+            if not isinstance(value, (bytes, bytearray)) or len(value) != 32:
+                size = f"{len(value)} bytes" if isinstance(value, (bytes, bytearray)) else type(value).__name__
+                raise InvalidBlock(f"bad-{name.replace('_', '-')}", f"{name} must be 32 bytes, got {size}")
+            object.__setattr__(self, name, bytes(value))
+        for name, low, high in _INT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value < high:
+                raise InvalidBlock(f"bad-{name}", f"{name} must be an integer in [{low}, {high}), got {value!r}")
 
     def serialize(self) -> bytes:
         """The exact 80 bytes that are hashed."""

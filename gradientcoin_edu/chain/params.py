@@ -12,7 +12,9 @@ Presets (``ChainParams.preset(name)``):
 * ``"demo"``   — for ``gradientcoin demo``: about 16 000 hashes per block (~0.1 s on one
   CPU core), retargeting every 10 blocks towards one block per 10 s.
 * ``"bitcoin"`` — Bitcoin's real mainnet constants, to compare with and to check the
-  supply (20 999 999.9769 BTC) and retargeting against Bitcoin Core. Not for mining.
+  supply (20 999 999.9769 BTC) and retargeting against Bitcoin Core. Not for mining. Like
+  mainnet it does not enforce the time-warp rules (``enforce_timewarp``); every other preset
+  does (they only matter where difficulty retargets: BIP 94, ``docs/protocol.md`` section 9).
 
 Taught in notebook 03.
 """
@@ -43,6 +45,10 @@ class ChainParams:
     max_block_bytes: int = 4_000_000           # serialized block, payload included
     max_future_seconds: int = 2 * 60 * 60      # a block may be at most 2 hours ahead of our clock
     mtp_window: int = 11                       # median-time-past over the last 11 blocks
+    enforce_timewarp: bool = True              # BIP 94 / BIP 54 time-warp rules on retargeting chains
+    timewarp_grace_seconds: int | None = None  # how far a period's first block may precede its parent
+                                               # (default: BIP 94's 600 s of a 2016 x 600 s period,
+                                               # scaled: target_timespan // 2016)
 
     def __post_init__(self):
         bits_to_target(self.pow_limit_bits)                    # raises on a malformed limit
@@ -61,6 +67,15 @@ class ChainParams:
     def start_bits(self) -> int:
         """Bits of the genesis block and of the first retarget period."""
         return self.pow_limit_bits if self.genesis_bits is None else self.genesis_bits
+
+    @property
+    def timewarp_grace(self) -> int:
+        """Seconds the first block of a difficulty period may be earlier than its parent: by default
+        the share of a period that BIP 94 allows Bitcoin (600 s of 2016 x 600 s), so the speed-up a
+        time-stamping miner can get stays as small as on testnet4 (``docs/protocol.md`` section 9)."""
+        if self.timewarp_grace_seconds is not None:
+            return self.timewarp_grace_seconds
+        return self.target_timespan // 2016
 
     @property
     def target_timespan(self) -> int:
@@ -104,7 +119,8 @@ PRESETS: dict[str, ChainParams] = {
     "bitcoin": ChainParams(name="bitcoin", genesis_time=1231006505,
                            genesis_message=b"The Times 03/Jan/2009 Chancellor on brink of second bailout for banks",
                            pow_limit_bits=0x1D00FFFF, target_spacing=600, retarget_interval=2016,
-                           halving_interval=210_000, max_block_bytes=4_000_000),
+                           halving_interval=210_000, max_block_bytes=4_000_000,
+                           enforce_timewarp=False),        # mainnet has no time-warp rule (testnet4 has)
 }
 
 

@@ -111,8 +111,9 @@ def make_block(chain, miner_address: bytes, txs: Sequence[Transaction] = (), *, 
 
     It builds on ``parent`` (a block hash; default the tip). ``fees`` defaults to what
     ``txs`` pay at the tip (for another parent, pass it). ``time`` defaults to the later
-    of our clock and the parent's median time past + 1, so the block passes the timestamp
-    rules; ``bits`` is what the retarget rule expects; the nonce is 0.
+    of our clock and the parent's median time past + 1 (and, for the first block of a
+    difficulty period, not more than the time-warp grace before the parent), so the block
+    passes the timestamp rules; ``bits`` is what the retarget rule expects; the nonce is 0.
     """
     parent_entry = chain.tip if parent is None else chain.get(parent)
     if parent_entry is None:
@@ -125,11 +126,21 @@ def make_block(chain, miner_address: bytes, txs: Sequence[Transaction] = (), *, 
     coinbase = Transaction.coinbase(height, [TxOut(chain.params.subsidy(height) + fees, miner_address)], extra=extra)
     all_txs = (coinbase, *txs)
     if time is None:
-        time = max(chain.median_time_past(parent_entry.hash) + 1, int(chain.clock()))
+        time = max(chain.median_time_past(parent_entry.hash) + 1, int(chain.clock()),
+                   _earliest_time_warp_safe(chain.params, parent_entry))
     header = BlockHeader(version=version, prev_hash=parent_entry.hash, tx_root=compute_tx_root(all_txs),
                          grad_root=grad_root, weights_root=weights_root, time=time,
                          bits=chain.next_bits(parent_entry.hash), nonce=0, miner_id=miner_id)
     return Block(header, all_txs, payload)
+
+
+def _earliest_time_warp_safe(params, parent_entry) -> int:
+    """The earliest time the time-warp rule allows a child of ``parent_entry`` (as Bitcoin Core's
+    miner: never make a template that the rule refuses)."""
+    height = parent_entry.height + 1
+    if params.enforce_timewarp and params.retarget_interval > 0 and height % params.retarget_interval == 0:
+        return parent_entry.header.time - params.timewarp_grace
+    return 0
 
 
 def mine_block(chain, miner_address: bytes, txs: Sequence[Transaction] = (), *, parent: bytes | None = None,

@@ -19,7 +19,8 @@ enough (whitepaper section 7) without touching the rest. A pruned block still pr
 place in the chain (its header and transactions stay), but its gradient can no longer be
 re-verified; a *snapshot* of the weights at or above it lets a restarting node skip it
 (``Chain`` assumes the blocks up to the latest snapshot valid, loads the snapshot, and
-replays the rest). ``size_bytes()`` and ``vacuum()`` show the disk reclaimed. Used by every
+replays the rest). Blocks found invalid are kept with status ``invalid`` and no payload, so a
+restarted node still refuses them and their descendants. ``size_bytes()`` and ``vacuum()`` show the disk reclaimed. Used by every
 node (``gradientcoin node``), by the network simulator and by the decentralized LLM
 (``gradientcoin_edu/llm/pruning.py``).
 """
@@ -75,7 +76,7 @@ class StoredBlock:
     status: str
     seq: int
     block: Block
-    pruned: bool = False
+    pruned: bool = False             # payload not stored (pruned, or a block kept only as invalid)
 
 
 class BlockStore:
@@ -133,7 +134,7 @@ class BlockStore:
             "INSERT INTO blocks (hash, parent, height, chain_work, status, seq, body, payload, payload_size)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (row.hash, row.parent, row.height, format(row.chain_work, "x"), row.status, row.seq,
-             body, block.payload, len(block.payload)),
+             body, None if row.pruned else block.payload, len(block.payload)),
         )
 
     # --- reading ---

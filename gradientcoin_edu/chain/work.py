@@ -2,7 +2,7 @@
 
 The chain validates work through this one small interface, so classic proof-of-work
 (here) and proof-of-gradient (``proof_of_gradient/rule.py``) plug in without the chain
-importing the model. A work rule has three methods:
+importing the model. A work rule subclasses :class:`WorkRule` and defines three methods:
 
 * ``check_header(header, parent_header)`` — cheap, header only; raises ``InvalidBlock``.
   Runs before anything else, so a node can reject junk without touching its state.
@@ -10,32 +10,73 @@ importing the model. A work rule has three methods:
   (proof-of-gradient updates the model weights); returns an *undo* record.
 * ``disconnect(block, undo)`` — the exact inverse of ``connect`` (used in a reorg).
 
+It may override the hooks below; :class:`WorkRule` gives each a default, and the chain calls
+them unconditionally:
+
+* ``check_body(block)`` — does the body (the payload) match what the header commits to?
+  Cheap, context-free, run on every block before anything else, before the chain marks or
+  stores anything. A mismatch raises :class:`~gradientcoin_edu.errors.MutatedBlock`: the
+  block is dropped *without* marking its hash invalid, because someone may have changed the
+  payload of a genuine block (see ``docs/protocol.md`` section 1). A wrongly sized payload is
+  refused here too, so junk is never stored. Default: nothing to check.
+* ``connect_block(block, parent_header, height, utxo_undo)`` — ``connect`` with the UTXO undo
+  record (the coins each transaction spent), for rules that check fees. Default: ``connect``.
+* ``reconnect(block, parent_header, height, utxo_undo)`` — connect a block this rule has
+  already verified on this same parent (a reorganisation returns to it). The rule may skip
+  its expensive checks but must leave the same state and return the same kind of undo as
+  ``connect_block``. Default: ``connect_block`` (verify again).
+* ``connect_assumed(block, parent_header, height, utxo_undo, snapshot)`` — restart from a
+  pruned store: a block at or below a stored snapshot, connected without its (possibly
+  pruned) payload; ``snapshot`` holds the rule's state bytes at the snapshot's own block.
+  Default: ``connect_block`` (the snapshot is ignored and the block fully checked).
+* ``check_snapshot(header, data)`` — are these snapshot bytes the rule's state after the
+  block with ``header``? Raises a ``GradientCoinError``. Default: accept (the default
+  ``connect_assumed`` never reads them).
+
 ``ProofOfWork`` is Bitcoin's rule: SHA-256d(header bytes), read as a 256-bit number,
 must be at most the target that the header's ``bits`` encode. It keeps no state, so
-``connect`` and ``disconnect`` do nothing. Taught in notebook 03.
+``connect`` and ``disconnect`` do nothing; its header commits to no payload, so a block
+carrying one is mutated. Taught in notebook 03.
 """
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
-
-from ..errors import InvalidBlock
+from ..errors import InvalidBlock, MutatedBlock
 from .bits import bits_to_target
 from .block import ZERO_HASH, Block, BlockHeader
 
 __all__ = ["WorkRule", "ProofOfWork", "header_target"]
 
 
-@runtime_checkable
-class WorkRule(Protocol):
-    """What the chain needs from a consensus rule for work (see the module docstring)."""
+class WorkRule:
+    """Base class of consensus rules for work (see the module docstring for every hook)."""
 
-    name: str
+    name: str = "work-rule"
 
-    def check_header(self, header: BlockHeader, parent_header: BlockHeader) -> None: ...
+    def check_header(self, header: BlockHeader, parent_header: BlockHeader) -> None:
+        raise NotImplementedError
 
-    def connect(self, block: Block, parent_header: BlockHeader, height: int) -> object: ...
+    def check_body(self, block: Block) -> None:
+        """Raise ``MutatedBlock`` when the body does not match the header's commitments."""
+        return None
 
-    def disconnect(self, block: Block, undo: object) -> None: ...
+    def connect(self, block: Block, parent_header: BlockHeader, height: int) -> object:
+        raise NotImplementedError
+
+    def connect_block(self, block: Block, parent_header: BlockHeader, height: int, utxo_undo) -> object:
+        return self.connect(block, parent_header, height)
+
+    def reconnect(self, block: Block, parent_header: BlockHeader, height: int, utxo_undo) -> object:
+        return self.connect_block(block, parent_header, height, utxo_undo)
+
+    def connect_assumed(self, block: Block, parent_header: BlockHeader, height: int, utxo_undo,
+                        snapshot: bytes | None) -> object:
+        return self.connect_block(block, parent_header, height, utxo_undo)
+
+    def check_snapshot(self, header: BlockHeader, data: bytes) -> object:
+        return None
+
+    def disconnect(self, block: Block, undo: object) -> None:
+        raise NotImplementedError
 
 
 def header_target(header: BlockHeader) -> int:
@@ -46,7 +87,7 @@ def header_target(header: BlockHeader) -> int:
         raise InvalidBlock("bad-bits", str(err)) from None
 
 
-class ProofOfWork:
+class ProofOfWork(WorkRule):
     """Classic proof-of-work: the header's SHA-256d must be at most its target."""
 
     name = "proof-of-work"
@@ -58,9 +99,12 @@ class ProofOfWork:
         if header.hash_value() > target:
             raise InvalidBlock("bad-pow", f"block hash {header.hash_hex()} is above the target {target:#066x}")
 
+    def check_body(self, block: Block) -> None:
+        if block.payload:        # the header commits to no payload: anyone could have attached it
+            raise MutatedBlock("unexpected-payload", "a proof-of-work block carries no payload")
+
     def connect(self, block: Block, parent_header: BlockHeader, height: int) -> None:
-        if block.payload:        # no gradient under proof-of-work; no state to keep either
-            raise InvalidBlock("unexpected-payload", "a proof-of-work block carries no payload")
+        self.check_body(block)   # no gradient under proof-of-work; no state to keep either
         return None
 
     def disconnect(self, block: Block, undo: object) -> None:

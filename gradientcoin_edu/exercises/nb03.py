@@ -1,6 +1,8 @@
 """Checks for notebook 03, "Blocks, Merkle trees and proof-of-work".
 
-03.1 the chain-mode Merkle root, 03.2 decode a compact target, 03.3 find a nonce.
+03.1 the chain-mode Merkle root, 03.2 decode a compact target, 03.3 find a nonce, 03.4 write
+``BlockHeader.parse`` (a method of the library's class, checked by the named test
+``BlockHeaderTest.test_parse``, in the style of *Programming Bitcoin*).
 Each check compares the student's function with the library on seeded inputs; a stub's
 ``NotImplementedError`` passes through.
 """
@@ -13,6 +15,7 @@ from ..chain.block import BlockHeader
 from ..chain.pow import search_nonces
 from ..crypto.merkle import merkle_root
 from . import exercise
+from .library_tests import BlockHeaderTest, run_with_method
 
 
 @exercise("03.2", "decode a compact target")
@@ -53,3 +56,9 @@ def check_find_nonce(candidate) -> None:
         assert got == want, (f"the first nonce that works for header {i} is {want}, you return {got!r}. "
                              "Hint: try nonce = 0, 1, 2, ... and compare header.with_nonce(nonce).hash_value() "
                              "with bits_to_target(header.bits).")
+
+
+@exercise("03.4", "BlockHeader.parse, a method of the library's class")
+def check_header_parse(candidate) -> None:
+    assert candidate is not None, "pass your parse function (or classmethod) to check"
+    run_with_method(BlockHeaderTest, "test_parse", BlockHeader, "parse", candidate)

@@ -1,9 +1,12 @@
 """The central baseline: the same model trained the ordinary way, by one owner.
 
 To see what decentralization costs we train the chain's model without a chain: the same
-genesis weights, the same dataset, batch size, learning rate and gradient clipping, plain SGD
-in float (float64 by default, the chain's canonical precision), batches drawn by an ordinary
-seeded generator. After ``n`` steps its validation loss is the number to compare with the
+genesis weights, the same dataset, batch size, optimizer, learning-rate schedule and gradient
+clipping, in float (float64 by default, the chain's canonical precision), batches drawn by an
+ordinary seeded generator. ``optimizer="chain"`` (default) is the chain's own rule in float
+(plain SGD, or Lion with the same betas and schedule); ``"adamw"`` is an ordinary nanoGPT-like
+AdamW (lr 1e-3, betas 0.9/0.99, weight decay 0.1 on matrices, the chain's warm-up, clipping 1.0)
+for reference. After ``n`` steps its validation loss is the number to compare with the
 chain's after ``n`` blocks (one applied gradient per block), and its wall time per step is the
 denominator of the *decentralization tax*. Taught in notebook 09; ``benchmarks/llm_chain.py``
 measures it.
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -19,7 +23,7 @@ import torch
 from ..model import to_model
 from ..proof_of_gradient import canonical_torch
 
-__all__ = ["CentralRun", "central_training"]
+__all__ = ["CentralRun", "central_training", "Lion", "make_optimizer"]
 
 
 @dataclass
@@ -38,13 +42,51 @@ class CentralRun:
         return self.val_losses[-1]
 
 
+class Lion(torch.optim.Optimizer):
+    """Lion (Chen et al. 2023) in float, as the chain runs it in integers (``proof_of_gradient.update``):
+    ``w -= lr * sign(beta1 m + (1 - beta1) g)``, then ``m = beta2 m + (1 - beta2) g``; no weight decay."""
+
+    def __init__(self, params, lr: float, betas: tuple[float, float]):
+        super().__init__(params, dict(lr=lr, betas=betas))
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            b1, b2 = group["betas"]
+            for p in group["params"]:
+                m = self.state[p].setdefault("m", torch.zeros_like(p))
+                p.add_(torch.sign(b1 * m + (1 - b1) * p.grad), alpha=-group["lr"])
+                m.mul_(b2).add_(p.grad, alpha=1 - b2)
+
+
+def make_optimizer(pog, model, optimizer: str = "chain") -> tuple[torch.optim.Optimizer, Callable[[int], float]]:
+    """``(optimizer, lr_at(step))`` for central training (see the module docstring)."""
+    from ..proof_of_gradient.update import LION, lr_units
+    if optimizer == "chain":
+        optimizer = "lion" if pog.optimizer == LION else "sgd"
+    if optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=pog.lr), lambda t: pog.lr
+    if optimizer == "lion":
+        betas = (pog.beta1_num / 2**16, pog.beta2_num / 2**16)
+        return Lion(model.parameters(), 0.0, betas), lambda t: lr_units(pog, t) * 2.0**-pog.scale_log2
+    if optimizer == "adamw":
+        decay = [p for p in model.parameters() if p.dim() >= 2]
+        rest = [p for p in model.parameters() if p.dim() < 2]
+        opt = torch.optim.AdamW([dict(params=decay, weight_decay=0.1), dict(params=rest, weight_decay=0.0)],
+                                lr=1e-3, betas=(0.9, 0.99))
+        warm = max(1, pog.warmup_steps)
+        return opt, lambda t: 1e-3 * min(1.0, t / warm)
+    raise ValueError(f"unknown optimizer {optimizer!r}: chain, sgd, lion or adamw")
+
+
 def central_training(spec, n_steps: int, seed: int = 0, dtype: torch.dtype = torch.float64,
-                     eval_every: int | None = None) -> CentralRun:
-    """Train ``spec``'s model centrally for ``n_steps`` SGD steps; validation loss at step 0, every
-    ``eval_every`` steps and at the end (not timed)."""
+                     eval_every: int | None = None, optimizer: str = "chain",
+                     eval_at: Sequence[int] = ()) -> CentralRun:
+    """Train ``spec``'s model centrally for ``n_steps`` steps; validation loss at step 0, every
+    ``eval_every`` steps, at the steps ``eval_at`` and at the end (not timed)."""
     pog = spec.pog
     model = to_model(pog.model, pog.genesis_weights(), pog.scale_log2, dtype=dtype)
-    opt = torch.optim.SGD(model.parameters(), lr=pog.lr)
+    opt, lr_at = make_optimizer(pog, model, optimizer)
     rng = np.random.default_rng(seed)
     n_val = len(spec.validation) if pog.max_validation_records <= 0 else min(len(spec.validation),
                                                                               pog.max_validation_records)
@@ -61,6 +103,8 @@ def central_training(spec, n_steps: int, seed: int = 0, dtype: torch.dtype = tor
     for step in range(1, n_steps + 1):
         start = time.perf_counter()
         x, y = spec.train.batch(rng.integers(0, len(spec.train), pog.batch_size))
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step)
         opt.zero_grad(set_to_none=True)
         _, loss = model(x, y)
         loss.backward()
@@ -69,7 +113,7 @@ def central_training(spec, n_steps: int, seed: int = 0, dtype: torch.dtype = tor
         opt.step()
         run.seconds += time.perf_counter() - start
         run.n_steps = step
-        if (eval_every and step % eval_every == 0) or step == n_steps:
+        if (eval_every and step % eval_every == 0) or step == n_steps or step in eval_at:
             if run.steps[-1] != step:
                 evaluate(step)
     return run

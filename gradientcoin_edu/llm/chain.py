@@ -12,6 +12,7 @@ what a user of the model wants::
     chain.weights_at(h), chain.val_loss()             # the model after block h, its validation loss
     chain.answer(Query("\\n3+4=", h, 2))              # deterministic greedy answer
     chain.find_answer(query_txid)                     # the committed answer to a paid query
+    chain.contributions()                             # who added data, and its share of each batch
 
 Every ``snapshot_interval`` blocks the node stores a snapshot of the weights (if it has a
 store), which lets it prune old gradients (``pruning.py``) and still restart: the chain loads
@@ -20,13 +21,14 @@ the latest snapshot and replays only the blocks after it. Taught in notebooks 09
 from __future__ import annotations
 
 import time as _time
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 
 from ..chain import Block, BlockStore, Chain, ChainEvent
 from ..crypto.hashes import hash_to_hex
-from ..ledger import KIND_INFERENCE_QUERY, Transaction
+from ..ledger import KIND_INFERENCE_QUERY, KIND_TRAINING_DATA, Transaction
 from ..model import to_model
 from ..model.fixed_point import weights_root
 from ..proof_of_gradient import validation_loss
@@ -36,7 +38,19 @@ from .miner import MinedBlock, mine_llm_block
 from .rule import LLMRule
 from .spec import LLMSpec
 
-__all__ = ["LLMChain"]
+__all__ = ["LLMChain", "Contribution"]
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """A data transaction on the chain: where its records are and how much of a batch they weigh."""
+
+    height: int              # the block that admitted it
+    txid: bytes
+    stratum: int             # 1, 2, ... (0 is the genesis corpus)
+    first_record: int
+    n_records: int
+    batch_share: float       # its weight / all weights: the expected share of a batch's slots
 
 
 class LLMChain(Chain):
@@ -147,6 +161,17 @@ class LLMChain(Chain):
         for entry in self.active_chain()[1:]:
             out[entry.header.miner_id] = out.get(entry.header.miner_id, 0) + 1
         return out
+
+    def contributions(self) -> list[Contribution]:
+        """Every data contribution on the best chain, in chain order, with its stratum (section 5 of
+        ``docs/protocol.md``) and its expected share of a batch's slots."""
+        d = self.dataset
+        starts, weights = getattr(d, "starts", (0,)), getattr(d, "weights", (1,))
+        txs = [(entry.height, tx.txid) for entry in self.active_chain()[1:]
+               for tx in entry.block.txs[1:] if tx.kind == KIND_TRAINING_DATA]
+        total, ends = sum(weights), starts[1:] + (len(d),)
+        return [Contribution(h, txid, s, starts[s], ends[s] - starts[s], weights[s] / total)
+                for s, (h, txid) in enumerate(txs, start=1)]
 
     def summary(self) -> str:
         return (f"height {self.height}, tip {self.tip.hash_hex()[:16]}.., weights root "

@@ -26,6 +26,16 @@ Admission rules (consensus; each rejection names its ``reason``):
                            ``data_margin`` nats above the validation loss; see ``rule.py``)
 =========================  ===========================================================
 
+**Strata: how much a contribution weighs.** Every contribution is its own *stratum* of the
+dataset (the genesis corpus is stratum 0) and batches are drawn stratum by stratum
+(``proof_of_gradient/batch.py``). The weights (:func:`stratum_weights`) are proportional to the
+records, except that all contributions together fill at most ``data_share_pct`` (25 %) of a
+batch: past that, the genesis corpus keeps ``100 - data_share_pct`` % of every batch however
+much data is bought. This bounds both a previewing miner (the slots a stratum gets do not
+depend on the nonce) and a poisoner (no amount of fees buys more than a quarter of the training
+signal); measured in ``benchmarks/preview.py`` and ``benchmarks/poisoning.py``, specified in
+``docs/protocol.md`` sections 5 and 6.
+
 Taught in notebook 09.
 """
 from __future__ import annotations
@@ -36,11 +46,12 @@ import numpy as np
 
 from ..errors import InvalidTransaction, ModelError
 from ..ledger import KIND_TRAINING_DATA, OutPoint, Transaction, UtxoSet, build_payment
-from ..model import CharTokenizer
+from ..model import CharTokenizer, Dataset
+from ..proof_of_gradient.batch import StratifiedDataset
 from .params import LLMParams
 
 __all__ = ["DATA_VERSION", "data_payload", "parse_data_payload", "text_records", "contribution_records",
-           "data_fee", "build_data_tx"]
+           "data_fee", "build_data_tx", "stratum_weights", "extend_dataset", "truncate_dataset"]
 
 DATA_VERSION = 1
 
@@ -100,3 +111,47 @@ def build_data_tx(utxo: UtxoSet, key, text: str, params: LLMParams, fee: int | N
         tx = build_payment(utxo, key, [(key.address(), 0)], fee, kind=KIND_TRAINING_DATA,
                            payload=data_payload(text), exclude=exclude)
     return tx
+
+
+# ---------------------------------------------------------------------------- strata
+def stratum_weights(sizes, share_pct: int) -> tuple[int, ...]:
+    """Integer batch weights of strata of ``sizes`` records (stratum 0: the genesis corpus).
+
+    Proportional to the records while the contributions are at most ``share_pct`` % of them;
+    beyond, the genesis corpus weighs ``(100 - share_pct)·n_c`` and contribution ``i``
+    ``share_pct·r_i`` (``n_c`` = all contributed records), so together they weigh ``share_pct`` %.
+    """
+    n0, contributed = int(sizes[0]), [int(r) for r in sizes[1:]]
+    n_c = sum(contributed)
+    if n_c * (100 - share_pct) <= n0 * share_pct:
+        return (n0, *contributed)
+    return ((100 - share_pct) * n_c, *(share_pct * r for r in contributed))
+
+
+def extend_dataset(dataset: Dataset, contributions, params: LLMParams) -> Dataset:
+    """``dataset`` with each array of records in ``contributions`` appended as a new stratum."""
+    groups = [np.asarray(r, dtype=np.int64) for r in contributions if len(r)]
+    if not groups:
+        return dataset
+    starts = list(dataset.starts) if isinstance(dataset, StratifiedDataset) else [0]
+    n = len(dataset)
+    for group in groups:
+        starts.append(n)
+        n += len(group)
+    records = np.concatenate([dataset.records, *groups])
+    sizes = np.diff(starts + [n])
+    return StratifiedDataset(records, tuple(starts), stratum_weights(sizes, params.data_share_pct))
+
+
+def truncate_dataset(dataset: Dataset, n_records: int, params: LLMParams) -> Dataset:
+    """The first ``n_records`` records of ``dataset`` (a stratum boundary), with their strata."""
+    if n_records == len(dataset):
+        return dataset
+    starts = [s for s in getattr(dataset, "starts", (0,)) if s < n_records]
+    if n_records not in getattr(dataset, "starts", ()):
+        raise ModelError("bad-strata", f"{n_records} records is not a stratum boundary")
+    records = dataset.records[:n_records]
+    if len(starts) == 1:
+        return Dataset(records)
+    sizes = np.diff(starts + [n_records])
+    return StratifiedDataset(records, tuple(starts), stratum_weights(sizes, params.data_share_pct))

@@ -48,8 +48,8 @@ class WeightsChunkProof:
 
 
 def n_chunks(spec) -> int:
-    """How many chunks the weights are cut into."""
-    total = 8 * spec.pog.n_params
+    """How many chunks the committed state (the weights, then the optimizer's state) is cut into."""
+    total = 8 * spec.pog.state_size
     return (total + spec.pog.chunk_bytes - 1) // spec.pog.chunk_bytes
 
 

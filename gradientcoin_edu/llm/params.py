@@ -12,6 +12,9 @@ data, the number formats, the guard margin), a few more constants that every nod
   may raise the validation loss by at most the margin *over its parent*) to "at most the margin
   over the *best* validation loss of the chain so far", which also bounds the sum of many small
   rises (measured in ``docs/decentralized_llm.md``);
+* **batch selection**: ``data_share_pct``, the largest share of each batch that contributed
+  records may fill, however many there are (the genesis corpus keeps the rest); see
+  ``proof_of_gradient/batch.py`` and ``docs/protocol.md`` sections 5-6;
 * **inference** (kind ``KIND_INFERENCE_QUERY``): the smallest fee, the longest prompt, the most
   tokens an answer may have, how many blocks back a query may name its weights
   (``query_window``), how many queries one block may answer.
@@ -34,7 +37,7 @@ from ..proof_of_gradient import PoGParams
 
 __all__ = ["LLMParams", "PRESETS"]
 
-_FORMAT = "<QIIdBBQIIIII"          # see LLMParams.serialize: the numbers after the PoG parameters
+_FORMAT = "<QIIdBBQIIIIIB"         # see LLMParams.serialize: the numbers after the PoG parameters
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ class LLMParams:
     query_window: int = 6                    # a query in block H names weights of a height in [H-6, H-1]
     max_queries_per_block: int = 8
     snapshot_interval: int = 25              # advisory: nodes keep weight snapshots every 25 blocks
+    # --- batch selection (docs/protocol.md section 5) ---------------------------------------
+    data_share_pct: int = 25                 # contributed records fill at most 25 % of each batch
 
     def __post_init__(self):
         ints = (self.data_fee_per_record, self.max_records_per_tx, self.max_records_per_block, self.query_fee,
@@ -66,6 +71,8 @@ class LLMParams:
         if min(self.max_records_per_tx, self.max_new_tokens, self.query_window, self.snapshot_interval) < 1:
             raise ModelError("bad-params", "max_records_per_tx, max_new_tokens, query_window and "
                                            "snapshot_interval must be at least 1")
+        if not (isinstance(self.data_share_pct, int) and 1 <= self.data_share_pct <= 100):
+            raise ModelError("bad-params", "data_share_pct is an integer percentage in 1..100")
         if not (math.isfinite(self.data_margin) and self.data_margin >= 0):
             raise ModelError("bad-params", "data_margin must be a finite number >= 0")
 
@@ -90,7 +97,7 @@ class LLMParams:
                               self.data_margin, int(self.screen_data), int(self.anchored_guard), self.query_fee,
                               self.max_prompt_chars,
                               self.max_new_tokens, self.query_window, self.max_queries_per_block,
-                              self.snapshot_interval))
+                              self.snapshot_interval, self.data_share_pct))
 
     @classmethod
     def parse(cls, data: bytes) -> "LLMParams":
@@ -102,12 +109,12 @@ class LLMParams:
             raise ParseError("bad-llm-params", "length does not match")
         pog = PoGParams.parse(data[2:2 + n])
         (fee, per_tx, per_block, margin, screen, anchored, qfee, prompt, tokens, window, queries,
-         snapshots) = struct.unpack(_FORMAT, data[2 + n:])
+         snapshots, share) = struct.unpack(_FORMAT, data[2 + n:])
         if screen > 1 or anchored > 1:
             raise ParseError("bad-llm-params", "flags must be 0 or 1")
         try:
             return cls(pog, fee, per_tx, per_block, margin, bool(screen), bool(anchored), qfee, prompt, tokens,
-                       window, queries, snapshots)
+                       window, queries, snapshots, share)
         except ModelError as err:
             raise ParseError("bad-llm-params", err.message) from None
 
@@ -122,7 +129,8 @@ class LLMParams:
 PRESETS: dict[str, dict] = {
     # micro GPT (4.8k parameters, context 8): a block in a few ms. For tests.
     "tiny": dict(model="micro", n_lines=600, llm=dict(max_records_per_tx=16, max_new_tokens=8, max_prompt_chars=16,
-                                                      snapshot_interval=5)),
+                                                      snapshot_interval=5),
+                 pog=dict(lr_shift=7, warmup_steps=5)),    # a 5k-parameter model takes a larger Lion step
     # nano GPT (108k parameters, context 32): ~0.1 s a block; validation loss 4.57 -> ~2.1 in 100 blocks.
     "demo": dict(model="nano", n_lines=4000, llm=dict()),
     # nanoGPT's baby GPT (10.7M parameters): for a GPU; blocks of 43 MB (not for the simulator's 4 MB messages).

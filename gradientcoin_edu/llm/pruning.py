@@ -80,6 +80,7 @@ def _drop_payloads(chain, below: int) -> None:
         if 0 < entry.height < below and entry.block.payload:
             entry.block = Block(entry.block.header, entry.block.txs, b"")
     rule = chain.rule
+    rule.prune_states(below - 1)                  # Lion: a state to replay from above the dropped gradients
     for h in range(1, min(below, rule.height + 1)):
         block = rule.block_at(h)
         if block.payload:

@@ -37,7 +37,7 @@ Taught in notebooks 09 and 10.
 from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import struct
 
@@ -50,14 +50,14 @@ from ..ledger import KIND_INFERENCE_QUERY, KIND_TRAINING_DATA, Transaction
 from ..model import Dataset
 from ..model.fixed_point import weights_bytes, weights_root
 from ..proof_of_gradient import ProofOfGradient, Undo, Verified, check_ticket, compute_loss, grad_root, q_from_payload
-from ..proof_of_gradient.update import undo_update
+from ..proof_of_gradient.update import apply_update, invertible, undo_update
 from .commitment import read_commitment
-from .data import contribution_records
+from .data import contribution_records, extend_dataset, truncate_dataset
 from .inference import AnswerRecord, Query, answers_root, check_query, greedy_decode
 
 __all__ = ["LLMRule", "LLMUndo", "BlockContents", "tx_fees", "SNAPSHOT_MAGIC"]
 
-SNAPSHOT_MAGIC = b"GCS1"          # snapshot bytes: magic | best validation loss f64 | weights int64 LE
+SNAPSHOT_MAGIC = b"GCS1"          # snapshot bytes: magic | best validation loss f64 | state (weights, optimizer) int64 LE
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,9 @@ class LLMRule(ProofOfGradient):
         self._answers: OrderedDict = OrderedDict()             # (block hash at query height, txid) -> text
         self._screens: OrderedDict = OrderedDict()             # (parent hash, txid) -> contribution loss
         self._best: list[float | None] = [None]                # best validation loss up to each height
+        self._states: dict[int, np.ndarray] = {}               # height -> state, to replay from (Lion)
+        self._pinned: set[int] = set()                         # heights whose state is kept (snapshots, pruning)
+        self._keep_state(0, self.weights)
 
     # ------------------------------------------------------------------ state
     def _set_dataset(self, dataset: Dataset) -> None:
@@ -122,13 +125,51 @@ class LLMRule(ProofOfGradient):
             raise IndexError(f"the chain has heights 0..{self.height}, not {height}")
         if not self._weights_known:
             raise ModelError("no-weights", "the weights are not known yet (restart in progress)")
+        if not invertible(self.spec.pog):
+            return self._replay(height)
         w = self.weights
         for h in range(self.height, height, -1):
-            payload = self._blocks[h].payload
-            if not payload:
-                raise ModelError("pruned", f"the gradient of block {h} was pruned: start from a snapshot instead")
-            w = undo_update(w, q_from_payload(payload, self.spec.pog.n_params), self.spec.pog)
+            w = undo_update(w, self._q(h), self.spec.pog)
         return w
+
+    def _q(self, h: int) -> np.ndarray:
+        payload = self._blocks[h].payload
+        if not payload:
+            raise ModelError("pruned", f"the gradient of block {h} was pruned: start from a snapshot instead")
+        return q_from_payload(payload, self.spec.pog.n_params)
+
+    def _replay(self, height: int) -> np.ndarray:
+        """The state after block ``height``, replayed forward from the nearest stored state at or below it
+        (an optimizer like Lion cannot be undone from Q: docs/protocol.md section 7)."""
+        if height == self.height:
+            return self.weights
+        start = max((h for h in self._states if h <= height), default=None)
+        if start is None:
+            raise ModelError("pruned", f"no stored state at or below height {height}: start from a snapshot instead")
+        state = self._states[start]
+        for h in range(start + 1, height + 1):
+            state = apply_update(state, self._q(h), self.spec.pog)
+        return state
+
+    def _keep_state(self, height: int, state: np.ndarray) -> None:
+        """Remember the state after ``height``: every ``snapshot_interval`` blocks and the last
+        ``query_window + 1`` ones (Lion only: SGD undoes from the tip)."""
+        if invertible(self.spec.pog):
+            return
+        self._states[height] = state
+        recent = height - self.llm.query_window - 1
+        for h in [h for h in self._states if h < recent and h % self.llm.snapshot_interval and h not in self._pinned]:
+            del self._states[h]
+
+    def prune_states(self, height: int) -> None:
+        """Before the payloads below ``height + 1`` are dropped: keep the state after ``height`` (the
+        lowest one a replay can still start from) and forget the older ones (Lion only)."""
+        if invertible(self.spec.pog) or not self._weights_known:
+            return
+        state = self.weights_at(height)
+        self._states = {h: s for h, s in self._states.items() if h >= height}
+        self._states[height] = state
+        self._pinned = {h for h in self._pinned if h >= height} | {height}
 
     def block_at(self, height: int):
         return self._blocks[height]
@@ -226,8 +267,7 @@ class LLMRule(ProofOfGradient):
     def check_commitment(self, block, contents: BlockContents) -> Dataset:
         """Rule 3: the coinbase commits to the new dataset root and to the answers; returns the new dataset."""
         commitment = read_commitment(block.txs[0])
-        records = contents.records(self.llm.record_tokens)
-        dataset = self.dataset.extend(records) if len(records) else self.dataset
+        dataset = extend_dataset(self.dataset, [records for _, records in contents.data], self.llm)
         if commitment.dataset_root != dataset.root:
             raise InvalidBlock("bad-dataset-root", "the coinbase does not commit to the dataset after this block")
         if commitment.answers_root != answers_root(self.answers(contents)):
@@ -253,6 +293,7 @@ class LLMRule(ProofOfGradient):
                 self.screen(tx, records)
         best = self.best_val_loss() if self.check_validation else None
         pog_undo = super().connect(block, parent_header, height)     # rule 5; the weights move
+        pog_undo = replace(pog_undo, parent_state=None)              # Lion: replayed from a stored state instead
         if best is not None and self._val_loss is not None:
             best = min(best, self._val_loss)
         return self._advance(block, height, dataset, pog_undo, best)
@@ -263,6 +304,8 @@ class LLMRule(ProofOfGradient):
         self.height = height
         self._blocks[height] = block
         self._best.append(best)
+        if self._weights_known:
+            self._keep_state(height, self.weights)
         return undo
 
     def disconnect(self, block, undo: LLMUndo) -> None:
@@ -272,9 +315,12 @@ class LLMRule(ProofOfGradient):
         if not block.payload or not self._weights_known:
             raise InvalidBlock("reorg-below-pruned", "the gradient of this block was pruned: this node cannot follow "
                                "a reorg this deep (a pruned node keeps only its last blocks)")
+        if not invertible(self.spec.pog):
+            undo = replace(undo, pog=replace(undo.pog, parent_state=self.weights_at(self.height - 1)))
         super().disconnect(block, undo.pog)
+        self._states.pop(self.height, None)
         if undo.n_records != len(self.dataset):
-            self._set_dataset(Dataset(self.dataset.records[:undo.n_records]))
+            self._set_dataset(truncate_dataset(self.dataset, undo.n_records, self.llm))
         del self._blocks[self.height]
         self._best.pop()
         self.height -= 1
@@ -287,8 +333,7 @@ class LLMRule(ProofOfGradient):
             raise InvalidProof("stale-parent", "the block does not build on this rule's tip")
         contents = self.contents(block.txs, height, None if spent is None else tx_fees(block.txs, spent))
         commitment = read_commitment(block.txs[0])
-        records = contents.records(self.llm.record_tokens)
-        dataset = self.dataset.extend(records) if len(records) else self.dataset
+        dataset = extend_dataset(self.dataset, [records for _, records in contents.data], self.llm)
         if commitment.dataset_root != dataset.root:
             raise InvalidBlock("bad-dataset-root", "the coinbase does not commit to the dataset after this block")
         pog_undo = Undo(block.header.prev_hash, parent_header.weights_root, None)
@@ -297,6 +342,9 @@ class LLMRule(ProofOfGradient):
             best, weights = self.check_snapshot(block.header, snapshot)
         self.reset(block.hash(), weights)
         self._weights_known = snapshot is not None
+        if snapshot is not None:
+            self._states = {0: self._states[0], height: self.weights} if 0 in self._states else {height: self.weights}
+            self._pinned = {height}
         return self._advance(block, height, dataset, pog_undo, best)
 
     def snapshot(self, height: int | None = None) -> bytes:
@@ -304,8 +352,11 @@ class LLMRule(ProofOfGradient):
         ``"GCS1" | best validation loss so far (f64, NaN if unknown) | weights (int64 LE)``."""
         height = self.height if height is None else height
         best = self.best_val_loss() if height == self.height else self._best[height]
-        return (SNAPSHOT_MAGIC + struct.pack("<d", float("nan") if best is None else best)
-                + weights_bytes(self.weights_at(height)))
+        state = self.weights_at(height)
+        if not invertible(self.spec.pog):
+            self._states[height] = state                           # replays start here after pruning
+            self._pinned.add(height)
+        return (SNAPSHOT_MAGIC + struct.pack("<d", float("nan") if best is None else best) + weights_bytes(state))
 
     def check_snapshot(self, header, data: bytes) -> tuple[float | None, np.ndarray]:
         """Parse a snapshot and check its weights against ``header.weights_root``; raises ``InvalidBlock``."""
@@ -316,7 +367,7 @@ class LLMRule(ProofOfGradient):
 
     def parse_snapshot(self, data: bytes) -> tuple[float | None, np.ndarray]:
         """(best validation loss or None, weights) from ``snapshot()`` bytes."""
-        if data[:4] != SNAPSHOT_MAGIC or len(data) != 12 + 8 * self.spec.pog.n_params:
+        if data[:4] != SNAPSHOT_MAGIC or len(data) != 12 + 8 * self.spec.pog.state_size:
             raise InvalidBlock("bad-snapshot", "not a snapshot of this model")
         (best,) = struct.unpack("<d", data[4:12])
         return (None if best != best else best), np.frombuffer(data, dtype="<i8", offset=12).astype(np.int64)

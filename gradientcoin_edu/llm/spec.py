@@ -40,6 +40,9 @@ _MESSAGE = b"a language model nobody owns"
 # overshoot: honest updates raised the validation loss by up to 0.2-0.45 nats, so a tight guard
 # stalled the chain); with 1/8 honest steps rise by at most ~0.05, and the guard margin is twice that.
 POG_DEFAULTS = dict(lr_num=1, lr_shift=3, validation_margin=0.1)
+# The optimizer (issue 12; docs/benchmarks_llm.md "The on-chain optimizer"): Lion in integers, peak step
+# 2^-10 (about 1e-3), 20 warm-up steps, halving every 2,000 steps down to 2^-13.
+POG_DEFAULTS.update(optimizer=1, lr_shift=10, warmup_steps=20, lr_half_life=2000, lr_min_shift=3)
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,7 +70,7 @@ class LLMSpec:
         model = GPTConfig.preset(p["model"])
         tokenizer = CharTokenizer()
         train, val = builtin_datasets(model.block_size, seed=seed, n_lines=p["n_lines"], tokenizer=tokenizer)
-        pog_params = PoGParams.for_data(train, val, model, tokenizer=tokenizer, **{**POG_DEFAULTS, **(pog or {})})
+        pog_params = PoGParams.for_data(train, val, model, tokenizer=tokenizer, **{**POG_DEFAULTS, **p.get("pog", {}), **(pog or {})})
         params = LLMParams(pog_params, **{**p["llm"], **llm_changes})
         return cls(params, chain_params_for(params, bits, preset), train, val, tokenizer, preset)
 

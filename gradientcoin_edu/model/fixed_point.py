@@ -88,10 +88,15 @@ def from_model(model: GPT, scale_log2: int = SCALE_LOG2) -> np.ndarray:
 
 @torch.no_grad()
 def load_weights(model: GPT, w: np.ndarray, scale_log2: int = SCALE_LOG2) -> GPT:
-    """Copy integer weights into ``model`` (converted to the model's dtype); returns it."""
-    values = torch.from_numpy(to_float(w, scale_log2))
-    if values.numel() != model.num_params():
-        raise ModelError("weights-size", f"{values.numel()} weights for a model of {model.num_params()}")
+    """Copy integer weights into ``model`` (converted to the model's dtype); returns it.
+
+    ``w`` may also be a chain *state* vector (``proof_of_gradient.update``): the weights come
+    first, the optimizer's state after them, and only the weights are loaded."""
+    w = np.asarray(w).reshape(-1)
+    n = model.num_params()
+    if w.size < n:
+        raise ModelError("weights-size", f"{w.size} weights for a model of {n}")
+    values = torch.from_numpy(to_float(w[:n], scale_log2))
     offset = 0
     for p in model.parameters():
         p.copy_(values[offset: offset + p.numel()].view_as(p))

@@ -6,7 +6,7 @@ transactions are valid, and express acceptance by building on it; they always co
 chain with the most work to be the correct one. This class does exactly that, by reacting to
 four kinds of input:
 
-* ``on_connect(peer)`` / ``on_disconnect(peer)`` — a link to a peer came up or went down;
+* ``on_connect(peer, inbound, netgroup)`` / ``on_disconnect(peer)`` — a link to a peer came up or went down;
 * ``on_message(peer, data)`` — bytes arrived from a peer (anything: they may be malformed);
 * ``on_tick()`` — time passed (re-request what never came, re-announce our tip);
 * ``mine_block()`` / ``submit_transaction(tx)`` — local actions.
@@ -18,12 +18,31 @@ consensus code is the same in both. Blocks and their validation, fork choice and
 ``chain.Chain``; the node adds the mempool, gossip (announce with ``inv``, request with
 ``getdata``, deliver with ``block``/``tx``), catching up (``getblocks``), an orphan pool for blocks
 whose parent has not arrived, and peer scoring (``peers.py``). Taught in notebook 04.
+
+Peers are named by the transport: in the ZeroMQ transport a name is the peer's authenticated
+CURVE public key, so scores, bans and slots stick to an identity nobody else can claim. A node
+must also survive peers that lie, flood or hoard; every structure a peer can grow has a bound
+(``NodeConfig``; what each costs an attacker is in docs/protocol.md section 10):
+
+* **slots**: at most ``max_inbound`` peers that dialled us. When a new one arrives and all are
+  taken, one is evicted in the spirit of Bitcoin Core: peers from distinct network groups, those
+  that recently gave us new blocks or transactions, and the longest-connected half are protected;
+  among the rest, the youngest peer of the most crowded network group goes. If everyone is
+  protected the newcomer is refused. Peers we dialled ourselves (outbound) are never evicted.
+* **work per message**: a cost-weighted rate budget per peer (``peers.message_cost``): big and
+  expensive messages use up more of it, and what a getdata makes us send is charged on top.
+* **requests**: at most ``max_blocks_in_flight`` blocks and ``max_requests_per_peer`` objects
+  outstanding per peer, ``max_requests`` in all; further announcements are ignored.
+* **orphans**: at most ``max_orphans`` blocks and ``max_orphan_bytes`` bytes kept as raw bytes,
+  each peer at most ``orphan_share`` of either; the oldest of the sender's own go first.
+* **getdata**: each item once per request (repeats are an offence), at most
+  ``max_getdata_bytes`` sent per request (the rest answered ``notfound``).
 """
 from __future__ import annotations
 
 import random
 import struct
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol
 
@@ -36,7 +55,7 @@ from ..errors import GradientCoinError, InvalidBlock, InvalidMessage, InvalidTra
 from ..ledger import Transaction, TxOut
 from . import messages as m
 from .mempool import Mempool
-from .peers import PeerBook, PeerPolicy
+from .peers import EvictionCandidate, PeerBook, PeerPolicy, message_cost, select_eviction
 
 __all__ = ["Transport", "NodeConfig", "Node", "pow_search", "QUIET_TX_REASONS", "QUIET_BLOCK_REASONS"]
 
@@ -74,12 +93,27 @@ class NodeConfig:
     seen_txs: int = 20_000                  # remember this many transaction ids we have handled
     mempool_policy: Callable | None = None  # extra local rule: policy(tx, fee) raises InvalidTransaction
     policy: PeerPolicy = field(default_factory=PeerPolicy)
+    hello_retry: float = 2.0                # seconds before saying "version" again to a silent peer
+    max_inbound: int = 64                   # peers that dialled us (outbound ones, that we chose, are extra)
+    max_orphan_bytes: int = 16_000_000      # raw bytes of all orphan blocks together
+    orphan_share: float = 0.25              # one peer's orphans: at most this share of the count and the bytes
+    max_requests: int = 20_000              # objects requested and not yet received, all peers together
+    max_requests_per_peer: int = 5_000      # ... from one peer (transactions and blocks)
+    max_blocks_in_flight: int = 16          # blocks requested from one peer at a time (the rest wait in a queue)
+    max_getdata_bytes: int = 16_000_000     # bytes we send in answer to one getdata
 
 
 @dataclass
 class _Orphan:
-    block: Block
+    """A block whose parent we lack, kept as raw bytes (a parsed block takes several times more memory)."""
+
+    raw: bytes
+    prev_hash: bytes
     peer: str | None
+
+    @property
+    def block(self) -> Block:
+        return Block.parse(self.raw)
 
 
 def pow_search(header: BlockHeader, start: int = 0, count: int = 2**32) -> BlockHeader | None:
@@ -118,16 +152,30 @@ class Node:
         self.nonce = self.rng.getrandbits(64)             # detects connections to ourselves
         self.mempool = Mempool(self.config.mempool_size, self.config.mempool_policy)
         self.peerbook = PeerBook(self.config.policy)
-        self.peers: dict[str, dict] = {}                  # connected peers -> handshake state
+        self.peers: dict[str, dict] = {}                  # connected peers -> handshake and slot state
         self.orphans: OrderedDict[bytes, _Orphan] = OrderedDict()
+        self.orphan_bytes = 0
         self.requested: dict[bytes, tuple[str, float, int]] = {}   # hash -> (peer, deadline, kind)
         self.announcers: dict[bytes, list[str]] = {}      # hash -> peers that announced it
         self.seen_txs: OrderedDict[bytes, None] = OrderedDict()
-        self.continue_sync: dict[bytes, str] = {}         # last hash of a full inv batch -> peer
+        self.continue_sync: OrderedDict[bytes, str] = OrderedDict()   # last hash of a full inv batch -> peer
         self.stats: Counter = Counter()
         self.last_heartbeat = self.transport.now()
         self._events: list[ChainEvent] = []
         self.chain.listeners.append(self._events.append)
+        # what each command does: one table a reader can see (and a peer cannot extend)
+        self.handlers: dict[str, Callable[[str, m.Message], None]] = {
+            "version": self._on_version,
+            "verack": self._on_verack,
+            "ping": self._on_ping,
+            "pong": self._on_pong,
+            "inv": self._on_inv,
+            "getdata": self._on_getdata,
+            "notfound": self._on_notfound,
+            "getblocks": self._on_getblocks,
+            "block": self._on_block,
+            "tx": self._on_tx,
+        }
 
     # ================================================================== reading
     @property
@@ -142,31 +190,56 @@ class Node:
         """Hashes of the best chain, genesis first."""
         return [e.hash for e in self.chain.active_chain()]
 
+    def inbound_peers(self) -> list[str]:
+        return [p for p, s in self.peers.items() if s["inbound"]]
+
+    def outbound_peers(self) -> list[str]:
+        return [p for p, s in self.peers.items() if not s["inbound"]]
+
     def __repr__(self) -> str:
         return f"Node({self.name}, height={self.height}, tip={self.chain.tip.hash_hex()[:12]}.., peers={len(self.peers)})"
 
     # ================================================================== transport events
-    def on_connect(self, peer: str) -> None:
-        """A link to ``peer`` is up: say hello (our version: genesis, best height, tip)."""
-        if self.peerbook.is_banned(peer, self.transport.now()):
+    def on_connect(self, peer: str, inbound: bool = False, netgroup: str = "") -> None:
+        """A link to ``peer`` is up: take a slot and say hello (our version: genesis, best height, tip).
+
+        ``inbound``: the peer dialled us (it competes for one of ``max_inbound`` slots; when all are
+        taken another inbound peer is evicted, or this one refused). ``netgroup``: where it connects
+        from (an IPv4 /16, for diversity; "" if unknown: the peer is its own group)."""
+        now = self.transport.now()
+        if self.peerbook.is_banned(peer, now):
             self.transport.disconnect(peer)
             return
-        self.peers[peer] = {"version": False, "sent_version": True}
-        self._send(peer, self._version())
+        if peer in self.peers:                            # a second link to a peer we know: keep its state
+            if inbound is False:
+                self.peers[peer]["inbound"] = False          # we dialled it: an outbound slot
+            if self.peers[peer]["version"] or now - self.peers[peer]["hello_at"] < self.config.hello_retry:
+                return
+        else:
+            if inbound and len(self.inbound_peers()) >= self.config.max_inbound and not self._make_room(now):
+                self.stats["inbound-refused"] += 1
+                self._emit("refused", peer=peer, reason="no-free-slot")
+                self.transport.disconnect(peer)
+                return
+            self.peers[peer] = _new_peer(inbound, netgroup or f"peer:{peer}", now)
+        self._hello(peer, now)
 
     def on_disconnect(self, peer: str) -> None:
-        self.peers.pop(peer, None)                        # (its score and offences are kept)
-        for h, (p, _, _) in list(self.requested.items()):
-            if p == peer:
-                del self.requested[h]
+        if self.peers.pop(peer, None) is None:
+            return
+        for h in [h for h, (p, _, _) in self.requested.items() if p == peer]:
+            del self.requested[h]                         # ask someone else when they announce it
+        if len(self.peerbook.peers) > 4 * (self.config.max_inbound + 16):
+            self.peerbook.forget(peer)                    # identities come and go: keep scores of live ones (and bans)
 
     def on_message(self, peer: str, data: bytes) -> None:
-        """Bytes from ``peer``: decode, check, act. Never raises for anything a peer can send."""
+        """Bytes from ``peer``: charge the cost, decode, check, act. Never raises for anything a peer can send."""
         now = self.transport.now()
         if self.peerbook.is_banned(peer, now):
             self.stats["from-banned"] += 1
             return
-        if not self.peerbook.allow_message(peer, now):
+        command = m.peek_command(data)
+        if not self.peerbook.allow_message(peer, now, message_cost(command, len(data))):
             self.stats["rate-limited"] += 1
             self._maybe_ban(peer, now)
             return
@@ -177,7 +250,7 @@ class Node:
             self._punish(peer, offence, err.reason)
             return
         self.stats[f"recv-{msg.command}"] += 1
-        handler = getattr(self, f"_on_{msg.command}")
+        handler = self.handlers[msg.command]            # decode() accepts only the commands in the table
         try:
             handler(peer, msg)
         except GradientCoinError as err:               # e.g. a store error: our problem, not the peer's
@@ -189,13 +262,14 @@ class Node:
         now = self.transport.now()
         for h, (peer, deadline, kind) in list(self.requested.items()):
             if deadline <= now:
-                del self.requested[h]
+                self._unrequest(h, peer)
                 others = [p for p in self.announcers.get(h, []) if p != peer and p in self.peers]
                 if others:
                     self._request(others[0], [m.InvItem(kind, h)])
-        for peer, state in self.peers.items():
-            if not state["version"]:                   # our hello may have been lost: say it again
-                self._send(peer, self._version())
+        for peer, state in list(self.peers.items()):
+            if not state["version"] and now - state["hello_at"] >= self.config.hello_retry:
+                self._hello(peer, now)                 # our hello may have been lost: say it again
+            self._pump(peer)
         hb = self.config.heartbeat
         if hb is not None and now - self.last_heartbeat >= hb:   # quiet for a while: say where we are
             self.last_heartbeat = now
@@ -288,15 +362,30 @@ class Node:
         if msg.nonce == self.nonce:
             self._drop(peer)                           # we connected to ourselves
             return
-        state = self.peers.setdefault(peer, {"version": False, "sent_version": False})
-        if state["version"]:                           # a second hello: the peer restarted, start over
-            state["sent_version"] = False
-        state["version"] = True
-        state["listen"] = msg.listen
-        self.peerbook.get(peer, self.transport.now()).best_height = msg.best_height
+        now = self.transport.now()
+        state = self.peers.get(peer)
+        if state is None:                              # a transport that did not tell us: an inbound peer
+            self.on_connect(peer, inbound=True)
+            state = self.peers.get(peer)
+            if state is None:
+                return
+        if state["version"]:
+            if msg.nonce == state["nonce"]:
+                # The same hello again: it crossed ours, or the peer lost our version (or forgot us).
+                # Say ours again only if the peer never acknowledged it, or the handshake is old
+                # (it forgot us); else just acknowledge. Answering every repeat with a version made
+                # two peers bounce hellos forever when a tick re-sent one before the answer arrived.
+                self.stats["repeated-version"] += 1
+                if not state["verack"] or now - state["version_at"] > 5 * self.config.hello_retry:
+                    state["version_at"] = now
+                    self._hello(peer, now)
+                self._send(peer, m.Verack())
+                return
+            state.update(sent_version=False, verack=False)   # a new nonce: the peer restarted, start over
+        state.update(version=True, nonce=msg.nonce, listen=msg.listen, version_at=now)
+        self.peerbook.get(peer, now).best_height = msg.best_height
         if not state["sent_version"]:
-            state["sent_version"] = True
-            self._send(peer, self._version())
+            self._hello(peer, now)
         self._send(peer, m.Verack())
         if msg.best_hash not in self.chain:            # they know blocks we do not: ask what follows ours
             self._send(peer, m.GetBlocks(tuple(self.chain.locator()[:m.MAX_LOCATOR])))
@@ -319,42 +408,64 @@ class Node:
     def _on_inv(self, peer: str, msg: m.Inv) -> None:
         if not self._handshaken(peer):
             return
-        wanted = []
+        wanted, ignored = [], 0
+        room = self._request_room(peer)
         for item in msg.items:
+            if item.kind == m.INV_BLOCK:
+                if not self._want_block(item.hash):
+                    continue
+            elif not self._want_tx(item.hash):
+                continue
+            if len(wanted) >= room:
+                ignored += 1                           # over our bound of outstanding requests
+                continue
             self._note_announcer(item.hash, peer)
-            if item.kind == m.INV_BLOCK and self._want_block(item.hash):
-                wanted.append(item)
-            elif item.kind == m.INV_TX and self._want_tx(item.hash):
-                wanted.append(item)
+            wanted.append(item)
+        if ignored:
+            self.stats["inv-ignored"] += ignored
         blocks = [i for i in msg.items if i.kind == m.INV_BLOCK]
         if len(blocks) >= self.config.blocks_per_inv:
             self.continue_sync[blocks[-1].hash] = peer       # more to come: ask again after the last one
+            while len(self.continue_sync) > 4 * len(self.peers) + 8:
+                self.continue_sync.popitem(last=False)
         if wanted:
             self._request(peer, wanted)
 
     def _on_getdata(self, peer: str, msg: m.GetData) -> None:
-        missing = []
+        if len({item.hash for item in msg.items}) != len(msg.items):
+            self._punish(peer, "repeated-request", f"{len(msg.items)} items with repeats")
+            return                                     # never honest: answer nothing
+        missing, sent = [], 0
         for item in msg.items:
-            if item.kind == m.INV_BLOCK:
-                block = self.chain.get_block(item.hash)
-                if block is None and item.hash in self.orphans:
-                    block = self.orphans[item.hash].block
-                if block is not None:
-                    self._send(peer, m.BlockMsg(block.serialize()))
-                    continue
-            else:
-                tx = self.mempool.get(item.hash)
-                if tx is not None:
-                    self._send(peer, m.TxMsg(tx.serialize()))
-                    continue
-            missing.append(item)
+            raw = None
+            if sent < self.config.max_getdata_bytes:
+                raw = self._object_bytes(item)
+            if raw is None:
+                missing.append(item)
+                continue
+            cmd = m.BlockMsg(raw) if item.kind == m.INV_BLOCK else m.TxMsg(raw)
+            self._send(peer, cmd)
+            sent += len(raw)
+        if sent:
+            self.peerbook.charge(peer, self.transport.now(), sent / 10_000)   # what it made us send
         if missing:
             self._send(peer, m.NotFound(tuple(missing)))
+
+    def _object_bytes(self, item: m.InvItem) -> bytes | None:
+        if item.kind == m.INV_BLOCK:
+            block = self.chain.get_block(item.hash)
+            if block is not None:
+                return block.serialize()
+            orphan = self.orphans.get(item.hash)
+            return None if orphan is None else orphan.raw
+        tx = self.mempool.get(item.hash)
+        return None if tx is None else tx.serialize()
 
     def _on_notfound(self, peer: str, msg: m.NotFound) -> None:
         for item in msg.items:
             if self.requested.get(item.hash, ("",))[0] == peer:
-                del self.requested[item.hash]
+                self._unrequest(item.hash, peer)
+        self._pump(peer)
 
     def _on_getblocks(self, peer: str, msg: m.GetBlocks) -> None:
         if not self._handshaken(peer):
@@ -376,8 +487,9 @@ class Node:
             return
         h = block.hash()
         if self.requested.get(h, ("",))[0] == peer:
-            del self.requested[h]
-        self._add_block(block, source=peer, announce=True)
+            self._unrequest(h, peer)
+        self._add_block(block, source=peer, announce=True, raw=msg.raw)
+        self._pump(peer)
 
     def _on_tx(self, peer: str, msg: m.TxMsg) -> None:
         try:
@@ -386,7 +498,8 @@ class Node:
             self._punish(peer, "malformed-message", f"tx: {err.reason}")
             return
         txid = tx.txid
-        self.requested.pop(txid, None)
+        if txid in self.requested:
+            self._unrequest(txid, self.requested[txid][0])
         self._remember_tx(txid)
         try:
             self.mempool.add(tx, self.chain.utxo, self.transport.now())
@@ -396,25 +509,34 @@ class Node:
                 self._punish(peer, "invalid-tx", err.reason)
             return
         self.stats["tx-accepted"] += 1
+        if peer in self.peers:
+            self.peers[peer]["last_tx"] = self.transport.now()       # a useful peer (eviction protects it)
         self._broadcast(m.Inv((m.InvItem(m.INV_TX, txid),)), exclude=peer)
 
     # ================================================================== blocks
-    def _add_block(self, block: Block, source: str | None, announce: bool) -> AddResult | None:
+    def _add_block(self, block: Block, source: str | None, announce: bool,
+                   raw: bytes | None = None) -> AddResult | None:
         """Add a block (and any orphans waiting for it). Returns the chain's verdict or None."""
         old_tip = self.tip
-        result = self._try_add(block, source)
+        result = self._try_add(block, source, raw)
         if result is None:
             return None
         pending = [block.hash()]
         while pending:                                   # orphans whose parent just arrived
             parent = pending.pop()
             for h, orphan in list(self.orphans.items()):
-                if orphan.block.prev_hash == parent:
-                    del self.orphans[h]
-                    if self._try_add(orphan.block, orphan.peer) is not None:
+                if orphan.prev_hash == parent:
+                    self._forget_orphan(h)
+                    try:
+                        child = Block.parse(orphan.raw, max_size=self.chain.params.max_block_bytes)
+                    except ParseError:
+                        continue
+                    if self._try_add(child, orphan.peer, orphan.raw) is not None:
                         pending.append(h)
         if announce and self.tip != old_tip:
             self._announce_tip()
+        if source is not None and source in self.peers and self.tip != old_tip:
+            self.peers[source]["last_block"] = self.transport.now()  # a useful peer (eviction protects it)
         return result
 
     def _announce_tip(self) -> None:
@@ -427,7 +549,7 @@ class Node:
                 self.transport.send(peer, data)
         self.last_heartbeat = self.transport.now()
 
-    def _try_add(self, block: Block, source: str | None) -> AddResult | None:
+    def _try_add(self, block: Block, source: str | None, raw: bytes | None = None) -> AddResult | None:
         h = block.hash()
         self._events.clear()
         try:
@@ -435,7 +557,7 @@ class Node:
         except InvalidBlock as err:
             self._events.clear()
             if err.reason == "unknown-parent":
-                self._keep_orphan(block, source)
+                self._keep_orphan(block, source, raw)
             elif source is not None and err.reason not in QUIET_BLOCK_REASONS:
                 self._punish(source, "invalid-block", err.reason)
             else:
@@ -469,15 +591,40 @@ class Node:
         self.stats[f"block-{result.value}"] += 1
         self._emit("block", hash=block.hash(), result=result.value, height=self.height, tip=self.tip)
 
-    def _keep_orphan(self, block: Block, source: str | None) -> None:
+    def _keep_orphan(self, block: Block, source: str | None, raw: bytes | None) -> None:
+        """Keep a block whose parent we lack, within the pool's bounds, and ask its sender for the gap."""
         h = block.hash()
         if h not in self.orphans:
-            self.orphans[h] = _Orphan(block, source)
-            while len(self.orphans) > self.config.max_orphans:
-                self.orphans.popitem(last=False)          # forget the oldest
+            raw = raw if raw is not None else block.serialize()
+            cfg = self.config
+            share_count = max(1, int(cfg.max_orphans * cfg.orphan_share))
+            share_bytes = max(1, int(cfg.max_orphan_bytes * cfg.orphan_share))
+            if len(raw) > share_bytes:
+                self.stats["orphan-too-big"] += 1
+                return
+            mine = [k for k, o in self.orphans.items() if o.peer == source]
+            used = sum(len(self.orphans[k].raw) for k in mine)
+            while mine and (len(mine) >= share_count or used + len(raw) > share_bytes):
+                k = mine.pop(0)                            # the sender's own oldest orphan makes room
+                used -= len(self.orphans[k].raw)
+                self._forget_orphan(k)
+                self.stats["orphans-evicted"] += 1
+            self.orphans[h] = _Orphan(bytes(raw), block.prev_hash, source)
+            self.orphan_bytes += len(raw)
+            while len(self.orphans) > cfg.max_orphans or self.orphan_bytes > cfg.max_orphan_bytes:
+                self._forget_orphan(next(iter(self.orphans)))   # the oldest of all
+                self.stats["orphans-evicted"] += 1
             self.stats["orphans"] += 1
         if source is not None and source in self.peers:   # ask for the missing ancestors
-            self._send(source, m.GetBlocks(tuple(self.chain.locator()[:m.MAX_LOCATOR])))
+            if self.requested.get(h, ("",))[0] != source:
+                self._punish(source, "unsolicited-orphan", "an orphan block nobody asked for")
+            if source in self.peers:
+                self._send(source, m.GetBlocks(tuple(self.chain.locator()[:m.MAX_LOCATOR])))
+
+    def _forget_orphan(self, h: bytes) -> None:
+        orphan = self.orphans.pop(h, None)
+        if orphan is not None:
+            self.orphan_bytes -= len(orphan.raw)
 
     def _want_block(self, h: bytes) -> bool:
         if h in self.chain or h in self.orphans:
@@ -492,6 +639,23 @@ class Node:
         return pending is None or pending[1] <= self.transport.now()
 
     # ================================================================== peers
+    def _hello(self, peer: str, now: float) -> None:
+        state = self.peers[peer]
+        state.update(sent_version=True, hello_at=now)
+        self._send(peer, self._version())
+
+    def _make_room(self, now: float) -> bool:
+        """All inbound slots are taken: evict one inbound peer (True) or refuse the newcomer (False)."""
+        candidates = [EvictionCandidate(p, s["connected_at"], s["last_block"], s["last_tx"], s["netgroup"])
+                      for p, s in self.peers.items() if s["inbound"]]
+        victim = select_eviction(candidates, salt=self.nonce.to_bytes(8, "little"))
+        if victim is None:
+            return False
+        self.stats["evicted"] += 1
+        self._emit("evict", peer=victim)
+        self._drop(victim)
+        return True
+
     def _punish(self, peer: str, offence: str, detail: str = "") -> None:
         now = self.transport.now()
         self.stats[f"offence-{offence}"] += 1
@@ -515,7 +679,7 @@ class Node:
             return True
         self._punish(peer, "protocol", "message before version")
         if peer not in self.peers and not self.peerbook.is_banned(peer, self.transport.now()):
-            self.on_connect(peer)
+            self.on_connect(peer, inbound=True)
         return False
 
     def _note_announcer(self, h: bytes, peer: str) -> None:
@@ -529,6 +693,63 @@ class Node:
         self.seen_txs[txid] = None
         while len(self.seen_txs) > self.config.seen_txs:
             self.seen_txs.popitem(last=False)
+
+    # ================================================================== requests
+    def _request_room(self, peer: str) -> int:
+        """How many more objects we may ask ``peer`` for now (per-peer and global bounds)."""
+        state = self.peers.get(peer)
+        if state is None:
+            return 0
+        return max(0, min(self.config.max_requests_per_peer - state["requests"],
+                          self.config.max_requests - len(self.requested)))
+
+    def _request(self, peer: str, items: list) -> None:
+        """Ask ``peer`` for ``items``: transactions at once, blocks ``max_blocks_in_flight`` at a time."""
+        state = self.peers.get(peer)
+        if state is None:
+            return
+        deadline = self.transport.now() + self.config.request_timeout
+        txs = []
+        for item in items:
+            if item.hash in self.requested:
+                self._unrequest(item.hash, self.requested[item.hash][0])
+            state["requests"] += 1
+            if item.kind == m.INV_BLOCK:
+                self.requested[item.hash] = (peer, float("inf"), m.INV_BLOCK)   # queued, not yet asked
+                state["queue"].append(item.hash)
+            else:
+                self.requested[item.hash] = (peer, deadline, m.INV_TX)
+                txs.append(item)
+        for i in range(0, len(txs), m.MAX_INV_ITEMS):
+            self._send(peer, m.GetData(tuple(txs[i:i + m.MAX_INV_ITEMS])))
+        self._pump(peer)
+
+    def _pump(self, peer: str) -> None:
+        """Ask ``peer`` for queued blocks until ``max_blocks_in_flight`` are on their way."""
+        state = self.peers.get(peer)
+        if state is None or not state["queue"]:
+            return
+        batch, deadline = [], self.transport.now() + self.config.request_timeout
+        while state["queue"] and state["in_flight"] < self.config.max_blocks_in_flight:
+            h = state["queue"].popleft()
+            pending = self.requested.get(h)
+            if pending is None or pending[0] != peer or pending[1] != float("inf"):
+                continue                                  # received, cancelled or re-assigned meanwhile
+            self.requested[h] = (peer, deadline, m.INV_BLOCK)
+            state["in_flight"] += 1
+            batch.append(m.InvItem(m.INV_BLOCK, h))
+        if batch:
+            self._send(peer, m.GetData(tuple(batch)))
+
+    def _unrequest(self, h: bytes, peer: str) -> None:
+        """``h`` is no longer expected from ``peer`` (it came, it is not there, or time ran out)."""
+        pending = self.requested.pop(h, None)
+        state = self.peers.get(peer)
+        if pending is None or state is None:
+            return
+        state["requests"] -= 1
+        if pending[2] == m.INV_BLOCK and pending[1] != float("inf"):
+            state["in_flight"] -= 1
 
     # ================================================================== sending
     def _version(self) -> m.Version:
@@ -546,13 +767,14 @@ class Node:
                 self.stats[f"sent-{msg.command}"] += 1
                 self.transport.send(peer, data)
 
-    def _request(self, peer: str, items: list) -> None:
-        deadline = self.transport.now() + self.config.request_timeout
-        for item in items:
-            self.requested[item.hash] = (peer, deadline, item.kind)
-        for i in range(0, len(items), m.MAX_INV_ITEMS):
-            self._send(peer, m.GetData(tuple(items[i:i + m.MAX_INV_ITEMS])))
-
     def _emit(self, kind: str, **details) -> None:
         if self.listener is not None:
             self.listener(kind, {"node": self.name, "time": self.transport.now(), **details})
+
+
+def _new_peer(inbound: bool, netgroup: str, now: float) -> dict:
+    """A connected peer's state: handshake, slot, usefulness, and what we asked it for."""
+    return {"version": False, "verack": False, "sent_version": False, "nonce": None, "hello_at": now, "version_at": now,
+            "listen": "", "inbound": inbound, "netgroup": netgroup, "connected_at": now,
+            "last_block": float("-inf"), "last_tx": float("-inf"),
+            "queue": deque(), "requests": 0, "in_flight": 0}

@@ -1,20 +1,28 @@
-"""``gradientcoin node``: run one real node process (ZeroMQ, SQLite), e.g. four of them on one laptop.
+"""``gradientcoin node``: run one real node process (ZeroMQ, SQLite, a local JSON-RPC).
 
-    gradientcoin node --listen tcp://127.0.0.1:5001 --peer tcp://127.0.0.1:5002 \\
-                      --data-dir /tmp/node1 --mine --mine-every 5
+    gradientcoin node --chain llm --listen tcp://127.0.0.1:5001 --peer PUBKEY@tcp://127.0.0.1:5002 \\
+                      --data-dir ~/gc/n1 --mine
 
-The node keeps its chain in ``DATA_DIR/blocks.sqlite`` (a ``chain.store.BlockStore``) and its
-mining key in ``DATA_DIR/key``; after a crash (even ``kill -9``) the same command restarts it from
-the store, and it catches up with its peers by asking for what it missed. ``DATA_DIR/status.json``
-is rewritten every half second (height, tip, best chain, peers, counters) for scripts and tests,
-and ``DATA_DIR/node.log`` records reorgs, rejected blocks and banned peers.
+One command for both kinds of chain, with the same transport-free node logic (``node.py``):
+``--chain regtest`` and ``--chain demo`` are proof-of-work chains, ``--chain llm`` is the
+decentralized tiny GPT secured by proof-of-gradient (``--model tiny|demo`` picks its size; every
+node of one network must use the same ``--model`` and ``--corpus-seed``).
 
-Mining: ``--mine`` searches nonces for real, on the chain's target. With ``--chain demo`` the
-target needs about 16 000 hashes per block and retargets towards one block per 10 s (so a few
-nodes share the CPU sensibly). With ``--chain regtest`` (about two hashes per block) add
-``--mine-every S``: the node then *waits* an exponentially distributed time with mean S seconds
-between blocks - a simulated hash rate, exactly as in the simulator - and then mines a real
-block. Across machines, use each machine's address in ``--listen`` and the others' in ``--peer``.
+The node keeps its chain in ``DATA_DIR/blocks.sqlite`` and its mining key in ``DATA_DIR/key``,
+locks the folder (a second node on it is refused), and after a crash (even ``kill -9``) the same
+command restarts it from the store; it catches up with its peers by asking for what it missed.
+It logs to the terminal (new tips, reorgs, peers, rejected blocks with their reasons;
+``--quiet`` keeps only warnings, ``--verbose`` adds every event) and to ``DATA_DIR/node.log``;
+``DATA_DIR/status.json`` is rewritten twice a second for scripts.
+
+Control it with the JSON-RPC on ``127.0.0.1`` (``rpc.py``): ``gradientcoin status --data-dir
+DIR``, ``gradientcoin send``, ``gradientcoin ask``, ... or ``NodeClient(DIR)`` in Python.
+
+Mining: ``--mine`` mines with a *simulated hash rate*: the node waits an exponentially
+distributed time with mean ``--mine-every`` seconds (default 5 s on regtest, 10 s on demo and
+llm), then does the real work (a nonce search on the chain's target, or gradients until a
+proof-of-gradient ticket wins) - so a few nodes on one laptop do not fork-storm. ``--mine-every
+0`` (proof-of-work only) searches nonces flat out instead.
 """
 from __future__ import annotations
 
@@ -24,70 +32,230 @@ import logging
 import os
 import random
 import signal
+import sys
 import time
 from pathlib import Path
 
-__all__ = ["add_arguments", "run"]
+from ..errors import GradientCoinError, UsageError
+
+__all__ = ["add_arguments", "run", "DEFAULT_MINE_EVERY", "open_node", "RunningNode"]
 
 log = logging.getLogger("gradientcoin.node")
+
+DEFAULT_MINE_EVERY = {"regtest": 5.0, "demo": 10.0, "llm": 10.0}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--listen", required=True, help="where this node accepts messages, e.g. tcp://127.0.0.1:5001")
-    parser.add_argument("--peer", action="append", default=[], help="a peer's listen address (repeat for more)")
-    parser.add_argument("--data-dir", required=True, help="folder for blocks.sqlite, key, status.json, node.log")
-    parser.add_argument("--chain", default="regtest", choices=["regtest", "demo"], help="chain parameters preset")
+    parser.add_argument("--peer", action="append", default=[],
+                        help="a peer, PUBKEY@tcp://host:port (its key is in its DATA_DIR/p2p_key.pub and in its "
+                             "log; repeat for more)")
+    parser.add_argument("--data-dir", required=True, help="folder for blocks.sqlite, keys, cookie, status.json, node.log")
+    parser.add_argument("--chain", default="regtest", choices=["regtest", "demo", "llm"],
+                        help="regtest/demo: proof-of-work presets; llm: the tiny GPT by proof-of-gradient")
+    parser.add_argument("--model", default="demo", choices=["tiny", "demo"],
+                        help="llm: model size (tiny = 5k parameters, demo = 108k; same on every node)")
+    parser.add_argument("--corpus-seed", type=int, default=0, help="llm: the built-in corpus (same on every node)")
     parser.add_argument("--name", default=None, help="node name in logs (default: the listen port)")
     parser.add_argument("--mine", action="store_true", help="mine blocks")
     parser.add_argument("--mine-every", type=float, default=None,
-                        help="mean seconds between our blocks (simulated hash rate); default: mine flat out")
+                        help="mean seconds between our blocks (simulated hash rate; default 5 on regtest, "
+                             "10 on demo and llm; 0: search nonces flat out, proof-of-work only)")
     parser.add_argument("--mine-until", type=float, default=None, help="stop mining at this Unix time")
     parser.add_argument("--duration", type=float, default=None, help="exit after this many seconds")
     parser.add_argument("--seed", type=int, default=None, help="seed for the mining timer (default: random)")
+    parser.add_argument("--rpc-port", type=int, default=0, help="RPC port on 127.0.0.1 (default 0: any free port, "
+                                                                "written to DATA_DIR/rpc.json)")
     parser.add_argument("--status-every", type=float, default=0.5, help="seconds between status.json updates")
+    parser.add_argument("--threads", type=int, default=1, help="llm: torch threads (default 1)")
+    loud = parser.add_mutually_exclusive_group()
+    loud.add_argument("--quiet", action="store_true", help="terminal: warnings only (reorgs, rejections, bans)")
+    loud.add_argument("--verbose", action="store_true", help="terminal: every event")
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Range checks before anything is touched; a ``UsageError`` says what to change."""
+    from .zmq_transport import valid_address
+    if not valid_address(args.listen):
+        raise UsageError("bad-listen", f"--listen must look like tcp://127.0.0.1:5001 (host and port), "
+                                       f"not {args.listen!r}")
+    from .keys import parse_peer
+    for spec in args.peer:
+        try:
+            peer, _ = parse_peer(spec)
+        except ValueError:
+            peer = ""
+        if not valid_address(peer):
+            raise UsageError("bad-peer", f"--peer must look like PUBKEY@tcp://127.0.0.1:5002 (the key is in the "
+                                         f"peer's DATA_DIR/p2p_key.pub), not {spec!r}")
+        if peer == args.listen:
+            raise UsageError("bad-peer", f"--peer {peer} is this node's own --listen address")
+    if args.mine_every is not None and args.mine_every < 0:
+        raise UsageError("bad-mine-every", "--mine-every is a number of seconds >= 0")
+    if args.mine_every == 0 and args.chain == "llm":
+        raise UsageError("bad-mine-every", "--mine-every 0 (flat out) is for proof-of-work chains; "
+                                           "give llm nodes a mean time such as 10")
+    for name in ("duration", "status_every"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise UsageError(f"bad-{name}", f"--{name.replace('_', '-')} is a positive number of seconds")
+    if not 0 <= args.rpc_port <= 65535:
+        raise UsageError("bad-rpc-port", "--rpc-port is 0 (any free port) or 1..65535")
+    if args.threads < 1:
+        raise UsageError("bad-threads", "--threads is at least 1")
 
 
 def run(args: argparse.Namespace) -> int:
+    check_arguments(args)
+    if args.mine_every is None:
+        args.mine_every = DEFAULT_MINE_EVERY[args.chain]
+    node = open_node(args)
+    try:
+        node.loop()
+    finally:
+        node.close()
+    return 0
+
+
+class RunningNode:
+    """One node process: data dir, store, transport, node logic, RPC, miner, status file."""
+
+    def __init__(self, args, datadir, chain, transport, node, service, rpc):
+        self.args, self.datadir, self.chain, self.transport = args, datadir, chain, transport
+        self.node, self.service, self.rpc = node, service, rpc
+        self.stop_now = False
+        self.started = time.time()
+        self.miner = _Miner(node, args)
+        self.status = _Status(datadir / "status.json", node, transport, args.status_every, service)
+
+    def request_stop(self, *_) -> None:
+        self.stop_now = True
+
+    def loop(self) -> None:
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+        from .keys import parse_peer
+        for spec in self.args.peer:
+            self.transport.connect(*parse_peer(spec))
+        deadline = None if self.args.duration is None else self.started + self.args.duration
+        self.transport.run(until=lambda: self.stop_now or (deadline is not None and time.time() >= deadline),
+                           work=self._work)
+
+    def _work(self) -> None:
+        self.rpc.serve_pending()
+        self.miner.step()
+        if self.status.due():
+            self.service.watch_peers()
+            self.status.write()
+
+    def close(self) -> None:
+        try:
+            self.status.write()
+        except OSError:
+            pass
+        log.info("stopping: height %d, tip %s", self.chain.height, self.chain.tip.hash_hex()[:16])
+        self.rpc.close()
+        self.transport.close()
+        self.chain.close()
+        self.datadir.close()
+
+
+def open_node(args: argparse.Namespace) -> RunningNode:
+    """Everything a node needs, opened in an order that leaves nothing half-made on a mistake."""
+    from ..datadir import open_datadir
+    from ..rpc import RpcServer
+    from .service import NodeService, load_or_create_key
+
+    datadir = open_datadir(args.data_dir)
+    try:
+        name = args.name or args.listen.rsplit(":", 1)[1]
+        _setup_logging(datadir / "node.log", name, args)
+        transport = _open_transport(args.listen, datadir.path)
+        try:
+            chain = _open_chain(args, datadir.path)
+        except BaseException:
+            transport.close()
+            raise
+        try:
+            key = load_or_create_key(datadir / "key")
+            node = _make_node(args, name, chain, transport, key)
+            transport.node = node
+            holder: dict = {}
+            service = NodeService(node, datadir.path, key, on_stop=lambda: holder["node"].request_stop(),
+                                  chain_name=_chain_label(args))
+            node.listener = service.on_node_event
+            rpc = RpcServer(service.methods(), datadir.path, port=args.rpc_port)
+        except BaseException:
+            transport.close()
+            chain.close()
+            raise
+    except BaseException:
+        datadir.close()
+        raise
+    running = RunningNode(args, datadir, chain, transport, node, service, rpc)
+    holder["node"] = running
+    from .keys import format_peer
+    log.info("started %s node %s: height %d, tip %s, %d blocks in the store; listening on %s; RPC %s; "
+             "mining %s", _chain_label(args), name, chain.height, chain.tip.hash_hex()[:16], len(chain),
+             args.listen, rpc.url, _mining_label(args))
+    log.info("peers connect to this node with --peer %s", format_peer(args.listen, transport.public_key))
+    return running
+
+
+def _chain_label(args) -> str:
+    return f"llm-{args.model}" if args.chain == "llm" else args.chain
+
+
+def _mining_label(args) -> str:
+    if not args.mine:
+        return "off"
+    return "flat out" if args.mine_every == 0 else f"one block per ~{args.mine_every:g} s (simulated hash rate)"
+
+
+def _open_transport(listen: str, data: Path):
+    import zmq
+    from .keys import load_or_create_keypair
+    from .zmq_transport import ZmqTransport
+    _, secret = load_or_create_keypair(data)          # the CURVE identity peers know this node by
+    try:
+        return ZmqTransport(listen, secret_key=secret)
+    except zmq.ZMQError as err:
+        raise UsageError("listen-failed", f"cannot listen on {listen}: {err.strerror}; is another node using "
+                                          "that port? Choose another --listen port") from None
+
+
+def _open_chain(args, data: Path):
     from ..chain.fork_choice import Chain
     from ..chain.store import BlockStore
-    from .node import Node, NodeConfig
-    from .zmq_transport import ZmqTransport
-
-    data = Path(args.data_dir)
-    data.mkdir(parents=True, exist_ok=True)
-    name = args.name or args.listen.rsplit(":", 1)[1]
-    _setup_logging(data / "node.log", name)
-    key = _load_key(data / "key")
-    store = BlockStore(str(data / "blocks.sqlite"))
-    chain = Chain(args.chain, store=store)
-    transport = ZmqTransport(args.listen)
-    node = Node(name, chain, transport, miner_address=key.address(), listen=args.listen,
-                config=NodeConfig(heartbeat=10.0, request_timeout=5.0), listener=_log_event,
-                seed=args.seed if args.seed is not None else random.getrandbits(32))
-    transport.node = node
-    log.info("started: height %d, tip %s, %d blocks in the store", chain.height, chain.tip.hash_hex()[:16], len(store))
-
-    stop = {"now": False}
-
-    def _stop(signum, frame):
-        stop["now"] = True
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-
-    for peer in args.peer:
-        transport.connect(peer)
-    started = time.time()
-    miner = _Miner(node, args)
-    status = _Status(data / "status.json", node, transport, args.status_every)
+    path = data / "blocks.sqlite"
     try:
-        transport.run(until=lambda: stop["now"] or (args.duration is not None and time.time() - started >= args.duration),
-                      work=lambda: (miner.step(), status.maybe_write()))
-    finally:
-        status.write()
-        log.info("stopping: height %d, tip %s", chain.height, chain.tip.hash_hex()[:16])
-        transport.close()
-        chain.close()
-    return 0
+        store = BlockStore(str(path))
+    except GradientCoinError as err:
+        raise UsageError("bad-store", f"{path} is not a usable block store ({err.message}); move it away "
+                                      "or choose another --data-dir") from None
+    try:
+        if args.chain == "llm":
+            import torch
+            from ..llm.chain import LLMChain
+            from ..llm.spec import LLMSpec
+            torch.set_num_threads(args.threads)
+            return LLMChain(LLMSpec.builtin(args.model, seed=args.corpus_seed), store=store)
+        return Chain(args.chain, store=store)
+    except GradientCoinError as err:
+        store.close()
+        raise UsageError("bad-store", f"{path} holds another chain or cannot be read ({err.message}); use the "
+                                      "--chain/--model it was made with, or another --data-dir") from None
+
+
+def _make_node(args, name, chain, transport, key):
+    from .node import Node, NodeConfig
+    seed = args.seed if args.seed is not None else random.getrandbits(32)
+    if args.chain == "llm":
+        from ..llm.network import LLMNode
+        return LLMNode(name, chain, transport, miner_address=key.address(), listen=args.listen,
+                       config=NodeConfig(heartbeat=5.0, request_timeout=5.0), seed=seed)
+    return Node(name, chain, transport, miner_address=key.address(), listen=args.listen,
+                config=NodeConfig(heartbeat=10.0, request_timeout=5.0), seed=seed)
 
 
 class _Miner:
@@ -110,7 +278,10 @@ class _Miner:
             return
         if self.args.mine_every:
             if time.time() >= self.next_block_at:
-                self.node.mine_block()
+                try:
+                    self.node.mine_block()
+                except GradientCoinError as err:       # e.g. our template lost a race: try again later
+                    log.warning("mining failed: %s", err.message)
                 self.next_block_at = self._draw()
             return
         self._search_slice()
@@ -132,13 +303,13 @@ class _Miner:
 class _Status:
     """``status.json``, written atomically (write to a temporary file, then rename)."""
 
-    def __init__(self, path: Path, node, transport, every: float):
+    def __init__(self, path: Path, node, transport, every: float, service=None):
         self.path, self.node, self.transport, self.every = path, node, transport, every
+        self.service = service
         self.last = 0.0
 
-    def maybe_write(self) -> None:
-        if time.time() - self.last >= self.every:
-            self.write()
+    def due(self) -> bool:
+        return time.time() - self.last >= self.every
 
     def write(self) -> None:
         from ..crypto.hashes import hash_to_hex
@@ -152,32 +323,27 @@ class _Status:
             "mined": node.stats["mined"], "reorgs": node.stats["reorgs"], "dropped_sends": self.transport.dropped,
             "banned": sorted(node.peerbook.bans),
         }
+        if self.service is not None and self.service.llm:
+            status.update(val_loss=self.service.val_loss(), weights_root=node.chain.rule.weights_root().hex())
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(status))
         os.replace(tmp, self.path)
 
 
-def _load_key(path: Path):
-    from ..crypto.keys import PrivateKey
-    if path.exists():
-        return PrivateKey.from_bytes(path.read_bytes())
-    key = PrivateKey.generate()
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(key.to_bytes())
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-    return key
-
-
-def _setup_logging(path: Path, name: str) -> None:
-    handler = logging.FileHandler(path)
-    handler.setFormatter(logging.Formatter(f"%(asctime)s {name} %(message)s"))
+def _setup_logging(path: Path, name: str, args) -> None:
+    """Terminal (stdout) and ``node.log``: INFO by default, WARNING with --quiet, DEBUG with --verbose."""
+    log.handlers.clear()
+    log.propagate = False
+    fmt = logging.Formatter(f"%(asctime)s {name} %(message)s", datefmt="%H:%M:%S")
+    console = logging.StreamHandler(sys.stdout)
+    console.setFormatter(fmt)
+    console.setLevel(logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO)
+    try:
+        handler = logging.FileHandler(path)
+    except OSError as err:
+        raise UsageError("log-unwritable", f"cannot write {path}: {err.strerror}") from None
+    handler.setFormatter(logging.Formatter(f"%(asctime)s {name} %(levelname)s %(message)s"))
+    handler.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    log.addHandler(console)
     log.addHandler(handler)
-    log.setLevel(logging.INFO)
-
-
-def _log_event(kind: str, details: dict) -> None:
-    if kind == "block":
-        return
-    shown = {k: (v.hex()[:16] if isinstance(v, bytes) else v) for k, v in details.items() if k != "abandoned"}
-    log.info("%s %s", kind, shown)
+    log.setLevel(logging.DEBUG)

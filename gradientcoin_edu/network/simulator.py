@@ -68,6 +68,7 @@ class _Link:
     busy_until: float = 0.0            # the sender's side is transmitting until then
     last_arrival: float = 0.0          # in-order delivery
     up: bool = True                    # False after one side disconnected (e.g. a ban)
+    dialled: bool = False              # True on the side that opened the connection (outbound)
 
 
 @dataclass
@@ -97,6 +98,7 @@ class SimNode:
     epoch: int = 0                     # bumped on crash/restart: stale timers are ignored
     publish: bool = True               # False: mine privately (an attacker)
     mine_gen: int = 0                  # bumped when the hash rate changes: the old draw is void
+    netgroup: str = ""                 # the "network group" its connections come from ("" = its own)
     rngs: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -163,14 +165,16 @@ class Simulator:
         return self.params.genesis_time + self.now
 
     def add_node(self, name: str | None = None, hashrate: float = 1.0, *, join_at: float = 0.0,
-                 config: NodeConfig | None = None, key: PrivateKey | None = None, publish: bool = True) -> SimNode:
-        """A node that comes up at ``join_at`` (late join if > 0). ``hashrate`` 0: it does not mine."""
+                 config: NodeConfig | None = None, key: PrivateKey | None = None, publish: bool = True,
+                 netgroup: str = "") -> SimNode:
+        """A node that comes up at ``join_at`` (late join if > 0). ``hashrate`` 0: it does not mine.
+        ``netgroup``: where its connections appear to come from (nodes sharing one are one machine/subnet)."""
         name = name or f"n{len(self.nodes)}"
         if name in self.nodes:
             raise ValueError(f"node {name!r} exists already")
         key = key or PrivateKey.from_seed(f"sim:{self.seed}:miner:{name}".encode())
         sn = SimNode(name, float(hashrate), key, BlockStore(":memory:"), config or self.node_config,
-                     join_at=join_at, publish=publish)
+                     join_at=join_at, publish=publish, netgroup=netgroup or name)
         self.nodes[name] = sn
         self._at(max(join_at, self.now), self._start_node, name, 0)
         return sn
@@ -180,11 +184,12 @@ class Simulator:
         return [self.add_node(hashrate=h, **kwargs) for h in hashrates]
 
     def connect(self, a: str, b: str, link: LinkSpec | None = None, back: LinkSpec | None = None) -> None:
-        """A two-way link (``back`` defaults to the same spec)."""
+        """A two-way link that ``a`` opens to ``b`` (outbound for ``a``, inbound for ``b``);
+        ``back`` defaults to the same spec."""
         if a == b or a not in self.nodes or b not in self.nodes:
             raise ValueError(f"cannot link {a!r} and {b!r}")
         link = link or LinkSpec()
-        self.links[(a, b)] = _Link(link)
+        self.links[(a, b)] = _Link(link, dialled=True)
         self.links[(b, a)] = _Link(back or link)
         if self._reachable(a, b):
             self._handshake(a, b)
@@ -389,9 +394,12 @@ class Simulator:
         self._start_node(name, sn.epoch)
 
     def _handshake(self, a: str, b: str) -> None:
+        if not self.links[(a, b)].dialled:
+            a, b = b, a                                # the side that dialled connects first
         self.links[(a, b)].up = self.links[(b, a)].up = True
-        self.nodes[a].node.on_connect(b)
-        self.nodes[b].node.on_connect(a)
+        self.nodes[a].node.on_connect(b, inbound=False, netgroup=self.nodes[b].netgroup)
+        if self.links[(a, b)].up and self.nodes[b].up:
+            self.nodes[b].node.on_connect(a, inbound=True, netgroup=self.nodes[a].netgroup)
 
     def _reachable(self, a: str, b: str) -> bool:
         sa, sb = self.nodes[a], self.nodes[b]

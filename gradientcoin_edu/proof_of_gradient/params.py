@@ -16,6 +16,8 @@ import math
 import struct
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from ..crypto.hashes import sha256
 from ..errors import ModelError, ParseError
 from ..model.corpus import Dataset
@@ -26,6 +28,9 @@ __all__ = ["PoGParams"]
 
 _ZERO = bytes(32)
 _FORMAT = "<24s32s32s32sq6id3id"     # see PoGParams.serialize
+_OPT_FORMAT = "<B2H3I"                # the optimizer block: optimizer, betas, schedule
+_OPT_FIELDS = ("optimizer", "beta1_num", "beta2_num", "warmup_steps", "lr_half_life",
+               "lr_min_shift")
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,13 @@ class PoGParams:
     cap: int = 8                     # c: at most this many ±1 deviations per block
     max_validation_records: int = 64 # the guard uses the first 64 validation records (0: all)
     validation_margin: float = 0.25  # nats: the largest validation-loss rise an update may cause
+    # --- the optimizer and its schedule (update.py; docs/protocol.md section 7) ---------------
+    optimizer: int = 0               # 0 = plain SGD (lr = lr_num / 2^lr_shift); 1 = Lion, integer state
+    beta1_num: int = 58982           # Lion beta1 = beta1_num / 2^16 (0.9000): mixes momentum and gradient
+    beta2_num: int = 64881           # Lion beta2 = beta2_num / 2^16 (0.9900): the momentum's memory
+    warmup_steps: int = 0            # Lion: the rate rises linearly over the first warmup_steps updates
+    lr_half_life: int = 0            # Lion: then halves every lr_half_life updates (0: constant) ...
+    lr_min_shift: int = 4            # ... down to the peak rate / 2^lr_min_shift
 
     def __post_init__(self):
         for name in ("dataset_root", "validation_root", "tokenizer_hash"):
@@ -63,6 +75,18 @@ class PoGParams:
             raise ModelError("bad-params", "clip_norm must be a finite number >= 0")
         if not self.validation_margin >= 0:
             raise ModelError("bad-params", "validation_margin must be >= 0")
+        self._check_optimizer()
+
+    def _check_optimizer(self) -> None:
+        if self.optimizer not in (0, 1):
+            raise ModelError("bad-params", "optimizer must be 0 (SGD) or 1 (Lion)")
+        if not all(0 <= v < 2**16 for v in (self.beta1_num, self.beta2_num)):
+            raise ModelError("bad-params", "beta1_num and beta2_num must be in 0..2^16-1")
+        if not (0 <= self.warmup_steps < 2**31 and 0 <= self.lr_half_life < 2**31 and 0 <= self.lr_min_shift < 32):
+            raise ModelError("bad-params", "warmup_steps and lr_half_life in 0..2^31-1, lr_min_shift in 0..31")
+        if self.optimizer == 1 and not (self.lr_shift <= self.scale_log2 and
+                                        self.lr_num.bit_length() + self.scale_log2 - self.lr_shift <= 40):
+            raise ModelError("bad-params", "the Lion step lr_num * 2^(s - lr_shift) must be an integer below 2^40")
 
     # --- derived values --------------------------------------------------------------------
     @property
@@ -88,9 +112,19 @@ class PoGParams:
         """Size of a block's payload: one little-endian int32 per parameter."""
         return 4 * self.n_params
 
+    @property
+    def state_size(self) -> int:
+        """Integers in the chain's model state: the weights, then the optimizer's state (Lion: the
+        momentum, one per weight, and the step counter)."""
+        return self.n_params if self.optimizer == 0 else 2 * self.n_params + 1
+
     def genesis_weights(self):
-        """The integer weights every node starts from."""
-        return init_weights(self.model, self.init_seed, self.scale_log2)
+        """The integer state every node starts from: the weights from ``init_seed`` (then, for
+        Lion, zero momentum and step 0)."""
+        w = init_weights(self.model, self.init_seed, self.scale_log2)
+        if self.optimizer == 0:
+            return w
+        return np.concatenate([w, np.zeros(self.n_params + 1, dtype=np.int64)])
 
     def genesis_weights_root(self) -> bytes:
         return weights_root(self.genesis_weights(), self.chunk_bytes)
@@ -116,15 +150,22 @@ class PoGParams:
         return struct.pack(_FORMAT, self.model.serialize(), self.dataset_root, self.validation_root,
                            self.tokenizer_hash, self.init_seed, self.scale_log2, self.quantum_log2,
                            self.chunk_bytes, self.lr_num, self.lr_shift, self.batch_size,
-                           self.clip_norm, self.delta_log2, self.cap, self.max_validation_records, self.validation_margin)
+                           self.clip_norm, self.delta_log2, self.cap, self.max_validation_records, self.validation_margin
+                           ) + self._serialize_optimizer()
+
+    def _serialize_optimizer(self) -> bytes:
+        """The optimizer block (appended after the numbers above)."""
+        return struct.pack(_OPT_FORMAT, self.optimizer, self.beta1_num, self.beta2_num, self.warmup_steps, self.lr_half_life, self.lr_min_shift)
 
     @classmethod
     def parse(cls, data: bytes) -> "PoGParams":
         try:
+            n = struct.calcsize(_FORMAT)
             (model, droot, vroot, thash, seed, s, k, chunk, lr_num, lr_shift, batch, clip, dlog2,
-             cap, max_val, margin) = struct.unpack(_FORMAT, data)
+             cap, max_val, margin) = struct.unpack(_FORMAT, data[:n])
+            opt = dict(zip(_OPT_FIELDS, struct.unpack(_OPT_FORMAT, data[n:])))
             return cls(GPTConfig.parse(model), droot, vroot, thash, seed, s, k, chunk, lr_num,
-                       lr_shift, batch, clip, dlog2, cap, max_val, margin)
+                       lr_shift, batch, clip, dlog2, cap, max_val, margin, **opt)
         except (struct.error, ModelError) as err:
             raise ParseError("bad-pog-params", str(err)) from None
 

@@ -20,14 +20,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..chain.work import header_target
+from ..chain.work import WorkRule, header_target
 from ..errors import ModelError
 from ..model.corpus import Dataset
 from ..model.fixed_point import weights_root
 from .mine import MiningResult, mine
 from .params import PoGParams
 from .quantize import q_from_payload
-from .update import undo_update
+from .update import invertible, undo_update
 from .verify import GradientProof, ModelState, Verified, check_ticket, validation_loss, verify
 
 __all__ = ["ProofOfGradient", "Undo"]
@@ -40,9 +40,10 @@ class Undo:
     parent_hash: bytes
     parent_weights_root: bytes
     parent_val_loss: float | None
+    parent_state: np.ndarray | None = None   # kept when the optimizer cannot be undone from Q (Lion)
 
 
-class ProofOfGradient:
+class ProofOfGradient(WorkRule):
     """The proof-of-gradient work rule, holding the model weights at the chain tip."""
 
     name = "proof-of-gradient"
@@ -97,17 +98,21 @@ class ProofOfGradient:
         """Verify ``block``'s proof against the tip and move the weights; returns the undo record."""
         parent = self._parent_state(block, height)
         result = self._verify(block, parent)
-        undo = Undo(parent.block_hash, self.weights_root(), result.val_loss_before)
+        undo = Undo(parent.block_hash, self.weights_root(), result.val_loss_before,
+                    None if invertible(self.params) else parent.weights)
         self._state = ModelState(block.hash(), result.weights)
         self._val_loss = result.val_loss_after
         return undo
 
     def disconnect(self, block, undo: Undo) -> None:
-        """Exact inverse of ``connect``: ``W_parent = W_new + apply(Q)``."""
+        """Exact inverse of ``connect``: ``W_parent = W_new + apply(Q)`` (SGD), or the parent state
+        kept in ``undo`` (Lion)."""
         if block.hash() != self._state.block_hash:
             raise ModelError("not-tip", "only the tip block can be disconnected")
-        q = q_from_payload(block.payload, self.params.n_params)
-        parent = undo_update(self._state.weights, q, self.params)
+        if undo.parent_state is not None:
+            parent = undo.parent_state
+        else:
+            parent = undo_update(self._state.weights, q_from_payload(block.payload, self.params.n_params), self.params)
         if weights_root(parent, self.params.chunk_bytes) != undo.parent_weights_root:   # cannot happen
             raise ModelError("undo-mismatch", "restored weights do not match the parent's weights root")
         self._state, self._val_loss = ModelState(undo.parent_hash, parent), undo.parent_val_loss

@@ -1,0 +1,380 @@
+"""What a running node offers its user: the RPC methods, a wallet, and a log of what happened.
+
+:class:`NodeService` wraps one :class:`~gradientcoin_edu.network.node.Node` (proof-of-work) or
+:class:`~gradientcoin_edu.llm.network.LLMNode` (proof-of-gradient) - the same transport-free node
+logic either way - and answers the JSON-RPC methods of ``gradientcoin node`` (``rpc.py`` carries
+them): status, blocks, transactions, balances, payments, training-text contributions, queries to
+the model with their verification, peers, and a ring of recent events (new tips, reorgs, peers,
+rejected blocks with their reasons) that the terminal log, ``node.log`` and the dashboard share.
+
+Wallets: ``default`` is the node's mining key (``DATA_DIR/key``); ``createwallet NAME`` adds
+``DATA_DIR/wallets/NAME.key`` (written by ``datadir.write_private``: mode 0600, atomic). Amounts
+on the RPC are coins (``1.5``), fees are smallest units. The service never prints; it logs to the
+``gradientcoin.node`` logger and returns plain JSON data.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import deque
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Callable
+
+from ..crypto.hashes import hash_to_hex
+from ..crypto.keys import PrivateKey, address_from_str, address_to_str
+from ..datadir import read_private, write_private
+from ..errors import UsageError
+from ..ledger import COIN, KIND_INFERENCE_QUERY, build_payment
+
+__all__ = ["NodeService", "parse_coins", "load_or_create_key", "EVENT_LOG_SIZE"]
+
+log = logging.getLogger("gradientcoin.node")
+EVENT_LOG_SIZE = 500
+_WALLET_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+def parse_coins(amount) -> int:
+    """``1.5`` or ``"1.5"`` coins -> smallest units; a ``UsageError`` for anything else."""
+    try:
+        units = Decimal(str(amount)) * COIN
+    except InvalidOperation:
+        raise UsageError("bad-amount", f"an amount is a number of coins such as 1.5, not {amount!r}") from None
+    if units != units.to_integral_value() or units <= 0:
+        raise UsageError("bad-amount", f"an amount is a positive number of coins with at most 8 decimals, not {amount}")
+    return int(units)
+
+
+def load_or_create_key(path: Path) -> PrivateKey:
+    """The key at ``path``, or a new one written there (0600, atomic, no symlink followed)."""
+    if path.exists() or path.is_symlink():
+        return PrivateKey.from_bytes(read_private(path))
+    key = PrivateKey.generate()
+    write_private(path, key.to_bytes())
+    return key
+
+
+class NodeService:
+    """RPC methods and event log around ``node`` (its transport already attached).
+
+    ``datadir``: where wallets live. ``on_stop``: called by the ``stop`` method.
+    """
+
+    def __init__(self, node, datadir: Path, key: PrivateKey, on_stop: Callable[[], None] | None = None,
+                 chain_name: str = ""):
+        self.node, self.datadir, self.on_stop = node, Path(datadir), on_stop
+        self.chain_name = chain_name
+        self.llm = hasattr(node.chain, "spec")
+        self.wallets: dict[str, PrivateKey] = {"default": key}
+        self._load_wallets()
+        self.events: deque[dict] = deque(maxlen=EVENT_LOG_SIZE)
+        self._seq = 0
+        self._known_peers: set[str] = set()
+        self.loss_curve: dict[int, float] = {}
+        self._loss_tip: bytes | None = None
+        self.started = time.time()
+
+    # ================================================================== events
+    def on_node_event(self, kind: str, details: dict) -> None:
+        """The node's listener: keep the event and log it at a level that suits it."""
+        shown = {k: (hash_to_hex(v)[:16] if isinstance(v, bytes) else v) for k, v in details.items()
+                 if k not in ("abandoned", "node", "time")}
+        if kind == "block":
+            if details.get("result") in ("extended", "reorg"):
+                self.record("tip", height=details.get("height"), tip=shown.get("tip"), block=shown.get("hash"))
+            elif details.get("result") == "side-branch":
+                self.record("side-branch", block=shown.get("hash"))
+            return
+        self.record(kind, **shown)
+
+    def record(self, kind: str, **details) -> None:
+        self._seq += 1
+        self.events.append({"seq": self._seq, "time": time.time(), "kind": kind, **details})
+        level, text = _describe(kind, details)
+        log.log(level, text)
+
+    def watch_peers(self) -> None:
+        """Log peers that completed the handshake or went away (call now and then)."""
+        now = {p for p, s in self.node.peers.items() if s.get("version")}
+        for peer in sorted(now - self._known_peers):
+            self.record("peer-connected", peer=peer, height=self._peer_height(peer))
+        for peer in sorted(self._known_peers - now):
+            self.record("peer-gone", peer=peer)
+        self._known_peers = now
+
+    def _peer_height(self, peer: str) -> int | None:
+        state = self.node.peerbook.peers.get(peer)
+        return getattr(state, "best_height", None)
+
+    def val_loss(self) -> float | None:
+        """The model's validation loss at the tip (LLM chains; cached per tip)."""
+        if not self.llm:
+            return None
+        chain = self.node.chain
+        if self._loss_tip != chain.tip_hash:
+            self._loss_tip = chain.tip_hash
+            self.loss_curve[chain.height] = round(float(chain.val_loss()), 5)
+        return self.loss_curve[chain.height]
+
+    # ================================================================== the RPC table
+    def methods(self) -> dict[str, Callable]:
+        """Method name -> callable, as the RPC server calls them (a table a reader can see)."""
+        table = {
+            "help": self.rpc_help, "status": self.rpc_status, "getblock": self.rpc_getblock,
+            "gettx": self.rpc_gettx, "balance": self.rpc_balance, "address": self.rpc_address,
+            "createwallet": self.rpc_createwallet, "send": self.rpc_send, "peers": self.rpc_peers,
+            "mempool": self.rpc_mempool, "blocktree": self.rpc_blocktree, "events": self.rpc_events,
+            "stop": self.rpc_stop,
+        }
+        if self.llm:
+            table.update({"contribute": self.rpc_contribute, "ask": self.rpc_ask, "answer": self.rpc_answer,
+                          "losscurve": self.rpc_losscurve})
+        return table
+
+    def rpc_help(self) -> dict:
+        """Each method with the first line of its description."""
+        return {name: (fn.__doc__ or "").strip().splitlines()[0] for name, fn in sorted(self.methods().items())}
+
+    def rpc_status(self) -> dict:
+        """Height, tip, peers, mempool, counters (and for an LLM chain: validation loss, weights root)."""
+        node, chain = self.node, self.node.chain
+        out = {
+            "name": node.name, "chain": self.chain_name, "height": chain.height, "tip": chain.tip.hash_hex(),
+            "blocks_known": len(chain), "peers": sorted(self._known_peers), "mempool": len(node.mempool),
+            "orphans": len(node.orphans), "mined": node.stats["mined"], "reorgs": node.stats["reorgs"],
+            "banned": sorted(node.peerbook.bans), "address": address_to_str(self.wallets["default"].address()),
+            "balance": self._coins(chain.utxo.balance(self.wallets["default"].address())),
+            "uptime": round(time.time() - self.started, 1), "listen": node.listen,
+        }
+        if self.llm:
+            out.update(val_loss=self.val_loss(), weights_root=chain.rule.weights_root().hex(),
+                       records=len(chain.dataset), gradients=node.stats["gradients"])
+        return out
+
+    def rpc_getblock(self, block) -> dict:
+        """A block by hash (hex) or by height on the best chain."""
+        entry = self._entry(block)
+        b = entry.block
+        out = {"hash": entry.hash_hex(), "height": entry.height, "prev": hash_to_hex(b.header.prev_hash),
+               "time": b.header.time, "bits": b.header.bits, "miner_id": b.header.miner_id.hex(),
+               "active": self.node.chain.is_active(entry.hash), "status": entry.status,
+               "txs": [{"txid": hash_to_hex(tx.txid), "kind": tx.kind, "outputs": len(tx.outputs)} for tx in b.txs],
+               "payload_bytes": len(b.payload)}
+        if self.llm:
+            out["weights_root"] = b.header.weights_root.hex()
+        return out
+
+    def rpc_gettx(self, txid: str) -> dict:
+        """A transaction by id: in the mempool or on the best chain (with its block height)."""
+        raw = _hex32(txid, "txid")
+        tx, height = self._find_tx(raw)
+        if tx is None:
+            raise UsageError("unknown-tx", f"no transaction {txid} in the mempool or on the best chain")
+        return {"txid": txid, "kind": tx.kind, "height": height, "confirmations":
+                0 if height is None else self.node.chain.height - height + 1,
+                "outputs": [{"address": address_to_str(o.address), "amount": self._coins(o.amount)} for o in tx.outputs],
+                "inputs": len(tx.inputs), "size": tx.size}
+
+    def rpc_balance(self, wallet: str = "default") -> dict:
+        """A wallet's confirmed coins (and what its transactions in the mempool already spend)."""
+        key = self._wallet(wallet)
+        utxo = self.node.chain.utxo
+        coins = utxo.coins_of(key.address())
+        pending = sum(o.amount for op, o in coins if op in self.node.mempool.spends)
+        return {"wallet": wallet, "address": address_to_str(key.address()),
+                "confirmed": self._coins(sum(o.amount for _, o in coins)), "spent_in_mempool": self._coins(pending)}
+
+    def rpc_address(self, wallet: str = "default") -> str:
+        """A wallet's address (gc1...)."""
+        return address_to_str(self._wallet(wallet).address())
+
+    def rpc_createwallet(self, name: str) -> dict:
+        """A new wallet NAME (its key in DATA_DIR/wallets/NAME.key); returns its address."""
+        if not isinstance(name, str) or not _WALLET_NAME.match(name) or name == "default":
+            raise UsageError("bad-wallet-name", "a wallet name is 1-32 letters, digits, - or _ (not 'default')")
+        if name not in self.wallets:
+            (self.datadir / "wallets").mkdir(mode=0o700, exist_ok=True)
+            self.wallets[name] = load_or_create_key(self.datadir / "wallets" / f"{name}.key")
+        return {"wallet": name, "address": address_to_str(self.wallets[name].address())}
+
+    def rpc_send(self, address: str, amount, fee: int = 1000, wallet: str = "default") -> dict:
+        """Pay AMOUNT coins to ADDRESS from a wallet (fee in smallest units); returns the txid."""
+        to = address_from_str(address)
+        key = self._wallet(wallet)
+        tx = build_payment(self.node.chain.utxo, key, [(to, parse_coins(amount))], _fee(fee),
+                           exclude=set(self.node.mempool.spends))
+        return self._submit(tx, "payment", to=address)
+
+    def rpc_contribute(self, text: str, wallet: str = "default") -> dict:
+        """Pay to add TEXT to the training data (records of the model's block size; fee per record)."""
+        from ..llm.data import build_data_tx, data_fee
+        params = self.node.chain.spec.params
+        if not isinstance(text, str) or len(text) < params.record_tokens:
+            raise UsageError("text-too-short", f"a contribution has at least {params.record_tokens} characters")
+        text = text[: params.max_records_per_tx * params.record_tokens]
+        tx = build_data_tx(self.node.chain.utxo, self._wallet(wallet), text, params,
+                           exclude=set(self.node.mempool.spends))
+        out = self._submit(tx, "contribution", records=len(text) // params.record_tokens)
+        out["fee"] = self._coins(data_fee(text, params))
+        return out
+
+    def rpc_ask(self, prompt: str, tokens: int = 8, wallet: str = "default") -> dict:
+        """Pay for the model to complete PROMPT (TOKENS characters) from the weights at the tip."""
+        from ..llm.inference import Query, build_query_tx
+        query = Query(str(prompt), self.node.chain.height, int(tokens))
+        tx = build_query_tx(self.node.chain.utxo, self._wallet(wallet), query, self.node.chain.spec.params,
+                            exclude=set(self.node.mempool.spends))
+        out = self._submit(tx, "query", prompt=query.prompt)
+        out.update(weights_height=query.height, fee=self._coins(self.node.chain.spec.params.query_fee))
+        return out
+
+    def rpc_answer(self, txid: str) -> dict:
+        """The answer to query TXID once a block holds it, and how it was verified."""
+        from ..llm.inference import AnswerRecord, Query, answers_root
+        from ..llm.commitment import read_commitment
+        chain = self.node.chain
+        raw = _hex32(txid, "txid")
+        tx, height = self._find_tx(raw)
+        if tx is None or tx.kind != KIND_INFERENCE_QUERY:
+            raise UsageError("unknown-query", f"no query {txid} in the mempool or on the best chain")
+        query = Query.parse(tx.payload)
+        if height is None:
+            return {"txid": txid, "answered": False, "prompt": query.prompt, "weights_height": query.height}
+        text = chain.answer(query)                      # recomputed here, from the weights it names
+        block = chain.block_at(height)
+        records = [AnswerRecord(t.txid, (q := Query.parse(t.payload)).height, chain.answer(q))
+                   for t in block.txs[1:] if t.kind == KIND_INFERENCE_QUERY]
+        committed = read_commitment(block.txs[0]).answers_root
+        return {"txid": txid, "answered": True, "prompt": query.prompt, "text": text, "height": height,
+                "weights_height": query.height, "miner_id": block.header.miner_id.hex(),
+                "verified": answers_root(records) == committed,
+                "how": f"this node recomputed the answers of block {height} from the weights after block "
+                       f"{query.height} and compared their Merkle root with the block's commitment"}
+
+    def rpc_losscurve(self) -> dict:
+        """Validation loss by height, as this node saw its tips (LLM chains)."""
+        self.val_loss()
+        return {str(h): v for h, v in sorted(self.loss_curve.items())}
+
+    def rpc_peers(self) -> list:
+        """Connected peers with their handshake state, score and reported height."""
+        out = []
+        for peer, state in sorted(self.node.peers.items()):
+            book = self.node.peerbook.peers.get(peer)
+            out.append({"peer": peer, "handshaken": bool(state.get("version")),
+                        "score": getattr(book, "score", 0), "best_height": getattr(book, "best_height", None)})
+        return out
+
+    def rpc_mempool(self) -> list:
+        """Transactions waiting to be mined: txid, kind, fee."""
+        entries = self.node.mempool.select(10**9, 10**6)
+        return [{"txid": hash_to_hex(e.tx.txid), "kind": e.tx.kind, "fee": e.fee} for e in entries]
+
+    def rpc_blocktree(self, since: int = 0) -> dict:
+        """Every known block after arrival number SINCE (side branches too), and the best chain's tip."""
+        chain = self.node.chain
+        blocks = [{"hash": e.hash_hex(), "prev": hash_to_hex(e.block.header.prev_hash), "height": e.height,
+                   "seq": e.seq, "miner_id": e.block.header.miner_id.hex()[:8], "status": e.status}
+                  for e in chain.entries() if e.seq > since]
+        return {"blocks": blocks, "tip": chain.tip.hash_hex(), "height": chain.height, "name": self.node.name}
+
+    def rpc_events(self, since: int = 0) -> dict:
+        """Recent events (tips, reorgs, peers, rejections with reasons) numbered after SINCE."""
+        return {"events": [e for e in self.events if e["seq"] > int(since)], "last": self._seq}
+
+    def rpc_stop(self) -> str:
+        """Stop the node (it finishes writing and closes its store)."""
+        if self.on_stop is not None:
+            self.on_stop()
+        return "stopping"
+
+    # ================================================================== helpers
+    def _submit(self, tx, what: str, **extra) -> dict:
+        fee = self.node.submit_transaction(tx)
+        self.record("sent", what=what, txid=hash_to_hex(tx.txid)[:16])
+        return {"txid": hash_to_hex(tx.txid), "fee_units": fee, **extra}
+
+    def _wallet(self, name: str) -> PrivateKey:
+        key = self.wallets.get(name)
+        if key is None:
+            raise UsageError("unknown-wallet", f"no wallet {name!r}; known: {', '.join(sorted(self.wallets))} "
+                                               "(createwallet NAME makes one)")
+        return key
+
+    def _load_wallets(self) -> None:
+        folder = self.datadir / "wallets"
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.key")):
+                if _WALLET_NAME.match(path.stem):
+                    self.wallets[path.stem] = PrivateKey.from_bytes(read_private(path))
+
+    def _entry(self, block):
+        chain = self.node.chain
+        if isinstance(block, int) or (isinstance(block, str) and block.isdigit()):
+            height = int(block)
+            if not 0 <= height <= chain.height:
+                raise UsageError("unknown-block", f"the best chain has heights 0..{chain.height}, not {height}")
+            return chain.entry_at(height)
+        entry = chain.get(_hex32(block, "block hash"))
+        if entry is None:
+            raise UsageError("unknown-block", f"no block {block} known to this node")
+        return entry
+
+    def _find_tx(self, txid: bytes):
+        tx = self.node.mempool.get(txid)
+        if tx is not None:
+            return tx, None
+        for entry in reversed(self.node.chain.active_chain()):
+            for t in entry.block.txs:
+                if t.txid == txid:
+                    return t, entry.height
+        return None, None
+
+    @staticmethod
+    def _coins(units: int) -> str:
+        return f"{units // COIN}.{units % COIN:08d}"
+
+
+def _hex32(text, what: str) -> bytes:
+    """A hash as shown (byte-reversed hex, as ``hash_to_hex`` writes it) -> internal bytes."""
+    try:
+        raw = bytes.fromhex(text)
+    except (TypeError, ValueError):
+        raw = b""
+    if len(raw) != 32:
+        raise UsageError("bad-hash", f"a {what} is 64 hex digits, not {text!r}")
+    return raw[::-1]
+
+
+def _fee(fee) -> int:
+    if isinstance(fee, bool) or not isinstance(fee, int) or fee < 0:
+        raise UsageError("bad-fee", f"a fee is a whole number of smallest units (>= 0), not {fee!r}")
+    return fee
+
+
+_LEVELS = {"tip": logging.INFO, "reorg": logging.WARNING, "block-rejected": logging.WARNING,
+           "ban": logging.WARNING, "error": logging.WARNING, "wrong-network": logging.WARNING,
+           "peer-connected": logging.INFO, "peer-gone": logging.INFO, "misbehaving": logging.INFO,
+           "side-branch": logging.DEBUG, "sent": logging.INFO}
+
+
+def _describe(kind: str, d: dict) -> tuple[int, str]:
+    level = _LEVELS.get(kind, logging.DEBUG)
+    if kind == "tip":
+        return level, f"new tip: height {d.get('height')}, block {d.get('tip')}"
+    if kind == "reorg":
+        return level, f"reorg: {d.get('depth')} block(s) abandoned, {d.get('returned_txs')} tx back to the mempool"
+    if kind == "block-rejected":
+        src = f" from {d['peer']}" if d.get("peer") else ""
+        return level, f"rejected block {d.get('hash')}{src}: {d.get('reason')}"
+    if kind == "peer-connected":
+        return level, f"peer connected: {d.get('peer')} (height {d.get('height')})"
+    if kind == "peer-gone":
+        return level, f"peer gone: {d.get('peer')}"
+    if kind == "ban":
+        return level, f"banned peer {d.get('peer')} ({d.get('offence')})"
+    if kind == "misbehaving":
+        return level, f"peer {d.get('peer')} misbehaved: {d.get('offence')} {d.get('detail', '')}".rstrip()
+    detail = ", ".join(f"{k} {v}" for k, v in d.items())
+    return level, f"{kind}: {detail}"
