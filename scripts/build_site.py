@@ -10,9 +10,10 @@ Steps (docs/site.md explains the choice of tools):
 1. Each ``notebooks/*.ipynb`` is executed top to bottom with nbclient, in ``notebooks/``, with
    plotly's ``plotly_mimetype`` renderer; each figure is then turned into plain HTML that draws
    it with the site's own copy of plotly.js (``include_plotlyjs=False``: no CDN).
-   Cells marked ``NBVAL_SKIP`` are not executed for the site either. The executed copy is cached
-   under ``build/site/cache`` keyed by a hash of the notebook and of the library's source, so an
-   unchanged notebook is not run again.
+   Cells marked ``NBVAL_SKIP`` are not executed for the site either. A cell that raises shows its
+   traceback on the page and is reported (nbval is what fails CI on it; ``--strict`` fails the
+   build). The executed copy is cached under ``build/site/cache``, keyed by a hash of the notebook
+   and of the library's source, so an unchanged notebook that ran cleanly is not run again.
 2. Every ipywidgets view in the outputs is replaced by a static fallback: a line naming its
    controls and their values, then the outputs its ``Output`` areas held after the first run.
 3. ``docs/site`` is copied to ``build/site/src`` with the executed notebooks, and Sphinx
@@ -45,7 +46,7 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 PLOTLY_JSON = "application/vnd.plotly.v1+json"
 CELL_TIMEOUT_S = 600            # a hang fails the build; a slow but finishing cell does not
 
-__all__ = ["build", "execute_notebook", "static_widget_fallbacks", "plotly_to_html", "notebook_paths", "main"]
+__all__ = ["build", "execute_notebook", "error_cells", "static_widget_fallbacks", "plotly_to_html", "notebook_paths", "main"]
 
 
 def notebook_paths() -> list[Path]:
@@ -71,8 +72,17 @@ def _cache_key(nb_path: Path, library: str) -> str:
     return h.hexdigest()[:16]
 
 
+def error_cells(nb) -> list[int]:
+    """Indices of the code cells whose outputs hold an error (not counting those meant to raise)."""
+    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+            and "raises-exception" not in c.metadata.get("tags", [])
+            and any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+
+
 def execute_notebook(nb_path: Path, target: Path) -> float:
-    """Execute ``nb_path`` into ``target`` (widgets replaced by static fallbacks); return seconds."""
+    """Execute ``nb_path`` into ``target`` (widgets replaced by static fallbacks); return seconds.
+
+    A cell that raises does not stop the run (its traceback becomes its output)."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -86,7 +96,7 @@ def execute_notebook(nb_path: Path, target: Path) -> float:
             cell.metadata.setdefault("tags", []).append("raises-exception")
     os.environ["PLOTLY_RENDERER"] = "plotly_mimetype"   # inherited by the kernel: figures as JSON
     start = time.perf_counter()
-    NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", store_widget_state=True,
+    NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", store_widget_state=True, allow_errors=True,
                    resources={"metadata": {"path": str(nb_path.parent)}}).execute()
     seconds = time.perf_counter() - start
     static_widget_fallbacks(nb)
@@ -180,35 +190,42 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _execute_cached(args: tuple[str, str, str]) -> tuple[str, float | None]:
+def _execute_cached(args: tuple[str, str, str]) -> tuple[str, float | None, list[int]]:
+    import nbformat
+
     nb_path, cache_dir, library = Path(args[0]), Path(args[1]), args[2]
     cached = cache_dir / f"{nb_path.stem}-{_cache_key(nb_path, library)}.ipynb"
-    if cached.exists():
-        return str(cached), None
+    if cached.exists() and not error_cells(nbformat.read(cached, as_version=4)):
+        return str(cached), None, []
     for stale in cache_dir.glob(f"{nb_path.stem}-*.ipynb"):
         stale.unlink()
-    return str(cached), execute_notebook(nb_path, cached)
+    seconds = execute_notebook(nb_path, cached)
+    return str(cached), seconds, error_cells(nbformat.read(cached, as_version=4))
 
 
-def execute_all(paths: list[Path], cache_dir: Path, jobs: int = 1, log=print) -> list[Path]:
+def execute_all(paths: list[Path], cache_dir: Path, jobs: int = 1, strict: bool = False, log=print) -> list[Path]:
     """Execute (or take from the cache) every notebook; return the executed copies in order."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     library = _library_digest()
     work = [(str(p), str(cache_dir), library) for p in paths]
 
-    def report(path: Path, seconds: float | None) -> None:
-        log(f"  {path.name}: " + ("cached" if seconds is None else f"executed in {seconds:.1f} s"))
+    def report(path: Path, seconds: float | None, errors: list[int]) -> None:
+        log(f"  {path.name}: " + ("cached" if seconds is None else f"executed in {seconds:.1f} s")
+            + (f"; ERROR in cells {errors}" if errors else ""))
 
     results = []
     if jobs > 1:
         with ProcessPoolExecutor(jobs) as pool:
             for path, result in zip(paths, pool.map(_execute_cached, work)):
-                report(path, result[1])
+                report(path, *result[1:])
                 results.append(result)
     else:
         for path, w in zip(paths, work):
             results.append(_execute_cached(w))
-            report(path, results[-1][1])
+            report(path, *results[-1][1:])
+    failed = {p.name: r[2] for p, r in zip(paths, results) if r[2]}
+    if failed and strict:
+        raise RuntimeError(f"cells raised while building the site: {failed}")
     return [Path(r[0]) for r in results]
 
 
@@ -255,7 +272,7 @@ def _sphinx(builder: str, src: Path, dest: Path, confdir: Path | None = None, lo
 
 
 def build(out: Path = DEFAULT_OUT, slides: bool = True, jobs: int = 1, only: list[str] | None = None,
-          log=print) -> Path:
+          strict: bool = False, log=print) -> Path:
     """Build the site into ``out/html``; return the path of its index.html."""
     out = Path(out)
     paths = notebook_paths()
@@ -263,10 +280,12 @@ def build(out: Path = DEFAULT_OUT, slides: bool = True, jobs: int = 1, only: lis
         paths = [p for p in paths if any(p.name.startswith(o) for o in only)]
     t0 = time.perf_counter()
     log(f"executing {len(paths)} notebooks (cache: {out / 'cache'})")
-    executed = execute_all(paths, out / "cache", jobs=jobs, log=log)
+    executed = execute_all(paths, out / "cache", jobs=jobs, strict=strict, log=log)
     t1 = time.perf_counter()
     src = _stage(executed, out, slides)
     html = out / "html"
+    if html.exists():
+        shutil.rmtree(html)          # no page left over from an earlier build
     _sphinx("html", src, html, log=log)
     t2 = time.perf_counter()
     if slides:
@@ -282,9 +301,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="build folder (default build/site)")
     parser.add_argument("--no-slides", action="store_true", help="skip the reveal.js slide decks")
     parser.add_argument("--jobs", type=int, default=1, help="notebooks executed in parallel (default 1)")
+    parser.add_argument("--strict", action="store_true", help="fail when a notebook cell raises")
     parser.add_argument("--only", nargs="*", help="only the notebooks whose names start with these prefixes")
     args = parser.parse_args(argv)
-    build(args.out, slides=not args.no_slides, jobs=args.jobs, only=args.only)
+    build(args.out, slides=not args.no_slides, jobs=args.jobs, only=args.only, strict=args.strict)
     return 0
 
 

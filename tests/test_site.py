@@ -115,15 +115,17 @@ def browsed(site) -> dict:
     try:
         with sync_api.sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
             outside: list[str] = []
+            log: list[str] = []
 
             def block_outside(route):
                 outside.append(route.request.url)
                 route.abort()
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            # every page is checked as on a first visit: storage is emptied before its scripts run
+            context.add_init_script("try { localStorage.clear(); sessionStorage.clear(); } catch (e) {}")
             context.route(lambda url: not url.startswith(base) and not url.startswith("data:"), block_outside)
             page = context.new_page()
-            log: list[str] = []
             page.on("console", lambda m: log.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
             page.on("pageerror", lambda e: log.append(f"page error: {e}"))
             page.on("requestfailed", lambda r: log.append(f"request failed: {r.url} {r.failure}"))

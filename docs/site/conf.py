@@ -27,7 +27,6 @@ extensions = [
     "sphinx.ext.autodoc",           # the API reference, from the docstrings
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
-    "sphinx.ext.viewcode",
     "sphinx.ext.mathjax",
 ]
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "conf.py", "_slides_list.md"]
