@@ -1,25 +1,26 @@
-"""What the decentralized LLM costs: loss per step, mining vs verification, the decentralization tax.
+"""What the decentralized LLM costs and how well it learns: parity, the decentralization tax, the guard.
 
-    python benchmarks/llm_chain.py                    # all four measurements (a few minutes on a CPU)
-    python benchmarks/llm_chain.py --blocks 100 --skip-demo
+    python benchmarks/llm_chain.py                          # 1-4 (several minutes on a 2-core CPU)
+    python benchmarks/llm_chain.py --guard-study            # also 5
+    python benchmarks/llm_chain.py --steps 100,300 --skip-demo   # a quick run
 
-1. **Loss**: the validation loss at genesis and after N blocks of one miner, against central
-   training (same model, data, batch, learning rate and clipping; float64 SGD) after N steps.
-2. **Mining vs verification** per block (``demo`` difficulty: about two tickets per block): the
-   miner's time (tickets, guard, block assembly) and a second node's time to verify the block
-   (recompute the gradient, hash, guard) - what every node pays for every block.
-3. **The decentralization tax**: one miner at the easiest target (a ticket wins with probability
-   1 - 2^-16), wall time per applied gradient step, mining and connecting its own block, against
-   central training of the same model for the same steps (float64, and float32 for reference);
-   with a breakdown of where the chain's time goes.
-4. **The demo's wall time**: ``gradientcoin demo`` (3 miners, 100 blocks, simulated network).
-5. ``--guard-study``: the measurements behind the chain's learning rate and guard
-   (``docs/decentralized_llm.md``): how much one honest SGD step raises the validation loss at
-   learning rates 1/4 and 1/8, and a flood of poison (the corpus written backwards, 72 % of the
-   dataset) against no guard, the per-block guard of DESIGN.md and the anchored guard.
+1. **Learning parity** (one run, side by side): one miner at the easiest target mines N blocks
+   (one applied gradient each); its validation loss after 100, 300, 1,000 blocks against
+   central training of the same model for the same number of steps - with the chain's own
+   optimizer in float64 (Lion, same betas, schedule and clipping), with nanoGPT-like AdamW in
+   float32, and with the old rule (plain SGD, lr 1/8) in float64 - plus the greedy samples'
+   share of valid corpus sentences and of right sums (``llm/evaluation.py``).
+2. **The decentralization tax**: the chain's wall time per applied step (mining and connecting
+   its own block, guard on and off) against central training's time per step.
+3. **Where a block's time goes**: the steps of one block, timed one by one; and mining vs
+   verification per block at the ``demo`` difficulty (about two tickets per block).
+4. **The demo**: ``gradientcoin demo`` with its defaults: wall time and the evidence it prints.
+5. ``--guard-study``: how much one honest step raises the guard's validation loss, and a flood
+   of poison (the corpus written backwards, 72 % of the dataset) against no guard and the
+   anchored guard on 64, 16 and 8 validation records - the damage always measured on all 64.
 
-Timings are wall-clock on whatever machine runs this, with one torch thread (the tiny model gains
-nothing from more); they are noisy on shared machines - run it when the machine is quiet and say so.
+Timings are wall-clock with one torch thread; they are noisy on shared machines (the load
+average is printed): run it when the machine is quiet and say so.
 """
 from __future__ import annotations
 
@@ -40,16 +41,57 @@ def _median(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
-def loss_and_timing(preset: str, blocks: int, checkpoints: list[int]) -> dict:
-    """Measurements 1 and 2 on one miner's chain at the demo difficulty."""
+def parity_and_tax(preset: str, checkpoints: list[int], unguarded_steps: int) -> dict:
+    """Measurements 1 and 2: one chain run to max(checkpoints), central runs beside it."""
+    from gradientcoin_edu.ledger import Wallet
+    from gradientcoin_edu.llm import EASIEST_BITS, LLMChain, LLMSpec
+    from gradientcoin_edu.llm.baseline import central_training
+    from gradientcoin_edu.llm.evaluation import evaluate
+
+    spec = LLMSpec.builtin(preset, bits=EASIEST_BITS)
+    miner = Wallet.from_seed("bench miner")
+    n = max(checkpoints)
+    out: dict = {"checkpoints": checkpoints, "loss": {}, "eval": {}, "seconds": {}}
+    chain = LLMChain(spec)
+    chain.val_loss()
+    elapsed, losses = 0.0, {0: chain.val_loss()}
+    for h in range(1, n + 1):
+        start = time.perf_counter()
+        chain.mine_and_add(miner.address)
+        elapsed += time.perf_counter() - start
+        if h in checkpoints:
+            losses[h] = chain.val_loss()
+    out["loss"]["chain"], out["seconds"]["chain"] = losses, elapsed / n
+    out["eval"]["chain"] = evaluate(spec, chain.weights)
+    runs = {"central Lion float64": dict(optimizer="chain", dtype=torch.float64),
+            "central AdamW float32": dict(optimizer="adamw", dtype=torch.float32),
+            "central Lion float32": dict(optimizer="chain", dtype=torch.float32),
+            "central SGD 1/8 float64": dict(optimizer="sgd", dtype=torch.float64)}
+    for name, kw in runs.items():
+        central_training(spec, 3, **kw)                                   # warm-up
+        run = central_training(spec, n, eval_at=checkpoints, **kw)
+        out["loss"][name] = dict(zip(run.steps, run.val_losses))
+        out["seconds"][name] = run.seconds_per_step
+        if run.weights is not None and "SGD" not in name and "Lion float32" not in name:
+            out["eval"][name] = evaluate(spec, run.weights)
+    off = LLMChain(LLMSpec.builtin(preset, bits=EASIEST_BITS), check_validation=False)
+    off.mine_and_add(miner.address)
+    start = time.perf_counter()
+    for _ in range(unguarded_steps):
+        off.mine_and_add(miner.address)
+    out["seconds"]["chain, guard off"] = (time.perf_counter() - start) / unguarded_steps
+    return out
+
+
+def per_block(preset: str, blocks: int) -> dict:
+    """Mining vs verification per block at the demo difficulty (about two tickets per block)."""
     from gradientcoin_edu.ledger import Wallet
     from gradientcoin_edu.llm import LLMChain, LLMSpec
-    from gradientcoin_edu.llm.baseline import central_training
 
     spec = LLMSpec.builtin(preset)
     miner = Wallet.from_seed("bench miner")
     chain, verifier = LLMChain(spec), LLMChain(spec)
-    chain.val_loss(), verifier.val_loss()                       # warm caches (model, genesis loss)
+    chain.val_loss(), verifier.val_loss()
     mine_s, verify_s, attempts = [], [], []
     for _ in range(blocks):
         start = time.perf_counter()
@@ -61,121 +103,112 @@ def loss_and_timing(preset: str, blocks: int, checkpoints: list[int]) -> dict:
         verifier.add_block(block)
         verify_s.append(time.perf_counter() - start)
     assert verifier.rule.weights_root() == chain.rule.weights_root()
-    central = central_training(spec, blocks, seed=0, eval_every=1)
-    losses = {h: (chain.val_loss(h), central.val_losses[h]) for h in checkpoints if h <= blocks}
-    return dict(losses=losses, mine_s=_median(mine_s), verify_s=_median(verify_s),
-                mine_mean=statistics.mean(mine_s), verify_mean=statistics.mean(verify_s),
-                attempts=statistics.mean(attempts), blocks=blocks)
+    return dict(mine=_median(mine_s), verify=_median(verify_s), attempts=statistics.mean(attempts))
 
 
-def tax(preset: str, steps: int) -> dict:
-    """Measurement 3: one miner at the easiest target against central training, plus a breakdown."""
-    from gradientcoin_edu.ledger import Wallet
-    from gradientcoin_edu.llm import EASIEST_BITS, LLMChain, LLMSpec
-    from gradientcoin_edu.llm.baseline import central_training
+def _template(parent: bytes, miner_id: bytes, nonce: int = 0):
+    """A block header template on ``parent`` for ``miner_id`` (no transactions)."""
+    from gradientcoin_edu.chain.block import BlockHeader
+    return BlockHeader(1, parent, bytes(32), miner_id=miner_id, nonce=nonce)
+
+
+def parts(preset: str) -> dict:
+    """Where one block's time goes: each step of a block timed alone (medians over 20, ms)."""
+    from gradientcoin_edu.llm import LLMSpec
     from gradientcoin_edu.model.fixed_point import weights_root
-    from gradientcoin_edu.proof_of_gradient import (apply_update, canonical_gradient, grad_root, payload_from_q,
-                                                    quantize, select_batch, validation_loss)
+    from gradientcoin_edu.proof_of_gradient import (apply_update, batch_seed, grad_root, payload_from_q, quantize,
+                                                    select_batch, validation_loss)
+    from gradientcoin_edu.proof_of_gradient.gradient import clip_gradient, compute_gradient
 
-    out: dict = {}
-    for guarded in (True, False):
-        spec = LLMSpec.builtin(preset, bits=EASIEST_BITS)
-        chain = LLMChain(spec, check_validation=guarded)
-        miner = Wallet.from_seed("bench miner")
-        chain.val_loss()
-        chain.mine_and_add(miner.address)                       # warm-up
-        start = time.perf_counter()
-        for _ in range(steps):
-            chain.mine_and_add(miner.address)
-        out["chain_guarded" if guarded else "chain_unguarded"] = (time.perf_counter() - start) / steps
-    for dtype, key in ((torch.float64, "central64"), (torch.float32, "central32")):
-        central_training(spec, 3, dtype=dtype)                  # warm-up
-        out[key] = central_training(spec, steps, dtype=dtype).seconds_per_step
-    # where the chain's time goes: the steps of one block, timed one by one
-    pog, w = spec.pog, chain.weights
-    parts: dict[str, list[float]] = {k: [] for k in ("batch", "gradient", "quantize", "grad_root", "update",
-                                                     "weights_root", "guard")}
+    spec = LLMSpec.builtin(preset)
+    pog, w = spec.pog, spec.pog.genesis_weights()
+    names = ("batch", "forward+backward", "clipping norm", "quantize", "grad_root", "update", "state root",
+             "guard (16 records)", "guard (64 records)")
+    t: dict[str, list[float]] = {k: [] for k in names}
     for n in range(20):
-        t0 = time.perf_counter()
-        _, x, y = select_batch(chain.dataset, chain.tip.hash, b"\1" * 32, n, pog.batch_size)
-        t1 = time.perf_counter()
-        g, _ = canonical_gradient(chain.rule.params, w, x, y)
-        t2 = time.perf_counter()
+        marks = [time.perf_counter()]
+        parent = spec.genesis.hash()
+        _, x, y = select_batch(spec.train, parent, batch_seed(_template(parent, b"\1" * 32, n)), pog.batch_size)
+        marks.append(time.perf_counter())
+        g, _ = compute_gradient(pog.model, w, x, y)
+        marks.append(time.perf_counter())
+        g = clip_gradient(g, pog.clip_norm)
+        marks.append(time.perf_counter())
         q = quantize(g, pog.quantum_log2)
-        t3 = time.perf_counter()
+        marks.append(time.perf_counter())
         grad_root(payload_from_q(q), pog.chunk_bytes)
-        t4 = time.perf_counter()
+        marks.append(time.perf_counter())
         new = apply_update(w, q, pog)
-        t5 = time.perf_counter()
+        marks.append(time.perf_counter())
         weights_root(new, pog.chunk_bytes)
-        t6 = time.perf_counter()
-        validation_loss(pog, spec.validation, new)
-        t7 = time.perf_counter()
-        for k, a, b in zip(parts, (t0, t1, t2, t3, t4, t5, t6), (t1, t2, t3, t4, t5, t6, t7)):
-            parts[k].append(b - a)
-    out["parts"] = {k: _median(v) for k, v in parts.items()}
-    out["steps"] = steps
-    return out
+        marks.append(time.perf_counter())
+        validation_loss(pog.replace(max_validation_records=16), spec.validation, new)
+        marks.append(time.perf_counter())
+        validation_loss(pog.replace(max_validation_records=64), spec.validation, new)
+        marks.append(time.perf_counter())
+        for k, a, b in zip(names, marks, marks[1:]):
+            t[k].append(b - a)
+    return {k: 1000 * _median(v) for k, v in t.items()}
 
 
-def guard_study(steps: int = 200, warm: int = 50, blocks: int = 25, max_tickets: int = 100) -> dict:
-    """Measurement 5 (see the module docstring), with the proof-of-gradient functions directly."""
-    from gradientcoin_edu.model import CharTokenizer, Dataset, builtin_datasets, generate_corpus
-    from gradientcoin_edu.proof_of_gradient import PoGParams, apply_update, attempt, validation_loss
+def guard_study(records=(64, 16, 8), steps: int = 200, warm: int = 50, blocks: int = 25,
+                max_tickets: int = 100, margin: float = 0.1) -> dict:
+    """Measurement 5, with the chain's optimizer (``demo`` preset) and the proof-of-gradient functions."""
+    from gradientcoin_edu.llm import LLMSpec
+    from gradientcoin_edu.model import Dataset, generate_corpus
+    from gradientcoin_edu.proof_of_gradient import apply_update, attempt, validation_loss
 
-    tok = CharTokenizer()
-    train, val = builtin_datasets(32, tokenizer=tok)
-    out: dict = {"honest": {}, "flood": {}}
-    for shift in (2, 3):                                     # learning rate 1/4 and 1/8
-        p = PoGParams.for_data(train, val, tokenizer=tok, lr_num=1, lr_shift=shift)
-        w, parent = p.genesis_weights(), bytes(32)
-        v = validation_loss(p, val, w)
-        rises, history = [], [v]
-        for n in range(steps):
-            a = attempt(p, train, parent, w, b"\1" * 32, n)
-            w, parent = apply_update(w, a.q, p), a.ticket
-            v2 = validation_loss(p, val, w)
-            rises.append(v2 - v)
-            history.append(v2)
-            v = v2
-            if shift == 3 and n + 1 == warm:
-                trained, start_loss, start_parent = w, v, parent
-                best0 = min(history)             # the anchored guard's reference: the best loss so far
-        r = np.array(rises)
-        out["honest"][f"1/{2 ** shift}"] = dict(final=v, max_rise=float(r.max()), share_above_0_1=float(np.mean(r > 0.1)),
-                                                 share_above_0_05=float(np.mean(r > 0.05)))
-    p = PoGParams.for_data(train, val, tokenizer=tok, lr_num=1, lr_shift=3)
+    spec = LLMSpec.builtin("demo")
+    train, val, tok = spec.train, spec.validation, spec.tokenizer
+    full = spec.pog.replace(max_validation_records=64)
+    loss = {n: (lambda w, p=spec.pog.replace(max_validation_records=n): validation_loss(p, val, w)) for n in records}
+    p, w, parent = spec.pog, spec.pog.genesis_weights(), bytes(32)
+    rises = {n: [] for n in records}
+    before = {n: loss[n](w) for n in records}
+    for i in range(steps):
+        a = attempt(p, train, _template(parent, b"\1" * 32), w, i)
+        w, parent = apply_update(w, a.q, p), a.ticket
+        for n in records:
+            v = loss[n](w)
+            rises[n].append(v - before[n])
+            before[n] = v
+        if i + 1 == warm:
+            trained, start_parent = w, parent
+    out: dict = {"honest": {n: dict(max_rise=float(np.max(r)), above_half_margin=float(np.mean(np.array(r) > margin / 2)))
+                            for n, r in rises.items()}, "flood": {}}
     text = "".join(line[::-1] + "\n" for line in generate_corpus(b"poison", 12000).splitlines())
-    data = train.extend(Dataset.from_text(text, tok, 32).records[:4096])
+    data = train.extend(Dataset.from_text(text, tok, spec.pog.model.block_size).records[:4096])
     p = p.replace(dataset_root=data.root)
-    w0 = trained
-    for mode in ("none", "per-block", "anchored"):
-        w, v, best, parent, nonce, refused, curve, stalled = w0, start_loss, best0, start_parent, 0, 0, [], False
+    for mode in ("none", *records):
+        guard = None if mode == "none" else loss[mode]
+        w, parent, nonce, refused, curve, stalled = trained, start_parent, 0, 0, [], False
+        best = guard(w) if guard else None
+        start = validation_loss(full, val, w)
         for _ in range(blocks):
             for _ in range(max_tickets):
-                a = attempt(p, data, parent, w, b"\2" * 32, nonce)
+                a = attempt(p, data, _template(parent, b"\2" * 32), w, nonce)
                 nonce += 1
                 new = apply_update(w, a.q, p)
-                v2 = validation_loss(p, val, new)
-                limit = {"none": float("inf"), "per-block": v + 0.1, "anchored": best + 0.1}[mode]
-                if v2 <= limit:
+                v = guard(new) if guard else None
+                if v is None or v <= best + margin:
                     break
                 refused += 1
             else:
-                stalled = True                            # no ticket in max_tickets passes: the chain stalls
+                stalled = True
                 break
-            w, v, parent, best = new, v2, a.ticket, min(best, v2)
-            curve.append(v)
-        out["flood"][mode] = dict(worst=max(curve, default=start_loss), final=curve[-1] if curve else start_loss,
-                                  refused_tickets=refused, start=start_loss, blocks=len(curve), stalled=stalled)
+            w, parent = new, a.ticket
+            best = min(best, v) if guard else None
+            curve.append(validation_loss(full, val, w))
+        out["flood"][mode] = dict(start=start, worst=max(curve, default=start), final=curve[-1] if curve else start,
+                                  refused=refused, blocks=len(curve), stalled=stalled)
     return out
 
 
-def demo_time() -> float:
+def demo_run() -> tuple[float, str]:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "gradientcoin_edu", "demo", "--no-progress"], check=True,
-                   capture_output=True, text=True)
-    return time.perf_counter() - start
+    r = subprocess.run([sys.executable, "-m", "gradientcoin_edu", "demo", "--no-progress"], check=True,
+                       capture_output=True, text=True)
+    return time.perf_counter() - start, r.stdout
 
 
 def machine() -> str:
@@ -196,53 +229,59 @@ def machine() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="demo", choices=["tiny", "demo"])
-    parser.add_argument("--blocks", type=int, default=200, help="blocks for the loss curve (default 200)")
-    parser.add_argument("--tax-steps", type=int, default=100, help="steps for the tax measurement (default 100)")
-    parser.add_argument("--skip-demo", action="store_true", help="do not time `gradientcoin demo`")
-    parser.add_argument("--guard-study", action="store_true", help="also run measurement 5 (about 2 minutes)")
+    parser.add_argument("--steps", default="100,300,1000", help="checkpoints of the parity run (default 100,300,1000)")
+    parser.add_argument("--tax-steps", type=int, default=100, help="steps of the guard-off run (default 100)")
+    parser.add_argument("--verify-blocks", type=int, default=50, help="blocks for mining vs verification (default 50)")
+    parser.add_argument("--skip-demo", action="store_true", help="do not run `gradientcoin demo`")
+    parser.add_argument("--guard-study", action="store_true", help="also run measurement 5 (a few minutes)")
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     print("machine:", machine())
     print(f"command: python benchmarks/llm_chain.py {' '.join(argv if argv is not None else sys.argv[1:])}".rstrip())
+    checkpoints = sorted({int(x) for x in args.steps.split(",")})
+    result: dict = dict(machine=machine())
 
-    checkpoints = sorted({0, 25, 50, 100, args.blocks})
-    r = loss_and_timing(args.preset, args.blocks, checkpoints)
-    print(f"\n1. validation loss, one miner on the chain vs central SGD (float64), same number of steps")
-    print(f"   {'steps':>6} {'chain':>8} {'central':>8}")
-    for h, (c, z) in sorted(r["losses"].items()):
-        print(f"   {h:>6} {c:>8.3f} {z:>8.3f}")
-    print(f"\n2. per block at the demo difficulty ({r['attempts']:.2f} tickets per block on average):")
-    print(f"   mining {1000 * r['mine_s']:.0f} ms (median; mean {1000 * r['mine_mean']:.0f}), "
-          f"verification by another node {1000 * r['verify_s']:.0f} ms (median; mean {1000 * r['verify_mean']:.0f})")
+    r = result["parity"] = parity_and_tax(args.preset, checkpoints, args.tax_steps)
+    names = list(r["loss"])
+    print("\n1. validation loss after the same number of applied steps (chain: one miner, its own blocks)")
+    print("   " + f"{'steps':>6} " + " ".join(f"{n:>24}" for n in names))
+    for h in [0, *checkpoints]:
+        ref = r["loss"]["chain"][h]
+        cells = [f"{r['loss'][n][h]:>8.3f}" + ("" if n == "chain" else f" ({ref / r['loss'][n][h] - 1:+6.1%})")
+                 for n in names]
+        print("   " + f"{h:>6} " + " ".join(f"{c:>24}" for c in cells))
+    print("   (in brackets: the chain's loss relative to that run's)")
+    for n, e in r["eval"].items():
+        print(f"   {n} after {checkpoints[-1]} steps: valid sentences {e.sentences_valid:.0%}, sums {e.sums_correct:.0%}; "
+              + "; ".join(f"{p!r} -> {t!r}" for p, t in list(e.samples.items())[:2]))
+    sec = r["seconds"]
+    print("\n2. decentralization tax: wall time per applied step")
+    for n, v in sec.items():
+        print(f"   {n:>26}: {1000 * v:7.1f} ms   chain / this = {sec['chain'] / v:5.2f}x")
 
-    t = tax(args.preset, args.tax_steps)
-    p = t["parts"]
-    print(f"\n3. decentralization tax: one miner at the easiest target, {t['steps']} steps")
-    print(f"   chain (guard on)  {1000 * t['chain_guarded']:.1f} ms per applied step = "
-          f"{t['chain_guarded'] / t['central64']:.2f}x central float64 ({1000 * t['central64']:.1f} ms), "
-          f"{t['chain_guarded'] / t['central32']:.2f}x central float32 ({1000 * t['central32']:.1f} ms)")
-    print(f"   chain (guard off) {1000 * t['chain_unguarded']:.1f} ms per applied step = "
-          f"{t['chain_unguarded'] / t['central64']:.2f}x central float64")
-    total = sum(p.values())
-    print("   where a block's time goes (median ms): " + ", ".join(f"{k} {1000 * v:.1f}" for k, v in p.items())
-          + f"; other (tx selection, block assembly, header checks, store) "
-            f"{1000 * max(0.0, t['chain_guarded'] - total):.1f}")
-    result = dict(machine=machine(), loss=r, tax=t)
+    b = result["per_block"] = per_block(args.preset, args.verify_blocks)
+    pt = result["parts"] = parts(args.preset)
+    print(f"\n3. per block at the demo difficulty ({b['attempts']:.2f} tickets per block): mining {1000 * b['mine']:.0f} ms, "
+          f"verification by another node {1000 * b['verify']:.0f} ms (medians)")
+    print("   one block's steps (median ms): " + ", ".join(f"{k} {v:.1f}" for k, v in pt.items()))
     if not args.skip_demo:
-        result["demo_seconds"] = demo_time()
-        print(f"\n4. `gradientcoin demo` (3 miners, 100 blocks, simulated network): {result['demo_seconds']:.1f} s wall")
+        seconds, text = demo_run()
+        result["demo"] = dict(seconds=seconds, output=text)
+        print(f"\n4. `gradientcoin demo` (defaults): {seconds:.1f} s wall; its last lines:")
+        print("\n".join("   " + line for line in text.strip().splitlines()[-12:]))
     if args.guard_study:
         g = result["guard_study"] = guard_study()
-        print("\n5. one honest SGD step, 200 steps from genesis: rise of the validation loss")
-        for lr, h in g["honest"].items():
-            print(f"   lr {lr}: largest rise {h['max_rise']:+.3f}, steps rising > 0.05: {h['share_above_0_05']:.0%}, "
-                  f"> 0.1: {h['share_above_0_1']:.0%}; loss after 200 steps {h['final']:.3f}")
-        print("   flood of backwards text (72 % of the dataset) after 50 honest steps (lr 1/8), 25 blocks, margin 0.1:")
+        print("\n5. one honest step (the chain's optimizer, 200 steps from genesis): rise of the guard's loss")
+        for n, h in g["honest"].items():
+            print(f"   {n:>2} records: largest rise {h['max_rise']:+.3f}, steps rising > half the margin "
+                  f"{h['above_half_margin']:.0%}")
+        print("   flood of backwards text (72 % of the dataset) after 50 honest steps, 25 blocks, margin 0.1; "
+              "loss on all 64 records:")
         for mode, f in g["flood"].items():
-            print(f"   {mode:>9}: start {f['start']:.3f}, worst {f['worst']:.3f}, after {f['blocks']} blocks "
-                  f"{f['final']:.3f}, tickets refused by the guard {f['refused_tickets']}"
-                  + (" (stalled: 100 tickets in a row refused)" if f["stalled"] else ""))
+            label = "no guard" if mode == "none" else f"anchored guard on {mode} records"
+            print(f"   {label:>32}: start {f['start']:.3f}, worst {f['worst']:.3f}, after {f['blocks']} blocks "
+                  f"{f['final']:.3f}, tickets refused {f['refused']}" + (" (stalled)" if f["stalled"] else ""))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1, default=str)

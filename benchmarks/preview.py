@@ -37,18 +37,18 @@ def timings(spec, dataset, n: int = 200) -> tuple[float, float]:
     """(seconds per batch preview on the old rule, seconds per gradient) on this machine."""
     from gradientcoin_edu.model import Dataset
     from gradientcoin_edu.proof_of_gradient import canonical_gradient
-    from gradientcoin_edu.proof_of_gradient.batch import batch_seed, select_batch, select_indices
+    from gradientcoin_edu.proof_of_gradient.batch import select_batch, select_indices, template_seed
 
     plain = Dataset(dataset.records)
     start = time.perf_counter()
     for k in range(n):
-        select_indices(plain, b"p" * 32, batch_seed(b"p" * 32, b"m" * 32, k), spec.pog.batch_size)
+        select_indices(plain, b"p" * 32, template_seed(b"p" * 32, b"m" * 32, k), spec.pog.batch_size)
     preview = (time.perf_counter() - start) / n
     grads = []
     w = spec.pog.genesis_weights()
     params = spec.pog.replace(dataset_root=plain.root)
     for k in range(6):
-        _, x, y = select_batch(plain, b"p" * 32, b"m" * 32, k, spec.pog.batch_size)
+        _, x, y = select_batch(plain, b"p" * 32, template_seed(b"p" * 32, b"m" * 32, k), spec.pog.batch_size)
         start = time.perf_counter()
         canonical_gradient(params, w, x, y)
         grads.append(time.perf_counter() - start)

@@ -12,17 +12,21 @@ from .errors import GradientCoinError  # noqa: F401
 __all__ = ["__version__", "GradientCoinError"]
 
 
-def print_environment() -> str:
-    """Print (and return) one line saying what this notebook runs on: device, torch, kernels."""
+def environment_line() -> str:
+    """One line saying what this notebook runs on: package, Python, torch, device, threads."""
     import platform
     try:
         import torch
         dev = f"CUDA ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "CPU"
-        line = f"gradientcoin_edu {__version__} | Python {platform.python_version()} | torch {torch.__version__} | device: {dev} | threads: {torch.get_num_threads()}"
+        return (f"gradientcoin_edu {__version__} | Python {platform.python_version()} | torch {torch.__version__} "
+                f"| device: {dev} | threads: {torch.get_num_threads()}")
     except ImportError:  # pragma: no cover - torch is a dependency
-        line = f"gradientcoin_edu {__version__} | Python {platform.python_version()} | torch not installed"
-    print(line)
-    return line
+        return f"gradientcoin_edu {__version__} | Python {platform.python_version()} | torch not installed"
 
 
-__all__.append("print_environment")
+def print_environment() -> None:
+    """Print :func:`environment_line` once (returns None, so a notebook does not echo it a second time)."""
+    print(environment_line())
+
+
+__all__ += ["environment_line", "print_environment"]

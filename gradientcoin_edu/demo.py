@@ -130,7 +130,6 @@ def run_llm_demo(blocks: int = 100, miners: int = 3, preset: str = "demo", seed:
 
     Raises ``AssertionError`` if the nodes disagree or the validation loss did not fall.
     """
-    from .crypto.hashes import sha256
     from .llm import LLMSpec, Query, build_data_tx, build_query_tx
     from .llm.baseline import central_training
     from .llm.data import data_fee
@@ -200,7 +199,7 @@ def run_llm_demo(blocks: int = 100, miners: int = 3, preset: str = "demo", seed:
     found = first.find_answer(qtx.txid)
     assert found is not None, "the query was not answered"
     answer_height, record = found
-    by_id = {sha256(n.encode()): n for n in names}
+    by_id = {sim.node(n).miner_id: n for n in names}
     answered_by = by_id.get(first.header_at(answer_height).miner_id, "?")
     recheck = sim.node(names[-1]).chain.answer(query)
     assert recheck == record.text, "another node computes a different answer"

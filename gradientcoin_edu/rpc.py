@@ -370,6 +370,10 @@ class NodeClient:
         """Recent log events (new tips, reorgs, rejections with reasons, peers) after number ``since``."""
         return self.call("events", since)
 
+    def setmining(self, on: bool | None = None) -> bool:
+        """Turn the node's miner on or off (None: ask whether it is on)."""
+        return self.call("setmining") if on is None else self.call("setmining", on)
+
     def stop(self) -> str:
         return self.call("stop")
 

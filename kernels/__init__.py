@@ -5,13 +5,16 @@ fixed-size chunks (``docs/architecture.md``, "Gradient commitment"). Every miner
 root for every lottery ticket, and every node recomputes it for every block, so it is worth a GPU
 kernel. The functions below are the whole API; each picks its path from the input:
 
-* a CUDA tensor goes to the Triton kernels (``chunk_hash.py``, ``fused_verify.py``,
-  ``merkle_root.py``, ``nonce_search.py`` in this folder);
+* a CUDA tensor goes to the Triton kernels (``triton_chunk_hash.py``, ``triton_fused_verify.py``,
+  ``triton_merkle_root.py``, ``triton_nonce_search.py`` in this folder);
 * everything else (NumPy arrays, CPU tensors, bytes) goes to the bit-exact CPU path (``cpu.py``).
 
 ``GRADIENTCOIN_KERNELS=cpu|triton|interpret`` (or ``backend=`` on any call) forces one path;
 ``interpret`` runs the Triton kernels in Triton's CPU interpreter (``TRITON_INTERPRET=1``), which is
-how the kernels are tested without a GPU. The choice is announced once, on one line, through the
+how the kernels are tested without a GPU. A process loads the Triton modules once, interpreted or
+compiled, whichever it asks for first (``kernel_mode()``); nothing is reloaded. When a compiled
+kernel fails on this GPU (say, an architecture Triton cannot build for), auto mode falls back to
+the CPU path for the rest of the process and says so once. The choice is announced once, on one line, through the
 ``gradientcoin_edu.kernels`` logger. Triton is optional: without it this package still imports and
 uses the CPU path. Taught in notebook 11.
 """
@@ -33,7 +36,8 @@ from . import cpu
 
 __all__ = [
     "quantize", "chunk_digests", "merkle_root_of_digests", "gradient_root", "fused_verify",
-    "VerifyReport", "nonce_search", "backend_for", "triton_available", "triton_module", "BACKENDS", "ENV_VAR",
+    "VerifyReport", "nonce_search", "backend_for", "triton_available", "triton_module", "kernel_mode",
+    "BACKENDS", "ENV_VAR",
 ]
 
 ENV_VAR = "GRADIENTCOIN_KERNELS"
@@ -45,7 +49,7 @@ log = logging.getLogger(__name__)
 # ---------------------------------------------------------------------------------------------
 
 _announced: set[str] = set()
-_triton_broken: str | None = None          # set when a Triton kernel failed on this GPU
+_triton_broken: str | None = None          # why a compiled kernel failed on this GPU (then: the CPU path)
 _lock = threading.Lock()
 
 
@@ -118,11 +122,16 @@ def backend_for(*inputs, backend: str | None = None, prefer_gpu: bool = False) -
 
 
 # ---------------------------------------------------------------------------------------------
-# loading the Triton modules (compiled or interpreted) lazily
+# loading the Triton modules: once per process, compiled or interpreted
 # ---------------------------------------------------------------------------------------------
 
-_TRITON_MODULES = ("sha256_triton", "chunk_hash", "fused_verify", "merkle_root", "nonce_search")
-_loaded_mode: str | None = None
+# short name -> module (the modules are named ``triton_*`` so that no module shadows the
+# dispatch function of the same name on this package)
+_TRITON_MODULES = {"sha256": "triton_sha256", "chunk_hash": "triton_chunk_hash",
+                   "fused_verify": "triton_fused_verify", "merkle_root": "triton_merkle_root",
+                   "nonce_search": "triton_nonce_search"}
+_ALIASES = {"sha256_triton": "sha256", **{v: k for k, v in _TRITON_MODULES.items()}}
+_mode: str | None = None          # "interpret" or "compiled": fixed by the first load, never changed
 
 
 @contextlib.contextmanager
@@ -139,23 +148,40 @@ def _interpret_env(on: bool):
             os.environ["TRITON_INTERPRET"] = old
 
 
+def kernel_mode() -> str | None:
+    """How this process's Triton kernels are decorated: "interpret", "compiled", or None (not loaded yet)."""
+    return _mode
+
+
 def _triton(name: str, interpret: bool):
-    """The kernel module ``name``, decorated for the interpreter or for the compiler."""
-    global _loaded_mode
+    """The kernel module ``name``. The first call imports all kernel modules, for the interpreter or
+    for the compiler, and that mode holds for the life of the process (``@triton.jit`` reads
+    TRITON_INTERPRET once, at import); asking for the other mode later is a ``KernelError``."""
+    global _mode
     want = "interpret" if interpret else "compiled"
     with _lock:
-        if _loaded_mode != want:
+        if _mode is None:
+            early = {_decorated(sys.modules[f"{__name__}.{m}"]) for m in _TRITON_MODULES.values()
+                     if f"{__name__}.{m}" in sys.modules} - {None}      # imported directly, before us
+            if early and early != {want}:
+                raise KernelError("kernel-mode", f"a kernel module was imported {early.pop()} before the "
+                                                 f"dispatcher loaded it; {want} kernels need a new process")
             with _interpret_env(interpret):
-                for mod in _TRITON_MODULES:          # helpers first: kernels bind them at import
-                    full = f"{__name__}.{mod}"
-                    if full in sys.modules:
-                        importlib.reload(sys.modules[full])
-                    else:
-                        importlib.import_module(full)
-            _loaded_mode = want
+                for mod in _TRITON_MODULES.values():          # helpers first: kernels bind them at import
+                    importlib.import_module(f"{__name__}.{mod}")
+            _mode = want
             if interpret:
                 _quiet_interpreter_overflow_checks()
-    return sys.modules[f"{__name__}.{name}"]
+        elif _mode != want:
+            raise KernelError("kernel-mode", f"the Triton kernels of this process were loaded {_mode}; "
+                                             f"{want} kernels need a new process")
+    return sys.modules[f"{__name__}.{_TRITON_MODULES[name]}"]
+
+
+def _decorated(module) -> str | None:
+    """"interpret" or "compiled": how the ``@triton.jit`` functions of ``module`` were decorated."""
+    kinds = {type(v).__name__ for v in vars(module).values()}
+    return "interpret" if "InterpretedFunction" in kinds else "compiled" if "JITFunction" in kinds else None
 
 
 def _quiet_interpreter_overflow_checks() -> None:
@@ -173,16 +199,14 @@ def _quiet_interpreter_overflow_checks() -> None:
 
 def triton_module(name: str, interpret: bool = False):
     """A kernel module (``"chunk_hash"``, ``"fused_verify"``, ``"merkle_root"``, ``"nonce_search"``,
-    ``"sha256_triton"``), its kernels decorated for the interpreter or the compiler.
-
-    Use this (or ``importlib.import_module``) rather than ``import gradientcoin_edu.kernels.fused_verify
-    as m``: that statement reads the package attribute, which is the *function* ``fused_verify``.
-    """
+    ``"sha256"``; or its file name, e.g. ``"triton_chunk_hash"``), its kernels decorated for the
+    interpreter or the compiler - whichever this process loaded first (see ``kernel_mode``)."""
     if not triton_available():
         raise KernelError("backend-unavailable", "triton is not installed")
-    if name not in _TRITON_MODULES:
+    key = _ALIASES.get(name, name)
+    if key not in _TRITON_MODULES:
         raise KernelError("bad-backend", f"no kernel module {name!r}; known: {', '.join(_TRITON_MODULES)}")
-    return _triton(name, interpret)
+    return _triton(key, interpret)
 
 
 def _run(choice: str, forced: bool, name: str, gpu_fn: str, cpu_fallback, *args):
@@ -359,21 +383,3 @@ def _to_numpy(x) -> np.ndarray:
 
 def _astuple(r: VerifyReport):
     return r.digests, r.deviations, r.disallowed, r.root
-
-
-# ---------------------------------------------------------------------------------------------
-# keep the API names: importing the submodule ``fused_verify.py`` would otherwise replace the
-# function ``fused_verify`` on this package with the module (Python sets ``package.<submodule>``
-# on import). The package keeps its functions; the modules stay reachable through sys.modules
-# and ``import gradientcoin_edu.kernels.fused_verify as m``.
-# ---------------------------------------------------------------------------------------------
-
-class _Package(type(sys)):
-    def __setattr__(self, name, value):
-        if name in _KEEP and isinstance(value, type(sys)):
-            return
-        super().__setattr__(name, value)
-
-
-_KEEP = {"fused_verify", "nonce_search"}
-sys.modules[__name__].__class__ = _Package

@@ -172,7 +172,7 @@ def bench_nonces(args, cuda: bool) -> dict[str, dict[str, float]]:
     """
     from gradientcoin_edu import kernels as K
     from gradientcoin_edu.kernels import cpu
-    from gradientcoin_edu.kernels.nonce_search import reference_nonce_search as python_loop
+    from gradientcoin_edu.kernels.triton_nonce_search import reference_nonce_search as python_loop
 
     n_cpu = args.nonces or 50_000
     table = {}

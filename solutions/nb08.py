@@ -6,10 +6,9 @@ import hashlib
 import numpy as np
 
 
-def ticket(parent_hash: bytes, miner_id: bytes, nonce: int, grad_root: bytes) -> bytes:
-    """08.1: SHA-256d(parent_hash ‖ miner_id ‖ nonce as 4 little-endian bytes ‖ grad_root)."""
-    data = parent_hash + miner_id + nonce.to_bytes(4, "little") + grad_root
-    return hashlib.sha256(hashlib.sha256(data).digest()).digest()
+def my_batch_seed(header_bytes: bytes) -> bytes:
+    """08.1: SHA-256 of the 180 header bytes without grad_root (68..99) and weights_root (100..131)."""
+    return hashlib.sha256(header_bytes[:68] + header_bytes[132:]).digest()
 
 
 def count_deviations(g: np.ndarray, q: np.ndarray, quantum_log2: int, delta: float) -> tuple[int, int]:
@@ -21,4 +20,4 @@ def count_deviations(g: np.ndarray, q: np.ndarray, quantum_log2: int, delta: flo
     return int(deviates.sum()), int(disallowed.sum())
 
 
-SOLUTIONS = {"08.1": ticket, "08.2": count_deviations}
+SOLUTIONS = {"08.1": my_batch_seed, "08.2": count_deviations}

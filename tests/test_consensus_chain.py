@@ -16,6 +16,7 @@ from dataclasses import replace
 import pytest
 
 from _chain_helpers import ALICE, BOB, MINER, NOW, PARAMS, extend, new_chain, next_block, remine, state
+from _fixtures import one_torch_thread, spec  # noqa: F401 (fixtures)
 from gradientcoin_edu.chain import (
     AddResult, Block, BlockStore, ProofOfWork, WorkRule, bits_to_target, mine, target_to_bits,
 )
@@ -372,3 +373,74 @@ def test_bitcoin_mainnet_preset_does_not_enforce_the_time_warp_rule():
     assert ChainParams.preset("bitcoin").timewarp_grace == 600                  # BIP 94's figure
     assert ChainParams.preset("demo").enforce_timewarp and ChainParams.preset("demo").timewarp_grace == 0
     assert WARP.with_changes(timewarp_grace_seconds=60).timewarp_grace == 60
+
+
+# ------------------------------------------------------------------ the same under proof-of-gradient
+
+LLM_CLOCK = lambda: 2_000_000_000                                               # noqa: E731
+
+
+@pytest.fixture(scope="module")
+def llm_branches(spec):
+    """Two branches of the decentralized LLM (tiny preset) from genesis: a (5 blocks) and b (4 blocks)."""
+    from gradientcoin_edu.llm import LLMChain
+    branches = []
+    for miner, n in ((MINER, 5), (BOB, 4)):
+        source = LLMChain(spec, clock=LLM_CLOCK)
+        branches.append([source.mine_and_add(miner.address) for _ in range(n)])
+    return branches
+
+
+def _flip(payload: bytes, at: int) -> bytes:
+    return payload[:at] + bytes([payload[at] ^ 1]) + payload[at + 1:]
+
+
+def test_pog_a_copy_with_one_payload_byte_changed_does_not_poison_the_block(spec, llm_branches, tmp_path):
+    """Old code: the copy failed when connecting (``grad-root-mismatch``), the hash was marked, and the
+    genuine block and its descendants were refused for good."""
+    from gradientcoin_edu.llm import LLMChain
+    a = llm_branches[0][:3]
+    chain = LLMChain(spec, store=str(tmp_path / "node.sqlite"), clock=LLM_CLOCK)
+    for at in (0, len(a[0].payload) // 2, len(a[0].payload) - 1):
+        with pytest.raises(MutatedBlock):
+            chain.add_block(replace(a[0], payload=_flip(a[0].payload, at)))
+        assert a[0].hash() not in chain and a[0].hash() not in chain.invalid
+    with pytest.raises(MutatedBlock):
+        chain.add_block(mutate_txs(a[0]))
+    for block in a:
+        assert chain.add_block(block) is AddResult.EXTENDED
+    assert chain.tip.hash == a[-1].hash() and chain.weights_root_at(3) == a[-1].header.weights_root
+    chain.close()
+
+
+def test_pog_side_branch_junk_of_the_wrong_size_is_not_stored(spec, llm_branches, tmp_path):
+    from gradientcoin_edu.llm import LLMChain
+    a, b = llm_branches[0][:3], llm_branches[1]
+    chain = LLMChain(spec, store=str(tmp_path / "node.sqlite"), clock=LLM_CLOCK)
+    for block in a:
+        chain.add_block(block)
+    rows, payload_bytes = len(chain.store), chain.store.payload_bytes()
+    for junk in (b[0].payload[:-4], b[0].payload + bytes(4), bytes(1 << 20)):
+        with pytest.raises(MutatedBlock):
+            chain.add_block(replace(b[0], payload=junk))              # would be a side branch (less work)
+    assert b[0].hash() not in chain and len(chain.store) == rows and chain.store.payload_bytes() == payload_bytes
+    assert chain.add_block(b[0]) is AddResult.SIDE_BRANCH
+    chain.close()
+
+
+def test_pog_a_reorganisation_back_and_forth_computes_each_gradient_once(spec, llm_branches, monkeypatch):
+    from gradientcoin_edu.llm import LLMChain
+    from gradientcoin_edu.proof_of_gradient import rule as pog_rule
+    a, b = llm_branches
+    computed: list[int] = []
+    real = pog_rule.verify
+    monkeypatch.setattr(pog_rule, "verify", lambda params, dataset, validation, parent, proof, *args, **kw:
+                        computed.append(proof.nonce) or real(params, dataset, validation, parent, proof, *args, **kw))
+    chain = LLMChain(spec, clock=LLM_CLOCK)
+    for block in a[:2] + b + a[2:3]:                 # a1 a2, then b (heavier: reorg), then a3 (less work: side)
+        chain.add_block(block)
+    assert chain.tip.hash == b[-1].hash() and len(computed) == 2 + 4
+    for block in a[3:]:                              # a4 (equal work), a5 (heavier): back to a
+        chain.add_block(block)
+    assert chain.tip.hash == a[-1].hash()
+    assert len(computed) == 2 + 4 + 1 + 2            # old code: a1 and a2 computed again (11)

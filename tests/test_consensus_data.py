@@ -20,7 +20,7 @@ from gradientcoin_edu.llm.poisoning import poison_text
 from gradientcoin_edu.llm.preview import expected_share, preview_share
 from gradientcoin_edu.model import Dataset
 from gradientcoin_edu.proof_of_gradient.batch import (StratifiedDataset, allocation_seed, batch_indices, batch_seed,
-                                                      select_batch, select_indices, slot_strata)
+                                                      select_batch, select_indices, slot_strata, template_seed)
 from _fixtures import one_torch_thread  # noqa: F401 (fixture)
 
 CLOCK = lambda: 2_000_000_000                      # noqa: E731
@@ -73,11 +73,11 @@ def test_the_allocation_depends_on_the_parent_not_on_the_nonce():
     d = extend_dataset(spec.train, [spec.train.records[:5], spec.train.records[5:9]], spec.params)
     bs = spec.pog.batch_size
     for parent in PARENTS[:10]:
-        strata = {tuple(d.stratum_of(int(i)) for i in select_indices(d, parent, batch_seed(parent, b"m", n), bs))
+        strata = {tuple(d.stratum_of(int(i)) for i in select_indices(d, parent, template_seed(parent, b"m", n), bs))
                   for n in range(30)}
         assert len(strata) == 1                                      # same strata for every nonce
         assert list(next(iter(strata))) == slot_strata(allocation_seed(parent), d.weights, bs).tolist()
-    idx = [select_batch(d, PARENTS[0], b"m", n, bs)[0] for n in range(5)]
+    idx = [select_batch(d, PARENTS[0], template_seed(PARENTS[0], b"m", n), bs)[0] for n in range(5)]
     assert len({tuple(i) for i in idx}) == 5                         # but the records differ
     # one stratum (a plain dataset): exactly the uniform draw of before
     assert np.array_equal(select_indices(spec.train, PARENTS[0], b"s" * 32, bs), batch_indices(b"s" * 32, len(spec.train), bs))
@@ -108,7 +108,7 @@ def test_a_slow_poisoner_holds_most_records_but_a_quarter_of_each_batch():
     own = _owned(chain, n_bad)
     bs, cap = spec.pog.batch_size, spec.params.data_share_pct
     for parent in PARENTS:
-        idx = select_indices(chain.dataset, parent, batch_seed(parent, MINER.address, 0), bs)
+        idx = select_indices(chain.dataset, parent, template_seed(parent, MINER.address, 0), bs)
         assert own[idx].sum() == bs * cap // 100                     # exactly 4 of 16 slots, every batch
     assert expected_share(chain.dataset, own) == pytest.approx(cap / 100)
     contributions = chain.contributions()                            # the chain's own account of it
@@ -124,7 +124,7 @@ def test_a_slow_poisoner_holds_most_records_but_a_quarter_of_each_batch():
     for entry in chain.active_chain()[1:]:
         replica.add_block(entry.block)
     assert replica.rule.weights_root() == chain.rule.weights_root() and replica.dataset.weights == chain.dataset.weights
-    idx, _, _ = select_batch(chain.dataset, block.header.prev_hash, block.header.miner_id, block.header.nonce, bs)
+    idx, _, _ = select_batch(chain.dataset, block.header.prev_hash, batch_seed(block.header), bs)
     assert own[idx].sum() == bs * cap // 100
 
 

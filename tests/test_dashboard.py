@@ -59,5 +59,6 @@ def test_the_dashboard_shows_the_loss_curve_and_rejections(tmp_path):
     dash.update()
     table = _panels(dash.figure)["Table"]
     assert "block-rejected" in table.cells.values[1] and "ban" in table.cells.values[1]
-    assert "bad-diffbits" in table.cells.values[2]
+    reason = [e for e in sim.log if e["kind"] == "block-rejected"][-1]["reason"]
+    assert reason and reason in table.cells.values[2]                         # the node's own reason
     assert all(reason for reason in table.cells.values[2])

@@ -315,7 +315,8 @@ def test_nonce_search_on_our_180_byte_header():
 def test_nonce_search_kernel_parameters_rebuild_the_padded_message():
     """The kernel's view of the message (host words + nonce + padding), rebuilt in Python, is
     exactly SHA-256's padding of prefix ‖ nonce."""
-    ns = pytest.importorskip("gradientcoin_edu.kernels.nonce_search", exc_type=ImportError)
+    pytest.importorskip("triton")
+    ns = K.triton_module("nonce_search", interpret=True)
     for n in PREFIX_LENGTHS + list(range(0, 130)):
         prefix = awkward_prefix(n)
         full, tail, n_blocks = ns.tail_geometry(n)
@@ -425,3 +426,27 @@ def test_api_names_survive_importing_the_kernel_modules():
     assert callable(K.fused_verify) and callable(K.nonce_search)
     from gradientcoin_edu.kernels import fused_verify, nonce_search
     assert fused_verify is K.fused_verify and nonce_search is K.nonce_search
+
+
+# ---------------------------------------------------------------------------------------------
+# the kernels against the definitions a student reads (proof_of_gradient/quantize.py, commit.py)
+# ---------------------------------------------------------------------------------------------
+
+def test_the_quantize_kernel_is_the_three_line_definition():
+    from gradientcoin_edu.proof_of_gradient.quantize import quantize as definition
+    rng = np.random.default_rng(7)
+    awkward = np.array([0.5, 1.5, 2.5, -0.5, -1.5, 2.0**-25, -2.0**-25, 3 * 2.0**-25, 1e300, -1e300, 0.0, -0.0,
+                        (2**31 - 0.5) / 2**24, (2**31 - 1.5) / 2**24, -(2**31 + 0.5) / 2**24])
+    for g in (awkward, rng.standard_normal(10_001) * 1e-3, rng.standard_normal((3, 7)).astype(np.float32), awkward[:0]):
+        for k in (0, 24):
+            assert np.array_equal(K.quantize(g, k, backend="cpu"), definition(g, k))
+    with pytest.raises(KernelError):
+        definition(np.array([0.0, np.nan]), 24)
+
+
+def test_the_gradient_root_kernel_is_the_hashlib_definition():
+    from gradientcoin_edu.proof_of_gradient.commit import grad_root as definition
+    for n in (0, 1, 15, 16, 17, 1023, 1024, 1025, 10_000):
+        payload = random_payload(n).tobytes()
+        for chunk_bytes in (64, 4096):
+            assert K.gradient_root(payload, chunk_bytes, backend="cpu") == definition(payload, chunk_bytes)

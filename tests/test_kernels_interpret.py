@@ -5,7 +5,7 @@ hashlib, crypto.merkle and the CPU path.
 
 ``backend="interpret"`` makes the dispatcher import the kernel modules with TRITON_INTERPRET=1;
 that works whether or not ``triton`` was imported before, because the kernels use no
-``@triton.jit`` helper of Triton's standard library (see kernels/sha256_triton.py).
+``@triton.jit`` helper of Triton's standard library (see kernels/triton_sha256.py).
 """
 from __future__ import annotations
 
@@ -168,7 +168,7 @@ def test_nonce_search_kernel_on_our_180_byte_header():
 
 
 def test_the_kernels_share_one_sha256_compression():
-    sha = K.triton_module("sha256_triton", interpret=True)
+    sha = K.triton_module("sha256", interpret=True)
     for name in ("chunk_hash", "fused_verify", "merkle_root", "nonce_search"):
         assert K.triton_module(name, interpret=True)._compress is sha._compress
     assert struct.pack("<64i", *sha.K_TABLE.tolist())[:4] == struct.pack(">I", 0x428A2F98)[::-1]

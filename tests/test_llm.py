@@ -26,6 +26,7 @@ from gradientcoin_edu.llm import (AnswerRecord, LLMChain, LLMParams, LLMSpec, Qu
 from gradientcoin_edu.llm.commitment import Commitment, commitment_coinbase
 from gradientcoin_edu.llm.data import contribution_records
 from gradientcoin_edu.llm.inference import answers_root
+from gradientcoin_edu.llm.miner import mine_proof
 from gradientcoin_edu.model.fixed_point import to_model, weights_root
 from _fixtures import one_torch_thread, spec  # noqa: F401 (fixtures)
 
@@ -77,18 +78,22 @@ def assert_same(a, b):
             assert x == y
 
 
-def rebuilt(block: Block, txs) -> Block:
-    """``block`` with other transactions (tx_root recomputed; the proof of gradient does not cover them)."""
+def rebuilt(chain: LLMChain, block: Block, txs) -> Block:
+    """``block`` with other transactions, its proof of gradient mined again for them on ``chain``'s tip:
+    the batch seed and the ticket cover ``tx_root``, so the old proof would not do (see
+    tests/test_consensus_pog.py). What is left to reject is the transactions themselves."""
     txs = tuple(txs)
-    return Block(replace(block.header, tx_root=compute_tx_root(txs)), txs, block.payload)
+    template = replace(block.header, tx_root=compute_tx_root(txs), nonce=0)
+    proof = mine_proof(chain.rule, template)
+    return Block(proof.header, txs, proof.payload)
 
 
-def with_commitment(block: Block, dataset_root=None, answers=None) -> Block:
+def with_commitment(chain: LLMChain, block: Block, dataset_root=None, answers=None) -> Block:
     coinbase = block.txs[0]
     c = read_commitment(coinbase)
     new = commitment_coinbase(coinbase.coinbase_height, list(coinbase.outputs),
                               Commitment(dataset_root or c.dataset_root, answers or c.answers_root))
-    return rebuilt(block, (new, *block.txs[1:]))
+    return rebuilt(chain, block, (new, *block.txs[1:]))
 
 
 def rejected(chain: LLMChain, block: Block, reason: str) -> None:
@@ -250,7 +255,7 @@ def test_bad_contributions_make_the_block_invalid(spec, mined, reason, make):
     root = chain.dataset.extend(records).root if len(records) else chain.dataset.root
     new_coinbase = commitment_coinbase(coinbase.coinbase_height, list(coinbase.outputs),
                                        Commitment(root, read_commitment(coinbase).answers_root))
-    rejected(chain, rebuilt(honest, (new_coinbase, tx)), reason)
+    rejected(chain, rebuilt(chain, honest, (new_coinbase, tx)), reason)
     with pytest.raises(InvalidBlock) as err:                   # the miner's strict mode refuses it too
         chain.mine(MINER.address, [tx])
     assert err.value.reason == reason
@@ -269,7 +274,7 @@ def test_a_block_may_add_only_so_many_records(mined):
     c = honest.txs[0]
     coinbase = commitment_coinbase(c.coinbase_height, [TxOut(c.total_out() + data_fee(TEXT, spec.params), MINER.address)],
                                    Commitment(root, read_commitment(c).answers_root))
-    rejected(chain, rebuilt(honest, (coinbase, t1, t2)), "data-block-full")
+    rejected(chain, rebuilt(chain, honest, (coinbase, t1, t2)), "data-block-full")
     mined_block, _, left_out = chain.mine(MINER.address, [t1, t2], strict=False)
     assert [r for _, r in left_out] == ["data-block-full"] and len(mined_block.txs) == 2
 
@@ -363,7 +368,7 @@ def test_bad_queries_make_the_block_invalid(spec, mined, reason, make):
     chain = funded_chain(spec, mined, n=3)
     tx = make(chain, spec)
     honest = chain.mine(MINER.address).block
-    rejected(chain, rebuilt(honest, (honest.txs[0], tx)), reason)
+    rejected(chain, rebuilt(chain, honest, (honest.txs[0], tx)), reason)
     with pytest.raises(InvalidBlock) as err:
         chain.mine(MINER.address, [tx])
     assert err.value.reason == reason
@@ -375,7 +380,7 @@ def test_a_query_naming_old_weights_expires(spec, mined):
     for block in mined[0][1:7]:
         chain.add_block(block)                                 # height 7: window is 1..6
     honest = chain.mine(MINER.address).block
-    rejected(chain, rebuilt(honest, (honest.txs[0], tx)), "query-height")
+    rejected(chain, rebuilt(chain, honest, (honest.txs[0], tx)), "query-height")
     _, _, left_out = chain.mine(MINER.address, [tx], strict=False)
     assert left_out == [(tx, "query-height")]
 
@@ -385,7 +390,7 @@ def test_a_wrong_answer_makes_the_block_invalid(spec, mined):
     tx = _query_tx(chain, spec)
     block = chain.mine(MINER.address, [tx]).block
     wrong = AnswerRecord(tx.txid, chain.height, "9" * 4)
-    rejected(chain, with_commitment(block, answers=answers_root([wrong])), "bad-answers-root")
+    rejected(chain, with_commitment(chain, block, answers=answers_root([wrong])), "bad-answers-root")
     assert chain.add_block(block) is AddResult.EXTENDED       # the honest one is fine
 
 
@@ -402,7 +407,7 @@ def test_a_block_may_answer_only_so_many_queries(mined):
     c = block.txs[0]
     coinbase = commitment_coinbase(c.coinbase_height, [TxOut(c.total_out() + spec.params.query_fee, MINER.address)],
                                    Commitment(read_commitment(c).dataset_root, answers_root(answers)))
-    rejected(chain, rebuilt(block, (coinbase, q1, q2)), "query-block-full")
+    rejected(chain, rebuilt(chain, block, (coinbase, q1, q2)), "query-block-full")
 
 
 # ============================================================================ commitment and guard
@@ -412,16 +417,16 @@ def test_a_block_without_commitment_is_invalid(spec, mined):
     block = chain.mine(MINER.address).block
     c = block.txs[0]
     plain = Transaction.coinbase(c.coinbase_height, list(c.outputs), extra=b"no commitment here")
-    rejected(chain, rebuilt(block, (plain,)), "missing-commitment")
+    rejected(chain, rebuilt(chain, block, (plain,)), "missing-commitment")
 
 
 def test_a_wrong_dataset_root_is_invalid(spec, mined):
     chain = funded_chain(spec, mined)
     block = chain.mine(MINER.address).block
-    rejected(chain, with_commitment(block, dataset_root=sha256(b"another dataset")), "bad-dataset-root")
+    rejected(chain, with_commitment(chain, block, dataset_root=sha256(b"another dataset")), "bad-dataset-root")
     tx = build_data_tx(chain.utxo, ADA.key, TEXT, spec.params)
     with_data = chain.mine(MINER.address, [tx]).block
-    rejected(chain, with_commitment(with_data, dataset_root=chain.dataset.root), "bad-dataset-root")
+    rejected(chain, with_commitment(chain, with_data, dataset_root=chain.dataset.root), "bad-dataset-root")
 
 
 def test_the_anchored_guard_bounds_the_sum_of_small_rises(spec, mined):
@@ -429,8 +434,8 @@ def test_the_anchored_guard_bounds_the_sum_of_small_rises(spec, mined):
     the margin over the best loss of the chain so far, is invalid (``validation-anchor``)."""
     chain = funded_chain(spec, mined, n=3)
     block = chain.mine(MINER.address).block
-    new_val = chain.rule._mined[next(iter(chain.rule._mined))].val_loss_after
-    chain.rule._mined.clear()                                  # verify it the way a peer does
+    new_val = chain.rule._verified[block.hash()].val_loss_after
+    chain.rule._verified.clear()                               # verify it the way a peer does
     margin = spec.pog.validation_margin
     chain.rule._best[-1] = new_val - 1.5 * margin              # pretend the chain was once much better
     rejected(chain, block, "validation-anchor")
@@ -448,8 +453,8 @@ def test_a_rejected_block_leaves_the_store_as_it_was(spec, mined, tmp_path):
     tx = _query_tx(chain, spec)
     block = chain.mine(MINER.address, [tx]).block
     wrong = AnswerRecord(tx.txid, chain.height, "9" * 4)
-    rejected(chain, with_commitment(block, answers=answers_root([wrong])), "bad-answers-root")   # store compared too
-    rejected(chain, with_commitment(block, dataset_root=sha256(b"x")), "bad-dataset-root")
+    rejected(chain, with_commitment(chain, block, answers=answers_root([wrong])), "bad-answers-root")   # store compared too
+    rejected(chain, with_commitment(chain, block, dataset_root=sha256(b"x")), "bad-dataset-root")
     assert chain.add_block(block) is AddResult.EXTENDED
     chain.close()
 

@@ -130,12 +130,12 @@ def test_a_chunk_of_weights_is_checked_against_the_header_alone(spec, blocks):
     for height, index in ((6, 0), (3, last), (0, 1)):
         p = prove_weights_chunk(chain, height, index)
         header = chain.header_at(height)
-        assert verify_weights_chunk(header, p)
-        assert not verify_weights_chunk(chain.header_at(height - 1 if height else 1), p)   # another height
+        assert verify_weights_chunk(header, p, spec)
+        assert not verify_weights_chunk(chain.header_at(height - 1 if height else 1), p, spec)   # another height
         tampered = bytearray(p.chunk)
         tampered[0] ^= 1
-        assert not verify_weights_chunk(header, type(p)(p.height, p.index, bytes(tampered), p.proof))
-        assert not verify_weights_chunk(header, type(p)(p.height, p.index ^ 1, p.chunk, p.proof))
+        assert not verify_weights_chunk(header, type(p)(p.height, p.index, bytes(tampered), p.proof), spec)
+        assert not verify_weights_chunk(header, type(p)(p.height, p.index ^ 1, p.chunk, p.proof), spec)
     p = prove_weights_chunk(chain, 6, 0)
     values = chunk_values(p.chunk, spec.pog.scale_log2)
     assert np.array_equal(values, np.ldexp(chain.weights[:len(values)].astype(np.float64), -spec.pog.scale_log2))

@@ -160,9 +160,9 @@ def test_a_light_client_proves_a_chunk_of_the_momentum(spec):
         chain.mine_and_add(MINER.address)
     last = n_chunks(spec) - 1                                          # the last chunk holds momentum and t
     proof = prove_weights_chunk(chain, 3, last)
-    assert verify_weights_chunk(chain.header_at(3), proof)
+    assert verify_weights_chunk(chain.header_at(3), proof, spec)
     assert int.from_bytes(proof.chunk[-8:], "little") == 3             # the step counter
-    assert not verify_weights_chunk(chain.header_at(2), proof)
+    assert not verify_weights_chunk(chain.header_at(2), proof, spec)
 
 
 def test_a_miner_who_skips_the_momentum_is_refused(spec):
@@ -172,17 +172,21 @@ def test_a_miner_who_skips_the_momentum_is_refused(spec):
     from dataclasses import replace
     from gradientcoin_edu.chain import Block
     from gradientcoin_edu.errors import InvalidBlock
-    from gradientcoin_edu.proof_of_gradient import q_from_payload
+    from gradientcoin_edu.chain.work import header_target
+    from gradientcoin_edu.proof_of_gradient import attempt, stamped_payload
     miner = LLMChain(spec, clock=CLOCK)
     block = miner.mine(MINER.address).block
-    q = q_from_payload(block.payload, spec.pog.n_params)
-    forged = miner.weights.copy()
-    forged[:spec.pog.n_params] -= lr_units(spec.pog, 1) * np.sign(q).astype(np.int64)
-    header = replace(block.header, weights_root=weights_root(forged, spec.pog.chunk_bytes))
+    for nonce in range(64):        # the forged header is another ticket (the block hash): one that wins
+        a = attempt(miner.rule.params, miner.dataset, block.header, miner.weights, nonce)
+        forged = miner.weights.copy()
+        forged[:spec.pog.n_params] -= lr_units(spec.pog, 1) * np.sign(a.q).astype(np.int64)
+        header = replace(a.header, weights_root=weights_root(forged, spec.pog.chunk_bytes))
+        if int.from_bytes(header.hash(), "little") <= header_target(header):
+            break
     victim = LLMChain(spec, clock=CLOCK)
     before = victim.weights.copy()
     with pytest.raises(InvalidBlock) as err:
-        victim.add_block(Block(header, block.txs, block.payload))
+        victim.add_block(Block(header, block.txs, stamped_payload(miner.rule.params, header, a.q_bytes)))
     assert err.value.reason == "weights-root-mismatch"
     assert np.array_equal(victim.weights, before) and victim.height == 0
     victim.add_block(block)                                            # the honest block still connects

@@ -10,16 +10,21 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dataclasses import replace
+
 from gradientcoin_edu import kernels
+from gradientcoin_edu.chain.block import BlockHeader
 from gradientcoin_edu.errors import InvalidProof, ModelError, ParseError
 from gradientcoin_edu.model import CharTokenizer, Dataset, builtin_datasets
 from gradientcoin_edu.model.fixed_point import weights_root
 from gradientcoin_edu.proof_of_gradient import (GradientProof, ModelState, PoGParams, apply, apply_update,
                                                 attempt, batch_indices, batch_seed, canonical_gradient,
                                                 check_validation, compute_gradient, mine, proof_from_q,
-                                                quantize, select_batch, ticket, ticket_value, undo_update,
+                                                quantize, select_batch, stamped_payload, ticket, ticket_value,
+                                                undo_update,
                                                 validation_loss, verify)
 from gradientcoin_edu.proof_of_gradient import gradient as gradient_module
+from gradientcoin_edu.proof_of_gradient import params as params_module
 from gradientcoin_edu.proof_of_gradient.noise import measure_noise, near_boundary
 from _fixtures import one_torch_thread  # noqa: F401 (fixtures)
 
@@ -27,6 +32,12 @@ EASIEST = 2**256 - 1
 PARENT = hashlib.sha256(b"parent block").digest()
 ALICE = hashlib.sha256(b"alice").digest()
 MALLORY = hashlib.sha256(b"mallory").digest()
+TXS = hashlib.sha256(b"alice's transactions").digest()
+TEMPLATE = BlockHeader(1, PARENT, TXS, time=1_700_000_600, bits=0x207FFFFF, miner_id=ALICE)
+
+
+def template(parent=PARENT, miner=ALICE, nonce=0, **fields) -> BlockHeader:
+    return replace(TEMPLATE, prev_hash=parent, miner_id=miner, nonce=nonce, **fields)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +58,8 @@ def w0(params):
 @pytest.fixture(scope="module")
 def honest(params, data, w0):
     """Alice's honest attempt for nonce 0 on the genesis weights, and its proof."""
-    a = attempt(params, data[0], PARENT, w0, ALICE, 0)
-    return a, proof_from_q(params, PARENT, w0, ALICE, 0, a.q)
+    a = attempt(params, data[0], TEMPLATE, w0, 0)
+    return a, proof_from_q(params, TEMPLATE, w0, a.q)
 
 
 def reject(params, data, w0, proof, target=EASIEST, parent_hash=PARENT, validation=True):
@@ -62,7 +73,7 @@ def reject(params, data, w0, proof, target=EASIEST, parent_hash=PARENT, validati
 def test_params_round_trip_and_defaults(params):
     assert PoGParams.parse(params.serialize()) == params
     assert params.hash == hashlib.sha256(params.serialize()).digest()
-    assert (params.quantum_log2, params.delta_log2, params.cap, params.lr) == (24, 20, 8, 0.25)
+    assert (params.quantum_log2, params.delta_log2, params.cap, params.lr) == (24, 28, 2, 0.25)
     assert params.update_shift == 6                     # s - k - lr_shift = 32 - 24 - 2: exact update
     with pytest.raises(ModelError):
         params.replace(lr_num=2**40)
@@ -80,22 +91,27 @@ def test_params_parse_only_raises_parse_error(raw):
     assert p.serialize() == raw
 
 
-def test_batch_is_chosen_by_sha256_of_the_ticket_inputs(data):
-    seed = batch_seed(PARENT, ALICE, 5)
-    assert seed == hashlib.sha256(PARENT + ALICE + (5).to_bytes(4, "little")).digest()
+def test_batch_is_chosen_by_sha256_of_the_header_without_its_proof_roots(data):
+    header = template(nonce=5)
+    seed = batch_seed(header)
+    raw = header.serialize()
+    assert seed == hashlib.sha256(raw[:68] + raw[132:]).digest() and len(raw[:68] + raw[132:]) == 116
+    assert batch_seed(replace(header, grad_root=b"\1" * 32, weights_root=b"\2" * 32)) == seed   # proof roots: not in it
     idx = batch_indices(seed, len(data[0]), 16)
     assert np.array_equal(idx, batch_indices(seed, len(data[0]), 16))
-    assert not np.array_equal(idx, batch_indices(batch_seed(PARENT, ALICE, 6), len(data[0]), 16))
-    assert not np.array_equal(idx, batch_indices(batch_seed(PARENT, MALLORY, 5), len(data[0]), 16))
+    for change in (dict(nonce=6), dict(miner_id=MALLORY), dict(tx_root=bytes(32)), dict(time=header.time + 1),
+                   dict(bits=0x207FFFFE), dict(version=2), dict(prev_hash=bytes(32))):
+        other = batch_seed(replace(header, **change))
+        assert other != seed, change
+        assert not np.array_equal(idx, batch_indices(other, len(data[0]), 16)), change
     assert batch_indices(hashlib.sha256(b"pinned").digest(), 1000, 4).tolist() == \
         batch_indices(hashlib.sha256(b"pinned").digest(), 1000, 4).tolist()
 
 
-def test_ticket_is_sha256d_of_parent_miner_nonce_grad_root():
-    root = bytes(range(32))
-    t = ticket(PARENT, ALICE, 7, root)
-    inner = hashlib.sha256(PARENT + ALICE + (7).to_bytes(4, "little") + root).digest()
-    assert t == hashlib.sha256(inner).digest()
+def test_ticket_is_the_header_hash():
+    header = template(nonce=7, grad_root=bytes(range(32)), weights_root=b"\3" * 32)
+    t = ticket(header)
+    assert t == hashlib.sha256(hashlib.sha256(header.serialize()).digest()).digest() == header.hash()
     assert ticket_value(t) == int.from_bytes(t, "little")
 
 
@@ -115,7 +131,7 @@ def test_update_is_exact_integer_arithmetic(params):
 
 
 def test_clipping_bounds_the_gradient(params, data, w0):
-    _, x, y = select_batch(data[0], PARENT, ALICE, 0, params.batch_size)
+    _, x, y = select_batch(data[0], PARENT, batch_seed(TEMPLATE), params.batch_size)
     raw, _ = compute_gradient(params.model, w0, x, y)
     g, _ = canonical_gradient(params, w0, x, y)
     assert np.linalg.norm(g) <= params.clip_norm * (1 + 1e-12)
@@ -134,11 +150,12 @@ def test_every_attempt_costs_a_gradient(params, data, w0, monkeypatch):
 
     monkeypatch.setattr(gradient_module, "compute_gradient", counting)
     target = 2**256 // 8                                   # about 1 ticket in 8 wins
-    result = mine(params, data[0], PARENT, w0, ALICE, target, max_attempts=200)
+    result = mine(params, data[0], TEMPLATE, w0, target, max_attempts=200)
     assert result is not None and ticket_value(result.ticket) <= target
+    assert result.ticket == result.header.hash()
     assert len(calls) == result.attempts                   # one gradient per ticket
     assert result.weights_root == weights_root(result.weights, params.chunk_bytes)
-    assert mine(params, data[0], PARENT, w0, ALICE, 0, max_attempts=3) is None
+    assert mine(params, data[0], TEMPLATE, w0, 0, max_attempts=3) is None
 
 
 # --- verification: the honest block -----------------------------------------------------------
@@ -177,13 +194,13 @@ def test_forged_gradients_are_rejected(params, data, w0, honest, forge):
     q = {"random": lambda: rng.integers(-2**20, 2**20, a.q.size).astype(np.int32),
          "zero": lambda: np.zeros_like(a.q),
          "scaled": lambda: (a.q.astype(np.int64) * 2).astype(np.int32)}[forge]()
-    proof = proof_from_q(params, PARENT, w0, ALICE, 0, q)
+    proof = proof_from_q(params, TEMPLATE, w0, q)
     assert reject(params, data, w0, proof) == "gradient-mismatch"
 
 
 def test_gradient_on_another_batch(params, data, w0):
-    other = attempt(params, data[0], PARENT, w0, ALICE, 1)              # nonce 1's batch ...
-    proof = proof_from_q(params, PARENT, w0, ALICE, 0, other.q)         # ... published as nonce 0
+    other = attempt(params, data[0], TEMPLATE, w0, 1)                   # nonce 1's batch ...
+    proof = proof_from_q(params, TEMPLATE, w0, other.q, nonce=0)        # ... published as nonce 0
     assert reject(params, data, w0, proof) == "gradient-mismatch"
 
 
@@ -193,36 +210,40 @@ def test_stale_parent(params, data, w0, honest):
     assert reject(params, data, w0, proof, parent_hash=newer) == "stale-parent"
     # re-labelled onto the new tip: same gradient, fresh roots - but the batch and the weights differ
     w1 = apply_update(w0, honest[0].q, params)
-    relabelled = proof_from_q(params, newer, w1, ALICE, 0, honest[0].q)
+    relabelled = proof_from_q(params, template(parent=newer), w1, honest[0].q)
     assert reject(params, data, w1, relabelled, parent_hash=newer) == "gradient-mismatch"
 
 
 def test_replay_of_another_miners_gradient(params, data, w0, honest):
     a, proof = honest
-    stolen = GradientProof(PARENT, MALLORY, proof.nonce, proof.grad_root, proof.weights_root, proof.payload)
+    stolen = proof_from_q(params, template(miner=MALLORY), w0, a.q)    # Alice's Q under Mallory's id, restamped
     assert reject(params, data, w0, stolen) == "gradient-mismatch"      # Mallory's batch is another one
-    # at a real target the stolen grad_root does not even buy Mallory a winning ticket
-    mallory_value = ticket_value(ticket(PARENT, MALLORY, proof.nonce, proof.grad_root))
-    alice_value = ticket_value(a.ticket)
+    # at a real target the stolen gradient does not even buy Mallory a winning ticket
+    mallory_value, alice_value = ticket_value(stolen.header.hash()), ticket_value(a.ticket)
     target = min(alice_value, mallory_value - 1) if mallory_value > alice_value else mallory_value - 1
     assert reject(params, data, w0, stolen, target=target) == "bad-ticket"
 
 
 def test_lowered_precision(params, data, w0, honest):
     a, _ = honest
-    _, x, y = select_batch(data[0], PARENT, ALICE, 0, params.batch_size)
+    _, x, y = select_batch(data[0], PARENT, batch_seed(TEMPLATE), params.batch_size)
     g32, _ = compute_gradient(params.model, w0, x, y, dtype=torch.float32)  # the cheaper float32 pass
     from gradientcoin_edu.proof_of_gradient.gradient import clip_gradient
     q32 = quantize(clip_gradient(g32, params.clip_norm), params.quantum_log2)
     assert 0 < np.count_nonzero(q32 != a.q)
-    assert reject(params, data, w0, proof_from_q(params, PARENT, w0, ALICE, 0, q32)) == "gradient-mismatch"
+    assert reject(params, data, w0, proof_from_q(params, TEMPLATE, w0, q32)) == "gradient-mismatch"
     coarse = (quantize(a.gradient, params.quantum_log2 - 4).astype(np.int64) << 4).astype(np.int32)
-    assert reject(params, data, w0, proof_from_q(params, PARENT, w0, ALICE, 0, coarse)) == "gradient-mismatch"
+    assert reject(params, data, w0, proof_from_q(params, TEMPLATE, w0, coarse)) == "gradient-mismatch"
 
 
-def test_boundary_allowance_is_capped(params, data, w0, honest):
+def test_boundary_allowance_is_capped(params, data, w0, honest, monkeypatch):
     """With a wide δ (1/16 quantum) many elements sit near a boundary: flipping up to ``cap`` of
-    them is allowed, one more is 'too-many-deviations', and a flip anywhere else is a mismatch."""
+    them is allowed, one more is 'too-many-deviations', and a flip anywhere else is a mismatch.
+    (Such a δ is refused by PoGParams - ticket grinding - so the check is switched off here.)"""
+    with pytest.raises(ModelError) as err:
+        params.replace(delta_log2=4, cap=4)
+    assert err.value.reason == "bad-tolerance"
+    monkeypatch.setattr(params_module.PoGParams, "_check_tolerance", lambda self: None)
     p = params.replace(delta_log2=4, cap=4)
     a, _ = honest
     x = np.ldexp(a.gradient, p.quantum_log2)
@@ -233,7 +254,7 @@ def test_boundary_allowance_is_capped(params, data, w0, honest):
     def flipped(indices):
         q = a.q.copy()
         q[indices] = np.where(x[indices] > q[indices], q[indices] + 1, q[indices] - 1)
-        return proof_from_q(p, PARENT, w0, ALICE, 0, q)
+        return proof_from_q(p, TEMPLATE, w0, q)
 
     v = verify(p, data[0], None, ModelState(PARENT, w0), flipped(near[:p.cap]), EASIEST)
     assert v.deviations == p.cap
@@ -244,13 +265,15 @@ def test_boundary_allowance_is_capped(params, data, w0, honest):
 
 def test_payload_and_commitment_tampering(params, data, w0, honest):
     _, proof = honest
-    short = GradientProof(PARENT, ALICE, 0, proof.grad_root, proof.weights_root, proof.payload[:-4])
+    short = GradientProof(proof.header, proof.payload[:-4])
     assert reject(params, data, w0, short) == "payload-size"
     flipped = bytearray(proof.payload)
     flipped[100] ^= 1
-    changed = GradientProof(PARENT, ALICE, 0, proof.grad_root, proof.weights_root, bytes(flipped))
+    changed = GradientProof(proof.header, bytes(flipped))
     assert reject(params, data, w0, changed) == "grad-root-mismatch"
-    wrong_w = GradientProof(PARENT, ALICE, 0, proof.grad_root, hashlib.sha256(b"x").digest(), proof.payload)
+    wrong_w = proof_from_q(params, TEMPLATE, w0, honest[0].q)      # honest Q, then a wrong weights_root, restamped
+    header = replace(wrong_w.header, weights_root=hashlib.sha256(b"x").digest())
+    wrong_w = GradientProof(header, stamped_payload(params, header, proof.payload[:-4]))
     assert reject(params, data, w0, wrong_w) == "weights-root-mismatch"
 
 
@@ -260,8 +283,8 @@ def test_data_outside_the_committed_dataset(params, data, w0):
     train, _ = data
     outside = Dataset(np.roll(train.records, 1, axis=1))               # same size, other content
     assert outside.root != params.dataset_root
-    a = attempt(params.replace(dataset_root=outside.root), outside, PARENT, w0, ALICE, 0)
-    proof = proof_from_q(params, PARENT, w0, ALICE, 0, a.q)
+    a = attempt(params.replace(dataset_root=outside.root), outside, TEMPLATE, w0)
+    proof = proof_from_q(params, TEMPLATE, w0, a.q)
     assert reject(params, data, w0, proof) == "gradient-mismatch"
     with pytest.raises(ModelError):                                    # and a node refuses such data
         verify(params, outside, None, ModelState(PARENT, w0), proof, EASIEST)
@@ -277,16 +300,16 @@ def test_poisoned_data_inside_the_dataset_trips_the_validation_guard(params, dat
     spam = CharTokenizer().encode("z")[0]
     dataset = train.extend(np.full((4 * len(train), train.records.shape[1]), spam))
     p = params.replace(dataset_root=dataset.root, clip_norm=0.0)
-    a = attempt(p, dataset, PARENT, w0, ALICE, 0)
-    proof = proof_from_q(p, PARENT, w0, ALICE, 0, a.q)
+    a = attempt(p, dataset, TEMPLATE, w0)
+    proof = proof_from_q(p, TEMPLATE, w0, a.q)
     with pytest.raises(InvalidProof) as err:
         verify(p, dataset, val, ModelState(PARENT, w0), proof, EASIEST)
     assert err.value.reason == "validation-loss"
     assert verify(p, dataset, None, ModelState(PARENT, w0), proof, EASIEST).deviations == 0  # all else fine
     # an honest block on honest data under the same rule passes the guard
     honest_p = params.replace(clip_norm=0.0)
-    b = attempt(honest_p, train, PARENT, w0, ALICE, 0)
-    verify(honest_p, train, val, ModelState(PARENT, w0), proof_from_q(honest_p, PARENT, w0, ALICE, 0, b.q),
+    b = attempt(honest_p, train, TEMPLATE, w0)
+    verify(honest_p, train, val, ModelState(PARENT, w0), proof_from_q(honest_p, TEMPLATE, w0, b.q),
            EASIEST)
 
 

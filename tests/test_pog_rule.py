@@ -37,11 +37,10 @@ def new_rule(setup) -> ProofOfGradient:
 
 
 def mine_block(rule: ProofOfGradient, parent: BlockHeader, miner: bytes, start_nonce: int = 0) -> Block:
-    result = rule.mine(miner, bits_to_target(BITS), start_nonce=start_nonce, max_attempts=64)
+    template = BlockHeader(1, parent.hash(), compute_tx_root(()), time=parent.time + 600, bits=BITS, miner_id=miner)
+    result = rule.mine(template, start_nonce=start_nonce, max_attempts=64)
     assert result is not None
-    header = BlockHeader(1, parent.hash(), compute_tx_root(()), result.grad_root, result.weights_root,
-                         parent.time + 600, BITS, result.nonce, miner)
-    return Block(header, (), result.payload)
+    return Block(result.header, (), result.payload)
 
 
 @pytest.fixture(scope="module")

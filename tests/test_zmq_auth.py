@@ -200,3 +200,25 @@ def test_wrong_server_key_never_connects(net):
     b.transport.connect(a.transport.listen, zmq.curve_keypair()[0])       # not a's key
     net.spin(1.5)
     assert not a.peers and not any(s["version"] for s in b.peers.values())
+
+
+def test_a_frame_over_the_size_limit_costs_only_its_connection(net):
+    a = net.add("a")
+    ctx = zmq.Context()
+    try:
+        pub, sec = zmq.curve_keypair()
+        evil = ctx.socket(zmq.DEALER)
+        evil.setsockopt(zmq.LINGER, 0)
+        evil.curve_secretkey, evil.curve_publickey, evil.curve_serverkey = sec, pub, a.transport.public_key
+        evil.connect(a.transport.listen)
+        time.sleep(0.3)
+        evil.send(bytes(a.transport.max_msg + 1))        # over ZMQ_MAXMSGSIZE: libzmq drops the connection
+        evil.send(m.encode(m.Ping(1)))                    # (sent again after ZeroMQ redials)
+        net.spin(1.0)
+        assert not a.stats["offence-oversized-message"] and not a.stats["offence-malformed-message"]
+        assert a.transport.errors == 0                   # the frame never reached the node
+        b = net.add("b", listen=False)
+        b.transport.connect(a.transport.listen, a.transport.public_key)
+        assert net.spin(5, lambda: _handshaken(a, b))      # the node is up and serves others
+    finally:
+        ctx.destroy(linger=0)

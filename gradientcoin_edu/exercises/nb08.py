@@ -1,8 +1,8 @@
 """Checks for notebook 08, "Proof-of-gradient".
 
-08.1 the lottery ticket ``SHA-256d(parent_hash ‖ miner_id ‖ nonce ‖ grad_root)``, 08.2 counting
+08.1 the batch seed ``SHA-256`` of the header bytes without ``grad_root`` and ``weights_root``, 08.2 counting
 the deviations of a published quantized gradient from a recomputed one (the heart of the
-verifier). Each check compares the student's function with the library (``commit.ticket``,
+verifier). Each check compares the student's function with the library (``batch.batch_seed``,
 ``kernels.fused_verify``) on seeded inputs, including values exactly on a rounding boundary;
 a stub's ``NotImplementedError`` passes through untouched.
 """
@@ -13,23 +13,28 @@ import hashlib
 import numpy as np
 
 from .. import kernels
-from ..proof_of_gradient.commit import ticket
+from ..chain.block import BlockHeader
+from ..proof_of_gradient.batch import batch_seed
 from . import exercise
 
 
-@exercise("08.1", "the lottery ticket")
-def check_ticket(candidate) -> None:
-    cases = [(bytes(32), bytes(32), 0, bytes(32)),
-             (hashlib.sha256(b"p").digest(), hashlib.sha256(b"m").digest(), 1, hashlib.sha256(b"g").digest()),
-             (b"\xff" * 32, b"\x01" * 32, 2**32 - 1, b"\x80" * 32),
-             (hashlib.sha256(b"q").digest(), hashlib.sha256(b"n").digest(), 258, bytes(range(32)))]
-    for parent, miner, nonce, root in cases:
-        got = candidate(parent, miner, nonce, root)
-        assert got is not None, "ticket returned None - did you forget `return`?"
-        assert isinstance(got, (bytes, bytearray)) and len(got) == 32, "a ticket is 32 bytes (a SHA-256d digest)"
-        assert bytes(got) == ticket(parent, miner, nonce, root), (
-            f"ticket(.., nonce={nonce}, ..) differs. Hint: SHA-256 twice over parent_hash + miner_id + "
-            "the nonce as 4 *little-endian* bytes + grad_root.")
+@exercise("08.1", "the batch seed")
+def check_batch_seed(candidate) -> None:
+    rng = np.random.default_rng(81)
+    cases = [BlockHeader(0, bytes(32), bytes(32)),
+             BlockHeader(1, hashlib.sha256(b"p").digest(), hashlib.sha256(b"t").digest(), hashlib.sha256(b"g").digest(),
+                         hashlib.sha256(b"w").digest(), 1_700_000_600, 0x207FFFFF, 7, hashlib.sha256(b"m").digest()),
+             BlockHeader(2**32 - 1, b"\xff" * 32, b"\x01" * 32, bytes(range(32)), b"\x80" * 32, 2**64 - 1, 2**32 - 1,
+                         2**32 - 1, bytes(rng.integers(0, 256, 32, dtype=np.uint8)))]
+    for header in cases:
+        got = candidate(header.serialize())
+        assert got is not None, "my_batch_seed returned None - did you forget `return`?"
+        assert isinstance(got, (bytes, bytearray)) and len(got) == 32, "a seed is 32 bytes (a SHA-256 digest)"
+        if bytes(got) == hashlib.sha256(header.serialize()).digest():
+            raise AssertionError("that hashes all 180 bytes: leave out grad_root and weights_root (bytes 68 to 131)")
+        assert bytes(got) == batch_seed(header), (
+            "the seed differs. Hint: SHA-256 (once) of header_bytes[:68] + header_bytes[132:] - everything but "
+            "grad_root (bytes 68-99) and weights_root (bytes 100-131).")
 
 
 @exercise("08.2", "count deviations")

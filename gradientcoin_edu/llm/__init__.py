@@ -17,21 +17,24 @@ weights from the blocks. Read in this order:
 * ``baseline.py``   - the central baseline: the same model trained the ordinary way
 * ``network.py``    - :class:`LLMNode` and :class:`LLMSimulator`: miners on a network
 * ``processes.py``  - the same nodes as real processes over ZeroMQ
+* ``preview.py``    - attacker: a miner who previews batches (gains nothing against strata)
+* ``poisoning.py``  - attacker: slow poisoning inside the rules, and how its damage is measured
 
 ``gradientcoin demo`` (``gradientcoin_edu/demo.py``) runs it all. Taught in notebooks 09 and 10.
 """
-from .chain import LLMChain
+from .chain import Contribution, LLMChain
 from .commitment import Commitment, read_commitment
 from .data import build_data_tx, data_fee, data_payload, parse_data_payload
 from .inference import AnswerRecord, Query, answers_root, build_query_tx, greedy_decode
 from .miner import MinedBlock, Proof, mine_llm_block, mine_proof
 from .params import LLMParams
-from .rule import LLMRule
+from .rule import LLMRule, miner_id_for
 from .spec import DEMO_BITS, EASIEST_BITS, LLMSpec, read_genesis
 
 __all__ = [
     "LLMParams", "LLMSpec", "DEMO_BITS", "EASIEST_BITS", "read_genesis",
     "build_data_tx", "data_fee", "data_payload", "parse_data_payload",
     "Query", "AnswerRecord", "answers_root", "build_query_tx", "greedy_decode",
-    "Commitment", "read_commitment", "LLMRule", "MinedBlock", "Proof", "mine_proof", "mine_llm_block", "LLMChain",
+    "Commitment", "read_commitment", "LLMRule", "miner_id_for", "MinedBlock", "Proof", "mine_proof", "mine_llm_block", "LLMChain",
+    "Contribution",
 ]

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..model import to_model
+from ..model.fixed_point import from_model
 from ..proof_of_gradient import canonical_torch
 
 __all__ = ["CentralRun", "central_training", "Lion", "make_optimizer"]
@@ -32,6 +33,7 @@ class CentralRun:
     val_losses: list[float] = field(default_factory=list)   # validation loss (the guard's records)
     seconds: float = 0.0                                     # wall time of the training steps only
     n_steps: int = 0
+    weights: np.ndarray | None = None                        # the final weights, as integers (for evaluation)
 
     @property
     def seconds_per_step(self) -> float:
@@ -116,4 +118,5 @@ def central_training(spec, n_steps: int, seed: int = 0, dtype: torch.dtype = tor
         if (eval_every and step % eval_every == 0) or step == n_steps or step in eval_at:
             if run.steps[-1] != step:
                 evaluate(step)
+    run.weights = from_model(model, pog.scale_log2)
     return run

@@ -106,14 +106,14 @@ class LLMChain(Chain):
         return to_model(self.spec.pog.model, w, self.spec.pog.scale_log2, dtype=dtype or torch.float64)
 
     # ------------------------------------------------------------------ mining and asking
-    def mine(self, miner_address: bytes, txs: Sequence[Transaction] = (), *, miner_id: bytes | None = None,
+    def mine(self, miner_address: bytes, txs: Sequence[Transaction] = (), *,
              time: int | None = None, tag: bytes = b"", strict: bool = True,
              on_attempt: Callable[[int], None] | None = None) -> MinedBlock:
         """Mine a block on the tip with ``txs`` (see ``miner.mine_llm_block``); it is not added yet.
         Returns ``(block, proof, rejected)``."""
         if time is None:
             time = self.tip.header.time + self.params.target_spacing
-        return mine_llm_block(self, miner_address, txs, miner_id=miner_id, time=time, tag=tag, strict=strict,
+        return mine_llm_block(self, miner_address, txs, time=time, tag=tag, strict=strict,
                               on_attempt=on_attempt)
 
     def mine_and_add(self, miner_address: bytes, txs: Sequence[Transaction] = (), **kwargs) -> Block:

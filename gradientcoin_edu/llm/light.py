@@ -59,8 +59,19 @@ def prove_weights_chunk(chain, height: int, index: int) -> WeightsChunkProof:
     return WeightsChunkProof(height, index, chunk, proof)
 
 
-def verify_weights_chunk(header: BlockHeader, p: WeightsChunkProof) -> bool:
-    """True when ``p.chunk`` is chunk ``p.index`` of the weights ``header`` commits to."""
+def verify_weights_chunk(header: BlockHeader, p: WeightsChunkProof, spec) -> bool:
+    """True when ``p.chunk`` is chunk ``p.index`` of the weights ``header`` commits to.
+
+    The tree's shape is pinned by the network's parameters (``spec``): the leaf count must be
+    :func:`n_chunks` and the chunk exactly as long as that chunk is. A proof's own leaf count is
+    not trusted - with a smaller one, the real bytes of chunk 8 of a 9-chunk tree verify as chunk 2
+    (both are carried up the tree the same way)."""
+    count, size = n_chunks(spec), spec.pog.chunk_bytes
+    last = 8 * spec.pog.state_size - (count - 1) * size
+    if not (isinstance(p.index, int) and 0 <= p.index < count) or p.proof.leaf_count != count:
+        return False
+    if len(p.chunk) != (last if p.index == count - 1 else size):
+        return False
     return p.proof.index == p.index and verify_proof(sha256(p.chunk), p.proof, header.weights_root)
 
 

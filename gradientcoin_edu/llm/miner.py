@@ -6,15 +6,18 @@ A miner's block on the tip of an :class:`~gradientcoin_edu.llm.chain.LLMChain`:
    the data and query rules, highest fee first within the per-block caps (``select_txs``);
 2. **answers and dataset root** - each query answered by greedy decoding from the weights it
    names; the records of the data transactions appended; both roots go into the coinbase
-   commitment, with the subsidy plus all fees paid to the miner;
-3. **proof of gradient** - tickets on the tip weights, nonce after nonce (each one a batch and a
-   gradient), until one wins *and* its update passes the validation guard (``mine_proof``; a
-   winning ticket whose update the guard would reject is dropped: publishing it would only get
-   the block refused);
-4. the header: ``grad_root`` and ``weights_root`` of the winning gradient, the nonce, the miner id.
+   commitment, with the subsidy plus all fees paid to the miner's address;
+3. **the template** - a header with everything the miner chooses: parent, ``tx_root`` (so the
+   coinbase), time, bits, version and ``miner_id = miner_id_for(address)`` (the rule checks that
+   the coinbase pays the address of that id) (``block_template``);
+4. **proof of gradient** - tickets on the tip weights, nonce after nonce (each one a batch drawn
+   from the template, and a gradient), until one wins *and* its update passes the validation
+   guard (``mine_proof``; a winning ticket whose update the guard would reject is dropped:
+   publishing it would only get the block refused); then the block's stamp.
 
-The ticket covers no free field, so steps 1-2 may be redone on the same proof (a new
-transaction arrives) without new work. Taught in notebook 09.
+The batch seed covers every header field but the two proof roots, and the ticket is the header
+hash: a new transaction arriving after step 4, or a new time, means new gradients. The miner
+commits to its block *before* training on it. Taught in notebook 09.
 """
 from __future__ import annotations
 
@@ -25,26 +28,36 @@ from ..chain import Block, BlockHeader, compute_tx_root
 from ..chain.work import header_target
 from ..errors import GradientCoinError, InvalidBlock, InvalidProof
 from ..ledger import KIND_TRAINING_DATA, Transaction, TxOut
-from ..model.fixed_point import weights_root
-from ..proof_of_gradient import Verified, apply_update, attempt, check_validation
+from ..proof_of_gradient import Verified, attempt, check_validation, stamped_payload
 from .commitment import Commitment, commitment_coinbase
 from .inference import answers_root
-from .rule import BlockContents, LLMRule, tx_fees
+from .rule import BlockContents, LLMRule, miner_id_for, tx_fees
 
-__all__ = ["Proof", "MinedBlock", "mine_proof", "select_txs", "assemble_block", "mine_llm_block"]
+__all__ = ["Proof", "MinedBlock", "mine_proof", "select_txs", "block_template", "assemble_block", "mine_llm_block",
+           "miner_id_for"]
 
 
 @dataclass(frozen=True, eq=False)
 class Proof:
-    """A winning ticket whose update passes the guard: what goes into the header and payload."""
+    """A winning ticket whose update passes the guard: the block's header and payload."""
 
-    nonce: int
-    payload: bytes
-    grad_root: bytes
-    weights_root: bytes
+    header: BlockHeader            # the template with nonce, grad_root and weights_root filled in
+    payload: bytes                 # Q (int32 LE), then the stamp
     verified: Verified             # new weights, ticket, losses (remembered by the rule)
     attempts: int                  # gradients computed, the winning one included
     rejected_by_guard: int         # winning tickets dropped because the guard would refuse them
+
+    @property
+    def nonce(self) -> int:
+        return self.header.nonce
+
+    @property
+    def grad_root(self) -> bytes:
+        return self.header.grad_root
+
+    @property
+    def weights_root(self) -> bytes:
+        return self.header.weights_root
 
 
 class MinedBlock(NamedTuple):
@@ -55,35 +68,35 @@ class MinedBlock(NamedTuple):
     rejected: list                 # [(transaction, reason)]
 
 
-def mine_proof(rule: LLMRule, miner_id: bytes, target: int, start_nonce: int = 0,
+def mine_proof(rule: LLMRule, template: BlockHeader, target: int | None = None, start_nonce: int = 0,
                max_attempts: int = 100_000, on_attempt: Callable[[int], None] | None = None) -> Proof | None:
-    """Try nonces from ``start_nonce`` on the rule's tip until a ticket wins and passes the guard.
+    """Try nonces of ``template`` from ``start_nonce`` on the rule's tip until a ticket wins and passes
+    the guard; then stamp it. ``target`` defaults to the template's.
 
     ``on_attempt(n)`` is called after each gradient (progress bars). None after ``max_attempts``.
     """
-    parent, w = rule.tip_hash, rule.weights
+    w = rule.weights
+    target = header_target(template) if target is None else target
     rejected = 0
     for i in range(max_attempts):
         nonce = start_nonce + i
         if nonce >= 2**32:
             break
-        a = attempt(rule.params, rule.dataset, parent, w, miner_id, nonce)
+        a = attempt(rule.params, rule.dataset, template, w, nonce)
         if on_attempt is not None:
             on_attempt(i + 1)
         if not a.wins(target):
             continue
         try:
-            new = apply_update(w, a.q, rule.params)
             before = after = None
             if rule.check_validation:
-                before, after = check_validation(rule.params, rule.validation, w, new, rule.val_loss())
+                before, after = check_validation(rule.params, rule.validation, w, a.weights, rule.val_loss())
                 rule.check_anchor(after)
         except InvalidProof:
             rejected += 1
             continue
-        verified = Verified(new, a.ticket, a.batch_indices, 0, a.loss, before, after)
-        return Proof(nonce, a.payload, a.grad_root, weights_root(new, rule.params.chunk_bytes), verified,
-                     i + 1, rejected)
+        verified = Verified(a.weights, a.ticket, a.batch_indices, 0, a.loss, before, after)
+        return Proof(a.header, stamped_payload(rule.params, a.header, a.q_bytes), verified, i + 1, rejected)
     return None
 
 
@@ -129,10 +142,10 @@ def _apply(utxo, height: int, txs: Sequence[Transaction]):
     return utxo.copy().apply_block([placeholder, *txs], height, 0)
 
 
-def assemble_block(chain, proof: Proof, txs: Sequence[Transaction], contents: BlockContents,
-                   fees: dict[bytes, int], miner_address: bytes, miner_id: bytes, time: int | None = None,
-                   tag: bytes = b"") -> Block:
-    """The block: coinbase (subsidy + fees, the commitment), transactions, header with the proof."""
+def block_template(chain, txs: Sequence[Transaction], contents: BlockContents, fees: dict[bytes, int],
+                   miner_address: bytes, time: int | None = None, tag: bytes = b"") -> tuple[BlockHeader, tuple]:
+    """The header template (everything but nonce and proof roots) and the block's transactions:
+    coinbase (subsidy + fees to ``miner_address``, the commitment) first."""
     rule: LLMRule = chain.work_rule
     height = rule.height + 1
     records = contents.records(rule.llm.record_tokens)
@@ -144,35 +157,33 @@ def assemble_block(chain, proof: Proof, txs: Sequence[Transaction], contents: Bl
     tip = chain.tip
     mtp = chain.median_time_past(tip.hash)
     time = max(int(chain.clock()) if time is None else int(time), mtp + 1)
-    header = BlockHeader(version=1, prev_hash=tip.hash, tx_root=compute_tx_root(all_txs), grad_root=proof.grad_root,
-                         weights_root=proof.weights_root, time=time, bits=chain.next_bits(tip.hash),
-                         nonce=proof.nonce, miner_id=miner_id)
-    return Block(header, all_txs, proof.payload)
+    header = BlockHeader(version=1, prev_hash=tip.hash, tx_root=compute_tx_root(all_txs), time=time,
+                         bits=chain.next_bits(tip.hash), miner_id=miner_id_for(miner_address))
+    return header, all_txs
 
 
-def mine_llm_block(chain, miner_address: bytes, txs: Sequence[Transaction] = (), *, miner_id: bytes | None = None,
-                   time: int | None = None, tag: bytes = b"", strict: bool = True, start_nonce: int = 0,
+def assemble_block(proof: Proof, all_txs: Sequence[Transaction]) -> Block:
+    """The block: the proof's header and payload with the template's transactions."""
+    return Block(proof.header, tuple(all_txs), proof.payload)
+
+
+def mine_llm_block(chain, miner_address: bytes, txs: Sequence[Transaction] = (), *, time: int | None = None,
+                   tag: bytes = b"", strict: bool = True, start_nonce: int = 0,
                    on_attempt: Callable[[int], None] | None = None) -> MinedBlock:
-    """Mine one block on ``chain``'s tip (not added: pass it to ``chain.add_block``).
+    """Mine one block on ``chain``'s tip paying ``miner_address`` (not added: pass it to ``chain.add_block``).
 
     ``strict``: raise on an invalid transaction (else leave it out). Returns (block, proof, rejected).
     """
     rule: LLMRule = chain.work_rule
     if rule.tip_hash != chain.tip.hash:
         raise InvalidBlock("stale-parent", "the rule is not at the chain's tip")
-    miner_id = miner_id if miner_id is not None else _miner_id(miner_address)
     height = chain.height + 1
     chosen, contents, fees, rejected = select_txs(rule, chain.utxo, height, list(txs), strict)
-    target = header_target(BlockHeader(1, bytes(32), bytes(32), bits=chain.next_bits()))
+    template, all_txs = block_template(chain, chosen, contents, fees, miner_address, time, tag)
     proof = None
     while proof is None:
-        proof = mine_proof(rule, miner_id, target, start_nonce, on_attempt=on_attempt)
+        proof = mine_proof(rule, template, start_nonce=start_nonce, on_attempt=on_attempt)
         start_nonce += 100_000
-    block = assemble_block(chain, proof, chosen, contents, fees, miner_address, miner_id, time, tag)
+    block = assemble_block(proof, all_txs)
     rule.remember_mined(block, proof.verified)
     return MinedBlock(block, proof, rejected)
-
-
-def _miner_id(address: bytes) -> bytes:
-    from ..crypto.hashes import sha256
-    return sha256(b"miner:" + bytes(address))

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..chain.block import BlockHeader
 from ..model import Dataset, generate_corpus
-from ..proof_of_gradient import apply_update, attempt, compute_loss, validation_loss
+from ..proof_of_gradient import attempt, compute_loss, validation_loss
 from .data import extend_dataset
 
 __all__ = ["STATEMENT", "poison_text", "statement_logprob", "PoisonRun", "run_blocks"]
@@ -84,8 +85,8 @@ def run_blocks(spec, run: PoisonRun, blocks: int, per_block: int = 0, defended: 
         run.first_attacker = len(run.dataset)
     for _ in range(blocks):
         for nonce in range(max_tickets):       # (the dataset root is not needed to draw and compute)
-            a = attempt(pog, run.dataset, run.parent, run.weights, miner_id, nonce)
-            new = apply_update(run.weights, a.q, pog)
+            a = attempt(pog, run.dataset, BlockHeader(1, run.parent, bytes(32), miner_id=miner_id), run.weights, nonce)
+            new = a.weights
             v = validation_loss(pog, spec.validation, new)
             if v - run.best <= pog.validation_margin:                       # the anchored guard
                 break

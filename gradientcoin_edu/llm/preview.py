@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model import Dataset
-from ..proof_of_gradient.batch import StratifiedDataset, batch_seed, select_indices
+from ..proof_of_gradient.batch import StratifiedDataset, select_indices, template_seed
 
 __all__ = ["PreviewResult", "expected_share", "preview_share", "previews_for_overhead"]
 
@@ -68,4 +68,4 @@ def preview_share(dataset: Dataset, own: np.ndarray, parents, miner_id: bytes, p
 
 
 def _own_slots(dataset: Dataset, own: np.ndarray, parent: bytes, miner_id: bytes, nonce: int, batch_size: int) -> int:
-    return int(own[select_indices(dataset, parent, batch_seed(parent, miner_id, nonce), batch_size)].sum())
+    return int(own[select_indices(dataset, parent, template_seed(parent, miner_id, nonce), batch_size)].sum())

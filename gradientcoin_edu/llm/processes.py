@@ -16,82 +16,22 @@ they live in a temporary folder that is deleted at the end, and the output says 
 """
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
+from ..classroom import free_ports, start_node_process, stop_processes
 from ..errors import GradientCoinError
 
-__all__ = ["run_process_demo", "DemoStalled", "start_node_process", "stop_processes", "free_ports"]
+__all__ = ["run_process_demo", "DemoStalled"]
 
 
 class DemoStalled(GradientCoinError):
     """The process demo could not go on (a node died, or the story did not advance in time)."""
 
     layer = "demo"
-
-
-def free_ports(n: int) -> list[int]:
-    """``n`` TCP ports free on 127.0.0.1 right now."""
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-def start_node_process(listen: str | None, data_dir: Path, peers: list[str], *extra: str) -> subprocess.Popen:
-    """``gradientcoin node --listen LISTEN --data-dir DATA_DIR --peer ... EXTRA`` in its own process
-    group, its terminal output in ``DATA_DIR/node.out`` (``listen=None``: outbound connections only).
-    A peer is ``HEXKEY@tcp://host:port`` (``network.keys.format_peer``)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "gradientcoin_edu", "node", "--data-dir", str(data_dir), *extra]
-    if listen is not None:
-        cmd += ["--listen", listen]
-    for peer in peers:
-        cmd += ["--peer", peer]
-    out = open(data_dir / "node.out", "ab")
-    try:
-        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    finally:
-        out.close()
-
-
-def stop_processes(procs: list[subprocess.Popen], clients=(), grace: float = 10.0) -> None:
-    """Stop every process: RPC ``stop`` if a client is given, then SIGTERM, then SIGKILL."""
-    for client in clients:
-        try:
-            client.stop()
-        except GradientCoinError:
-            pass
-    deadline = time.monotonic() + grace
-    for p in procs:
-        try:
-            p.wait(timeout=max(0.1, min(2.0, deadline - time.monotonic())))
-        except subprocess.TimeoutExpired:
-            _signal_group(p, signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            _signal_group(p, signal.SIGKILL)
-            p.wait(timeout=5)
-
-
-def _signal_group(p: subprocess.Popen, sig: int) -> None:
-    try:
-        os.killpg(p.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _wait_ready(procs, clients, folders, timeout: float) -> None:
@@ -230,9 +170,10 @@ def _tell_story(procs, clients, names, folders, blocks, preset, seed, timeout, b
 
 
 def _summarize(result: dict, names: list[str], start: float) -> dict:
-    from ..crypto.hashes import sha256
-    by_id = {sha256(n.encode()).hex(): n for n in names}
+    from ..crypto.keys import address_from_str
+    from .rule import miner_id_for
     final, answer = result["statuses"], result["answer"]
+    by_id = {miner_id_for(address_from_str(s["address"])).hex(): s["name"] for s in final}   # the id of its coinbase address
     s0 = final[0]
     loss_before, loss_after = result["loss_before"], s0["val_loss"]
     agree = len({s["tip"] for s in final}) == 1 and len({s["weights_root"] for s in final}) == 1

@@ -5,7 +5,10 @@
 weights root, validation guard) with what a chain that *is* a language model needs. To connect
 a block at height ``H`` it checks, cheapest first, and changes nothing unless all pass:
 
-1. the block builds on our tip (``stale-parent``);
+1. the block builds on our tip (``stale-parent``), and its coinbase pays only the miner the
+   header names (``coinbase-not-to-miner``: every output's address ``A`` has
+   ``miner_id_for(A) == header.miner_id``; with the batch seed covering the coinbase, a reward
+   can only go to the identity that computed the gradient);
 2. every data and query transaction obeys its admission rules and pays its fee (``data.py``,
    ``inference.py``; the fees come from the coins the transactions spent, which the chain
    passes in through ``connect_block``);
@@ -27,8 +30,9 @@ Then the weights move, the block's records join the dataset (trainable from the 
 and the block is remembered, so the weights at any recent height can be recovered exactly
 (``weights_at``: add ``apply(Q)`` back, block by block). ``disconnect`` undoes all of it.
 
-Two shortcuts, both sound: a block this node mined itself is not recomputed (the node computed
-its gradient a moment ago; the roots, the ticket and the payload hash are still checked), and
+Two shortcuts, both sound: a block this node mined itself, or verified once already (a reorg
+back to it), is not recomputed (its hash covers every field and ``check_body`` ties the payload
+to it; the ticket, the stamp, the payload hash and the weights root are still checked), and
 blocks below a stored weight snapshot are *assumed valid* on restart from a pruned store
 (``connect_assumed``: transactions and commitments checked, gradients not - their payloads are
 gone - and the snapshot's weights must hash to the header's ``weights_root``).
@@ -49,13 +53,14 @@ from ..errors import InvalidBlock, InvalidProof, InvalidTransaction, ModelError
 from ..ledger import KIND_INFERENCE_QUERY, KIND_TRAINING_DATA, Transaction
 from ..model import Dataset
 from ..model.fixed_point import weights_bytes, weights_root
-from ..proof_of_gradient import ProofOfGradient, Undo, Verified, check_ticket, compute_loss, grad_root, q_from_payload
+from ..proof_of_gradient import ProofOfGradient, Undo, Verified, compute_loss, q_from_payload
+from ..proof_of_gradient.stamp import split_payload
 from ..proof_of_gradient.update import apply_update, invertible, undo_update
 from .commitment import read_commitment
 from .data import contribution_records, extend_dataset, truncate_dataset
 from .inference import AnswerRecord, Query, answers_root, check_query, greedy_decode
 
-__all__ = ["LLMRule", "LLMUndo", "BlockContents", "tx_fees", "SNAPSHOT_MAGIC"]
+__all__ = ["LLMRule", "LLMUndo", "BlockContents", "tx_fees", "SNAPSHOT_MAGIC", "miner_id_for", "check_coinbase_payee"]
 
 SNAPSHOT_MAGIC = b"GCS1"          # snapshot bytes: magic | best validation loss f64 | state (weights, optimizer) int64 LE
 
@@ -82,6 +87,24 @@ class BlockContents:
         return np.concatenate([recs for _, recs in self.data])
 
 
+def miner_id_for(address: bytes) -> bytes:
+    """The miner id of the holder of ``address``: ``SHA-256("miner:" ‖ address)`` (32 bytes, the
+    header's ``miner_id``). Mining for an address means naming this id in the header."""
+    return sha256(b"miner:" + bytes(address))
+
+
+def check_coinbase_payee(block) -> None:
+    """``InvalidBlock("coinbase-not-to-miner")`` unless every coinbase output pays the address whose
+    miner id the header names."""
+    coinbase = block.txs[0] if block.txs else None
+    if coinbase is None or not coinbase.is_coinbase:
+        raise InvalidBlock("bad-coinbase", "the first transaction of a block is its coinbase")
+    for out in coinbase.outputs:
+        if miner_id_for(out.address) != block.header.miner_id:
+            raise InvalidBlock("coinbase-not-to-miner", f"the coinbase pays {out.address.hex()[:16]}.., whose miner id "
+                               "is not the header's miner_id: the reward goes only to the miner that did the work")
+
+
 def tx_fees(txs, spent) -> dict[bytes, int]:
     """Fee of each non-coinbase transaction, from a UTXO ``UndoRecord`` (the coins they spent)."""
     paid: dict[bytes, int] = defaultdict(int)
@@ -105,7 +128,6 @@ class LLMRule(ProofOfGradient):
         self.height = 0
         self._blocks: dict[int, object] = {0: spec.genesis}     # the active chain by height (payloads for undo)
         self._weights_known = True                             # False between assumed-valid blocks
-        self._mined: dict[bytes, Verified] = {}                # proofs this node found itself
         self._answers: OrderedDict = OrderedDict()             # (block hash at query height, txid) -> text
         self._screens: OrderedDict = OrderedDict()             # (parent hash, txid) -> contribution loss
         self._best: list[float | None] = [None]                # best validation loss up to each height
@@ -136,7 +158,8 @@ class LLMRule(ProofOfGradient):
         payload = self._blocks[h].payload
         if not payload:
             raise ModelError("pruned", f"the gradient of block {h} was pruned: start from a snapshot instead")
-        return q_from_payload(payload, self.spec.pog.n_params)
+        q_bytes, _ = split_payload(payload, self.spec.pog.n_params)
+        return q_from_payload(q_bytes, self.spec.pog.n_params)
 
     def _replay(self, height: int) -> np.ndarray:
         """The state after block ``height``, replayed forward from the nearest stored state at or below it
@@ -286,6 +309,7 @@ class LLMRule(ProofOfGradient):
             raise ModelError("no-weights", "cannot verify a gradient before the snapshot's weights are loaded")
         if block.header.prev_hash != self.tip_hash or height != self.height + 1:
             raise InvalidProof("stale-parent", "the block does not build on this rule's tip")
+        check_coinbase_payee(block)
         contents = self.contents(block.txs, height, None if spent is None else tx_fees(block.txs, spent))
         dataset = self.check_commitment(block, contents)
         if self.screening:
@@ -331,6 +355,7 @@ class LLMRule(ProofOfGradient):
         snapshot block the weights are loaded and must hash to the header's ``weights_root``."""
         if block.header.prev_hash != self.tip_hash or height != self.height + 1:
             raise InvalidProof("stale-parent", "the block does not build on this rule's tip")
+        check_coinbase_payee(block)
         contents = self.contents(block.txs, height, None if spent is None else tx_fees(block.txs, spent))
         commitment = read_commitment(block.txs[0])
         dataset = extend_dataset(self.dataset, [records for _, records in contents.data], self.llm)
@@ -375,20 +400,10 @@ class LLMRule(ProofOfGradient):
     # ------------------------------------------------------------------ our own blocks
     def remember_mined(self, block, verified: Verified) -> None:
         """A proof this node just computed: ``connect`` will not recompute its gradient."""
-        self._mined[_proof_key(block.header)] = verified
-        while len(self._mined) > 16:
-            self._mined.pop(next(iter(self._mined)))
+        self.remember_verified(block, verified)
 
     def _verify(self, block, parent) -> Verified:
-        known = self._mined.pop(_proof_key(block.header), None)     # the key covers weights_root too
-        if (known is not None and parent.block_hash == block.header.prev_hash
-                and grad_root(block.payload, self.params.chunk_bytes) == block.header.grad_root):
-            from ..chain.work import header_target
-            check_ticket(block.header.prev_hash, block.header.miner_id, block.header.nonce, block.header.grad_root,
-                         header_target(block.header))
-            verified = known
-        else:
-            verified = super()._verify(block, parent)
+        verified = super()._verify(block, parent)
         self.check_anchor(verified.val_loss_after)
         return verified
 
@@ -396,7 +411,3 @@ class LLMRule(ProofOfGradient):
         return (f"LLMRule(height={self.height}, {len(self.dataset)} records, "
                 f"weights_root={self.weights_root().hex()[:16]}..)")
 
-
-def _proof_key(header) -> bytes:
-    return sha256(header.prev_hash + header.miner_id + header.nonce.to_bytes(4, "little") + header.grad_root
-                  + header.weights_root)

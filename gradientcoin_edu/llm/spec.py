@@ -42,7 +42,10 @@ _MESSAGE = b"a language model nobody owns"
 POG_DEFAULTS = dict(lr_num=1, lr_shift=3, validation_margin=0.1)
 # The optimizer (issue 12; docs/benchmarks_llm.md "The on-chain optimizer"): Lion in integers, peak step
 # 2^-10 (about 1e-3), 20 warm-up steps, halving every 2,000 steps down to 2^-13.
-POG_DEFAULTS.update(optimizer=1, lr_shift=10, warmup_steps=20, lr_half_life=2000, lr_min_shift=3)
+# The guard reads the first 16 validation records (a quarter of the old 64: 4x cheaper; a flood of poison
+# moved the loss on all 64 records no further than with the 64-record guard - docs/benchmarks_llm.md).
+POG_DEFAULTS.update(optimizer=1, lr_shift=10, warmup_steps=20, lr_half_life=2000, lr_min_shift=3,
+                    max_validation_records=16)
 
 
 @dataclass(frozen=True, eq=False)

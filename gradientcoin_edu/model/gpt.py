@@ -38,10 +38,10 @@ class GPTConfig:
     _FORMAT = "<6I"
 
     def __post_init__(self):
-        if self.n_embd % self.n_head:
-            raise ModelError("bad-config", "n_embd must be a multiple of n_head")
         if min(self.vocab_size, self.block_size, self.n_layer, self.n_head, self.n_embd) < 1:
             raise ModelError("bad-config", "every size must be positive")
+        if self.n_embd % self.n_head:
+            raise ModelError("bad-config", "n_embd must be a multiple of n_head")
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "GPTConfig":
@@ -62,7 +62,12 @@ class GPTConfig:
             raise ParseError("bad-gpt-config", str(err)) from None
         if bias > 1:
             raise ParseError("bad-gpt-config", "bias flag must be 0 or 1")
-        return cls(v, t, nl, nh, c, bool(bias))
+        if min(v, t, nl, nh, c) < 1:                 # checked before n_embd % n_head (n_head = 0)
+            raise ParseError("bad-gpt-config", "every size must be positive")
+        try:
+            return cls(v, t, nl, nh, c, bool(bias))
+        except ModelError as err:
+            raise ParseError("bad-gpt-config", err.message) from None
 
 
 # Named presets. Times: one float64 forward+backward pass (the proof-of-gradient step), batch

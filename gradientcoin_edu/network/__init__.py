@@ -7,8 +7,9 @@ One concept per module:
 * ``mempool``       - valid transactions waiting to be mined
 * ``node``          - the node logic, written once, independent of the transport
 * ``simulator``     - a seeded discrete-event network of nodes (latency, loss, partitions, crashes)
-* ``zmq_transport`` - the same nodes as real processes over ZeroMQ; ``node_cli`` is ``gradientcoin node``
-* ``attacks``       - the double-spend race of section 11, played by real nodes in the simulator
+* ``zmq_transport`` - the same nodes as real processes over CURVE-authenticated ZeroMQ; ``node_cli`` is ``gradientcoin node``
+* ``keys``          - a node's CURVE key pair in its data dir, secret files written safely, ``PUBKEY@tcp://host:port``
+* ``attacks``       - the double-spend race of section 11, and floods against one node (docs/protocol.md 10)
 
 Taught in notebooks 04 and 05. (``zmq_transport`` is imported only when used.)
 """

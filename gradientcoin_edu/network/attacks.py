@@ -24,9 +24,22 @@ hopeless attacker gives up when his chance to come back, ``(q/p)^(deficit+1)``, 
 ``give_up_below`` (this biases the estimate by at most that much).
 
 Used by notebook 05.
+
+The second half plays the attacks on the peer-to-peer layer of docs/protocol.md section 10 against
+one real ``Node`` (``p2p_attack``): an inv flood, an orphan flood, getdata amplification, junk
+and oversized messages. A scenario uses only ``Node(...)``, ``on_connect`` and ``on_message``, so
+``benchmarks/p2p_attacks.py`` runs the same code against older versions of the node for
+before/after figures; ``tests/test_p2p_attacks.py`` asserts the bounds.
 """
 from __future__ import annotations
 
+import dataclasses
+import itertools
+import os
+import random
+import time
+import tracemalloc
+from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -35,7 +48,8 @@ from ..crypto.keys import PrivateKey
 from ..ledger import COIN, build_payment
 from .simulator import LinkSpec, Simulator
 
-__all__ = ["RaceResult", "double_spend_race", "RaceEstimate", "estimate_double_spend", "estimate_curve"]
+__all__ = ["RaceResult", "double_spend_race", "RaceEstimate", "estimate_double_spend", "estimate_curve",
+           "P2P_ATTACKS", "p2p_attack", "big_block"]
 
 
 @dataclass(frozen=True)
@@ -174,3 +188,195 @@ def estimate_curve(q: float, zs: Sequence[int], trials: int, seed: int = 0, **ra
     """``estimate_double_spend`` for each z (different seeds per z, so the points are independent)."""
     return [estimate_double_spend(q, z, trials, seed + 100_003 * k, **race_kwargs) for k, z in enumerate(zs)]
 
+
+
+# ----------------------------------------------------------------------------- the peer-to-peer layer
+
+class _Wire:
+    """A transport that counts what the victim sends (and keeps what goes to the honest peer)."""
+
+    def __init__(self, t: float):
+        self.t = t
+        self.sent: Counter = Counter()
+        self.bytes: Counter = Counter()
+        self.to_honest: list[bytes] = []
+        self.disconnected: set[str] = set()
+
+    def send(self, peer: str, data: bytes) -> None:
+        self.sent[peer] += 1
+        self.bytes[peer] += len(data)
+        if peer == "honest":
+            self.to_honest.append(data)
+
+    def disconnect(self, peer: str) -> None:
+        self.disconnected.add(peer)
+
+    def now(self) -> float:
+        return self.t
+
+
+def big_block(node, size: int, parent: bytes | None = None, time: int | None = None):
+    """A valid proof-of-work block on ``parent`` (default: ``node``'s tip) of about ``size`` bytes:
+    its coinbase pays the reward to many addresses (29 bytes per output)."""
+    from ..chain.block import Block, compute_tx_root
+    from ..ledger import Transaction, TxOut
+    from .node import pow_search
+    template = node.block_template(time=time, parent=parent, txs=[])
+    coinbase = template.txs[0]
+    n = max(1, size // 29)
+    reward = sum(o.amount for o in coinbase.outputs)
+    outputs = [TxOut(reward - (n - 1), coinbase.outputs[0].address)] + \
+              [TxOut(1, (i % 2**32).to_bytes(4, "little") * 5) for i in range(n - 1)]
+    cb = Transaction.coinbase(node.chain.get(template.prev_hash).height + 1, outputs,
+                              extra=coinbase.inputs[0].signature[4:])
+    header = dataclasses.replace(template.header, tx_root=compute_tx_root((cb,)))
+    return Block(pow_search(header), (cb,))
+
+
+def _victim(seed: str, blocks: int = 3):
+    """A node that followed an honest miner for ``blocks`` blocks, with peers "honest" and "attacker"."""
+    from ..chain.fork_choice import Chain
+    from ..chain.params import get_params
+    from . import messages as m
+    from .node import Node
+    params = get_params("regtest")
+    wire = _Wire(params.genesis_time + 100_000)
+    victim = Node("victim", Chain(params, clock=wire.now), wire, miner_address=bytes(20), seed=seed)
+    miner_wire = _Wire(wire.t)
+    miner = Node("miner", Chain(params, clock=miner_wire.now), miner_wire, miner_address=bytes(20), seed=seed)
+    for peer, nonce in (("honest", 1), ("attacker", 2)):
+        victim.on_connect(peer)
+        victim.on_message(peer, m.encode(m.Version(genesis=victim.chain.genesis.hash, nonce=nonce)))
+    for i in range(blocks):
+        b = miner.mine_block(time=int(wire.t) - 10_000 + 600 * i)
+        victim.on_message("honest", m.encode(m.BlockMsg(b.serialize())))
+    return victim, miner, wire
+
+
+def _envelope(command: str, payload: bytes) -> bytes:
+    """A message built straight from its payload bytes (fast: no per-item objects on the attacker's side)."""
+    from ..crypto.hashes import sha256d
+    from . import messages as m
+    return (m.MAGIC + command.encode().ljust(12, b"\x00") + len(payload).to_bytes(4, "little")
+            + sha256d(payload)[:4] + payload)
+
+
+def _inv_flood(victim, miner, n_messages: int = 20, items: int = 50_000):
+    from ..encoding import write_varint
+    from . import messages as m
+    rng = random.Random(1)
+    kind = bytes([m.INV_BLOCK])
+    for _ in range(n_messages):
+        raw = rng.randbytes(32 * items)
+        yield _envelope("inv", write_varint(items) + b"".join(kind + raw[i:i + 32] for i in range(0, len(raw), 32)))
+
+
+def _orphan_flood(victim, miner, count: int = 100, size: int = 1_000_000):
+    from . import messages as m
+    parent = os.urandom(32)                             # a parent nobody has: every block is an orphan
+    template = big_block(miner, size)
+    for i in range(count):
+        header = dataclasses.replace(template.header, prev_hash=parent, time=template.header.time + i)
+        yield m.encode(m.BlockMsg(type(template)(header, template.txs).serialize()))
+
+
+def _getdata_amplification(victim, miner, repeats: int = 50_000, size: int = 433_000):
+    from . import messages as m
+    block = big_block(miner, size)
+    miner.submit_block(block)
+    victim.on_message("honest", m.encode(m.BlockMsg(block.serialize())))
+    from ..encoding import write_varint
+    yield _envelope("getdata", write_varint(repeats) + (bytes([m.INV_BLOCK]) + block.hash()) * repeats)
+
+
+def _getdata_per_message(victim, miner, count: int = 300, size: int = 433_000):
+    """The same big block asked for once per message (no repeats inside one request)."""
+    from ..encoding import write_varint
+    from . import messages as m
+    block = big_block(miner, size)
+    miner.submit_block(block)
+    victim.on_message("honest", m.encode(m.BlockMsg(block.serialize())))
+    data = _envelope("getdata", write_varint(1) + bytes([m.INV_BLOCK]) + block.hash())
+    for _ in range(count):
+        yield data
+
+
+def _junk(victim, miner, count: int = 1000):
+    from . import messages as m
+    rng = random.Random(2)
+    good = m.encode(m.Ping(7))
+    for i in range(count):
+        kind = i % 4
+        if kind == 0:
+            yield rng.randbytes(rng.randrange(0, 200))
+        elif kind == 1:
+            yield good[:-1] + bytes([good[-1] ^ 1])            # bad checksum
+        elif kind == 2:
+            yield m.MAGIC + b"nosuchcmd\x00\x00\x00" + bytes(8)
+        else:
+            yield good[:30]
+
+
+def _oversized(victim, miner, count: int = 5, size: int = 5_000_000):
+    from . import messages as m
+    big = bytes(size)
+    for _ in range(count):
+        yield m.MAGIC + b"block".ljust(12, b"\x00") + len(big).to_bytes(4, "little") + bytes(4) + big
+
+
+P2P_ATTACKS = {
+    "inv-flood": _inv_flood,
+    "orphan-flood": _orphan_flood,
+    "getdata-amplification": _getdata_amplification,
+    "getdata-per-message": _getdata_per_message,
+    "junk": _junk,
+    "oversized": _oversized,
+}
+
+
+def p2p_attack(kind: str, *, trace_memory: bool = True, seed: str = "p2p", **params) -> dict:
+    """Play one attack of ``P2P_ATTACKS`` on a fresh victim; measure what it cost the victim.
+
+    Returns ``cpu_s`` (victim CPU spent on the attack's messages: how long its other peers wait),
+    ``peak_mb`` (traced memory at the worst moment, minus what the victim held before),
+    ``held_mb`` (what it still holds afterwards), ``sent_mb`` (bytes it sent the attacker),
+    ``banned`` (the attack stops there: further messages would be dropped unread, and
+    ``messages`` says how many were handled), and whether a block the honest miner finds next still reaches the victim
+    (``honest_ok``) and how long that took (``honest_s``: inv, getdata, block, validation)."""
+    from . import messages as m
+    victim, miner, wire = _victim(seed)
+    messages = iter(P2P_ATTACKS[kind](victim, miner, **params))
+    first = next(messages)                                # (the attack's own set-up happens before tracing)
+    cpu, peak, handled = 0.0, 0, 0
+    if trace_memory:
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+    for data in itertools.chain([first], messages):
+        first = None
+        if trace_memory:
+            tracemalloc.reset_peak()
+        t = time.process_time()
+        handled += 1
+        victim.on_message("attacker", data)
+        cpu += time.process_time() - t
+        if trace_memory:                                  # the attacker's message itself is not the victim's doing
+            peak = max(peak, tracemalloc.get_traced_memory()[1] - base - len(data))
+        del data
+        if victim.peerbook.is_banned("attacker", wire.t):
+            break                                         # the rest would be dropped unread
+    held = 0
+    if trace_memory:
+        held = tracemalloc.get_traced_memory()[0] - base
+        tracemalloc.stop()
+    # the honest miner finds a block: does it still get through, and how fast?
+    block = miner.mine_block(time=int(wire.t) - 100)
+    start, n_before = time.perf_counter(), len(wire.to_honest)
+    victim.on_message("honest", m.encode(m.Inv((m.InvItem(m.INV_BLOCK, block.hash()),))))
+    asked = any(m.peek_command(d) == "getdata" for d in wire.to_honest[n_before:])
+    if asked:
+        victim.on_message("honest", m.encode(m.BlockMsg(block.serialize())))
+    honest_s = time.perf_counter() - start
+    return {"attack": kind, "cpu_s": cpu, "peak_mb": max(0, peak) / 1e6, "held_mb": max(0, held) / 1e6,
+            "sent_mb": wire.bytes["attacker"] / 1e6, "banned": victim.peerbook.is_banned("attacker", wire.t),
+            "honest_ok": victim.tip == block.hash(), "honest_s": honest_s,
+            "on_honest_chain": victim.tip == miner.tip, "orphans": len(victim.orphans), "messages": handled}

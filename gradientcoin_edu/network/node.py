@@ -46,7 +46,7 @@ from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol
 
-from ..chain.block import Block, BlockHeader, compute_tx_root
+from ..chain.block import HEADER_SIZE, Block, BlockHeader, compute_tx_root
 from ..chain.bits import bits_to_target
 from ..chain.fork_choice import AddResult, Chain, ChainEvent
 from ..chain.pow import search_nonces
@@ -447,7 +447,7 @@ class Node:
             self._send(peer, cmd)
             sent += len(raw)
         if sent:
-            self.peerbook.charge(peer, self.transport.now(), sent / 10_000)   # what it made us send
+            self.peerbook.charge(peer, self.transport.now(), sent / 25_000)   # what it made us send
         if missing:
             self._send(peer, m.NotFound(tuple(missing)))
 
@@ -480,15 +480,32 @@ class Node:
             self._send(peer, m.Inv(tuple(items)))
 
     def _on_block(self, peer: str, msg: m.BlockMsg) -> None:
+        raw = msg.raw
         try:
-            block = Block.parse(msg.raw, max_size=self.chain.params.max_block_bytes)
+            if len(raw) > self.chain.params.max_block_bytes:
+                raise ParseError("block-too-large", f"{len(raw)} bytes")
+            header = BlockHeader.parse(raw[:HEADER_SIZE])
         except ParseError as err:
             self._punish(peer, "malformed-message", f"block: {err.reason}")
             return
-        h = block.hash()
-        if self.requested.get(h, ("",))[0] == peer:
+        h = header.hash()
+        solicited = self.requested.get(h, ("",))[0] == peer
+        if solicited:
             self._unrequest(h, peer)
-        self._add_block(block, source=peer, announce=True, raw=msg.raw)
+        if header.prev_hash not in self.chain and h not in self.chain:
+            # an orphan: keep its bytes as they are (parsing a big block costs more than storing it;
+            # it is parsed and validated when its parent arrives)
+            self.stats["block-rejected-unknown-parent"] += 1
+            self._emit("block-rejected", hash=h, reason="unknown-parent", peer=peer)
+            self._keep_orphan(h, header.prev_hash, raw, peer, solicited)
+            self._pump(peer)
+            return
+        try:
+            block = Block.parse(raw, max_size=self.chain.params.max_block_bytes)
+        except ParseError as err:
+            self._punish(peer, "malformed-message", f"block: {err.reason}")
+            return
+        self._add_block(block, source=peer, announce=True, raw=raw)
         self._pump(peer)
 
     def _on_tx(self, peer: str, msg: m.TxMsg) -> None:
@@ -557,7 +574,7 @@ class Node:
         except InvalidBlock as err:
             self._events.clear()
             if err.reason == "unknown-parent":
-                self._keep_orphan(block, source, raw)
+                self._keep_orphan(h, block.prev_hash, raw if raw is not None else block.serialize(), source)
             elif source is not None and err.reason not in QUIET_BLOCK_REASONS:
                 self._punish(source, "invalid-block", err.reason)
             else:
@@ -591,11 +608,10 @@ class Node:
         self.stats[f"block-{result.value}"] += 1
         self._emit("block", hash=block.hash(), result=result.value, height=self.height, tip=self.tip)
 
-    def _keep_orphan(self, block: Block, source: str | None, raw: bytes | None) -> None:
+    def _keep_orphan(self, h: bytes, prev_hash: bytes, raw: bytes, source: str | None,
+                     solicited: bool = True) -> None:
         """Keep a block whose parent we lack, within the pool's bounds, and ask its sender for the gap."""
-        h = block.hash()
         if h not in self.orphans:
-            raw = raw if raw is not None else block.serialize()
             cfg = self.config
             share_count = max(1, int(cfg.max_orphans * cfg.orphan_share))
             share_bytes = max(1, int(cfg.max_orphan_bytes * cfg.orphan_share))
@@ -609,14 +625,14 @@ class Node:
                 used -= len(self.orphans[k].raw)
                 self._forget_orphan(k)
                 self.stats["orphans-evicted"] += 1
-            self.orphans[h] = _Orphan(bytes(raw), block.prev_hash, source)
+            self.orphans[h] = _Orphan(bytes(raw), prev_hash, source)
             self.orphan_bytes += len(raw)
             while len(self.orphans) > cfg.max_orphans or self.orphan_bytes > cfg.max_orphan_bytes:
                 self._forget_orphan(next(iter(self.orphans)))   # the oldest of all
                 self.stats["orphans-evicted"] += 1
             self.stats["orphans"] += 1
         if source is not None and source in self.peers:   # ask for the missing ancestors
-            if self.requested.get(h, ("",))[0] != source:
+            if not solicited:
                 self._punish(source, "unsolicited-orphan", "an orphan block nobody asked for")
             if source in self.peers:
                 self._send(source, m.GetBlocks(tuple(self.chain.locator()[:m.MAX_LOCATOR])))

@@ -1,7 +1,20 @@
 """``gradientcoin node``: run one real node process (ZeroMQ, SQLite, a local JSON-RPC).
 
-    gradientcoin node --chain llm --listen tcp://127.0.0.1:5001 --peer PUBKEY@tcp://127.0.0.1:5002 \\
-                      --data-dir ~/gc/n1 --mine
+Three proof-of-gradient nodes on one machine (three terminals)::
+
+    gradientcoin node --chain llm --model tiny --listen tcp://127.0.0.1:5001 --data-dir n1 --mine
+    # it prints: peers connect to this node with --peer HEXKEY@tcp://127.0.0.1:5001
+    gradientcoin node --chain llm --model tiny --listen tcp://127.0.0.1:5002 --data-dir n2 --mine \
+                      --peer HEXKEY@tcp://127.0.0.1:5001
+    gradientcoin node --chain llm --model tiny --listen tcp://127.0.0.1:5003 --data-dir n3 --mine \
+                      --peer HEXKEY@tcp://127.0.0.1:5001
+
+Then, from another terminal: ``gradientcoin status --data-dir n1``, ``gradientcoin send --data-dir
+n1 ADDRESS 1.5`` (``gradientcoin rpc --data-dir n2 address`` prints n2's), ``gradientcoin
+contribute --data-dir n2 --file text.txt``, ``gradientcoin ask --data-dir n2 "3+4="``; in a
+notebook, ``viz.dashboard.Dashboard(ClientFeed({"n1": NodeClient("n1"), ...}))`` draws them live.
+Stop a node with Ctrl-C (or kill it); the same command restarts it where it was. Without
+``--listen`` a node only dials out (a student behind NAT or in Colab: see ``classroom.py``).
 
 One command for both kinds of chain, with the same transport-free node logic (``node.py``):
 ``--chain regtest`` and ``--chain demo`` are proof-of-work chains, ``--chain llm`` is the
@@ -46,7 +59,10 @@ DEFAULT_MINE_EVERY = {"regtest": 5.0, "demo": 10.0, "llm": 10.0}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--listen", required=True, help="where this node accepts messages, e.g. tcp://127.0.0.1:5001")
+    parser.add_argument("--listen", default=None,
+                        help="where this node accepts connections, e.g. tcp://127.0.0.1:5001 (tcp://0.0.0.0:5001: "
+                             "every interface, for a classroom relay); without it the node only dials out "
+                             "(a student in Colab or behind NAT) and needs at least one --peer")
     parser.add_argument("--peer", action="append", default=[],
                         help="a peer, PUBKEY@tcp://host:port (its key is in its DATA_DIR/p2p_key.pub and in its "
                              "log; repeat for more)")
@@ -56,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="demo", choices=["tiny", "demo"],
                         help="llm: model size (tiny = 5k parameters, demo = 108k; same on every node)")
     parser.add_argument("--corpus-seed", type=int, default=0, help="llm: the built-in corpus (same on every node)")
-    parser.add_argument("--name", default=None, help="node name in logs (default: the listen port)")
+    parser.add_argument("--name", default=None, help="node name in logs (default: the listen port, or the key)")
     parser.add_argument("--mine", action="store_true", help="mine blocks")
     parser.add_argument("--mine-every", type=float, default=None,
                         help="mean seconds between our blocks (simulated hash rate; default 5 on regtest, "
@@ -76,7 +92,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def check_arguments(args: argparse.Namespace) -> None:
     """Range checks before anything is touched; a ``UsageError`` says what to change."""
     from .zmq_transport import valid_address
-    if not valid_address(args.listen):
+    if args.listen is None and not args.peer:
+        raise UsageError("no-listen-no-peer", "give --listen tcp://host:port, or at least one --peer to dial out to")
+    if args.listen is not None and not valid_address(args.listen):
         raise UsageError("bad-listen", f"--listen must look like tcp://127.0.0.1:5001 (host and port), "
                                        f"not {args.listen!r}")
     from .keys import parse_peer
@@ -126,6 +144,7 @@ class RunningNode:
         self.stop_now = False
         self.started = time.time()
         self.miner = _Miner(node, args)
+        service.mining_switch = self.miner.switch
         self.status = _Status(datadir / "status.json", node, transport, args.status_every, service)
 
     def request_stop(self, *_) -> None:
@@ -168,7 +187,7 @@ def open_node(args: argparse.Namespace) -> RunningNode:
 
     datadir = open_datadir(args.data_dir)
     try:
-        name = args.name or args.listen.rsplit(":", 1)[1]
+        name = args.name or _default_name(args, datadir.path)
         _setup_logging(datadir / "node.log", name, args)
         transport = _open_transport(args.listen, datadir.path)
         try:
@@ -181,7 +200,10 @@ def open_node(args: argparse.Namespace) -> RunningNode:
             node = _make_node(args, name, chain, transport, key)
             transport.node = node
             holder: dict = {}
-            service = NodeService(node, datadir.path, key, on_stop=lambda: holder["node"].request_stop(),
+            service_class = NodeService
+            if args.chain == "llm":
+                from ..llm.network import LLMNodeService as service_class
+            service = service_class(node, datadir.path, key, on_stop=lambda: holder["node"].request_stop(),
                                   chain_name=_chain_label(args))
             node.listener = service.on_node_event
             rpc = RpcServer(service.methods(), datadir.path, port=args.rpc_port)
@@ -197,8 +219,11 @@ def open_node(args: argparse.Namespace) -> RunningNode:
     from .keys import format_peer
     log.info("started %s node %s: height %d, tip %s, %d blocks in the store; listening on %s; RPC %s; "
              "mining %s", _chain_label(args), name, chain.height, chain.tip.hash_hex()[:16], len(chain),
-             args.listen, rpc.url, _mining_label(args))
-    log.info("peers connect to this node with --peer %s", format_peer(args.listen, transport.public_key))
+             args.listen or "nothing (outbound connections only)", rpc.url, _mining_label(args))
+    if args.listen is not None:
+        service.peer_line = format_peer(args.listen, transport.public_key)
+        shown = service.peer_line.replace("tcp://0.0.0.0:", "tcp://THIS-MACHINE'S-ADDRESS:")
+        log.info("peers connect to this node with --peer %s", shown)
     return running
 
 
@@ -212,7 +237,14 @@ def _mining_label(args) -> str:
     return "flat out" if args.mine_every == 0 else f"one block per ~{args.mine_every:g} s (simulated hash rate)"
 
 
-def _open_transport(listen: str, data: Path):
+def _default_name(args, data: Path) -> str:
+    if args.listen is not None:
+        return args.listen.rsplit(":", 1)[1]
+    from .keys import load_or_create_keypair
+    return "node-" + load_or_create_keypair(data)[0].decode("ascii")[:6]
+
+
+def _open_transport(listen: str | None, data: Path):
     import zmq
     from .keys import load_or_create_keypair
     from .zmq_transport import ZmqTransport
@@ -252,9 +284,9 @@ def _make_node(args, name, chain, transport, key):
     seed = args.seed if args.seed is not None else random.getrandbits(32)
     if args.chain == "llm":
         from ..llm.network import LLMNode
-        return LLMNode(name, chain, transport, miner_address=key.address(), listen=args.listen,
+        return LLMNode(name, chain, transport, miner_address=key.address(), listen=args.listen or "",
                        config=NodeConfig(heartbeat=5.0, request_timeout=5.0), seed=seed)
-    return Node(name, chain, transport, miner_address=key.address(), listen=args.listen,
+    return Node(name, chain, transport, miner_address=key.address(), listen=args.listen or "",
                 config=NodeConfig(heartbeat=10.0, request_timeout=5.0), seed=seed)
 
 
@@ -269,6 +301,14 @@ class _Miner:
 
     def _draw(self) -> float:
         return time.time() + self.rng.expovariate(1.0 / self.args.mine_every)
+
+    def switch(self, on: bool | None) -> bool:
+        """RPC ``setmining``: turn mining on or off (None: just report)."""
+        if on is not None:
+            self.args.mine = on
+            if on and self.args.mine_every:
+                self.next_block_at = self._draw()
+        return self.args.mine
 
     def active(self) -> bool:
         return self.args.mine and (self.args.mine_until is None or time.time() < self.args.mine_until)

@@ -39,8 +39,8 @@ PENALTIES: dict[str, int] = {
     "flood": 1,                  # each message over the rate limit
     "unsolicited": 2,            # a large object nobody asked for
     "protocol": 1,               # a message out of order (e.g. anything before "version")
-    "repeated-request": 50,      # a getdata naming one object more than once (an amplification attempt)
-    "unsolicited-orphan": 5,     # a block nobody asked for whose parent we lack (fills the orphan pool)
+    "repeated-request": 100,     # a getdata naming one object more than once: never honest (amplification)
+    "unsolicited-orphan": 10,    # a block nobody asked for whose parent we lack (fills the orphan pool)
 }
 
 # command -> base cost of handling it (cost units; a ping is 1). Sizes are added by message_cost.

@@ -1,10 +1,19 @@
-"""Which data a lottery ticket trains on: the batch is chosen by the ticket's own inputs.
+"""Which data a lottery ticket trains on: the batch is drawn from everything the miner chose.
 
-For nonce ``n`` the miner computes ``seed = SHA-256(parent_hash ‖ miner_id ‖ n)`` (nonce as
-4 little-endian bytes, as in the block header) and draws ``batch_size`` record indices from
-the committed dataset with :class:`HashRNG` - SHA-256 in counter mode plus rejection sampling,
-never torch's or NumPy's generators, so every node on every platform derives the same batch.
-The miner cannot pick its data: a new nonce is a new batch, hence a new gradient.
+The seed of an attempt is ``SHA-256`` of the block header *without its two proof fields*::
+
+    seed = SHA-256(version u32 | prev_hash | tx_root | time u64 | bits u32 | miner_id | nonce u32)
+
+i.e. the 180 header bytes with ``grad_root`` and ``weights_root`` (which are computed *from*
+the gradient) left out: 116 bytes (:func:`batch_seed`). Everything else a miner can choose -
+the parent, the transactions and so the coinbase and its reward address (through ``tx_root``),
+the time, the difficulty bits, the version, the miner id and the nonce - picks the batch. Change
+any of them and the batch changes, so the gradient must be computed again: a block cannot be
+re-dressed (another coinbase, another transaction set, another time) without a fresh gradient
+(``docs/protocol.md`` section 2). From the seed, ``batch_size`` record indices are drawn from the
+committed dataset with :class:`HashRNG` - SHA-256 in counter mode plus rejection sampling, never
+torch's or NumPy's generators, so every node on every platform derives the same batch. How
+indices are drawn from a seed (below) is independent of how the seed is made.
 
 **Strata (batch preview).** A batch costs about 60 µs to compute and its gradient about a
 thousand times more, so a miner can *preview* hundreds of batches per gradient and spend its
@@ -40,10 +49,11 @@ from ..errors import ModelError
 from ..model.corpus import Dataset
 from ..model.rng import HashRNG
 
-__all__ = ["nonce_bytes", "batch_seed", "allocation_seed", "batch_indices", "slot_strata",
+__all__ = ["nonce_bytes", "seed_bytes", "batch_seed", "template_seed", "allocation_seed", "batch_indices", "slot_strata",
            "stratified_indices", "StratifiedDataset", "select_indices", "select_batch"]
 
 ALLOCATION_TAG = b"gradientcoin batch strata"
+_GRAD_ROOT_AT, _PROOF_END = 68, 132         # header bytes 68..131: grad_root and weights_root
 
 
 def nonce_bytes(nonce: int) -> bytes:
@@ -53,9 +63,25 @@ def nonce_bytes(nonce: int) -> bytes:
     return nonce.to_bytes(4, "little")
 
 
-def batch_seed(parent_hash: bytes, miner_id: bytes, nonce: int) -> bytes:
-    """``SHA-256(parent_hash ‖ miner_id ‖ nonce)``: the seed of attempt ``nonce``."""
-    return sha256(bytes(parent_hash) + bytes(miner_id) + nonce_bytes(nonce))
+def seed_bytes(header) -> bytes:
+    """The header's 180 bytes minus ``grad_root`` and ``weights_root``: 116 bytes, every field a
+    miner chooses before computing the gradient. ``header`` is a ``chain.BlockHeader`` (its two
+    proof fields are ignored, so a template with zero roots gives the same bytes)."""
+    raw = header.serialize()
+    return raw[:_GRAD_ROOT_AT] + raw[_PROOF_END:]
+
+
+def batch_seed(header) -> bytes:
+    """``SHA-256(seed_bytes(header))``: the seed of the attempt this header describes."""
+    return sha256(seed_bytes(header))
+
+
+def template_seed(parent_hash: bytes, miner_id: bytes, nonce: int) -> bytes:
+    """The seed of a bare template - version 1 on ``parent_hash``, no transactions, time and bits 0 -
+    for experiments and previews that vary only the nonce (a real miner's header has more fields)."""
+    from ..chain.block import BlockHeader              # chain sits below; imported late to keep batch light
+    return batch_seed(BlockHeader(1, bytes(parent_hash), bytes(32), miner_id=bytes(miner_id).ljust(32, b"\0")[:32],
+                                  nonce=nonce))
 
 
 def allocation_seed(parent_hash: bytes) -> bytes:
@@ -137,9 +163,10 @@ def select_indices(dataset: Dataset, parent_hash: bytes, seed: bytes, batch_size
     return batch_indices(seed, len(dataset), batch_size)
 
 
-def select_batch(dataset: Dataset, parent_hash: bytes, miner_id: bytes, nonce: int,
+def select_batch(dataset: Dataset, parent_hash: bytes, seed: bytes,
                  batch_size: int) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
-    """Indices (B,) and the inputs and targets (B, T) of attempt ``nonce``."""
-    idx = select_indices(dataset, parent_hash, batch_seed(parent_hash, miner_id, nonce), batch_size)
+    """Indices (B,) and the inputs and targets (B, T) of the ticket with batch ``seed`` (see
+    :func:`batch_seed`) on ``parent_hash``."""
+    idx = select_indices(dataset, parent_hash, seed, batch_size)
     x, y = dataset.batch(idx)
     return idx, x, y

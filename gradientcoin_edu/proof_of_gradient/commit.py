@@ -1,32 +1,39 @@
 """Committing to a gradient, and the lottery ticket it buys.
 
 ``grad_root`` is the ``"chain"`` Merkle root over SHA-256 digests of ``chunk_bytes``-sized
-chunks of the payload (the quantized gradient's bytes); the kernels compute it. The ticket
-is ``SHA-256d(parent_hash ‖ miner_id ‖ nonce ‖ grad_root)``, read as a little-endian
-256-bit number like a Bitcoin block hash, and wins when it is at most the target.
+chunks of the quantized gradient's bytes: two lines of hashlib below (the kernels compute the
+same root faster, tested against it). It goes into the block
+header, with ``weights_root`` (the weights after the update), and the **ticket is the block's
+own hash**: ``SHA-256d`` of all 180 header bytes, read as a little-endian 256-bit number like
+a Bitcoin block hash. It wins when it is at most the target the header's ``bits`` encode.
 
-The ticket covers no free field: not the time, not the transactions. The only way to a new
-ticket is a new nonce, which picks a new batch, which needs a new gradient - mining *is*
-training. Naming the miner inside the ticket (and the batch seed) makes a copied gradient
-worthless to anyone else. Taught in notebook 08.
+The ticket covers every header field, and the batch the gradient was computed on was drawn
+from every field but the two proof roots (``batch.py``). So nothing in a block can change
+without a new batch, a new gradient and a new ticket: not the coinbase (a thief cannot pay
+itself with someone else's proof), not the transactions or the time (a miner cannot make
+conflicting siblings of one winning ticket for free). The only way to a new ticket is a new
+gradient - mining *is* training (``docs/protocol.md`` section 2). Taught in notebook 08.
 """
 from __future__ import annotations
 
-from .. import kernels
+import hashlib
+
 from ..crypto.hashes import sha256d
-from .batch import nonce_bytes
+from ..crypto.merkle import merkle_root
 
 __all__ = ["grad_root", "ticket", "ticket_value", "ticket_wins"]
 
 
-def grad_root(payload: bytes, chunk_bytes: int) -> bytes:
-    """Merkle root of the payload's chunk digests (``kernels.gradient_root``)."""
-    return kernels.gradient_root(payload, chunk_bytes)
+def grad_root(q_bytes: bytes, chunk_bytes: int) -> bytes:
+    """Merkle root of the quantized gradient's chunk digests (the definition; ``kernels.gradient_root``
+    computes the same bits faster, tested against this)."""
+    digests = [hashlib.sha256(q_bytes[i:i + chunk_bytes]).digest() for i in range(0, len(q_bytes), chunk_bytes)]
+    return merkle_root(digests, "chain")        # leaf SHA-256(0x00 ‖ d), node SHA-256(0x01 ‖ l ‖ r)
 
 
-def ticket(parent_hash: bytes, miner_id: bytes, nonce: int, grad_root: bytes) -> bytes:
-    """``SHA-256d(parent_hash ‖ miner_id ‖ nonce (u32 LE) ‖ grad_root)``: 32 bytes."""
-    return sha256d(bytes(parent_hash) + bytes(miner_id) + nonce_bytes(nonce) + bytes(grad_root))
+def ticket(header) -> bytes:
+    """``SHA-256d(header bytes)``: the block hash of ``header`` (a ``chain.BlockHeader``), 32 bytes."""
+    return sha256d(header.serialize())
 
 
 def ticket_value(ticket_hash: bytes) -> int:

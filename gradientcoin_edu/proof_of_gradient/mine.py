@@ -1,107 +1,153 @@
 """Mining by proof-of-gradient: every lottery ticket costs one gradient of the model.
 
-One *attempt* for nonce ``n``: derive the batch from ``(parent_hash, miner_id, n)``, compute the
-float64 gradient at the parent weights, quantize it, hash it into ``grad_root`` and draw the
-ticket ``SHA-256d(parent_hash ‖ miner_id ‖ n ‖ grad_root)``. ``mine`` repeats attempts until a
-ticket is at most the target, applies the update and returns everything a block needs. A
-winning update that would fail the validation guard is dropped (the block would be invalid)
-and mining goes on with the next nonce. Taught in notebook 08.
+A miner first fixes everything it chooses in a *template* header: parent, transactions root
+(so the coinbase that pays it), time, bits, version, miner id. One *attempt* for nonce ``n``:
+draw the batch from the template with nonce ``n`` (``batch.batch_seed``: every header field but
+the two proof roots), compute the float64 gradient at the parent weights, quantize it, hash it
+into ``grad_root``, apply the update and hash the new weights into ``weights_root``; the ticket
+is the hash of the completed header. ``mine`` repeats attempts until a ticket is at most the
+target, then grinds the block's stamp (``stamp.py``, about one verification's worth of hashes,
+once per block) and returns everything a block needs. A winning update that would fail the
+validation guard is dropped (the block would be invalid) and mining goes on with the next
+nonce. Taught in notebook 08.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
 
+from ..chain.work import header_target
 from ..errors import InvalidProof
 from ..model.corpus import Dataset
 from ..model.fixed_point import weights_root
-from .batch import select_batch
+from .batch import batch_seed, select_batch
 from .commit import grad_root as compute_grad_root
 from .commit import ticket, ticket_value
 from .gradient import canonical_gradient
 from .params import PoGParams
 from .quantize import payload_from_q, quantize
+from .stamp import find_stamp, join_payload
 from .update import apply_update
 from .verify import GradientProof, check_validation
 
-__all__ = ["Attempt", "MiningResult", "attempt", "mine", "proof_from_q"]
+__all__ = ["Attempt", "MiningResult", "attempt", "mine", "proof_from_q", "complete_header", "stamped_payload"]
 
 
 @dataclass(frozen=True, eq=False)
 class Attempt:
     """One lottery ticket and the gradient it cost."""
 
-    nonce: int
+    header: object                  # the completed header (grad_root, weights_root, nonce filled in)
     batch_indices: np.ndarray       # (B,)
     gradient: np.ndarray            # (n_params,) float64
     q: np.ndarray                   # (n_params,) int32
-    payload: bytes
-    grad_root: bytes
-    ticket: bytes
+    q_bytes: bytes                  # Q as little-endian int32 (the payload before the stamp)
+    weights: np.ndarray             # W_new = W_parent - apply(Q)
+    ticket: bytes                   # the header's hash
     loss: float                     # training loss on the batch
+
+    @property
+    def nonce(self) -> int:
+        return self.header.nonce
+
+    @property
+    def grad_root(self) -> bytes:
+        return self.header.grad_root
+
+    @property
+    def weights_root(self) -> bytes:
+        return self.header.weights_root
 
     def wins(self, target: int) -> bool:
         return ticket_value(self.ticket) <= target
 
 
 class MiningResult(NamedTuple):
-    """A winning attempt, ready to go into a block header (+ payload)."""
+    """A winning attempt with its stamp: the block's header and payload."""
 
-    nonce: int
-    payload: bytes                  # Q as little-endian int32
-    grad_root: bytes
+    header: object                  # the block header (chain.BlockHeader)
+    payload: bytes                  # Q as little-endian int32, then the 4-byte stamp
     weights: np.ndarray             # W_new (int64)
-    weights_root: bytes
     attempts: int                   # gradients computed, including the winning one
-    ticket: bytes
     loss: float                     # training loss of the winning batch (before the update)
 
+    @property
+    def nonce(self) -> int:
+        return self.header.nonce
 
-def attempt(params: PoGParams, dataset: Dataset, parent_hash: bytes, parent_weights: np.ndarray,
-            miner_id: bytes, nonce: int) -> Attempt:
-    """Compute one ticket: batch, gradient, quantization, commitment."""
-    idx, x, y = select_batch(dataset, parent_hash, miner_id, nonce, params.batch_size)
+    @property
+    def grad_root(self) -> bytes:
+        return self.header.grad_root
+
+    @property
+    def weights_root(self) -> bytes:
+        return self.header.weights_root
+
+    @property
+    def ticket(self) -> bytes:
+        return self.header.hash()
+
+
+def complete_header(params: PoGParams, template, parent_weights: np.ndarray, q: np.ndarray, nonce: int | None = None):
+    """``template`` with ``nonce`` and the roots of ``Q`` and of ``W_parent - apply(Q)`` filled in.
+    Returns (header, Q bytes, new weights)."""
+    q_bytes = payload_from_q(q)
+    new = apply_update(parent_weights, q, params)
+    header = replace(template, nonce=template.nonce if nonce is None else nonce,
+                     grad_root=compute_grad_root(q_bytes, params.chunk_bytes),
+                     weights_root=weights_root(new, params.chunk_bytes))
+    return header, q_bytes, new
+
+
+def stamped_payload(params: PoGParams, header, q_bytes: bytes) -> bytes:
+    """The block's payload: ``Q`` bytes and the stamp ground for ``header`` (about 2^stamp_log2 hashes)."""
+    return join_payload(q_bytes, find_stamp(header.hash(), params.stamp_log2, header_target(header)))
+
+
+def attempt(params: PoGParams, dataset: Dataset, template, parent_weights: np.ndarray,
+            nonce: int | None = None) -> Attempt:
+    """Compute one ticket for ``template`` with ``nonce`` (default: the template's): batch,
+    gradient, quantization, update, the two roots, the header hash."""
+    header = template if nonce is None else replace(template, nonce=nonce)
+    idx, x, y = select_batch(dataset, header.prev_hash, batch_seed(header), params.batch_size)
     g, loss = canonical_gradient(params, parent_weights, x, y)
     q = quantize(g, params.quantum_log2)
-    payload = payload_from_q(q)
-    root = compute_grad_root(payload, params.chunk_bytes)
-    return Attempt(nonce, idx, g, q, payload, root, ticket(parent_hash, miner_id, nonce, root), loss)
+    header, q_bytes, new = complete_header(params, header, parent_weights, q)
+    return Attempt(header, idx, g, q, q_bytes, new, ticket(header), loss)
 
 
-def mine(params: PoGParams, dataset: Dataset, parent_hash: bytes, parent_weights: np.ndarray,
-         miner_id: bytes, target: int, start_nonce: int = 0, max_attempts: int = 1000,
-         validation: Dataset | None = None, parent_val_loss: float | None = None) -> MiningResult | None:
-    """Try nonces ``start_nonce, start_nonce + 1, ...`` (each a new gradient) until a ticket is at
-    most ``target``; returns the block's ingredients, or None after ``max_attempts`` losers.
+def mine(params: PoGParams, dataset: Dataset, template, parent_weights: np.ndarray, target: int | None = None,
+         start_nonce: int = 0, max_attempts: int = 1000, validation: Dataset | None = None,
+         parent_val_loss: float | None = None) -> MiningResult | None:
+    """Try nonces ``start_nonce, start_nonce + 1, ...`` of ``template`` (each a new gradient) until a
+    ticket is at most ``target`` (default: the target of the template's bits); returns the block's
+    header and payload, or None after ``max_attempts`` losers.
 
     With ``validation`` the miner also checks the validation guard before publishing.
     """
+    target = header_target(template) if target is None else target
     for i in range(max_attempts):
         nonce = start_nonce + i
         if nonce >= 2**32:
             break
-        a = attempt(params, dataset, parent_hash, parent_weights, miner_id, nonce)
+        a = attempt(params, dataset, template, parent_weights, nonce)
         if not a.wins(target):
             continue
-        new = apply_update(parent_weights, a.q, params)
         if validation is not None:
             try:
-                check_validation(params, validation, parent_weights, new, parent_val_loss)
+                check_validation(params, validation, parent_weights, a.weights, parent_val_loss)
             except InvalidProof:
                 continue                     # a harmful update: not worth publishing
-        return MiningResult(nonce, a.payload, a.grad_root, new, weights_root(new, params.chunk_bytes),
-                            i + 1, a.ticket, a.loss)
+        return MiningResult(a.header, stamped_payload(params, a.header, a.q_bytes), a.weights, i + 1, a.loss)
     return None
 
 
-def proof_from_q(params: PoGParams, parent_hash: bytes, parent_weights: np.ndarray, miner_id: bytes,
-                 nonce: int, q: np.ndarray) -> GradientProof:
-    """A self-consistent proof for *any* ``Q`` (roots computed honestly from it). Honest miners get
-    ``Q`` from ``attempt``; the attack demonstrations pass forged ones and watch ``verify`` refuse."""
-    q = np.asarray(q, dtype=np.int32)
-    payload = payload_from_q(q)
-    new = apply_update(parent_weights, q, params)
-    return GradientProof(parent_hash, miner_id, nonce, compute_grad_root(payload, params.chunk_bytes),
-                         weights_root(new, params.chunk_bytes), payload)
+def proof_from_q(params: PoGParams, template, parent_weights: np.ndarray, q: np.ndarray,
+                 nonce: int | None = None) -> GradientProof:
+    """A self-consistent, stamped proof for *any* ``Q`` (roots computed honestly from it). Honest
+    miners get ``Q`` from ``attempt``; the attack demonstrations pass forged ones and watch
+    ``verify`` refuse."""
+    header, q_bytes, _ = complete_header(params, template, parent_weights, np.asarray(q, dtype=np.int32), nonce)
+    return GradientProof(header, stamped_payload(params, header, q_bytes))

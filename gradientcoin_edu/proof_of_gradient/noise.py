@@ -132,6 +132,9 @@ def measure_guard(n_blocks: int = 300, params: PoGParams | None = None,
     """Run ``n_blocks`` honest blocks (easiest target, one miner) on the built-in data and measure
     each block's validation-loss change with 1 and with 2 threads; at the heights ``spam_at`` also
     measure a block trained on a dataset of spam records."""
+    from dataclasses import replace
+
+    from ..chain.block import BlockHeader
     from ..model.corpus import Dataset
     from ..model.tokenizer import CharTokenizer
     from .mine import attempt
@@ -142,14 +145,14 @@ def measure_guard(n_blocks: int = 300, params: PoGParams | None = None,
     params = params or PoGParams.for_data(train, val)
     spam = Dataset(np.full((256, 33), CharTokenizer().encode("z")[0]))
     spam_params = params.replace(dataset_root=spam.root)
-    w, parent, miner = params.genesis_weights(), bytes(32), b"\x01" * 32
+    w, template = params.genesis_weights(), BlockHeader(1, bytes(32), bytes(32), miner_id=b"\x01" * 32)
     deltas, worst, spam_deltas = [], 0.0, {}
     for height in range(n_blocks):
         if height in spam_at:
-            bad = attempt(spam_params, spam, parent, w, miner, 0)
+            bad = attempt(spam_params, spam, template, w, 0)
             spam_deltas[height] = (validation_loss(params, val, apply_update(w, bad.q, params))
                                    - validation_loss(params, val, w))
-        a = attempt(params, train, parent, w, miner, height)
+        a = attempt(params, train, template, w, height)
         new = apply_update(w, a.q, params)
         change = {}
         for n in (1, 2):
@@ -157,7 +160,7 @@ def measure_guard(n_blocks: int = 300, params: PoGParams | None = None,
                 change[n] = validation_loss(params, val, new) - validation_loss(params, val, w)
         deltas.append(change[1])
         worst = max(worst, abs(change[1] - change[2]))
-        w, parent = new, a.ticket
+        w, template = new, replace(template, prev_hash=a.ticket)
     return GuardReport(np.array(deltas), worst, spam_deltas, validation_loss(params, val, w))
 
 

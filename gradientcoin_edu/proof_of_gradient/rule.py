@@ -2,11 +2,16 @@
 
 ``ProofOfGradient`` implements ``chain.work.WorkRule`` (see ``docs/architecture.md``):
 
-* ``check_header(header, parent_header)`` - cheap: the ticket
-  ``SHA-256d(prev_hash ‖ miner_id ‖ nonce ‖ grad_root)`` must be at most the header's target.
+* ``check_header(header, parent_header)`` - cheap: the ticket, which is the header's own hash
+  (SHA-256d of all 180 bytes), must be at most the header's target.
+* ``check_body(block)`` - cheap, no state: the payload's size, its stamp and its ``grad_root``
+  (``verify.check_body``). A node runs it before it stores a block; a failure means the body
+  does not match the header (a *mutated* copy), so the header's hash must not be marked invalid.
 * ``connect(block, parent_header, height)`` - the full :func:`~.verify.verify` (gradient,
   deviations, weights root, validation guard), then the weights move to ``W_new``; returns
-  an :class:`Undo`. A rejected block raises ``InvalidProof`` and changes nothing.
+  an :class:`Undo`. A rejected block raises ``InvalidProof`` and changes nothing. A block this
+  rule verified once (or mined itself) is not recomputed when a reorganisation connects it
+  again: its body is checked against its header and the update re-applied (milliseconds).
 * ``disconnect(block, undo)`` - adds ``apply(Q)`` back: the parent's weights, bit for bit.
 
 The rule holds the model state (the integer weights at the chain tip) and the chain
@@ -16,19 +21,21 @@ miner on the current tip (or any parent you pass). Taught in notebooks 08 and 09
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..chain.work import WorkRule, header_target
-from ..errors import ModelError
+from ..errors import InvalidProof, ModelError, MutatedBlock
 from ..model.corpus import Dataset
 from ..model.fixed_point import weights_root
 from .mine import MiningResult, mine
 from .params import PoGParams
-from .quantize import q_from_payload
-from .update import invertible, undo_update
-from .verify import GradientProof, ModelState, Verified, check_ticket, validation_loss, verify
+from .update import apply_update, invertible, undo_update
+from .verify import GradientProof, ModelState, Verified, check_body, check_ticket, validation_loss, verify
+
+_VERIFIED_CACHE = 256          # blocks whose verification is remembered (a reorg back to them is cheap)
 
 __all__ = ["ProofOfGradient", "Undo"]
 
@@ -61,6 +68,7 @@ class ProofOfGradient(WorkRule):
         start = params.genesis_weights() if weights is None else np.asarray(weights, dtype=np.int64)
         self._state = ModelState(genesis_hash if genesis_hash is not None else b"", start)
         self._val_loss: float | None = None          # cached validation loss of the tip weights
+        self._verified: OrderedDict = OrderedDict()     # block hash -> Verified without weights
 
     # --- state ------------------------------------------------------------------------------
     @property
@@ -91,8 +99,16 @@ class ProofOfGradient(WorkRule):
 
     # --- the WorkRule protocol ----------------------------------------------------------------
     def check_header(self, header, parent_header=None) -> None:
-        """Ticket <= target (raises ``InvalidProof("bad-ticket")``; ``InvalidBlock("bad-bits")``)."""
-        check_ticket(header.prev_hash, header.miner_id, header.nonce, header.grad_root, header_target(header))
+        """Ticket (the header hash) <= target (raises ``InvalidProof("bad-ticket")``; ``InvalidBlock("bad-bits")``)."""
+        check_ticket(header, header_target(header))
+
+    def check_body(self, block) -> None:
+        """The payload matches the header: size, stamp, grad_root. Raises ``MutatedBlock`` with the
+        reason of ``verify.check_body`` ("payload-size", "bad-stamp", "grad-root-mismatch"); no state used."""
+        try:
+            check_body(self.params, block.header, block.payload)
+        except InvalidProof as err:
+            raise MutatedBlock(err.reason, err.message) from None
 
     def connect(self, block, parent_header=None, height: int | None = None) -> Undo:
         """Verify ``block``'s proof against the tip and move the weights; returns the undo record."""
@@ -112,7 +128,7 @@ class ProofOfGradient(WorkRule):
         if undo.parent_state is not None:
             parent = undo.parent_state
         else:
-            parent = undo_update(self._state.weights, q_from_payload(block.payload, self.params.n_params), self.params)
+            parent = undo_update(self._state.weights, check_body(self.params, block.header, block.payload), self.params)
         if weights_root(parent, self.params.chunk_bytes) != undo.parent_weights_root:   # cannot happen
             raise ModelError("undo-mismatch", "restored weights do not match the parent's weights root")
         self._state, self._val_loss = ModelState(undo.parent_hash, parent), undo.parent_val_loss
@@ -128,21 +144,45 @@ class ProofOfGradient(WorkRule):
         return self._state
 
     def _verify(self, block, parent: ModelState) -> Verified:
+        known = self._verified.get(block.hash())
+        if known is not None and parent.block_hash == block.header.prev_hash:
+            return self._reconnect(block, parent, known)
         validation = self.validation if self.check_validation else None
-        return verify(self.params, self.dataset, validation, parent, GradientProof.from_block(block),
-                      header_target(block.header),
-                      parent_val_loss=self.val_loss() if validation is not None else None)
+        verified = verify(self.params, self.dataset, validation, parent, GradientProof.from_block(block),
+                          header_target(block.header),
+                          parent_val_loss=self.val_loss() if validation is not None else None)
+        self.remember_verified(block, verified)
+        return verified
 
-    def mine(self, miner_id: bytes, target: int, start_nonce: int = 0, max_attempts: int = 1000,
-             parent_hash: bytes | None = None, parent_weights: np.ndarray | None = None) -> MiningResult | None:
-        """Mine on the tip (or on ``parent_hash`` / ``parent_weights``): see :func:`.mine.mine`."""
-        on_tip = parent_hash is None and parent_weights is None
-        parent_hash = self._state.block_hash if on_tip else parent_hash
+    def remember_verified(self, block, verified: Verified) -> None:
+        """Remember that ``block`` checked out (its losses, not its weights): connecting it again
+        costs a body check and the update, not a gradient. A miner calls this for its own blocks."""
+        self._verified[block.hash()] = Verified(None, verified.ticket, verified.batch_indices, verified.deviations,
+                                                verified.train_loss, verified.val_loss_before, verified.val_loss_after)
+        self._verified.move_to_end(block.hash())
+        while len(self._verified) > _VERIFIED_CACHE:
+            self._verified.popitem(last=False)
+
+    def _reconnect(self, block, parent: ModelState, known: Verified) -> Verified:
+        """A block verified before on this very parent (its hash names the parent and every field,
+        ``check_body`` ties the payload to it): re-apply the update and check its root."""
+        check_ticket(block.header, header_target(block.header))
+        q = check_body(self.params, block.header, block.payload)
+        new = apply_update(parent.weights, q, self.params)
+        if weights_root(new, self.params.chunk_bytes) != block.header.weights_root:
+            raise InvalidProof("weights-root-mismatch", "W_parent - apply(Q) does not hash to the published weights_root")
+        return Verified(new, known.ticket, known.batch_indices, known.deviations, known.train_loss,
+                        known.val_loss_before, known.val_loss_after)
+
+    def mine(self, template, target: int | None = None, start_nonce: int = 0, max_attempts: int = 1000,
+             parent_weights: np.ndarray | None = None) -> MiningResult | None:
+        """Mine ``template`` (a header naming its parent, transactions, time, bits and miner) on the
+        tip's weights (or ``parent_weights``): see :func:`.mine.mine`."""
+        on_tip = parent_weights is None and template.prev_hash == self._state.block_hash
         parent_weights = self._state.weights if parent_weights is None else parent_weights
         validation = self.validation if self.check_validation else None
-        return mine(self.params, self.dataset, parent_hash, parent_weights, miner_id, target,
-                    start_nonce, max_attempts, validation,
-                    self.val_loss() if (on_tip and validation is not None) else None)
+        return mine(self.params, self.dataset, template, parent_weights, target, start_nonce, max_attempts,
+                    validation, self.val_loss() if (on_tip and validation is not None) else None)
 
     def __repr__(self) -> str:
         return (f"ProofOfGradient(model={self.params.model}, tip={self._state.block_hash.hex()[:16]}, "

@@ -1,23 +1,27 @@
 """Checking someone else's gradient: every way a proof can fail, cheapest check first.
 
-A block under proof-of-gradient publishes a :class:`GradientProof`: the parent it builds on,
-the miner, the nonce, the quantized gradient ``Q`` (the payload), ``grad_root`` and the
-``weights_root`` after the update. ``verify`` recomputes everything from the chain's own
-data and raises ``InvalidProof(reason)`` at the first problem:
+A block under proof-of-gradient publishes a :class:`GradientProof`: its header (parent, miner,
+nonce, transactions root, time, bits, ``grad_root`` and ``weights_root`` after the update) and
+its payload (the quantized gradient ``Q``, then the 4-byte stamp). ``verify`` recomputes
+everything from the chain's own data and raises ``InvalidProof(reason)`` at the first problem:
 
 =========================  ===========================================================
 ``stale-parent``           the proof builds on other weights than the ones given
-``bad-ticket``             SHA-256d(parent ‖ miner ‖ nonce ‖ grad_root) is above the target
-``payload-size``           the payload is not one int32 per parameter
-``grad-root-mismatch``     the payload does not hash to the published grad_root
+``bad-ticket``             the header hash (the ticket) is above the target
+``payload-size``           the payload is not one int32 per parameter plus the stamp
+``bad-stamp``              the stamp over the header hash misses the stamp target
+``grad-root-mismatch``     the payload does not hash to the header's grad_root
 ``gradient-mismatch``      some element of Q is not round(g'/Δ) for the recomputed gradient
-                           g' on the batch the ticket selects (random, zero, scaled, stale,
-                           copied, other-batch, other-data or low-precision gradients)
+                           g' on the batch the header's seed selects (random, zero, scaled,
+                           stale, stolen, re-dressed, other-batch, other-data or
+                           low-precision gradients)
 ``too-many-deviations``    more than ``cap`` elements use the ±1 boundary allowance
 ``weights-root-mismatch``  W_parent - apply(Q) does not hash to the published weights_root
 ``validation-loss``        the update raises the validation loss by more than the margin
 =========================  ===========================================================
 
+The first four cost microseconds to a millisecond (:func:`check_body` is the part that needs
+no state: a node runs it before it stores anything); only then is the gradient recomputed.
 The recomputed gradient is float64 on the verifier's machine; a published element may
 differ from the verifier's rounding by ±1 only when ``g'/Δ`` lies within ``δ`` of a
 rounding boundary (the fused kernel checks this while hashing). Taught in notebook 08.
@@ -30,37 +34,54 @@ import numpy as np
 import torch
 
 from .. import kernels
+from ..chain.work import header_target
 from ..errors import InvalidProof, ModelError
 from ..model.corpus import Dataset
 from ..model.fixed_point import weights_root
-from .batch import select_batch
+from .batch import batch_seed, select_batch
 from .commit import grad_root as compute_grad_root
 from .commit import ticket, ticket_value
 from .gradient import canonical_gradient, compute_loss
 from .params import PoGParams
 from .quantize import q_from_payload
+from .stamp import check_stamp, split_payload
 from .update import apply_update
 
-__all__ = ["GradientProof", "ModelState", "Verified", "check_ticket", "verify",
+__all__ = ["GradientProof", "ModelState", "Verified", "check_ticket", "check_body", "verify",
            "validation_loss", "check_validation"]
 
 
 @dataclass(frozen=True)
 class GradientProof:
-    """What a proof-of-gradient block publishes (header fields + payload)."""
+    """What a proof-of-gradient block publishes: its header and its payload (Q bytes + stamp)."""
 
-    parent_hash: bytes
-    miner_id: bytes
-    nonce: int
-    grad_root: bytes
-    weights_root: bytes
+    header: object                       # a chain.BlockHeader
     payload: bytes
 
     @classmethod
     def from_block(cls, block) -> "GradientProof":
-        """From a ``chain.block.Block`` (header fields and payload)."""
-        h = block.header
-        return cls(h.prev_hash, h.miner_id, h.nonce, h.grad_root, h.weights_root, block.payload)
+        """From a ``chain.block.Block``."""
+        return cls(block.header, block.payload)
+
+    @property
+    def parent_hash(self) -> bytes:
+        return self.header.prev_hash
+
+    @property
+    def miner_id(self) -> bytes:
+        return self.header.miner_id
+
+    @property
+    def nonce(self) -> int:
+        return self.header.nonce
+
+    @property
+    def grad_root(self) -> bytes:
+        return self.header.grad_root
+
+    @property
+    def weights_root(self) -> bytes:
+        return self.header.weights_root
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,12 +110,24 @@ class Verified:
     val_loss_after: float | None
 
 
-def check_ticket(parent_hash: bytes, miner_id: bytes, nonce: int, grad_root: bytes, target: int) -> bytes:
-    """The ticket, or ``InvalidProof("bad-ticket")`` when it is above ``target``."""
-    t = ticket(parent_hash, miner_id, nonce, grad_root)
+def check_ticket(header, target: int) -> bytes:
+    """The ticket (the header's hash), or ``InvalidProof("bad-ticket")`` when it is above ``target``."""
+    t = ticket(header)
     if ticket_value(t) > target:
         raise InvalidProof("bad-ticket", f"ticket {t[::-1].hex()[:16]}... is above the target")
     return t
+
+
+def check_body(params: PoGParams, header, payload: bytes) -> np.ndarray:
+    """The payload against its header, without any state: size, stamp, ``grad_root`` (one hash of
+    the stamp, one pass over the payload). Returns Q; raises ``InvalidProof`` ("payload-size",
+    "bad-stamp", "grad-root-mismatch"). A block failing here does not match its header: it is
+    *mutated* (a relayer can make such a copy of any block), not proof that the header is bad."""
+    q_bytes, stamp = split_payload(payload, params.n_params)
+    check_stamp(ticket(header), stamp, params.stamp_log2, header_target(header))
+    if compute_grad_root(q_bytes, params.chunk_bytes) != header.grad_root:
+        raise InvalidProof("grad-root-mismatch", "the payload does not hash to the published grad_root")
+    return q_from_payload(q_bytes, params.n_params)
 
 
 def _validation_tensors(params: PoGParams, validation: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
@@ -122,25 +155,26 @@ def check_validation(params: PoGParams, validation: Dataset, before: np.ndarray,
 
 
 def verify(params: PoGParams, dataset: Dataset, validation: Dataset | None, parent: ModelState,
-           proof: GradientProof, target: int, *, parent_val_loss: float | None = None) -> Verified:
+           proof: GradientProof, target: int | None = None, *, parent_val_loss: float | None = None) -> Verified:
     """Check ``proof`` against the parent state; returns the new weights or raises ``InvalidProof``.
 
-    ``validation=None`` skips the validation guard (for experiments; a node always passes it).
-    ``parent_val_loss`` may pass a cached validation loss of the parent weights.
+    ``target`` defaults to the one the header's ``bits`` encode. ``validation=None`` skips the
+    validation guard (for experiments; a node always passes it). ``parent_val_loss`` may pass a
+    cached validation loss of the parent weights.
     """
     if dataset.root != params.dataset_root:
         raise ModelError("dataset-mismatch", "this node's dataset is not the one the chain committed to")
     if validation is not None and validation.root != params.validation_root:
         raise ModelError("dataset-mismatch", "this node's validation set is not the one the chain committed to")
+    header = proof.header
+    target = header_target(header) if target is None else target
     # 1. cheap checks: no gradient needed
-    if proof.parent_hash != parent.block_hash:
+    if header.prev_hash != parent.block_hash:
         raise InvalidProof("stale-parent", "the proof builds on another block than these weights")
-    t = check_ticket(proof.parent_hash, proof.miner_id, proof.nonce, proof.grad_root, target)
-    q = q_from_payload(proof.payload, params.n_params)
-    if compute_grad_root(proof.payload, params.chunk_bytes) != proof.grad_root:
-        raise InvalidProof("grad-root-mismatch", "the payload does not hash to the published grad_root")
-    # 2. recompute the gradient on the batch the ticket selects, compare while hashing
-    idx, x, y = select_batch(dataset, proof.parent_hash, proof.miner_id, proof.nonce, params.batch_size)
+    t = check_ticket(header, target)
+    q = check_body(params, header, proof.payload)
+    # 2. recompute the gradient on the batch the header's seed selects, compare while hashing
+    idx, x, y = select_batch(dataset, header.prev_hash, batch_seed(header), params.batch_size)
     g, train_loss = canonical_gradient(params, parent.weights, x, y)
     report = kernels.fused_verify(g, q, params.quantum_log2, params.chunk_bytes, params.delta)
     if report.total_disallowed:
@@ -151,7 +185,7 @@ def verify(params: PoGParams, dataset: Dataset, validation: Dataset | None, pare
                            f"the cap is {params.cap}")
     # 3. the update and its commitment
     new = apply_update(parent.weights, q, params)
-    if weights_root(new, params.chunk_bytes) != proof.weights_root:
+    if weights_root(new, params.chunk_bytes) != header.weights_root:
         raise InvalidProof("weights-root-mismatch", "W_parent - apply(Q) does not hash to the published weights_root")
     # 4. the guard against unhealthy data
     before = after = None

@@ -67,6 +67,12 @@ class ClientFeed:
         self.rejections: list[dict] = []
         self.genesis: bytes | None = None
 
+    def add(self, name: str, client) -> None:
+        """Follow one more node (a student who joined), or a restarted node's new client."""
+        self.clients[name] = client
+        self.block_seq[name] = 0
+        self.event_seq[name] = 0
+
     def snapshot(self) -> Snapshot:
         from ..rpc import RpcError
         for name, client in self.clients.items():

@@ -2,7 +2,7 @@
 
 What it computes. Exactly ``crypto.merkle.merkle_root(digests, mode="chain")``: leaf =
 SHA-256(0x00 ‖ digest), inner node = SHA-256(0x01 ‖ left ‖ right), an odd last node is carried up
-unchanged, and the empty list has root SHA-256(b""). With the chunk digests of ``chunk_hash.py``
+unchanged, and the empty list has root SHA-256(b""). With the chunk digests of ``triton_chunk_hash.py``
 this is the block header's ``grad_root``.
 
 Why it is fast. Each level is one launch with one lane per output node, so the n leaves, then
@@ -28,8 +28,8 @@ import triton.language as tl
 from gradientcoin_edu.errors import KernelError
 
 from . import cpu
-from .chunk_hash import interpreted, lanes_per_program, warps
-from .sha256_triton import _compress, _iv, _load_digest, _store_digest, constants
+from .triton_chunk_hash import interpreted, lanes_per_program, warps
+from .triton_sha256 import _compress, _iv, _load_digest, _store_digest, constants
 
 __all__ = ["reference_merkle_root", "merkle_root_of_digests", "gradient_root"]
 
@@ -164,7 +164,7 @@ def merkle_root_of_digests(digests) -> bytes:
 
 
 def gradient_root(data, chunk_bytes: int, quantum_log2: int | None = None) -> bytes:
-    """grad_root on the GPU: chunk digests (``chunk_hash.py``) then this tree, no host round trip."""
-    from .chunk_hash import chunk_digests
+    """grad_root on the GPU: chunk digests (``triton_chunk_hash.py``) then this tree, no host round trip."""
+    from .triton_chunk_hash import chunk_digests
     return merkle_root_of_digests(chunk_digests(data, chunk_bytes, quantum_log2))
 

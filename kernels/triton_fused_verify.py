@@ -16,7 +16,7 @@ comparison hides under the hash's arithmetic.
 What you learn. Kernel fusion (the same loop carries a hash state and two counters); why the
 tolerance and the scale come in as float64 *values in memory* (Triton types Python float
 literals as float32); and how one kernel reuses another's building blocks (``_chunk_geometry``,
-``_pad_word``, ``_quantize_value`` from ``chunk_hash.py``, ``_compress`` from ``sha256_triton.py``).
+``_pad_word``, ``_quantize_value`` from ``triton_chunk_hash.py``, ``_compress`` from ``triton_sha256.py``).
 
 Sections: reference -> kernel -> wrapper.
 """
@@ -31,9 +31,9 @@ import triton.language as tl
 from gradientcoin_edu.errors import KernelError
 
 from . import cpu
-from .chunk_hash import (_absorb_block, _chunk_geometry, _pad_word, _quantize_value, as_tensor, interpreted,
+from .triton_chunk_hash import (_absorb_block, _chunk_geometry, _pad_word, _quantize_value, as_tensor, interpreted,
                          lanes_per_program, reference_chunk_digests, warps)
-from .sha256_triton import _compress, _iv, _store_digest, constants  # noqa: F401 (_compress: used via _absorb_block)
+from .triton_sha256 import _compress, _iv, _store_digest, constants  # noqa: F401 (_compress: used via _absorb_block)
 
 __all__ = ["reference_fused_verify", "fused_verify"]
 
@@ -138,7 +138,7 @@ def fused_verify_kernel(
 def fused_verify(grad, payload, quantum_log2: int, chunk_bytes: int, delta: float):
     """(digests (n, 32) uint8, deviations (n,), disallowed (n,), root bytes), tensors on the kernel's device."""
     import torch
-    from .merkle_root import merkle_root_of_digests
+    from .triton_merkle_root import merkle_root_of_digests
 
     chunk_bytes = cpu.check_chunk_bytes(chunk_bytes)
     tol = cpu.check_delta(delta) + 0.5

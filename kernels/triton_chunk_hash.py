@@ -3,7 +3,7 @@
 What it computes. The gradient commitment of ``docs/architecture.md``: quantize the gradient
 (``Q = clamp(rint(float64(g) * 2^k))`` as int32, round half to even), read ``Q`` as little-endian
 int32 bytes, cut them into ``chunk_bytes`` chunks (the last one may be short) and SHA-256 each
-chunk. The 32-byte digests feed the Merkle tree of ``merkle_root.py``.
+chunk. The 32-byte digests feed the Merkle tree of ``triton_merkle_root.py``.
 
 Why it is fast. One lane (GPU thread) hashes one whole chunk, so a 1 GiB payload in 4 KiB chunks
 is 262 144 independent SHA-256 computations running side by side; SHA-256 is compute-bound
@@ -14,7 +14,7 @@ not copied: each 64-byte block's words are a function of (chunk length, word ind
 last chunk costs nothing special.
 
 What you learn. How SHA-256's sequential rounds become data-parallel (many messages, not one);
-uint32 arithmetic and byte order in Triton (``sha256_triton.py``); why round-half-to-even is
+uint32 arithmetic and byte order in Triton (``triton_sha256.py``); why round-half-to-even is
 written with ``floor`` and comparisons in float64 (bit-exact everywhere, including the
 interpreter, while ``libdevice.rint`` exists only on CUDA); and the price of one lane per
 chunk: a small payload with big chunks has too few chunks to fill a GPU.
@@ -33,7 +33,7 @@ import triton.language as tl
 from gradientcoin_edu.errors import KernelError
 
 from . import cpu
-from .sha256_triton import _bswap, _compress, _iv, _store_digest, _u32, constants
+from .triton_sha256 import _bswap, _compress, _iv, _store_digest, _u32, constants
 
 __all__ = ["reference_chunk_digests", "chunk_digests", "quantize", "BLOCK_CHUNKS"]
 
@@ -201,7 +201,7 @@ def chunk_hash_kernel(
 
 @triton.jit
 def _add(a, b):
-    """Combine function for ``tl.reduce`` (our own: see ``sha256_triton.py`` on why not ``tl.sum``)."""
+    """Combine function for ``tl.reduce`` (our own: see ``triton_sha256.py`` on why not ``tl.sum``)."""
     return a + b
 
 

@@ -35,8 +35,8 @@ import triton
 import triton.language as tl
 
 from . import cpu
-from .chunk_hash import interpreted, lanes_per_program, warps
-from .sha256_triton import _bswap, _compress, _iv, _u32, constants
+from .triton_chunk_hash import interpreted, lanes_per_program, warps
+from .triton_sha256 import _bswap, _compress, _iv, _u32, constants
 
 __all__ = ["reference_nonce_search", "nonce_search", "search_params", "tail_geometry", "BATCH"]
 

@@ -1,0 +1,179 @@
+"""The classroom network: one public relay run by the instructor, students who only dial out.
+
+A student in Colab (or behind a university NAT) cannot accept connections. So the class uses one
+**relay**: an ordinary ``gradientcoin node`` that listens on a public address. Every student node
+runs *without* ``--listen`` and opens one outbound, CURVE-authenticated connection to the relay;
+the relay answers and gossips back on that same connection (ZeroMQ ROUTER/DEALER, see
+``network/zmq_transport.py``), so blocks and transactions from any student reach every other
+student through it. Students come and go: a new one syncs the chain from the relay, one that
+leaves is simply gone. A student who misbehaves is scored by the relay like any peer, by its
+authenticated key (a sender cannot claim another student's key), and dropped; a fresh key starts
+again from nothing, inside the relay's slot limits and eviction rules.
+
+Instructor (on the machine with the public address; open the port)::
+
+    gradientcoin node --chain llm --model tiny --listen tcp://0.0.0.0:5001 --data-dir relay
+
+It prints ``peers connect to this node with --peer HEXKEY@tcp://...``: give the class that line,
+with the machine's public address. Students, in a notebook::
+
+    from gradientcoin_edu.classroom import join
+    me = join("HEXKEY@tcp://relay.example.org:5001", "my-node")   # starts a node process, dials out
+    me.client.status()                                             # NodeClient: send, contribute, ask
+    me.leave()
+
+:class:`NodeProcess` wraps one ``gradientcoin node`` child process and its
+:class:`~gradientcoin_edu.rpc.NodeClient`; :func:`start_relay` and :func:`join` make them.
+``docs/instructors.md`` has the steps for a real class; notebook 13 runs a whole class on loopback.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .errors import GradientCoinError
+
+__all__ = ["NodeProcess", "start_relay", "join", "free_ports", "start_node_process", "stop_processes"]
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` TCP ports free on 127.0.0.1 right now."""
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def start_node_process(listen: str | None, data_dir: Path, peers: list[str], *extra: str) -> subprocess.Popen:
+    """``gradientcoin node --listen LISTEN --data-dir DATA_DIR --peer ... EXTRA`` in its own process
+    group, its terminal output in ``DATA_DIR/node.out`` (``listen=None``: outbound connections only).
+    A peer is ``HEXKEY@tcp://host:port`` (``network.keys.format_peer``)."""
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "gradientcoin_edu", "node", "--data-dir", str(data_dir), *extra]
+    if listen is not None:
+        cmd += ["--listen", listen]
+    for peer in peers:
+        cmd += ["--peer", peer]
+    out = open(data_dir / "node.out", "ab")
+    try:
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    finally:
+        out.close()
+
+
+def stop_processes(procs: list[subprocess.Popen], clients=(), grace: float = 10.0) -> None:
+    """Stop every process: RPC ``stop`` if a client is given, then SIGTERM, then SIGKILL."""
+    for client in clients:
+        try:
+            client.stop()
+        except GradientCoinError:
+            pass
+    deadline = time.monotonic() + grace
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.1, min(2.0, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            _signal_group(p, signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _signal_group(p, signal.SIGKILL)
+            p.wait(timeout=5)
+
+
+def _signal_group(p: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(p.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class NodeProcess:
+    """One ``gradientcoin node`` child process and a ``NodeClient`` for it. Use as a context manager,
+    or call :meth:`leave` (the node stops cleanly; its data dir stays)."""
+
+    def __init__(self, process: subprocess.Popen, data_dir: Path, name: str):
+        from .rpc import NodeClient
+        self.process, self.data_dir, self.name = process, Path(data_dir), name
+        self.client = NodeClient(self.data_dir, timeout=60)
+
+    def wait_ready(self, timeout: float = 90.0) -> "NodeProcess":
+        """Wait until the node answers its RPC; a ``GradientCoinError`` if it died or took too long."""
+        from .rpc import RpcError
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise GradientCoinError("node-died", f"{self.name} exited: {self.last_line()}")
+            try:
+                self.client.status()
+                return self
+            except RpcError:
+                if time.monotonic() > deadline:
+                    raise GradientCoinError("start-timeout", f"{self.name} did not start within {timeout:.0f} s")
+                time.sleep(0.3)
+
+    @property
+    def peer(self) -> str | None:
+        """``HEXKEY@tcp://host:port``: what other nodes pass as ``--peer`` (listening nodes only)."""
+        return self.client.status().get("peer")
+
+    def last_line(self) -> str:
+        try:
+            lines = (self.data_dir / "node.out").read_text(errors="replace").strip().splitlines()
+            return lines[-1] if lines else "(no output)"
+        except OSError:
+            return "(no output)"
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def leave(self) -> None:
+        """Stop the node (RPC ``stop``, then SIGTERM, then SIGKILL)."""
+        if self.alive():
+            stop_processes([self.process], [self.client])
+
+    def __enter__(self) -> "NodeProcess":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.leave()
+
+    def __repr__(self) -> str:
+        return f"NodeProcess({self.name}, pid {self.process.pid}, {'running' if self.alive() else 'stopped'})"
+
+
+def _llm_args(model: str, corpus_seed: int) -> list[str]:
+    return ["--chain", "llm", "--model", model, "--corpus-seed", str(corpus_seed)]
+
+
+def start_relay(data_dir: str | Path, listen: str = "tcp://127.0.0.1:5001", model: str = "tiny",
+                corpus_seed: int = 0, mine_every: float | None = None, wait: bool = True,
+                extra: tuple[str, ...] = ()) -> NodeProcess:
+    """The instructor's relay: a listening llm node (mining only with ``mine_every``)."""
+    args = [*_llm_args(model, corpus_seed), "--name", "relay", "--quiet", *extra]
+    if mine_every:
+        args += ["--mine", "--mine-every", str(mine_every)]
+    node = NodeProcess(start_node_process(listen, Path(data_dir), [], *args), Path(data_dir), "relay")
+    return node.wait_ready() if wait else node
+
+
+def join(relay: str, data_dir: str | Path, name: str | None = None, model: str = "tiny", corpus_seed: int = 0,
+         mine: bool = True, mine_every: float = 5.0, wait: bool = True,
+         extra: tuple[str, ...] = ()) -> NodeProcess:
+    """A student node: dials out to ``relay`` (``HEXKEY@tcp://host:port``), never listens; mines by default."""
+    name = name or Path(data_dir).name
+    args = [*_llm_args(model, corpus_seed), "--name", name, "--quiet", *extra]
+    if mine:
+        args += ["--mine", "--mine-every", str(mine_every)]
+    node = NodeProcess(start_node_process(None, Path(data_dir), [relay], *args), Path(data_dir), name)
+    return node.wait_ready() if wait else node

@@ -1,0 +1,114 @@
+"""The classroom network on loopback: one relay, students that only dial out (as in Colab).
+
+Four students converge with the relay on one chain and the model trained on it, after a fifth
+left and the fourth joined late while the class went on; a misbehaving client is scored by its authenticated key and banned by
+the relay; the dashboard follows the whole class through the RPC. Every process runs in its own
+process group and is stopped in ``finally``; the test is bounded by explicit deadlines."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from gradientcoin_edu.classroom import free_ports, join, start_relay, stop_processes
+
+pytestmark = pytest.mark.processes
+
+
+def _wait(predicate, timeout: float, poll: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    return predicate()
+
+
+class _Silent:
+    """The rogue's node: it does not care what the relay says."""
+
+    def on_connect(self, *a, **k):
+        pass
+
+    def on_disconnect(self, *a, **k):
+        pass
+
+    def on_message(self, *a, **k):
+        pass
+
+    def on_tick(self, *a, **k):
+        pass
+
+
+def _misbehave(relay_peer: str, seconds: float = 6.0) -> str:
+    """A client with its own CURVE key sends the relay junk; returns its authenticated name."""
+    import zmq
+    from gradientcoin_edu.network.keys import parse_peer
+    from gradientcoin_edu.network.zmq_transport import ZmqTransport
+    _, secret = zmq.curve_keypair()
+    rogue = ZmqTransport(None, secret_key=secret)
+    rogue.node = _Silent()
+    try:
+        peer = rogue.connect(*parse_peer(relay_peer))
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for _ in range(20):
+                rogue.send(peer, b"\x00junk that is not a message" * 3)
+            rogue.poll(50)
+        return rogue.peer_id
+    finally:
+        rogue.close()
+
+
+def test_a_relay_and_four_outbound_only_students_converge(tmp_path):
+    from gradientcoin_edu.llm import LLMSpec
+    from gradientcoin_edu.proof_of_gradient import validation_loss
+    from gradientcoin_edu.viz.dashboard import ClientFeed, Dashboard
+    t0 = time.monotonic()
+    nodes = []
+    try:
+        relay = start_relay(tmp_path / "relay", listen=f"tcp://127.0.0.1:{free_ports(1)[0]}", model="tiny")
+        nodes.append(relay)
+        line = relay.peer
+        assert line and "@tcp://127.0.0.1:" in line
+        students = [join(line, tmp_path / f"student{i}", model="tiny", mine_every=3.0, wait=False) for i in range(4)]
+        nodes += students
+        for s in students:
+            s.wait_ready()
+        assert all(s.client.status()["listen"] == "" for s in students)      # nobody dials a student
+        dash = Dashboard(ClientFeed({n.name: n.client for n in nodes}))
+        _wait(lambda: min(n.client.status()["height"] for n in nodes) >= 3, 60)
+        late = join(line, tmp_path / "late", model="tiny", mine_every=3.0)      # joins while the class mines
+        nodes.append(late)
+        students[0].leave()                                                   # and one goes home
+        rogue = _misbehave(line)
+        assert _wait(lambda: rogue in relay.client.status()["banned"], 10), "the junk sender was not banned"
+        running = [n for n in nodes if n.alive()]
+        assert len(running) == 5                                               # relay + 4 students
+        _wait(lambda: min(n.client.status()["height"] for n in running) >= 6, 60)
+        for n in running[1:]:
+            assert n.client.setmining(False) is False                          # the class stops mining
+        time.sleep(1.0)
+        top = max(n.client.status()["height"] for n in running)
+        late.client.setmining(True)                                            # one more block breaks a tie
+        _wait(lambda: late.client.status()["height"] > top, 30, poll=0.2)
+        late.client.setmining(False)
+
+        def agree():
+            st = [n.client.status() for n in running]
+            return st if len({s["tip"] for s in st}) == 1 and len({s["weights_root"] for s in st}) == 1 else None
+        final = _wait(agree, 20)
+        assert final, f"tips differ: {[n.client.status()['height'] for n in running]}"
+        spec = LLMSpec.builtin("tiny")
+        genesis_loss = validation_loss(spec.pog, spec.validation, spec.pog.genesis_weights())
+        assert final[0]["height"] >= 6 and final[0]["val_loss"] < genesis_loss  # the model trained on it
+        assert late.client.status()["height"] == final[0]["height"]           # the late student synced
+        miners = {b["miner_id"] for b in relay.client.blocktree()["blocks"] if b["height"] > 0}
+        assert len(miners) >= 3                                                # students' blocks reach everyone
+        snap = dash.update()
+        assert len(snap.tree.blocks) >= final[0]["height"]
+        assert any(r["kind"] == "ban" for r in snap.rejections)
+    finally:
+        stop_processes([n.process for n in nodes if n.alive()], [n.client for n in nodes if n.alive()])
+    assert time.monotonic() - t0 < 240                  # ~25 s of CPU; wall time depends on the load
