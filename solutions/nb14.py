@@ -8,7 +8,7 @@ from gradientcoin_edu.ledger import TxOut
 
 
 def steal_block(block, thief_address: bytes):
-    """14.1: the same proof, the coinbase paying the whole reward to the thief, tx_root recomputed."""
+    """14.2: the same proof, the coinbase paying the whole reward to the thief, tx_root recomputed."""
     coinbase = block.txs[0]
     stolen = replace(coinbase, outputs=(TxOut(coinbase.total_out(), thief_address),))
     txs = (stolen, *block.txs[1:])
@@ -16,8 +16,13 @@ def steal_block(block, thief_address: bytes):
 
 
 def timewarp_ok(height: int, time: int, parent_time: int, interval: int, grace: int) -> bool:
-    """14.2: BIP 94 - a period's first block may be at most ``grace`` seconds before its parent."""
+    """14.3: BIP 94 - a period's first block may be at most ``grace`` seconds before its parent."""
     return height % interval != 0 or time >= parent_time - grace
 
 
-SOLUTIONS = {"14.1": steal_block, "14.2": timewarp_ok}
+def is_mutated(block) -> bool:
+    """14.1: rule 0 for proof-of-work - the transactions must hash to tx_root and the payload be empty."""
+    return compute_tx_root(block.txs) != block.header.tx_root or block.payload != b""
+
+
+SOLUTIONS = {"14.1": is_mutated, "14.2": steal_block, "14.3": timewarp_ok}

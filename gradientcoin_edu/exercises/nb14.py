@@ -1,10 +1,12 @@
 """Checks for notebook 14, "The attack lab".
 
-14.1 an attack: steal a block under the naive rules by paying its coinbase to yourself (the
-naive ticket and batch seed do not cover the transactions). 14.2 a check: BIP 94's time-warp
-rule for the first block of a difficulty period. The first check mines a block of the ``tiny``
-LLM network under the naive rules (``naive_rules.py``) and runs the student's theft through
-``naive_check_block``; the second compares the student's rule with the library's
+14.1 a check: rule 0 - does a proof-of-work block's body match its header (mutated or not)?
+14.2 an attack: steal a block under the naive rules by paying its coinbase to yourself (the
+naive ticket and batch seed do not cover the transactions). 14.3 a check: BIP 94's time-warp
+rule for the first block of a difficulty period. 14.1 compares the student's answer with the
+chain's own ``Chain.check_body`` on genuine, mutated and invalid-but-genuine regtest blocks; 14.2
+mines a block of the ``tiny`` LLM network under the naive rules (``naive_rules.py``) and runs the
+student's theft through ``naive_check_block``; 14.3 compares the student's rule with the library's
 ``chain.validation.check_time_warp`` on boundary cases. A stub's ``NotImplementedError`` passes
 through untouched.
 """
@@ -40,7 +42,7 @@ def _victim_block():
     return spec.pog, spec.train, weights, block
 
 
-@exercise("14.1", "steal a block under the naive rules")
+@exercise("14.2", "steal a block under the naive rules")
 def check_steal_block(candidate) -> None:
     from ..chain.block import Block
     from ..errors import InvalidBlock
@@ -66,7 +68,7 @@ def check_steal_block(candidate) -> None:
         raise AssertionError(f"the naive rules refuse your block ({err.reason}). {hint}") from None
 
 
-@exercise("14.2", "the time-warp rule (BIP 94)")
+@exercise("14.3", "the time-warp rule (BIP 94)")
 def check_timewarp_ok(candidate) -> None:
     from ..chain.block import BlockHeader
     from ..chain.params import ChainParams
@@ -95,3 +97,57 @@ def check_timewarp_ok(candidate) -> None:
             f"height {height}, time {time}, parent time {parent_time}, interval {interval}, grace {grace}: "
             f"expected {want}, you return {got}. Hint: only the first block of a period (height % interval == 0) "
             "is constrained, and it may be at most `grace` seconds earlier than its parent.")
+
+
+@lru_cache(maxsize=1)
+def _pow_cases():
+    """Proof-of-work blocks, each with whether the library's rule 0 calls it mutated."""
+    from dataclasses import replace
+
+    from ..chain import Chain, ChainParams, compute_tx_root, mine, mine_block
+    from ..errors import MutatedBlock
+    from ..ledger import COIN, Transaction, TxOut, Wallet
+
+    params = ChainParams.preset("regtest")
+    now = params.genesis_time + 10**7
+    chain = Chain(params, clock=lambda: now)
+    miner, alice = Wallet.from_seed("nb14-miner"), Wallet.from_seed("nb14-alice")
+    for _ in range(2):
+        chain.add_block(mine_block(chain, miner.address, time=chain.tip.header.time + 600, progress=False))
+    pay = miner.pay(chain.utxo, alice.address, COIN, fee=5)
+    genuine = mine_block(chain, miner.address, [pay], time=chain.tip.header.time + 600, progress=False)
+    extra = Transaction.coinbase(7, [TxOut(1, alice.address)], extra=b"extra")
+    over = mine_block(chain, miner.address, time=chain.tip.header.time + 600, fees=1, progress=False)  # invalid
+    doubled = (*genuine.txs, pay)
+    other = mine_block(chain, alice.address, time=chain.tip.header.time + 600, progress=False)
+    blocks = [genuine, over, other,
+              replace(genuine, payload=b"\x00"),                       # a payload attached
+              replace(genuine, txs=genuine.txs[:1]),                    # a transaction dropped
+              replace(genuine, txs=(*genuine.txs, extra)),             # one added
+              replace(genuine, txs=doubled),                            # one duplicated
+              replace(genuine, txs=(genuine.txs[1], genuine.txs[0])),   # reordered
+              mine(replace(genuine, txs=doubled, header=replace(genuine.header, tx_root=compute_tx_root(doubled),
+                                                                 nonce=0)), progress=False)]   # committed: invalid
+    cases = []
+    for block in blocks:
+        try:
+            chain.check_body(block)
+            cases.append((block, False))
+        except MutatedBlock:
+            cases.append((block, True))
+    return tuple(cases)
+
+
+@exercise("14.1", "mutated or not: the body against the header")
+def check_is_mutated(candidate) -> None:
+    cases = _pow_cases()
+    assert sum(m for _, m in cases) >= 4 and sum(not m for _, m in cases) >= 3      # the check's own sanity
+    for block, want in cases:
+        got = candidate(block)
+        assert got is not None, "is_mutated returned None - did you forget `return`?"
+        assert bool(got) == want, (
+            f"a block with {len(block.txs)} transactions and a {len(block.payload)}-byte payload: expected "
+            f"{want}, you return {got}. Hint: mutated means the body does not match what the header commits to - "
+            "compute_tx_root(block.txs) must equal block.header.tx_root, and a proof-of-work block commits to an "
+            "empty payload. A block that breaks another rule (too much reward, a duplicated transaction the "
+            "header commits to) is invalid, not mutated.")
