@@ -41,7 +41,14 @@ def _median(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
-def parity_and_tax(preset: str, checkpoints: list[int], unguarded_steps: int) -> dict:
+BASELINES = {"lion64": ("central Lion float64", dict(optimizer="chain", dtype=torch.float64)),
+             "adamw32": ("central AdamW float32", dict(optimizer="adamw", dtype=torch.float32)),
+             "lion32": ("central Lion float32", dict(optimizer="chain", dtype=torch.float32)),
+             "sgd64": ("central SGD 1/8 float64", dict(optimizer="sgd", dtype=torch.float64))}
+
+
+def parity_and_tax(preset: str, checkpoints: list[int], unguarded_steps: int,
+                   baselines: tuple[str, ...] = tuple(BASELINES)) -> dict:
     """Measurements 1 and 2: one chain run to max(checkpoints), central runs beside it."""
     from gradientcoin_edu.ledger import Wallet
     from gradientcoin_edu.llm import EASIEST_BITS, LLMChain, LLMSpec
@@ -56,17 +63,14 @@ def parity_and_tax(preset: str, checkpoints: list[int], unguarded_steps: int) ->
     chain.val_loss()
     elapsed, losses = 0.0, {0: chain.val_loss()}
     for h in range(1, n + 1):
-        start = time.perf_counter()
+        start = time.process_time()
         chain.mine_and_add(miner.address)
-        elapsed += time.perf_counter() - start
+        elapsed += time.process_time() - start
         if h in checkpoints:
             losses[h] = chain.val_loss()
     out["loss"]["chain"], out["seconds"]["chain"] = losses, elapsed / n
     out["eval"]["chain"] = evaluate(spec, chain.weights)
-    runs = {"central Lion float64": dict(optimizer="chain", dtype=torch.float64),
-            "central AdamW float32": dict(optimizer="adamw", dtype=torch.float32),
-            "central Lion float32": dict(optimizer="chain", dtype=torch.float32),
-            "central SGD 1/8 float64": dict(optimizer="sgd", dtype=torch.float64)}
+    runs = dict(BASELINES[b] for b in baselines)
     for name, kw in runs.items():
         central_training(spec, 3, **kw)                                   # warm-up
         run = central_training(spec, n, eval_at=checkpoints, **kw)
@@ -76,10 +80,10 @@ def parity_and_tax(preset: str, checkpoints: list[int], unguarded_steps: int) ->
             out["eval"][name] = evaluate(spec, run.weights)
     off = LLMChain(LLMSpec.builtin(preset, bits=EASIEST_BITS), check_validation=False)
     off.mine_and_add(miner.address)
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(unguarded_steps):
         off.mine_and_add(miner.address)
-    out["seconds"]["chain, guard off"] = (time.perf_counter() - start) / unguarded_steps
+    out["seconds"]["chain, guard off"] = (time.process_time() - start) / unguarded_steps
     return out
 
 
@@ -94,14 +98,14 @@ def per_block(preset: str, blocks: int) -> dict:
     chain.val_loss(), verifier.val_loss()
     mine_s, verify_s, attempts = [], [], []
     for _ in range(blocks):
-        start = time.perf_counter()
+        start = time.process_time()
         block, proof, _ = chain.mine(miner.address)
         chain.add_block(block)
-        mine_s.append(time.perf_counter() - start)
+        mine_s.append(time.process_time() - start)
         attempts.append(proof.attempts)
-        start = time.perf_counter()
+        start = time.process_time()
         verifier.add_block(block)
-        verify_s.append(time.perf_counter() - start)
+        verify_s.append(time.process_time() - start)
     assert verifier.rule.weights_root() == chain.rule.weights_root()
     return dict(mine=_median(mine_s), verify=_median(verify_s), attempts=statistics.mean(attempts))
 
@@ -126,26 +130,26 @@ def parts(preset: str) -> dict:
              "guard (16 records)", "guard (64 records)")
     t: dict[str, list[float]] = {k: [] for k in names}
     for n in range(20):
-        marks = [time.perf_counter()]
+        marks = [time.process_time()]
         parent = spec.genesis.hash()
         _, x, y = select_batch(spec.train, parent, batch_seed(_template(parent, b"\1" * 32, n)), pog.batch_size)
-        marks.append(time.perf_counter())
+        marks.append(time.process_time())
         g, _ = compute_gradient(pog.model, w, x, y)
-        marks.append(time.perf_counter())
+        marks.append(time.process_time())
         g = clip_gradient(g, pog.clip_norm)
-        marks.append(time.perf_counter())
+        marks.append(time.process_time())
         q = quantize(g, pog.quantum_log2)
-        marks.append(time.perf_counter())
+        marks.append(time.process_time())
         grad_root(payload_from_q(q), pog.chunk_bytes)
-        marks.append(time.perf_counter())
+        marks.append(time.process_time())
         new = apply_update(w, q, pog)
-        marks.append(time.perf_counter())
+        marks.append(time.process_time())
         weights_root(new, pog.chunk_bytes)
-        marks.append(time.perf_counter())
+        marks.append(time.process_time())
         validation_loss(pog.replace(max_validation_records=16), spec.validation, new)
-        marks.append(time.perf_counter())
+        marks.append(time.process_time())
         validation_loss(pog.replace(max_validation_records=64), spec.validation, new)
-        marks.append(time.perf_counter())
+        marks.append(time.process_time())
         for k, a, b in zip(names, marks, marks[1:]):
             t[k].append(b - a)
     return {k: 1000 * _median(v) for k, v in t.items()}
@@ -231,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default="demo", choices=["tiny", "demo"])
     parser.add_argument("--steps", default="100,300,1000", help="checkpoints of the parity run (default 100,300,1000)")
     parser.add_argument("--tax-steps", type=int, default=100, help="steps of the guard-off run (default 100)")
+    parser.add_argument("--baselines", default=",".join(BASELINES),
+                        help=f"central runs beside the chain (default: all of {', '.join(BASELINES)})")
+    parser.add_argument("--skip-blocks", action="store_true", help="skip measurement 3 (per block, parts)")
     parser.add_argument("--verify-blocks", type=int, default=50, help="blocks for mining vs verification (default 50)")
     parser.add_argument("--skip-demo", action="store_true", help="do not run `gradientcoin demo`")
     parser.add_argument("--guard-study", action="store_true", help="also run measurement 5 (a few minutes)")
@@ -242,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     checkpoints = sorted({int(x) for x in args.steps.split(",")})
     result: dict = dict(machine=machine())
 
-    r = result["parity"] = parity_and_tax(args.preset, checkpoints, args.tax_steps)
+    r = result["parity"] = parity_and_tax(args.preset, checkpoints, args.tax_steps,
+                                          tuple(b for b in args.baselines.split(",") if b))
     names = list(r["loss"])
     print("\n1. validation loss after the same number of applied steps (chain: one miner, its own blocks)")
     print("   " + f"{'steps':>6} " + " ".join(f"{n:>24}" for n in names))
@@ -256,15 +264,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   {n} after {checkpoints[-1]} steps: valid sentences {e.sentences_valid:.0%}, sums {e.sums_correct:.0%}; "
               + "; ".join(f"{p!r} -> {t!r}" for p, t in list(e.samples.items())[:2]))
     sec = r["seconds"]
-    print("\n2. decentralization tax: wall time per applied step")
+    print("\n2. decentralization tax: CPU time (process time, one thread) per applied step")
     for n, v in sec.items():
         print(f"   {n:>26}: {1000 * v:7.1f} ms   chain / this = {sec['chain'] / v:5.2f}x")
 
-    b = result["per_block"] = per_block(args.preset, args.verify_blocks)
-    pt = result["parts"] = parts(args.preset)
-    print(f"\n3. per block at the demo difficulty ({b['attempts']:.2f} tickets per block): mining {1000 * b['mine']:.0f} ms, "
-          f"verification by another node {1000 * b['verify']:.0f} ms (medians)")
-    print("   one block's steps (median ms): " + ", ".join(f"{k} {v:.1f}" for k, v in pt.items()))
+    if not args.skip_blocks:
+        b = result["per_block"] = per_block(args.preset, args.verify_blocks)
+        pt = result["parts"] = parts(args.preset)
+        print(f"\n3. per block at the demo difficulty ({b['attempts']:.2f} tickets per block): mining {1000 * b['mine']:.0f} ms, "
+              f"verification by another node {1000 * b['verify']:.0f} ms (medians)")
+        print("   one block's steps (median ms): " + ", ".join(f"{k} {v:.1f}" for k, v in pt.items()))
     if not args.skip_demo:
         seconds, text = demo_run()
         result["demo"] = dict(seconds=seconds, output=text)

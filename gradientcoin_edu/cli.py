@@ -54,12 +54,16 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
         description="GradientCoin, made to run: a decentralized tiny LLM secured by proof-of-gradient.",
     )
     parser.add_argument("--version", action="version", version=_version())
+    parser.epilog = ("Start with `gradientcoin demo`; then `gradientcoin node --help` for real nodes "
+                     "(three proof-of-gradient nodes on one machine: see the README, 'Run a network of real nodes').")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         p.set_defaults(_module=module_name)
         if argv and argv[0] == name:
             module = importlib.import_module(module_name)
+            p.epilog = module.__doc__                 # the module's guide, examples included
             if hasattr(module, "COMMANDS"):
                 module.add_arguments(p, name)
             else:

@@ -1,7 +1,7 @@
-"""The classroom network on loopback: one relay, four students that only dial out (as in Colab).
+"""The classroom network on loopback: one relay, students that only dial out (as in Colab).
 
-They converge on one chain and the model trained on it; a student joins late and one leaves
-while the class goes on; a misbehaving client is scored by its authenticated key and banned by
+Four students converge with the relay on one chain and the model trained on it, after a fifth
+left and the fourth joined late while the class went on; a misbehaving client is scored by its authenticated key and banned by
 the relay; the dashboard follows the whole class through the RPC. Every process runs in its own
 process group and is stopped in ``finally``; the test is bounded by explicit deadlines."""
 from __future__ import annotations
@@ -72,20 +72,20 @@ def test_a_relay_and_four_outbound_only_students_converge(tmp_path):
         nodes.append(relay)
         line = relay.peer
         assert line and "@tcp://127.0.0.1:" in line
-        students = [join(line, tmp_path / f"student{i}", model="tiny", mine_every=3.0, wait=False) for i in range(3)]
+        students = [join(line, tmp_path / f"student{i}", model="tiny", mine_every=3.0, wait=False) for i in range(4)]
         nodes += students
         for s in students:
             s.wait_ready()
         assert all(s.client.status()["listen"] == "" for s in students)      # nobody dials a student
         dash = Dashboard(ClientFeed({n.name: n.client for n in nodes}))
         _wait(lambda: min(n.client.status()["height"] for n in nodes) >= 3, 60)
-        late = join(line, tmp_path / "student3", model="tiny", mine_every=3.0)  # joins while the class mines
+        late = join(line, tmp_path / "late", model="tiny", mine_every=3.0)      # joins while the class mines
         nodes.append(late)
         students[0].leave()                                                   # and one goes home
         rogue = _misbehave(line)
         assert _wait(lambda: rogue in relay.client.status()["banned"], 10), "the junk sender was not banned"
         running = [n for n in nodes if n.alive()]
-        assert len(running) == 4                                               # relay + 3 students
+        assert len(running) == 5                                               # relay + 4 students
         _wait(lambda: min(n.client.status()["height"] for n in running) >= 6, 60)
         for n in running[1:]:
             assert n.client.setmining(False) is False                          # the class stops mining

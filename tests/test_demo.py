@@ -28,7 +28,9 @@ def test_the_llm_demo_trains_the_model_and_answers_a_query():
     assert r.answered_by.startswith("miner-") and len(r.answer) == 8
     assert r.answer_height == r.query_height + 1
     text = "\n".join(lines)
-    for needle in ("== the chain ==", "validation loss:", "== a paid query ==", "earned the fee"):
+    assert r.evaluation is not None and 0 <= r.evaluation.sentences_valid <= 1
+    for needle in ("== the chain ==", "validation loss:", "== a paid query ==", "earned the fee",
+                   "== what the model learned", "valid corpus sentences:"):
         assert needle in text
 
 

@@ -204,3 +204,19 @@ def test_default_mining_rpc_lock_and_sigterm(tmp_path):
             except subprocess.TimeoutExpired:
                 _kill_group(p, signal.SIGKILL)
                 p.wait(timeout=5)
+
+
+def test_quiet_keeps_the_terminal_to_warnings_and_the_log_file_complete(tmp_path):
+    port = _free_ports(1)[0]
+    result = subprocess.run([sys.executable, "-m", "gradientcoin_edu", "node", "--listen", f"tcp://127.0.0.1:{port}",
+                             "--data-dir", str(tmp_path / "q"), "--mine", "--mine-every", "0.2", "--duration", "3",
+                             "--quiet"], capture_output=True, text=True, timeout=90)
+    assert result.returncode == 0, result.stderr
+    assert "new tip" not in result.stdout and "started" not in result.stdout
+    log_text = (tmp_path / "q" / "node.log").read_text()
+    assert "new tip: height 2" in log_text and "started regtest node" in log_text
+    loud = subprocess.run([sys.executable, "-m", "gradientcoin_edu", "node", "--listen", f"tcp://127.0.0.1:{port}",
+                           "--data-dir", str(tmp_path / "q"), "--duration", "1"], capture_output=True, text=True,
+                          timeout=90)
+    assert loud.returncode == 0 and "started regtest node" in loud.stdout       # restarted from its store
+    assert "blocks in the store" in loud.stdout and "height 0," not in loud.stdout

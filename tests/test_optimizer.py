@@ -17,8 +17,8 @@ from gradientcoin_edu.llm.light import n_chunks, prove_weights_chunk, verify_wei
 from gradientcoin_edu.llm.pruning import prune
 from gradientcoin_edu.model.fixed_point import weights_root
 from gradientcoin_edu.proof_of_gradient import PoGParams, ProofOfGradient
-from gradientcoin_edu.proof_of_gradient.update import (LION, apply_update, invertible, lr_units, split_state,
-                                                       undo_update)
+from gradientcoin_edu.proof_of_gradient.update import (LION, M_EXTRA_BITS, apply_update, invertible, lr_units,
+                                                       split_state, undo_update)
 from _fixtures import one_torch_thread, spec  # noqa: F401 (fixtures)
 
 CLOCK = lambda: 2_000_000_000                      # noqa: E731
@@ -50,11 +50,12 @@ def test_lion_step_is_the_float_definition_in_integers(lion):
     assert (t0, t1, t2) == (0, 1, 2) and not m0.any()
     # step 1: m = 0, so the direction is sign(Q); the step is lr_units(1) weight units
     assert np.array_equal(w_0 - w_1, lr_units(lion, 1) * np.sign(q1))
-    assert np.array_equal(m1, np.sign(q1) * np.floor(np.abs((1 - b2) * q1.astype(np.float64)) + 0.5))
+    g1, g2 = (q.astype(np.float64) * 2**M_EXTRA_BITS for q in (q1, q2))   # the gradient in momentum units
+    assert np.array_equal(m1, np.sign(q1) * np.floor(np.abs((1 - b2) * g1) + 0.5))
     # step 2: float definition (exact here: the products are integers below 2^53)
-    c = lion.beta1_num * m1.astype(np.float64) + (2**16 - lion.beta1_num) * q2.astype(np.float64)
+    c = lion.beta1_num * m1.astype(np.float64) + (2**16 - lion.beta1_num) * g2
     assert np.array_equal(w_1 - w_2, lr_units(lion, 2) * np.sign(c).astype(np.int64))
-    v = b2 * m1 + (1 - b2) * q2.astype(np.float64)
+    v = b2 * m1 + (1 - b2) * g2
     assert np.max(np.abs(m2 - v)) <= 0.5 + 1e-9                      # one rounding, to nearest
 
 
@@ -200,3 +201,20 @@ def test_central_lion_in_float64_matches_the_chain_step_for_step(spec):
         chain.mine_and_add(MINER.address)
     central = central_training(spec, 30, eval_every=30)
     assert abs(chain.val_loss() - central.final_loss) < 0.05 * central.final_loss
+
+
+def test_the_evaluation_scores_exactly_the_corpus_templates():
+    from gradientcoin_edu.llm.evaluation import evaluate, is_corpus_sentence, sentence_prompts, sum_prompts
+    from gradientcoin_edu.model import generate_corpus
+    lines = [line for line in generate_corpus(3, 300).splitlines() if "+" not in line]
+    assert lines and all(is_corpus_sentence(line) for line in lines)          # every template line passes
+    for bad in ("the cat sees a red ball", "the cat sees a red ball..", "ada has 1 boxs.", "the dog is red.",
+                "the box box box bo", "bob has 3 box.", ""):
+        assert not is_corpus_sentence(bad), bad
+    spec = LLMSpec.builtin("demo")
+    prompts = sentence_prompts(spec)
+    assert len(prompts) == 40 and len(set(prompts)) == 40 and all(p.startswith("\n") for p in prompts)
+    sums = sum_prompts(spec)
+    assert len(sums) == 50 and all(want == f"{eval(p[1:-1])}\n" for p, want in sums)   # noqa: S307 (digits only)
+    e = evaluate(spec, spec.pog.genesis_weights(), n_sentences=5, n_sums=5)
+    assert (e.sentences_valid, e.sums_correct) == (0.0, 0.0)                  # a newborn model knows nothing

@@ -192,3 +192,33 @@ def test_private_files_are_0600_and_never_follow_a_symlink(tmp_path):
     assert target.read_bytes() == b"keep me"
     assert not os.path.islink(link) and link.read_bytes() == b"secret"
     assert stat.S_IMODE(os.stat(link).st_mode) == 0o600
+
+
+def test_the_llm_methods_contribute_ask_and_verify(tmp_path):
+    from gradientcoin_edu.llm import LLMChain, LLMSpec
+    from gradientcoin_edu.llm.network import LLMNode, LLMNodeService
+    key = PrivateKey.from_seed(b"llm rpc test")
+    spec = LLMSpec.builtin("tiny")
+    node = LLMNode("n1", LLMChain(spec), _NullTransport(), miner_address=key.address())
+    service = LLMNodeService(node, tmp_path, key)
+    server = RpcServer(service.methods(), tmp_path, inline=True)
+    client = NodeClient(tmp_path, timeout=30)
+    try:
+        node.mine_block()
+        text = "".join(f"{a}+{b}={a + b}\n" for a in range(10) for b in range(10))
+        sent = client.contribute(text)
+        records_before = len(node.chain.dataset)
+        node.mine_block()
+        assert client.gettx(sent["txid"])["height"] == 2 and len(node.chain.dataset) > records_before
+        asked = client.ask("\n3+4=", tokens=6, wait=None)
+        assert client.answer(asked["txid"])["answered"] is False
+        node.mine_block()
+        answer = client.answer(asked["txid"])
+        assert answer["answered"] and answer["verified"] and answer["height"] == 3 and len(answer["text"]) == 6
+        assert answer["text"] == node.chain.find_answer(bytes.fromhex(asked["txid"])[::-1])[1].text
+        assert set(client.call("losscurve")) == {"3"}
+        with pytest.raises(RpcError) as err:
+            client.contribute("short")
+        assert err.value.reason == "text-too-short"
+    finally:
+        server.close()

@@ -31,7 +31,7 @@ __all__ = ["CentralRun", "central_training", "Lion", "make_optimizer"]
 class CentralRun:
     steps: list[int] = field(default_factory=list)          # steps at which the loss was measured
     val_losses: list[float] = field(default_factory=list)   # validation loss (the guard's records)
-    seconds: float = 0.0                                     # wall time of the training steps only
+    seconds: float = 0.0                                     # CPU time (process time) of the training steps only
     n_steps: int = 0
     weights: np.ndarray | None = None                        # the final weights, as integers (for evaluation)
 
@@ -103,7 +103,7 @@ def central_training(spec, n_steps: int, seed: int = 0, dtype: torch.dtype = tor
 
     evaluate(0)
     for step in range(1, n_steps + 1):
-        start = time.perf_counter()
+        start = time.process_time()
         x, y = spec.train.batch(rng.integers(0, len(spec.train), pog.batch_size))
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
@@ -113,7 +113,7 @@ def central_training(spec, n_steps: int, seed: int = 0, dtype: torch.dtype = tor
         if pog.clip_norm > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), pog.clip_norm)
         opt.step()
-        run.seconds += time.perf_counter() - start
+        run.seconds += time.process_time() - start
         run.n_steps = step
         if (eval_every and step % eval_every == 0) or step == n_steps or step in eval_at:
             if run.steps[-1] != step:

@@ -43,7 +43,7 @@ def is_corpus_sentence(line: str) -> bool:
 
 
 def _validation_lines(spec) -> list[str]:
-    text = spec.tokenizer.decode(np.asarray(spec.validation.records)[:, :-1].reshape(-1).tolist())
+    text = spec.tokenizer.decode(np.asarray(spec.validation.records).reshape(-1).tolist())   # records: consecutive
     return text.split("\n")[1:-1]                            # whole lines only (the first may be cut)
 
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..chain import Block
-from ..errors import InvalidBlock, InvalidTransaction
+from ..errors import InvalidBlock, InvalidTransaction, UsageError
 from ..ledger import KIND_INFERENCE_QUERY, KIND_TRAINING_DATA, Transaction
 from ..network.mempool import Mempool
 from ..network.node import Node, NodeConfig
+from ..network.service import NodeService, hex32
 from ..network.simulator import SimNode, Simulator, _Transport
 from .chain import LLMChain
 from .data import contribution_records
@@ -27,7 +28,7 @@ from .inference import check_query
 from .rule import miner_id_for
 from .spec import LLMSpec
 
-__all__ = ["LLMMempool", "LLMNode", "LLMSimulator"]
+__all__ = ["LLMMempool", "LLMNode", "LLMSimulator", "LLMNodeService"]
 
 
 class LLMMempool(Mempool):
@@ -126,3 +127,66 @@ class LLMSimulator(Simulator):
     def submit(self, name: str, tx: Transaction) -> int:
         """Node ``name`` receives ``tx`` from a wallet and gossips it; returns its fee."""
         return self.node(name).submit_transaction(tx)
+
+
+class LLMNodeService(NodeService):
+    """The RPC of an LLM node: the common methods plus ``contribute``, ``ask``, ``answer`` and
+    ``losscurve`` (``gradientcoin node --chain llm`` serves it)."""
+
+    def methods(self) -> dict:
+        table = super().methods()
+        table.update({"contribute": self.rpc_contribute, "ask": self.rpc_ask, "answer": self.rpc_answer,
+                      "losscurve": self.rpc_losscurve})
+        return table
+
+    def rpc_contribute(self, text: str, wallet: str = "default") -> dict:
+        """Pay to add TEXT to the training data (records of the model's block size; fee per record)."""
+        from .data import build_data_tx, data_fee
+        params = self.node.chain.spec.params
+        if not isinstance(text, str) or len(text) < params.record_tokens:
+            raise UsageError("text-too-short", f"a contribution has at least {params.record_tokens} characters")
+        text = text[: params.max_records_per_tx * params.record_tokens]
+        tx = build_data_tx(self.node.chain.utxo, self.wallet(wallet), text, params,
+                           exclude=set(self.node.mempool.spends))
+        out = self.submit(tx, "contribution", records=len(text) // params.record_tokens)
+        out["fee"] = self.coins(data_fee(text, params))
+        return out
+
+    def rpc_ask(self, prompt: str, tokens: int = 8, wallet: str = "default") -> dict:
+        """Pay for the model to complete PROMPT (TOKENS characters) from the weights at the tip."""
+        from .inference import Query, build_query_tx
+        query = Query(str(prompt), self.node.chain.height, int(tokens))
+        tx = build_query_tx(self.node.chain.utxo, self.wallet(wallet), query, self.node.chain.spec.params,
+                            exclude=set(self.node.mempool.spends))
+        out = self.submit(tx, "query", prompt=query.prompt)
+        out.update(weights_height=query.height, fee=self.coins(self.node.chain.spec.params.query_fee))
+        return out
+
+    def rpc_answer(self, txid: str) -> dict:
+        """The answer to query TXID once a block holds it, and how it was verified."""
+        from .inference import AnswerRecord, Query, answers_root
+        from .commitment import read_commitment
+        chain = self.node.chain
+        raw = hex32(txid, "txid")
+        tx, height = self.find_tx(raw)
+        if tx is None or tx.kind != KIND_INFERENCE_QUERY:
+            raise UsageError("unknown-query", f"no query {txid} in the mempool or on the best chain")
+        query = Query.parse(tx.payload)
+        if height is None:
+            return {"txid": txid, "answered": False, "prompt": query.prompt, "weights_height": query.height}
+        text = chain.answer(query)                      # recomputed here, from the weights it names
+        block = chain.block_at(height)
+        records = [AnswerRecord(t.txid, (q := Query.parse(t.payload)).height, chain.answer(q))
+                   for t in block.txs[1:] if t.kind == KIND_INFERENCE_QUERY]
+        committed = read_commitment(block.txs[0]).answers_root
+        return {"txid": txid, "answered": True, "prompt": query.prompt, "text": text, "height": height,
+                "weights_height": query.height, "miner_id": block.header.miner_id.hex(),
+                "verified": answers_root(records) == committed,
+                "how": f"this node recomputed the answers of block {height} from the weights after block "
+                       f"{query.height} and compared their Merkle root with the block's commitment"}
+
+    def rpc_losscurve(self) -> dict:
+        """Validation loss by height, as this node saw its tips (LLM chains)."""
+        self.val_loss()
+        return {str(h): v for h, v in sorted(self.loss_curve.items())}
+

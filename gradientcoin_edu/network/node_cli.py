@@ -1,7 +1,20 @@
 """``gradientcoin node``: run one real node process (ZeroMQ, SQLite, a local JSON-RPC).
 
-    gradientcoin node --chain llm --listen tcp://127.0.0.1:5001 --peer PUBKEY@tcp://127.0.0.1:5002 \\
-                      --data-dir ~/gc/n1 --mine
+Three proof-of-gradient nodes on one machine (three terminals)::
+
+    gradientcoin node --chain llm --model tiny --listen tcp://127.0.0.1:5001 --data-dir n1 --mine
+    # it prints: peers connect to this node with --peer HEXKEY@tcp://127.0.0.1:5001
+    gradientcoin node --chain llm --model tiny --listen tcp://127.0.0.1:5002 --data-dir n2 --mine \
+                      --peer HEXKEY@tcp://127.0.0.1:5001
+    gradientcoin node --chain llm --model tiny --listen tcp://127.0.0.1:5003 --data-dir n3 --mine \
+                      --peer HEXKEY@tcp://127.0.0.1:5001
+
+Then, from another terminal: ``gradientcoin status --data-dir n1``, ``gradientcoin send --data-dir
+n1 ADDRESS 1.5`` (``gradientcoin rpc --data-dir n2 address`` prints n2's), ``gradientcoin
+contribute --data-dir n2 --file text.txt``, ``gradientcoin ask --data-dir n2 "3+4="``; in a
+notebook, ``viz.dashboard.Dashboard(ClientFeed({"n1": NodeClient("n1"), ...}))`` draws them live.
+Stop a node with Ctrl-C (or kill it); the same command restarts it where it was. Without
+``--listen`` a node only dials out (a student behind NAT or in Colab: see ``classroom.py``).
 
 One command for both kinds of chain, with the same transport-free node logic (``node.py``):
 ``--chain regtest`` and ``--chain demo`` are proof-of-work chains, ``--chain llm`` is the
@@ -187,7 +200,10 @@ def open_node(args: argparse.Namespace) -> RunningNode:
             node = _make_node(args, name, chain, transport, key)
             transport.node = node
             holder: dict = {}
-            service = NodeService(node, datadir.path, key, on_stop=lambda: holder["node"].request_stop(),
+            service_class = NodeService
+            if args.chain == "llm":
+                from ..llm.network import LLMNodeService as service_class
+            service = service_class(node, datadir.path, key, on_stop=lambda: holder["node"].request_stop(),
                                   chain_name=_chain_label(args))
             node.listener = service.on_node_event
             rpc = RpcServer(service.methods(), datadir.path, port=args.rpc_port)

@@ -3,14 +3,15 @@
 :class:`NodeService` wraps one :class:`~gradientcoin_edu.network.node.Node` (proof-of-work) or
 :class:`~gradientcoin_edu.llm.network.LLMNode` (proof-of-gradient) - the same transport-free node
 logic either way - and answers the JSON-RPC methods of ``gradientcoin node`` (``rpc.py`` carries
-them): status, blocks, transactions, balances, payments, training-text contributions, queries to
-the model with their verification, peers, and a ring of recent events (new tips, reorgs, peers,
+them): status, blocks, transactions, balances, payments, peers, and a ring of recent events (new tips, reorgs, peers,
 rejected blocks with their reasons) that the terminal log, ``node.log`` and the dashboard share.
 
 Wallets: ``default`` is the node's mining key (``DATA_DIR/key``); ``createwallet NAME`` adds
 ``DATA_DIR/wallets/NAME.key`` (written by ``datadir.write_private``: mode 0600, atomic). Amounts
 on the RPC are coins (``1.5``), fees are smallest units. The service never prints; it logs to the
-``gradientcoin.node`` logger and returns plain JSON data.
+``gradientcoin.node`` logger and returns plain JSON data. The proof-of-gradient methods
+(contribute training text, ask the model, check an answer) are added by
+``llm.network.LLMNodeService``, so this module never imports the LLM layer.
 """
 from __future__ import annotations
 
@@ -26,9 +27,9 @@ from ..crypto.hashes import hash_to_hex
 from ..crypto.keys import PrivateKey, address_from_str, address_to_str
 from ..datadir import read_private, write_private
 from ..errors import UsageError
-from ..ledger import COIN, KIND_INFERENCE_QUERY, build_payment
+from ..ledger import COIN, build_payment
 
-__all__ = ["NodeService", "parse_coins", "load_or_create_key", "EVENT_LOG_SIZE"]
+__all__ = ["NodeService", "parse_coins", "load_or_create_key", "hex32", "EVENT_LOG_SIZE"]
 
 log = logging.getLogger("gradientcoin.node")
 EVENT_LOG_SIZE = 500
@@ -129,9 +130,6 @@ class NodeService:
             "mempool": self.rpc_mempool, "blocktree": self.rpc_blocktree, "events": self.rpc_events,
             "stop": self.rpc_stop, "setmining": self.rpc_setmining,
         }
-        if self.llm:
-            table.update({"contribute": self.rpc_contribute, "ask": self.rpc_ask, "answer": self.rpc_answer,
-                          "losscurve": self.rpc_losscurve})
         return table
 
     def rpc_help(self) -> dict:
@@ -146,7 +144,7 @@ class NodeService:
             "blocks_known": len(chain), "peers": sorted(self._known_peers), "mempool": len(node.mempool),
             "orphans": len(node.orphans), "mined": node.stats["mined"], "reorgs": node.stats["reorgs"],
             "banned": sorted(node.peerbook.bans), "address": address_to_str(self.wallets["default"].address()),
-            "balance": self._coins(chain.utxo.balance(self.wallets["default"].address())),
+            "balance": self.coins(chain.utxo.balance(self.wallets["default"].address())),
             "uptime": round(time.time() - self.started, 1), "listen": node.listen, "peer": self.peer_line,
         }
         if self.llm:
@@ -169,27 +167,27 @@ class NodeService:
 
     def rpc_gettx(self, txid: str) -> dict:
         """A transaction by id: in the mempool or on the best chain (with its block height)."""
-        raw = _hex32(txid, "txid")
-        tx, height = self._find_tx(raw)
+        raw = hex32(txid, "txid")
+        tx, height = self.find_tx(raw)
         if tx is None:
             raise UsageError("unknown-tx", f"no transaction {txid} in the mempool or on the best chain")
         return {"txid": txid, "kind": tx.kind, "height": height, "confirmations":
                 0 if height is None else self.node.chain.height - height + 1,
-                "outputs": [{"address": address_to_str(o.address), "amount": self._coins(o.amount)} for o in tx.outputs],
+                "outputs": [{"address": address_to_str(o.address), "amount": self.coins(o.amount)} for o in tx.outputs],
                 "inputs": len(tx.inputs), "size": tx.size}
 
     def rpc_balance(self, wallet: str = "default") -> dict:
         """A wallet's confirmed coins (and what its transactions in the mempool already spend)."""
-        key = self._wallet(wallet)
+        key = self.wallet(wallet)
         utxo = self.node.chain.utxo
         coins = utxo.coins_of(key.address())
         pending = sum(o.amount for op, o in coins if op in self.node.mempool.spends)
         return {"wallet": wallet, "address": address_to_str(key.address()),
-                "confirmed": self._coins(sum(o.amount for _, o in coins)), "spent_in_mempool": self._coins(pending)}
+                "confirmed": self.coins(sum(o.amount for _, o in coins)), "spent_in_mempool": self.coins(pending)}
 
     def rpc_address(self, wallet: str = "default") -> str:
         """A wallet's address (gc1...)."""
-        return address_to_str(self._wallet(wallet).address())
+        return address_to_str(self.wallet(wallet).address())
 
     def rpc_createwallet(self, name: str) -> dict:
         """A new wallet NAME (its key in DATA_DIR/wallets/NAME.key); returns its address."""
@@ -203,61 +201,10 @@ class NodeService:
     def rpc_send(self, address: str, amount, fee: int = 1000, wallet: str = "default") -> dict:
         """Pay AMOUNT coins to ADDRESS from a wallet (fee in smallest units); returns the txid."""
         to = address_from_str(address)
-        key = self._wallet(wallet)
+        key = self.wallet(wallet)
         tx = build_payment(self.node.chain.utxo, key, [(to, parse_coins(amount))], _fee(fee),
                            exclude=set(self.node.mempool.spends))
-        return self._submit(tx, "payment", to=address)
-
-    def rpc_contribute(self, text: str, wallet: str = "default") -> dict:
-        """Pay to add TEXT to the training data (records of the model's block size; fee per record)."""
-        from ..llm.data import build_data_tx, data_fee
-        params = self.node.chain.spec.params
-        if not isinstance(text, str) or len(text) < params.record_tokens:
-            raise UsageError("text-too-short", f"a contribution has at least {params.record_tokens} characters")
-        text = text[: params.max_records_per_tx * params.record_tokens]
-        tx = build_data_tx(self.node.chain.utxo, self._wallet(wallet), text, params,
-                           exclude=set(self.node.mempool.spends))
-        out = self._submit(tx, "contribution", records=len(text) // params.record_tokens)
-        out["fee"] = self._coins(data_fee(text, params))
-        return out
-
-    def rpc_ask(self, prompt: str, tokens: int = 8, wallet: str = "default") -> dict:
-        """Pay for the model to complete PROMPT (TOKENS characters) from the weights at the tip."""
-        from ..llm.inference import Query, build_query_tx
-        query = Query(str(prompt), self.node.chain.height, int(tokens))
-        tx = build_query_tx(self.node.chain.utxo, self._wallet(wallet), query, self.node.chain.spec.params,
-                            exclude=set(self.node.mempool.spends))
-        out = self._submit(tx, "query", prompt=query.prompt)
-        out.update(weights_height=query.height, fee=self._coins(self.node.chain.spec.params.query_fee))
-        return out
-
-    def rpc_answer(self, txid: str) -> dict:
-        """The answer to query TXID once a block holds it, and how it was verified."""
-        from ..llm.inference import AnswerRecord, Query, answers_root
-        from ..llm.commitment import read_commitment
-        chain = self.node.chain
-        raw = _hex32(txid, "txid")
-        tx, height = self._find_tx(raw)
-        if tx is None or tx.kind != KIND_INFERENCE_QUERY:
-            raise UsageError("unknown-query", f"no query {txid} in the mempool or on the best chain")
-        query = Query.parse(tx.payload)
-        if height is None:
-            return {"txid": txid, "answered": False, "prompt": query.prompt, "weights_height": query.height}
-        text = chain.answer(query)                      # recomputed here, from the weights it names
-        block = chain.block_at(height)
-        records = [AnswerRecord(t.txid, (q := Query.parse(t.payload)).height, chain.answer(q))
-                   for t in block.txs[1:] if t.kind == KIND_INFERENCE_QUERY]
-        committed = read_commitment(block.txs[0]).answers_root
-        return {"txid": txid, "answered": True, "prompt": query.prompt, "text": text, "height": height,
-                "weights_height": query.height, "miner_id": block.header.miner_id.hex(),
-                "verified": answers_root(records) == committed,
-                "how": f"this node recomputed the answers of block {height} from the weights after block "
-                       f"{query.height} and compared their Merkle root with the block's commitment"}
-
-    def rpc_losscurve(self) -> dict:
-        """Validation loss by height, as this node saw its tips (LLM chains)."""
-        self.val_loss()
-        return {str(h): v for h, v in sorted(self.loss_curve.items())}
+        return self.submit(tx, "payment", to=address)
 
     def rpc_peers(self) -> list:
         """Connected peers with their handshake state, score and reported height."""
@@ -300,12 +247,13 @@ class NodeService:
         return "stopping"
 
     # ================================================================== helpers
-    def _submit(self, tx, what: str, **extra) -> dict:
+    def submit(self, tx, what: str, **extra) -> dict:
+        """Hand our wallet's ``tx`` to the node (mempool + gossip); the txid and fee as JSON."""
         fee = self.node.submit_transaction(tx)
         self.record("sent", what=what, txid=hash_to_hex(tx.txid)[:16])
         return {"txid": hash_to_hex(tx.txid), "fee_units": fee, **extra}
 
-    def _wallet(self, name: str) -> PrivateKey:
+    def wallet(self, name: str) -> PrivateKey:
         key = self.wallets.get(name)
         if key is None:
             raise UsageError("unknown-wallet", f"no wallet {name!r}; known: {', '.join(sorted(self.wallets))} "
@@ -326,12 +274,13 @@ class NodeService:
             if not 0 <= height <= chain.height:
                 raise UsageError("unknown-block", f"the best chain has heights 0..{chain.height}, not {height}")
             return chain.entry_at(height)
-        entry = chain.get(_hex32(block, "block hash"))
+        entry = chain.get(hex32(block, "block hash"))
         if entry is None:
             raise UsageError("unknown-block", f"no block {block} known to this node")
         return entry
 
-    def _find_tx(self, txid: bytes):
+    def find_tx(self, txid: bytes):
+        """(transaction, height or None for the mempool), or (None, None)."""
         tx = self.node.mempool.get(txid)
         if tx is not None:
             return tx, None
@@ -342,11 +291,11 @@ class NodeService:
         return None, None
 
     @staticmethod
-    def _coins(units: int) -> str:
+    def coins(units: int) -> str:
         return f"{units // COIN}.{units % COIN:08d}"
 
 
-def _hex32(text, what: str) -> bytes:
+def hex32(text, what: str) -> bytes:
     """A hash as shown (byte-reversed hex, as ``hash_to_hex`` writes it) -> internal bytes."""
     try:
         raw = bytes.fromhex(text)

@@ -5,8 +5,9 @@ Everything a node needs to check a gradient the same way as every other node: wh
 number formats (weight scale ``2^-s``, gradient quantum ``Δ = 2^-k``), the learning rate as
 an exact fraction ``lr_num / 2^lr_shift``, the batch size, the gradient clipping norm, the
 verification tolerance (a deviation of ±1 allowed only within ``δ = 2^-delta_log2`` quanta of
-a rounding boundary, at most ``cap`` of them per block), the block stamp's size and the
-validation-loss margin. The defaults were chosen from measurements; ``docs/proof_of_gradient.md``
+a rounding boundary, at most ``cap`` of them per block), the block stamp's size, the
+validation-loss margin, and the optimizer with its learning-rate schedule (plain SGD, or Lion
+with integer momentum: ``update.py``, ``docs/protocol.md`` section 7). The defaults were chosen from measurements; ``docs/proof_of_gradient.md``
 gives the numbers and the commands that produced them.
 
 Derived, not chosen (``docs/protocol.md`` sections 3 and 4; left at None they are computed from

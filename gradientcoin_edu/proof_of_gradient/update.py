@@ -12,14 +12,16 @@ computes the same integers, and the header's ``weights_root`` commits to the who
 
 ``W_parent = W_new + apply(Q)`` restores the parent exactly (``undo_update``).
 
-**Lion** (``params.optimizer == 1``; state = ``W ‖ m ‖ t``: the momentum ``m`` in gradient
-quanta, one per weight, and the number of updates ``t``). Chen et al. 2023, "Symbolic
+**Lion** (``params.optimizer == 1``; state = ``W ‖ m ‖ t``: the momentum ``m`` in units of
+``2^-(k+8)`` - 256 per gradient quantum, so that ``(1 - beta2) * Q`` of a small gradient element
+is not rounded away - one per weight, and the number of updates ``t``). Chen et al. 2023, "Symbolic
 Discovery of Optimization Algorithms", with ``beta = beta_num / 2^16``:
 
     t  <- t + 1
-    c  =  beta1 * m + (1 - beta1) * Q            # exact: beta1_num * m + (2^16 - beta1_num) * Q
+    G  =  Q * 2^8                                # the gradient in momentum units
+    c  =  beta1 * m + (1 - beta1) * G            # exact: beta1_num * m + (2^16 - beta1_num) * G
     W  <- W - lr(t) * sign(c)                    # exact: lr(t) is an integer number of weight units
-    m  <- round(beta2 * m + (1 - beta2) * Q)     # one rounding, ties away from zero
+    m  <- round(beta2 * m + (1 - beta2) * G)     # one rounding, ties away from zero
 
 The step ``lr(t)`` (``lr_units``) is the schedule, a chain parameter: ``lr_num * 2^(s -
 lr_shift)`` weight units at its peak, rising linearly over ``warmup_steps`` updates, then
@@ -38,11 +40,12 @@ from ..errors import InvalidProof, ModelError
 from .params import PoGParams
 
 __all__ = ["apply", "apply_update", "undo_update", "invertible", "split_state", "model_weights",
-           "lr_units", "WEIGHT_LIMIT", "SGD", "LION"]
+           "lr_units", "WEIGHT_LIMIT", "SGD", "LION", "M_EXTRA_BITS"]
 
 WEIGHT_LIMIT = 2**62          # |W| must stay below this (so W ± apply(Q) never overflows int64)
 SGD, LION = 0, 1              # values of PoGParams.optimizer
 _ONE = 1 << 16                # betas are fractions of 2^16
+M_EXTRA_BITS = 8              # the momentum is kept in units of 2^-(k+8): finer than the gradient's quantum
 
 
 def _round_shift(v: np.ndarray, m: int) -> np.ndarray:
@@ -91,9 +94,9 @@ def lr_units(params: PoGParams, t: int) -> int:
 
 def _lion(state: np.ndarray, q: np.ndarray, params: PoGParams) -> np.ndarray:
     w, m, t = split_state(state, params)
-    q = np.asarray(q, dtype=np.int64)                                  # |Q| < 2^31, |m| < 2^31
+    q = np.asarray(q, dtype=np.int64) << np.int64(M_EXTRA_BITS)         # in momentum units; |Q|, |m| < 2^39
     b1, b2 = np.int64(params.beta1_num), np.int64(params.beta2_num)
-    direction = np.sign(b1 * m + (_ONE - b1) * q)                       # exact: |.| < 2^48
+    direction = np.sign(b1 * m + (_ONE - b1) * q)                       # exact: |.| < 2^55
     new_w = w - np.int64(lr_units(params, t + 1)) * direction
     new_m = _round_shift(b2 * m + (_ONE - b2) * q, 16)
     return np.concatenate([new_w, new_m, np.array([t + 1], dtype=np.int64)])
