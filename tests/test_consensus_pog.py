@@ -25,6 +25,7 @@ from gradientcoin_edu.model import GPTConfig
 from gradientcoin_edu.proof_of_gradient import PoGParams, stamped_payload
 from gradientcoin_edu.proof_of_gradient import gradient as gradient_module
 from gradientcoin_edu.proof_of_gradient.params import GRIND_LOG2, MAX_PARAMS
+from gradientcoin_edu.proof_of_gradient.stamp import stamp_target
 from _fixtures import one_torch_thread, spec  # noqa: F401 (fixtures)
 
 CLOCK = lambda: 2_000_000_000                      # noqa: E731
@@ -122,6 +123,22 @@ def test_a_forged_block_without_a_stamp_costs_the_node_no_gradient(spec, gradien
         assert err.value.reason in ("bad-stamp", "payload-size", "grad-root-mismatch")
     assert len(gradients) == n
     assert chain.add_block(honest) is AddResult.EXTENDED
+
+
+@pytest.mark.parametrize("stamp_log2", [14, 17, 25])
+def test_header_and_stamp_cost_a_forger_2_to_the_stamp_log2_hashes_at_every_difficulty(stamp_log2):
+    """The forger grinds a winning header (D = 2^256 / (target + 1) hashes), then a stamp. Whatever
+    target the chain is at, the two together must cost 2^stamp_log2 hashes. (The first stamp rule
+    made the stamp D times easier instead: at D = 2^8, stamp_log2 = 17 the forger paid 768 hashes.)"""
+    for d_log2 in range(0, stamp_log2 + 3):
+        target = (1 << (256 - d_log2)) - 1
+        header_hashes = 2**256 / (target + 1)
+        stamp_hashes = 2**256 / (stamp_target(stamp_log2, target) + 1)
+        assert header_hashes + stamp_hashes >= 2**stamp_log2 * (1 - 1e-9), (d_log2, header_hashes, stamp_hashes)
+        if d_log2 < stamp_log2:                      # and no more than that: honest miners pay the same rest
+            assert header_hashes + stamp_hashes <= 2**stamp_log2 * (1 + 1e-9)
+        else:
+            assert stamp_target(stamp_log2, target) == 2**256 - 1     # a hard header pays for itself
 
 
 def test_a_malformed_copy_of_our_own_block_is_an_invalid_block_not_a_kernel_error(spec):

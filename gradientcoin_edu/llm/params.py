@@ -8,7 +8,7 @@ data, the number formats, the guard margin), a few more constants that every nod
   transaction and one block may add, and the *screen*: the model at the parent block must find
   the contribution about as likely as its validation text - mean cross-entropy at most
   ``data_margin`` nats above the validation loss - or the contribution is refused;
-* **the guard**: ``anchored_guard`` strengthens the validation guard of DESIGN step 6 (an update
+* **the guard**: ``anchored_guard`` strengthens the validation guard of docs/protocol.md §8 (an update
   may raise the validation loss by at most the margin *over its parent*) to "at most the margin
   over the *best* validation loss of the chain so far", which also bounds the sum of many small
   rises (measured in ``docs/decentralized_llm.md``);

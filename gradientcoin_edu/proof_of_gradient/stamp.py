@@ -10,8 +10,9 @@ block. The stamp closes that gap. After a miner has found its block (header fina
 
 which takes ``2^stamp_log2`` hashes on average; ``PoGParams.stamp_log2`` is sized so that this
 costs about one verification of the block on the same machine (``params.py``). The winning header
-itself already cost a forger ``D`` hashes (``D`` = 2^256 / ticket target), so the stamp target is
-``D`` times easier (:func:`stamp_target`): at a real difficulty the stamp costs nothing. The stamp
+itself already cost a forger ``D`` hashes (``D`` = 2^256 / ticket target), so the stamp asks only
+for the rest, ``2^stamp_log2 - D`` hashes (:func:`stamp_target`): at a real difficulty the stamp
+costs nothing, and at every difficulty header and stamp together cost ``2^stamp_log2`` hashes. The stamp
 travels as the last 4 bytes of the block's payload (after the quantized gradient) and is
 checked *before* anything else about the payload - one hash. An honest miner pays it once per
 block; a forger pays it for every block it wants a node to recompute (``docs/protocol.md``
@@ -39,10 +40,19 @@ _SEARCH_CHUNK = 1 << 16
 
 def stamp_target(stamp_log2: int, ticket_target: int = 2**256 - 1) -> int:
     """The largest stamp hash value accepted. A forger already pays ``D = 2^256 / (ticket_target + 1)``
-    hashes for a winning header, so the stamp asks for the rest: ``2^stamp_log2 / D`` hashes, i.e. a
-    target ``2^(512 - stamp_log2) / (ticket_target + 1) - 1`` (at most ``2^256 - 1``: at a hard
-    enough ticket target the stamp is free)."""
-    return min(2**256 - 1, (1 << (512 - stamp_log2)) // (ticket_target + 1) - 1)
+    hashes for a winning header, so the stamp asks for the rest: ``k = 2^stamp_log2 - D`` expected
+    hashes, i.e. a target ``2^256 / k - 1 = 2^256 (T + 1) / (2^stamp_log2 (T + 1) - 2^256) - 1``. Header
+    and stamp together then cost a forger ``2^stamp_log2`` hashes whatever the difficulty; once
+    ``D >= 2^stamp_log2 - 1`` the header alone costs that much and the stamp is free.
+
+    (An earlier rule divided the stamp's cost by ``D`` instead of subtracting ``D``: the forger's total
+    ``D + 2^stamp_log2 / D`` is smallest at ``D = 2^(stamp_log2 / 2)``, e.g. 768 hashes instead of
+    131,072 at ``D = 2^8``, ``stamp_log2 = 17``; ``tests/test_consensus_pog.py`` plays that forger.)"""
+    t1 = ticket_target + 1
+    rest = (t1 << stamp_log2) - 2**256          # k * (T + 1)
+    if rest <= t1:                              # k <= 1: the winning header already cost the stamp
+        return 2**256 - 1
+    return min(2**256 - 1, (t1 << 256) // rest - 1)
 
 
 def stamp_prefix(block_hash: bytes) -> bytes:

@@ -143,7 +143,7 @@ def validation_loss(params: PoGParams, validation: Dataset, weights: np.ndarray)
 
 def check_validation(params: PoGParams, validation: Dataset, before: np.ndarray, after: np.ndarray,
                      loss_before: float | None = None) -> tuple[float, float]:
-    """The guard of DESIGN step 6: ``InvalidProof("validation-loss")`` when the update raises the
+    """The guard of docs/protocol.md §8: ``InvalidProof("validation-loss")`` when the update raises the
     validation loss by more than ``params.validation_margin``. Returns (before, after)."""
     if loss_before is None:
         loss_before = validation_loss(params, validation, before)

@@ -1,0 +1,312 @@
+#!/usr/bin/env python
+"""Build the course site: executed notebooks, the API reference and per-session slides.
+
+    python scripts/build_site.py                 # -> build/site/html/index.html (and slides/)
+    python scripts/build_site.py --no-slides     # the site only
+    python -m http.server -d build/site/html     # view it (it also opens from the file system)
+
+Steps (docs/site.md explains the choice of tools):
+
+1. Each ``notebooks/*.ipynb`` is executed top to bottom with nbclient, in ``notebooks/``, with
+   plotly's ``plotly_mimetype`` renderer; each figure is then turned into plain HTML that draws
+   it with the site's own copy of plotly.js (``include_plotlyjs=False``: no CDN).
+   Cells marked ``NBVAL_SKIP`` are not executed for the site either. A cell that raises shows its
+   traceback on the page and is reported (nbval is what fails CI on it; ``--strict`` fails the
+   build). The executed copy is cached under ``build/site/cache``, keyed by a hash of the notebook
+   and of the library's source, so an unchanged notebook that ran cleanly is not run again.
+2. Every ipywidgets view in the outputs is replaced by a static fallback: a line naming its
+   controls and their values, then the outputs its ``Output`` areas held after the first run.
+3. ``docs/site`` is copied to ``build/site/src`` with the executed notebooks, and Sphinx
+   (myst-nb, sphinx-book-theme, autodoc/autosummary) builds ``build/site/html``.
+4. Unless ``--no-slides``: Sphinx's ``revealjs`` builder (sphinx-revealjs) turns the same
+   executed notebooks into one reveal.js deck per session under ``build/site/html/slides``.
+
+Needs the ``[site]`` extra: ``pip install -e ".[site]"``.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SITE_SRC = REPO / "docs" / "site"
+NOTEBOOKS = REPO / "notebooks"
+SLIDES_CONF = SITE_SRC / "slides_conf"
+DEFAULT_OUT = REPO / "build" / "site"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+PLOTLY_JSON = "application/vnd.plotly.v1+json"
+CELL_TIMEOUT_S = 600            # a hang fails the build; a slow but finishing cell does not
+
+__all__ = ["build", "execute_notebook", "error_cells", "static_widget_fallbacks", "plotly_to_html", "notebook_paths", "main"]
+
+
+def notebook_paths() -> list[Path]:
+    """The course notebooks, in order."""
+    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+
+def _library_digest() -> str:
+    h = hashlib.sha256()
+    for root in ("gradientcoin_edu", "kernels"):
+        for p in sorted((REPO / root).rglob("*")):
+            if p.is_file() and p.suffix in {".py", ".json", ".txt", ".csv"}:
+                h.update(str(p.relative_to(REPO)).encode())
+                h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _cache_key(nb_path: Path, library: str) -> str:
+    import plotly
+    h = hashlib.sha256(nb_path.read_bytes())
+    h.update(library.encode())
+    h.update(f"{sys.version_info[:2]} plotly {plotly.__version__}".encode())
+    return h.hexdigest()[:16]
+
+
+def error_cells(nb) -> list[int]:
+    """Indices of the code cells whose outputs hold an error (not counting those meant to raise)."""
+    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+            and "raises-exception" not in c.metadata.get("tags", [])
+            and any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+
+
+def execute_notebook(nb_path: Path, target: Path) -> float:
+    """Execute ``nb_path`` into ``target`` (widgets replaced by static fallbacks); return seconds.
+
+    A cell that raises does not stop the run (its traceback becomes its output)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(nb_path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "NBVAL_SKIP" in cell.source:
+            tags = cell.metadata.setdefault("tags", [])
+            if "skip-execution" not in tags:
+                tags.append("skip-execution")
+        if cell.cell_type == "code" and "NBVAL_RAISES_EXCEPTION" in cell.source:
+            cell.metadata.setdefault("tags", []).append("raises-exception")
+    os.environ["PLOTLY_RENDERER"] = "plotly_mimetype"   # inherited by the kernel: figures as JSON
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", store_widget_state=True, allow_errors=True,
+                   resources={"metadata": {"path": str(nb_path.parent)}}).execute()
+    seconds = time.perf_counter() - start
+    static_widget_fallbacks(nb)
+    plotly_to_html(nb)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    nbformat.write(nb, tmp)
+    tmp.replace(target)
+    return seconds
+
+
+def _describe_controls(model_id: str, state: dict, seen: set) -> list[str]:
+    """Names and values of the controls (sliders, dropdowns, ...) under one widget model."""
+    if model_id in seen or model_id not in state:
+        return []
+    seen.add(model_id)
+    model = state[model_id]["state"]
+    found = []
+    if "value" in model and model.get("_model_name") not in {"OutputModel", "HTMLModel", "LabelModel"}:
+        label = model.get("description") or model.get("_model_name", "control").removesuffix("Model")
+        found.append(f"{label} = {model['value']}")
+    for child in model.get("children", []):
+        found += _describe_controls(str(child).removeprefix("IPY_MODEL_"), state, seen)
+    return found
+
+
+def _outputs_of(model_id: str, state: dict, seen: set) -> list[dict]:
+    """The outputs held by every ``Output`` widget under one widget model, in order."""
+    if model_id in seen or model_id not in state:
+        return []
+    seen.add(model_id)
+    model = state[model_id]["state"]
+    outputs = list(model.get("outputs", [])) if model.get("_model_name") == "OutputModel" else []
+    for child in model.get("children", []):
+        outputs += _outputs_of(str(child).removeprefix("IPY_MODEL_"), state, seen)
+    return outputs
+
+
+def static_widget_fallbacks(nb) -> int:
+    """Replace each widget view in ``nb``'s outputs by a static fallback; return how many.
+
+    The fallback is a short HTML note naming the controls and their values, followed by the
+    outputs that the widget's ``Output`` areas captured when the cell ran (printed text, plotly
+    figures). The widget state is then dropped from the metadata, so the page loads no widget
+    JavaScript (which would need a CDN)."""
+    import nbformat
+
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    replaced = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        new_outputs = []
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).get(WIDGET_VIEW) if out.get("output_type") == "display_data" else None
+            if view is None:
+                new_outputs.append(out)
+                continue
+            replaced += 1
+            model_id = view["model_id"]
+            controls = _describe_controls(model_id, state, set())
+            note = ("Interactive in Jupyter; this static copy shows the first state"
+                    + (": " + ", ".join(controls) if controls else "") + ".")
+            new_outputs.append(nbformat.v4.new_output(
+                "display_data", data={"text/html": f'<p class="widget-static-fallback"><em>{_escape(note)}</em></p>',
+                                      "text/plain": note}))
+            new_outputs += [nbformat.from_dict(o) for o in _outputs_of(model_id, state, set())]
+        cell.outputs = new_outputs
+    nb.metadata.pop("widgets", None)
+    return replaced
+
+
+def plotly_to_html(nb) -> int:
+    """Give every plotly figure output an HTML rendering that uses the page's plotly.js; return how many."""
+    import plotly.io as pio
+
+    count = 0
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            fig = out.get("data", {}).get(PLOTLY_JSON)
+            if fig is None:
+                continue
+            count += 1
+            out["data"]["text/html"] = pio.to_html(fig, include_plotlyjs=False, include_mathjax=False,
+                                                   full_html=False, default_width="100%", validate=False)
+            del out["data"][PLOTLY_JSON]
+    return count
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _execute_cached(args: tuple[str, str, str]) -> tuple[str, float | None, list[int]]:
+    import nbformat
+
+    nb_path, cache_dir, library = Path(args[0]), Path(args[1]), args[2]
+    cached = cache_dir / f"{nb_path.stem}-{_cache_key(nb_path, library)}.ipynb"
+    if cached.exists() and not error_cells(nbformat.read(cached, as_version=4)):
+        return str(cached), None, []
+    for stale in cache_dir.glob(f"{nb_path.stem}-*.ipynb"):
+        stale.unlink()
+    seconds = execute_notebook(nb_path, cached)
+    return str(cached), seconds, error_cells(nbformat.read(cached, as_version=4))
+
+
+def execute_all(paths: list[Path], cache_dir: Path, jobs: int = 1, strict: bool = False, log=print) -> list[Path]:
+    """Execute (or take from the cache) every notebook; return the executed copies in order."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    library = _library_digest()
+    work = [(str(p), str(cache_dir), library) for p in paths]
+
+    def report(path: Path, seconds: float | None, errors: list[int]) -> None:
+        log(f"  {path.name}: " + ("cached" if seconds is None else f"executed in {seconds:.1f} s")
+            + (f"; ERROR in cells {errors}" if errors else ""))
+
+    results = []
+    if jobs > 1:
+        with ProcessPoolExecutor(jobs) as pool:
+            for path, result in zip(paths, pool.map(_execute_cached, work)):
+                report(path, *result[1:])
+                results.append(result)
+    else:
+        for path, w in zip(paths, work):
+            results.append(_execute_cached(w))
+            report(path, *results[-1][1:])
+    failed = {p.name: r[2] for p, r in zip(paths, results) if r[2]}
+    if failed and strict:
+        raise RuntimeError(f"cells raised while building the site: {failed}")
+    return [Path(r[0]) for r in results]
+
+
+def _stage(executed: list[Path], out: Path, slides: bool) -> Path:
+    src = out / "src"
+    if src.exists():
+        shutil.rmtree(src)
+    shutil.copytree(SITE_SRC, src, ignore=shutil.ignore_patterns("__pycache__", "slides_conf"))
+    (src / "notebooks").mkdir()
+    decks = []
+    for cached in executed:
+        stem = cached.stem.rsplit("-", 1)[0]
+        shutil.copyfile(cached, src / "notebooks" / f"{stem}.ipynb")
+        decks.append(f'- <a class="slide-deck" href="slides/{stem}.html">{stem.replace("_", " ")}</a>')
+    if not slides:
+        decks = ["This build skipped the decks (`--no-slides`)."]
+    (src / "_slides_list.md").write_text("\n".join(decks) + "\n")
+    return src
+
+
+def _stage_slides(executed: list[Path], out: Path) -> Path:
+    """A source folder with only the executed notebooks and an index of the decks."""
+    src = out / "slides_src"
+    if src.exists():
+        shutil.rmtree(src)
+    src.mkdir(parents=True)
+    names = []
+    for cached in executed:
+        stem = cached.stem.rsplit("-", 1)[0]
+        shutil.copyfile(cached, src / f"{stem}.ipynb")
+        names.append(stem)
+    (src / "index.md").write_text("# Slides\n\n```{toctree}\n:hidden:\n\n" + "\n".join(names) + "\n```\n")
+    return src
+
+
+def _sphinx(builder: str, src: Path, dest: Path, confdir: Path | None = None, log=print) -> None:
+    env = dict(os.environ, GRADIENTCOIN_REPO=str(REPO))
+    cmd = [sys.executable, "-m", "sphinx", "-b", builder, "-q", "-j", "1", str(src), str(dest),
+           "-d", str(src.parent / "doctrees" / src.name / builder)]
+    if confdir is not None:
+        cmd += ["-c", str(confdir)]
+    log("  " + " ".join(cmd[1:]))
+    subprocess.run(cmd, check=True, env=env, cwd=REPO)
+
+
+def build(out: Path = DEFAULT_OUT, slides: bool = True, jobs: int = 1, only: list[str] | None = None,
+          strict: bool = False, log=print) -> Path:
+    """Build the site into ``out/html``; return the path of its index.html."""
+    out = Path(out)
+    paths = notebook_paths()
+    if only:
+        paths = [p for p in paths if any(p.name.startswith(o) for o in only)]
+    t0 = time.perf_counter()
+    log(f"executing {len(paths)} notebooks (cache: {out / 'cache'})")
+    executed = execute_all(paths, out / "cache", jobs=jobs, strict=strict, log=log)
+    t1 = time.perf_counter()
+    src = _stage(executed, out, slides)
+    html = out / "html"
+    if html.exists():
+        shutil.rmtree(html)          # no page left over from an earlier build
+    _sphinx("html", src, html, log=log)
+    t2 = time.perf_counter()
+    if slides:
+        _sphinx("revealjs", _stage_slides(executed, out), html / "slides", confdir=SLIDES_CONF, log=log)
+    t3 = time.perf_counter()
+    log(f"site built in {t3 - t0:.0f} s (notebooks {t1 - t0:.0f} s, html {t2 - t1:.0f} s, slides {t3 - t2:.0f} s): "
+        f"{html / 'index.html'}")
+    return html / "index.html"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="build folder (default build/site)")
+    parser.add_argument("--no-slides", action="store_true", help="skip the reveal.js slide decks")
+    parser.add_argument("--jobs", type=int, default=1, help="notebooks executed in parallel (default 1)")
+    parser.add_argument("--strict", action="store_true", help="fail when a notebook cell raises")
+    parser.add_argument("--only", nargs="*", help="only the notebooks whose names start with these prefixes")
+    args = parser.parse_args(argv)
+    build(args.out, slides=not args.no_slides, jobs=args.jobs, only=args.only, strict=args.strict)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,264 @@
+"""The course site (``python scripts/build_site.py``) built once, then opened in headless Chromium.
+
+Every page (the executed notebooks, the API reference, the slide decks) must load with no console
+error and no request leaving the local server; every plotly figure must have drawn an SVG with
+its traces; every formula must have been typeset by MathJax; each widget must have its static
+fallback; there is a slide deck and an API page for every notebook and module.
+
+Needs the ``[site]`` extra, and Debian's ``chromium`` for the browser checks (``.ci/run``
+installs both, so in CI nothing here is skipped). The build is cached under ``build/site``.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import os
+import pkgutil
+import re
+import shutil
+import threading
+import time
+import warnings
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+for _module in ("sphinx", "myst_nb", "sphinx_book_theme", "sphinx_revealjs"):
+    pytest.importorskip(_module, reason='the site needs the [site] extra: pip install -e ".[site]"')
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PAGE_TIMEOUT_MS = 30_000
+
+
+def _load_build_script():
+    spec = importlib.util.spec_from_file_location("build_site", REPO / "scripts" / "build_site.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build_site = _load_build_script()
+
+
+@pytest.fixture(scope="session")
+def site() -> dict:
+    """Build the whole site once per test run; return its folders and how long the build took."""
+    out = Path(os.environ.get("GRADIENTCOIN_SITE_OUT", REPO / "build" / "site"))
+    start = time.perf_counter()
+    if os.environ.get("GRADIENTCOIN_SITE_PREBUILT"):      # while working on the test: skip the build
+        return {"html": out / "html", "out": out, "seconds": 0.0}
+    lines: list[str] = []
+    index = build_site.build(out, slides=True, jobs=1, log=lines.append)
+    for line in lines:
+        if "ERROR in cells" in line:    # failing cells are nbval's to fail on; say so here too
+            warnings.warn(f"site build: {line.strip()}", stacklevel=1)
+    return {"html": index.parent, "out": out, "seconds": time.perf_counter() - start}
+
+
+def _pages(html: Path) -> list[str]:
+    skip = ("_sources/", "_static/", "slides/_static/", "slides/_sources/")
+    return sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html")
+                  if not p.relative_to(html).as_posix().startswith(skip))
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # noqa: D401 - keep the test output clean
+        pass
+
+
+_PLOTLY_JS = """() => Array.from(document.querySelectorAll('.plotly-graph-div')).map(d => {
+  const svg = d.querySelector('svg.main-svg');
+  const r = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
+  return {id: d.id, svg: !!svg, width: r.width, height: r.height,
+          marks: d.querySelectorAll('svg .trace, svg .hm, svg .imagelayer image, svg .shapelayer path,'
+                                    + ' svg .annotation, svg .table .column-cell').length};
+})"""
+_MATH_JS = """() => ({math: document.querySelectorAll('.math').length,
+                      typeset: document.querySelectorAll('.math mjx-container').length,
+                      errors: document.querySelectorAll('mjx-merror').length,
+                      mathjax: typeof window.MathJax === 'object' && !!window.MathJax.startup})"""
+
+
+def _inspect(page, url: str) -> dict:
+    page.goto(url, wait_until="load", timeout=PAGE_TIMEOUT_MS)
+    n_math = page.evaluate("document.querySelectorAll('.math').length")
+    if n_math:
+        try:
+            page.wait_for_function("n => document.querySelectorAll('.math mjx-container').length >= n",
+                                   arg=n_math, timeout=PAGE_TIMEOUT_MS)
+        except Exception:  # the assertion below reports what was typeset
+            pass
+    if page.evaluate("document.querySelectorAll('.plotly-graph-div').length"):
+        try:
+            page.wait_for_function("() => Array.from(document.querySelectorAll('.plotly-graph-div'))"
+                                   ".every(d => d.querySelector('svg.main-svg'))", timeout=PAGE_TIMEOUT_MS)
+        except Exception:
+            pass
+    info = {"plotly": page.evaluate(_PLOTLY_JS), "math": page.evaluate(_MATH_JS)}
+    if "/slides/" in url:
+        info["reveal"] = page.evaluate("() => ({ready: !!document.querySelector('.reveal.ready'),"
+                                       " slides: document.querySelectorAll('.reveal .slides section').length})")
+    return info
+
+
+@pytest.fixture(scope="session")
+def browsed(site) -> dict:
+    """Open every page of the built site in headless Chromium once; what each page showed."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (CI installs Debian's chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(site["html"])))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    results: dict[str, dict] = {}
+    start = time.perf_counter()
+    try:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            outside: list[str] = []
+            log: list[str] = []
+
+            def block_outside(route):
+                outside.append(route.request.url)
+                route.abort()
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            # every page is checked as on a first visit: storage is emptied before its scripts run
+            context.add_init_script("try { localStorage.clear(); sessionStorage.clear(); } catch (e) {}")
+            context.route(lambda url: not url.startswith(base) and not url.startswith("data:"), block_outside)
+            page = context.new_page()
+            page.on("console", lambda m: log.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda e: log.append(f"page error: {e}"))
+            page.on("requestfailed", lambda r: log.append(f"request failed: {r.url} {r.failure}"))
+            for rel in _pages(site["html"]):
+                log.clear()
+                outside.clear()
+                info = _inspect(page, base + rel)
+                info["errors"] = list(log)
+                info["outside"] = list(outside)
+                results[rel] = info
+            browser.close()
+    finally:
+        server.shutdown()
+    return {"pages": results, "seconds": time.perf_counter() - start}
+
+
+def _notebook_stems() -> list[str]:
+    return [p.stem for p in build_site.notebook_paths()]
+
+
+# --- the build ---------------------------------------------------------------------------------
+
+def test_site_has_a_page_and_a_deck_for_every_notebook(site):
+    stems = _notebook_stems()
+    assert len(stems) >= 13
+    missing = [s for s in stems if not (site["html"] / "notebooks" / f"{s}.html").exists()]
+    assert not missing, f"notebooks without a site page: {missing}"
+    no_deck = [s for s in stems if not (site["html"] / "slides" / f"{s}.html").exists()]
+    assert not no_deck, f"notebooks without a slide deck: {no_deck}"
+    listing = (site["html"] / "slides.html").read_text()
+    assert all(f'href="slides/{s}.html"' in listing for s in stems), "slides.html does not link every deck"
+
+
+def test_slide_decks_are_generated_from_the_executed_notebooks(site):
+    for stem in _notebook_stems():
+        deck = (site["html"] / "slides" / f"{stem}.html").read_text()
+        assert deck.count("<section") >= 3, f"{stem}: fewer than 3 slides"
+        assert "reveal.js" in deck and "_static/revealjs" in deck, f"{stem}: reveal.js not served locally"
+        source = json.loads((REPO / "notebooks" / f"{stem}.ipynb").read_text())
+        title = next(line for c in source["cells"] if c["cell_type"] == "markdown"
+                     for line in "".join(c["source"]).splitlines() if line.startswith("# "))
+        assert _text_fragment(title[2:]) in deck, f"{stem}: the deck lacks the notebook's title"
+    executed = (site["html"] / "slides" / "03_blocks_merkle_and_proof_of_work.html").read_text()
+    assert "cell_output" in executed, "the decks carry no cell outputs"
+
+
+def _text_fragment(title: str) -> str:
+    """A plain stretch of a heading, as it appears in HTML (no markup, no entities)."""
+    return max(re.findall(r"[A-Za-z0-9 ]+", title.replace("`", "")), key=len).strip()
+
+
+def test_api_reference_has_a_page_for_every_module(site):
+    import gradientcoin_edu
+
+    modules = ["gradientcoin_edu"] + [m.name for m in pkgutil.walk_packages(gradientcoin_edu.__path__, "gradientcoin_edu.")
+                                      if not m.name.endswith("__main__")]     # runs the CLI when imported
+    missing = [m for m in modules if not (site["html"] / "api" / f"{m}.html").exists()]
+    assert not missing, f"modules without an API page: {missing}"
+    block = (site["html"] / "api" / "gradientcoin_edu.chain.block.html").read_text()
+    assert 'id="gradientcoin_edu.chain.block.Block"' in block          # a class documented from its docstring
+    assert "gradientcoin_edu.chain.block.Block" in (site["html"] / "genindex.html").read_text()
+
+
+def test_widgets_have_static_fallbacks_and_no_cdn_script(site):
+    pages = [site["html"] / "notebooks" / f"{s}.html" for s in _notebook_stems()]
+    fallbacks = sum(p.read_text().count("widget-static-fallback") for p in pages)
+    assert fallbacks >= 1, "no widget fallback on any page (the course has interactive widgets)"
+    for page in pages:
+        text = page.read_text()
+        assert "interactive(children=" not in text and "VBox(children=" not in text, f"{page.name}: widget repr"
+        for marker in ("cdn.plot.ly", "cdnjs.cloudflare", "cdn.jsdelivr", "unpkg.com", "require.min.js"):
+            assert marker not in text, f"{page.name} loads {marker}"
+
+
+def test_static_widget_fallback_replaces_views_with_their_output():
+    """The fallback keeps what the widget's Output area showed, and names the controls."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("interact(...)", outputs=[nbformat.v4.new_output(
+        "display_data", data={build_site.WIDGET_VIEW: {"model_id": "box", "version_major": 2, "version_minor": 0},
+                              "text/plain": "interactive(children=(IntSlider(value=12),))"})]))
+    nb.metadata["widgets"] = {build_site.WIDGET_STATE: {"state": {
+        "box": {"state": {"_model_name": "VBoxModel", "children": ["IPY_MODEL_s", "IPY_MODEL_o"]}},
+        "s": {"state": {"_model_name": "IntSliderModel", "description": "zero bits", "value": 12}},
+        "o": {"state": {"_model_name": "OutputModel", "outputs": [
+            {"output_type": "stream", "name": "stdout", "text": "found a nonce\n"}]}},
+    }}}
+    assert build_site.static_widget_fallbacks(nb) == 1
+    outputs = nb.cells[0].outputs
+    assert "zero bits = 12" in outputs[0]["data"]["text/plain"]
+    assert outputs[1]["text"] == "found a nonce\n"
+    assert all(build_site.WIDGET_VIEW not in o.get("data", {}) for o in outputs)
+    assert "widgets" not in nb.metadata
+
+
+# --- in the browser -----------------------------------------------------------------------------
+
+def test_every_page_loads_without_console_errors_or_outside_requests(browsed, site):
+    pages = browsed["pages"]
+    assert len(pages) >= 13 + 60, f"only {len(pages)} pages browsed"
+    bad = {p: i["errors"] for p, i in pages.items() if i["errors"]}
+    assert not bad, f"pages with console errors: {json.dumps(bad, indent=1)[:4000]}"
+    outside = {p: i["outside"] for p, i in pages.items() if i["outside"]}
+    assert not outside, f"pages that fetch from outside the site: {json.dumps(outside, indent=1)[:4000]}"
+
+
+def test_every_plotly_figure_renders_an_svg(browsed):
+    """An SVG with something drawn in it (traces, shapes or annotations), and on the site's pages a
+    visible size (a deck shows one slide at a time: its other figures have a size of zero)."""
+    figures = [(p, f) for p, i in browsed["pages"].items() for f in i["plotly"]]
+    assert sum(1 for p, _ in figures if p.startswith("notebooks/")) >= 10, f"only {len(figures)} figures"
+    assert any(p.startswith("slides/") for p, _ in figures), "no figure on any slide"
+    blank = [(p, f) for p, f in figures if not (f["svg"] and f["marks"] > 0)
+             or (p.startswith("notebooks/") and not (f["width"] > 0 and f["height"] > 0))]
+    assert not blank, f"plotly figures that did not render: {blank[:20]}"
+
+
+def test_math_renders(browsed):
+    with_math = {p: i["math"] for p, i in browsed["pages"].items() if i["math"]["math"]}
+    assert any(p.startswith("notebooks/") for p in with_math), "no formula on any notebook page"
+    assert sum(m["math"] for m in with_math.values()) >= 20, "hardly any formulas on the site"
+    untypeset = {p: m for p, m in with_math.items() if not m["mathjax"] or m["typeset"] < m["math"] or m["errors"]}
+    assert not untypeset, f"pages whose math MathJax did not typeset: {untypeset}"
+
+
+def test_slide_decks_start_in_the_browser(browsed):
+    decks = {p: i for p, i in browsed["pages"].items() if p.startswith("slides/") and p != "slides/index.html"}
+    assert len(decks) == len(_notebook_stems())
+    not_ready = {p: i["reveal"] for p, i in decks.items() if not (i["reveal"]["ready"] and i["reveal"]["slides"] >= 3)}
+    assert not not_ready, f"decks where reveal.js did not start: {not_ready}"
