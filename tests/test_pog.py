@@ -1,4 +1,4 @@
-"""Proof-of-gradient: an honest block is accepted, and every attack of DESIGN.md is rejected
+"""Proof-of-gradient: an honest block is accepted, and every attack listed in docs/protocol.md is rejected
 with its named reason. The model is the real 'nano' preset on the built-in corpus."""
 from __future__ import annotations
 
