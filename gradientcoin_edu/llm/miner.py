@@ -29,6 +29,7 @@ from ..chain.work import header_target
 from ..errors import GradientCoinError, InvalidBlock, InvalidProof
 from ..ledger import KIND_TRAINING_DATA, Transaction, TxOut
 from ..proof_of_gradient import Verified, attempt, check_validation, stamped_payload
+from ..proof_of_gradient.verify import HeaderFields
 from .commitment import Commitment, commitment_coinbase
 from .inference import answers_root
 from .rule import BlockContents, LLMRule, miner_id_for, tx_fees
@@ -38,7 +39,7 @@ __all__ = ["Proof", "MinedBlock", "mine_proof", "select_txs", "block_template", 
 
 
 @dataclass(frozen=True, eq=False)
-class Proof:
+class Proof(HeaderFields):
     """A winning ticket whose update passes the guard: the block's header and payload."""
 
     header: BlockHeader            # the template with nonce, grad_root and weights_root filled in
@@ -46,18 +47,6 @@ class Proof:
     verified: Verified             # new weights, ticket, losses (remembered by the rule)
     attempts: int                  # gradients computed, the winning one included
     rejected_by_guard: int         # winning tickets dropped because the guard would refuse them
-
-    @property
-    def nonce(self) -> int:
-        return self.header.nonce
-
-    @property
-    def grad_root(self) -> bytes:
-        return self.header.grad_root
-
-    @property
-    def weights_root(self) -> bytes:
-        return self.header.weights_root
 
 
 class MinedBlock(NamedTuple):

@@ -30,13 +30,13 @@ from .params import PoGParams
 from .quantize import payload_from_q, quantize
 from .stamp import find_stamp, join_payload
 from .update import apply_update
-from .verify import GradientProof, check_validation
+from .verify import GradientProof, HeaderFields, check_validation
 
 __all__ = ["Attempt", "MiningResult", "attempt", "mine", "proof_from_q", "complete_header", "stamped_payload"]
 
 
 @dataclass(frozen=True, eq=False)
-class Attempt:
+class Attempt(HeaderFields):
     """One lottery ticket and the gradient it cost."""
 
     header: object                  # the completed header (grad_root, weights_root, nonce filled in)
@@ -47,18 +47,6 @@ class Attempt:
     weights: np.ndarray             # W_new = W_parent - apply(Q)
     ticket: bytes                   # the header's hash
     loss: float                     # training loss on the batch
-
-    @property
-    def nonce(self) -> int:
-        return self.header.nonce
-
-    @property
-    def grad_root(self) -> bytes:
-        return self.header.grad_root
-
-    @property
-    def weights_root(self) -> bytes:
-        return self.header.weights_root
 
     def wins(self, target: int) -> bool:
         return ticket_value(self.ticket) <= target

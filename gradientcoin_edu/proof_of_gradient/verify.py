@@ -47,12 +47,28 @@ from .quantize import q_from_payload
 from .stamp import check_stamp, split_payload
 from .update import apply_update
 
-__all__ = ["GradientProof", "ModelState", "Verified", "check_ticket", "check_body", "verify",
+__all__ = ["HeaderFields", "GradientProof", "ModelState", "Verified", "check_ticket", "check_body", "verify",
            "validation_loss", "check_validation"]
 
 
+class HeaderFields:
+    """The header's proof fields read through ``self.header`` (for records that carry a header)."""
+
+    @property
+    def nonce(self) -> int:
+        return self.header.nonce
+
+    @property
+    def grad_root(self) -> bytes:
+        return self.header.grad_root
+
+    @property
+    def weights_root(self) -> bytes:
+        return self.header.weights_root
+
+
 @dataclass(frozen=True)
-class GradientProof:
+class GradientProof(HeaderFields):
     """What a proof-of-gradient block publishes: its header and its payload (Q bytes + stamp)."""
 
     header: object                       # a chain.BlockHeader
@@ -70,18 +86,6 @@ class GradientProof:
     @property
     def miner_id(self) -> bytes:
         return self.header.miner_id
-
-    @property
-    def nonce(self) -> int:
-        return self.header.nonce
-
-    @property
-    def grad_root(self) -> bytes:
-        return self.header.grad_root
-
-    @property
-    def weights_root(self) -> bytes:
-        return self.header.weights_root
 
 
 @dataclass(frozen=True, eq=False)
