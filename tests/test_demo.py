@@ -99,3 +99,17 @@ def test_sigterm_stops_the_process_demo_and_every_node(tmp_path):
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)                            # every node process is gone
+
+
+def test_the_demos_background_baseline_is_central_training_of_the_final_height():
+    """The central baseline the demo trains in another process (while the network runs) gives the
+    loss a plain ``central_training`` run of that many steps gives: same batches, same schedule."""
+    from gradientcoin_edu.demo import _Background, _central_loss
+    from gradientcoin_edu.llm import LLMSpec
+    from gradientcoin_edu.llm.baseline import central_training
+    spec = LLMSpec.builtin("tiny", seed=3)
+    inside = _central_loss(_Background("tiny", 3, 12, 8), spec, 10, 3)      # height within the run
+    beyond = _central_loss(_Background("tiny", 3, 12, 8), spec, 14, 3)      # the story needed more blocks
+    assert inside.final_loss == central_training(spec, 10, seed=3).final_loss
+    assert beyond.final_loss == central_training(spec, 14, seed=3).final_loss
+    assert inside.final_loss != beyond.final_loss
