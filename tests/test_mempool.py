@@ -194,6 +194,23 @@ def test_a_long_chain_relayed_by_a_peer_is_cut_at_the_bound_without_banning_the_
     assert not node.peerbook.is_banned("p", node.transport.now())   # a local bound, not an offence
 
 
+def test_a_child_that_arrives_before_its_parent_is_fetched_again_when_announced_again():
+    node = funded()
+    node.on_connect("p")
+    node.on_message("p", m.encode(m.Version(genesis=node.chain.genesis.hash, nonce=7)))
+    parent = pay(node, BOB, 10 * COIN)
+    child = spend(parent, 1, ALICE, CAROL)
+    node.on_message("p", m.encode(m.TxMsg(child.serialize())))
+    assert child.txid not in node.mempool and child.txid not in node.seen_txs
+    node.on_message("p", m.encode(m.TxMsg(parent.serialize())))
+    node.transport.sent.clear()
+    node.on_message("p", m.encode(m.Inv((m.InvItem(m.INV_TX, child.txid),))))
+    assert any(isinstance(msg, m.GetData) for _, msg in node.transport.sent)     # asks for it again
+    node.on_message("p", m.encode(m.TxMsg(child.serialize())))
+    assert node.mempool.txids() == [parent.txid, child.txid]
+    assert not node.peerbook.is_banned("p", node.transport.now())
+
+
 def test_a_wide_family_stops_at_25_descendants():
     node = funded(key=MALLORY)
     (op, out), = node.chain.utxo.coins_of(MALLORY.address())

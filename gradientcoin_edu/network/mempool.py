@@ -78,7 +78,7 @@ class PoolCoins(CoinsView):
     counts as created in the next block; pool transactions are never coinbases.
     """
 
-    def __init__(self, utxos: UtxoSet, pool: "Mempool"):
+    def __init__(self, utxos: UtxoSet, pool: Mempool):
         self.utxos, self.pool = utxos, pool
         self.coinbase_maturity = utxos.coinbase_maturity
 
@@ -165,11 +165,11 @@ class Mempool:
             raise InvalidTransaction("already-in-mempool", "we already have this transaction")
         if any(txin.outpoint in self.spends for txin in tx.inputs):
             raise InvalidTransaction("mempool-conflict", "another waiting transaction spends the same coin")
+        parents = {txin.prev_txid for txin in tx.inputs if txin.prev_txid in self.entries}
+        ancestors = self._check_limits(tx.size, parents)     # before the signatures: cheap to refuse
         fee = self.coins(utxos).validate_transaction(tx)
         self._check_policy(tx, fee)
         entry = MempoolEntry(tx, fee, tx.size, now)
-        parents = {txin.prev_txid for txin in tx.inputs if txin.prev_txid in self.entries}
-        ancestors = self._check_limits(entry, parents)
         worst = self._eviction_victim(entry, ancestors)     # raises mempool-full
         if worst is not None:
             self.remove_with_descendants(worst)
@@ -184,8 +184,9 @@ class Mempool:
         except InvalidTransaction as err:        # a local rule, not a consensus rule: say so
             raise InvalidTransaction(f"policy-{err.reason}", err.message) from None
 
-    def _check_limits(self, entry: MempoolEntry, parents: set[bytes]) -> set[bytes]:
-        """The new transaction's pool ancestors, if the chain bounds allow it (else raise)."""
+    def _check_limits(self, size: int, parents: set[bytes]) -> set[bytes]:
+        """The pool ancestors of a new transaction of ``size`` bytes spending from ``parents``, if
+        the chain bounds allow it (else raise)."""
         lim = self.limits
         ancestors = set(parents)
         for parent in parents:
@@ -197,19 +198,19 @@ class Mempool:
         if len(ancestors) + 1 > lim.ancestors:
             raise InvalidTransaction("policy-too-many-ancestors",
                                      f"{len(ancestors)} or more unconfirmed ancestors; at most {lim.ancestors - 1}")
-        size = entry.size + sum(self.entries[a].size for a in ancestors)
-        if size > lim.ancestor_bytes:
+        total = size + sum(self.entries[a].size for a in ancestors)
+        if total > lim.ancestor_bytes:
             raise InvalidTransaction("policy-ancestors-too-large",
-                                     f"{size} bytes with its unconfirmed ancestors; at most {lim.ancestor_bytes}")
+                                     f"{total} bytes with its unconfirmed ancestors; at most {lim.ancestor_bytes}")
         for a in ancestors:
             family = self.descendants(a)
             if len(family) + 2 > lim.descendants:
                 raise InvalidTransaction("policy-too-many-descendants", f"an unconfirmed ancestor already has "
                                          f"{len(family)} descendants; at most {lim.descendants - 1}")
-            size = self.entries[a].size + sum(self.entries[d].size for d in family) + entry.size
-            if size > lim.descendant_bytes:
+            total = self.entries[a].size + sum(self.entries[d].size for d in family) + size
+            if total > lim.descendant_bytes:
                 raise InvalidTransaction("policy-descendants-too-large", f"an unconfirmed ancestor's family "
-                                         f"would be {size} bytes; at most {lim.descendant_bytes}")
+                                         f"would be {total} bytes; at most {lim.descendant_bytes}")
         return ancestors
 
     def _eviction_victim(self, entry: MempoolEntry, ancestors: set[bytes]) -> bytes | None:
@@ -323,7 +324,7 @@ class Mempool:
             parents = {txin.prev_txid for txin in entry.tx.inputs if txin.prev_txid in self.entries}
             try:
                 view.validate_transaction(entry.tx, check_signatures=False)
-                self._check_limits(entry, parents)
+                self._check_limits(entry.size, parents)
             except InvalidTransaction:
                 dropped.append(entry.tx.txid)
                 continue
