@@ -6,9 +6,10 @@
 A forged block is a header whose ticket (its hash) wins, over a junk payload: everything a node
 can check cheaply is right (the coinbase pays the miner id, the commitment, the payload's size and
 ``grad_root``, the stamp), only the gradient is not a gradient. The attacker's cost is hashes:
-grinding the nonce until the header hash is below the target, then the stamp (``stamp.py``,
-``2^stamp_log2`` hashes, sized to one verification). The victim's cost is what ``add_block``
-takes until it refuses the block. Measured:
+grinding the nonce until the header hash is below the target (``D`` hashes), then the stamp
+(``stamp.py``: the rest, ``2^stamp_log2 - D`` hashes, so header and stamp together cost
+``2^stamp_log2``, sized to one verification). The victim's cost is what ``add_block`` takes until it
+refuses the block. Measured:
 
 1. **one forged block** on the victim's tip: attacker time (ticket + stamp) / victim time;
    also without the stamp rule (the stamp's cost taken out), which is what the old rules allowed;
@@ -17,6 +18,8 @@ takes until it refuses the block. Measured:
    reorganises when the 14th arrives, verifies the first forged block, marks the fork invalid and
    returns to its 13 blocks (remembered as verified: no gradient recomputed, ``rule._verified``).
    Attacker time for 14 blocks / victim time for all 14 ``add_block`` calls.
+3. **the honest price**: the victim's own 13 blocks, mined before the fork arrives: seconds per
+   block, and the part of it spent grinding the stamp.
 
 The same machine and the same code (``kernels.nonce_search``'s CPU path) do both sides. Prints a
 markdown table.
@@ -24,6 +27,8 @@ markdown table.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import time
 
 import numpy as np
@@ -37,9 +42,10 @@ from gradientcoin_edu.llm import LLMChain, LLMSpec, miner_id_for
 from gradientcoin_edu.llm.commitment import Commitment, commitment_coinbase
 from gradientcoin_edu.llm.inference import answers_root
 from gradientcoin_edu.proof_of_gradient import grad_root, join_payload
-from gradientcoin_edu.proof_of_gradient.stamp import find_stamp
+from gradientcoin_edu.proof_of_gradient.stamp import find_stamp, stamp_target
 
 CLOCK = lambda: 2_000_000_000                      # noqa: E731
+pog_mine = importlib.import_module("gradientcoin_edu.proof_of_gradient.mine")   # the package exports a function `mine`
 
 
 def forge(chain: LLMChain, parent: BlockHeader, height: int, address: bytes, rng) -> tuple[Block, float, float]:
@@ -70,6 +76,30 @@ def hash_rate(n: int = 2**14) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def stamp_hashes(stamp_log2: int, ticket_target: int) -> float:
+    """Expected hashes of one stamp at this ticket target: ``2^stamp_log2 - D`` (``D`` = the hashes the
+    winning header cost, ``2^256 / (target + 1)``); one hash once ``D >= 2^stamp_log2 - 1`` (``stamp_target``)."""
+    return 2**256 / (stamp_target(stamp_log2, ticket_target) + 1)
+
+
+@contextlib.contextmanager
+def stamp_clock(spent: list):
+    """Within the block, every honest stamp search (``proof_of_gradient.mine``) adds its seconds to ``spent``."""
+    real = pog_mine.find_stamp
+
+    def timed(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            spent.append(time.perf_counter() - t0)
+    pog_mine.find_stamp = timed
+    try:
+        yield spent
+    finally:
+        pog_mine.find_stamp = real
+
+
 def _timed_add(chain: LLMChain, block: Block) -> tuple[float, str]:
     t0 = time.perf_counter()
     try:
@@ -94,14 +124,19 @@ def run(preset: str, depth: int = 13, seed: int = 0) -> dict:
     for _ in range(10):                                           # interleaved: the same load on both sides
         block, t_ticket, t_stamp = forge(victim, victim.tip.header, victim.height + 1, mallory.address, rng)
         t_victim, outcome = _timed_add(victim, block)
-        d = 2**256 / (header_target(block.header) + 1)             # hashes the winning header cost
-        expected_stamp = 2**spec.pog.stamp_log2 / d / hash_rate()
+        expected_stamp = stamp_hashes(spec.pog.stamp_log2, header_target(block.header)) / hash_rate()
         singles.append((t_ticket, t_stamp, t_victim, outcome, expected_stamp))
     out["single"] = singles
     # 2. a forged fork depth + 1 deep against depth honest blocks
     victim = LLMChain(spec, clock=CLOCK)
-    for _ in range(depth):
-        victim.mine_and_add(honest.address)
+    t0 = time.perf_counter()
+    with stamp_clock([]) as stamps:
+        for _ in range(depth):
+            victim.mine_and_add(honest.address)
+    rate = hash_rate()
+    expected = [stamp_hashes(spec.pog.stamp_log2, header_target(e.header)) / rate for e in victim.active_chain()[1:]]
+    out["honest"] = dict(blocks=depth, seconds=time.perf_counter() - t0, stamp_seconds=sum(stamps),
+                         stamp_expected=sum(expected), hash_rate=rate)
     parent, attacker, tickets, victim_time, outcomes = victim.genesis.header, 0.0, 0.0, 0.0, []
     for h in range(1, depth + 2):
         block, t_ticket, t_stamp = forge(victim, parent, h, mallory.address, rng)
@@ -139,6 +174,11 @@ def main(argv=None) -> int:
           f"{f['tickets'] + n * expected:.3f} | {f['victim']:.3f} | "
           f"{(f['tickets'] + n * expected) / f['victim']:.2f} | {f['tickets'] / f['victim']:.4f} |")
     print(f"fork verdicts: {f['outcomes']}; victim's tip height after: {f['tip_height']}")
+    h = r["honest"]
+    print(f"honest: {h['blocks']} blocks mined in {h['seconds']:.3f} s, {h['seconds'] / h['blocks'] * 1e3:.1f} ms "
+          f"per block, of which the stamp {h['stamp_seconds'] / h['blocks'] * 1e3:.1f} ms "
+          f"({h['stamp_seconds'] / h['seconds']:.0%}; expected at this hash rate "
+          f"{h['stamp_expected'] / h['blocks'] * 1e3:.1f} ms); hash rate {h['hash_rate'] / 1e6:.2f} M hashes/s")
     return 0
 
 

@@ -17,15 +17,17 @@ from gradientcoin_edu.chain import AddResult, Block, compute_tx_root
 from gradientcoin_edu.chain.work import header_target
 from gradientcoin_edu.errors import InvalidBlock, ModelError, ParseError
 from gradientcoin_edu.ledger import TxOut, Wallet
-from gradientcoin_edu.llm import LLMChain, LLMParams, read_genesis
+from gradientcoin_edu.llm import LLMChain, LLMParams, LLMSpec, read_genesis
 from gradientcoin_edu.llm.commitment import commitment_coinbase, read_commitment
 from gradientcoin_edu.llm.miner import mine_proof
 from gradientcoin_edu.llm.rule import miner_id_for
 from gradientcoin_edu.model import GPTConfig
 from gradientcoin_edu.proof_of_gradient import PoGParams, stamped_payload
 from gradientcoin_edu.proof_of_gradient import gradient as gradient_module
-from gradientcoin_edu.proof_of_gradient.params import GRIND_LOG2, MAX_PARAMS
-from gradientcoin_edu.proof_of_gradient.stamp import stamp_target
+from gradientcoin_edu.proof_of_gradient import grad_root, join_payload
+from gradientcoin_edu.proof_of_gradient.params import (FLOPS_PER_HASH, GRIND_LOG2, MAX_PARAMS, STAMP_BASE_HASHES,
+                                                       verify_flops)
+from gradientcoin_edu.proof_of_gradient.stamp import find_stamp, stamp_hash, stamp_target
 from _fixtures import one_torch_thread, spec  # noqa: F401 (fixtures)
 
 CLOCK = lambda: 2_000_000_000                      # noqa: E731
@@ -125,7 +127,7 @@ def test_a_forged_block_without_a_stamp_costs_the_node_no_gradient(spec, gradien
     assert chain.add_block(honest) is AddResult.EXTENDED
 
 
-@pytest.mark.parametrize("stamp_log2", [14, 17, 25])
+@pytest.mark.parametrize("stamp_log2", [13, 14, 15, 17, 24, 25])
 def test_header_and_stamp_cost_a_forger_2_to_the_stamp_log2_hashes_at_every_difficulty(stamp_log2):
     """The forger grinds a winning header (D = 2^256 / (target + 1) hashes), then a stamp. Whatever
     target the chain is at, the two together must cost 2^stamp_log2 hashes. (The first stamp rule
@@ -139,6 +141,47 @@ def test_header_and_stamp_cost_a_forger_2_to_the_stamp_log2_hashes_at_every_diff
             assert header_hashes + stamp_hashes <= 2**stamp_log2 * (1 + 1e-9)
         else:
             assert stamp_target(stamp_log2, target) == 2**256 - 1     # a hard header pays for itself
+
+
+@pytest.mark.parametrize("preset, stamp_log2", [("tiny", 13), ("demo", 15), ("gpu", 24)])
+def test_the_stamp_is_sized_to_one_verification_not_more(preset, stamp_log2):
+    """``stamp_log2`` is the smallest power of two of hashes at least one verification's modelled cost,
+    ``STAMP_BASE_HASHES + verify_flops / FLOPS_PER_HASH``: 1 to 2 verifications, no extra factor (the
+    stamp is paid by every honest miner on every block). Before commit 80d004b (base 2^13, a x2
+    margin) the presets were 15, 17 and 25: 2 to 4 verifications."""
+    pog = LLMSpec.builtin(preset).pog
+    verification = STAMP_BASE_HASHES + verify_flops(pog.n_params, pog.batch_size, pog.model.block_size,
+                                                    pog.max_validation_records) / FLOPS_PER_HASH
+    assert 2 ** (pog.stamp_log2 - 1) < verification <= 2**pog.stamp_log2
+    assert pog.stamp_log2 == stamp_log2
+    assert replace(pog, stamp_log2=None).stamp_log2 == stamp_log2          # derived again from the model
+
+
+def test_a_forger_at_the_derived_stamp_size_pays_it_and_a_cheaper_stamp_costs_the_node_nothing(spec, gradients):
+    """Mallory grinds a winning header over a junk payload (``D = 2`` hashes at this target), then a
+    stamp. One that meets only the target of a stamp one size smaller (half the hashes: a forger
+    betting that nodes check a looser target) is dropped as ``bad-stamp`` before any gradient; one at
+    the chain's ``stamp_log2`` (``2^stamp_log2 - D`` hashes expected) passes the cheap checks and
+    costs the node exactly one gradient before ``gradient-mismatch``."""
+    chain = LLMChain(spec, clock=CLOCK)
+    chain.mine_and_add(ALICE.address)
+    template = chain.mine(MALLORY.address).block
+    junk = np.random.default_rng(2).integers(-1000, 1000, spec.pog.n_params).astype("<i4").tobytes()
+    header = replace(template.header, grad_root=grad_root(junk, spec.pog.chunk_bytes))
+    header = next(h for h in (replace(header, nonce=n) for n in range(10_000))
+                  if int.from_bytes(h.hash(), "little") <= header_target(h))
+    target, s = header_target(header), spec.pog.stamp_log2
+    assert 2**256 / (stamp_target(s, target) + 1) == pytest.approx(2**s - 2**256 / (target + 1))
+    tight, loose = stamp_target(s, target), stamp_target(s - 1, target)
+    half = next(v for v in range(2**20) if tight < stamp_hash(header.hash(), v) <= loose)
+    n = len(gradients)
+    with pytest.raises(InvalidBlock) as err:
+        chain.add_block(Block(header, template.txs, join_payload(junk, half)))
+    assert err.value.reason == "bad-stamp" and len(gradients) == n
+    with pytest.raises(InvalidBlock) as err:
+        chain.add_block(Block(header, template.txs, join_payload(junk, find_stamp(header.hash(), s, target))))
+    assert err.value.reason == "gradient-mismatch" and len(gradients) == n + 1
+    assert chain.height == 1
 
 
 def test_a_malformed_copy_of_our_own_block_is_an_invalid_block_not_a_kernel_error(spec):

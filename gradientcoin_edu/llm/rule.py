@@ -32,7 +32,9 @@ and the block is remembered, so the weights at any recent height can be recovere
 
 Two shortcuts, both sound: a block this node mined itself, or verified once already (a reorg
 back to it), is not recomputed (its hash covers every field and ``check_body`` ties the payload
-to it; the ticket, the stamp, the payload hash and the weights root are still checked), and
+to it; the ticket, the stamp, the payload hash and the weights root are still checked - for the
+block just mined on this very tip state, with these very payload bytes, the update and the roots
+are the miner's own: ``ProofOfGradient.remember_mined``), and
 blocks below a stored weight snapshot are *assumed valid* on restart from a pruned store
 (``connect_assumed``: transactions and commitments checked, gradients not - their payloads are
 gone - and the snapshot's weights must hash to the header's ``weights_root``).
@@ -398,10 +400,6 @@ class LLMRule(ProofOfGradient):
         return (None if best != best else best), np.frombuffer(data, dtype="<i8", offset=12).astype(np.int64)
 
     # ------------------------------------------------------------------ our own blocks
-    def remember_mined(self, block, verified: Verified) -> None:
-        """A proof this node just computed: ``connect`` will not recompute its gradient."""
-        self.remember_verified(block, verified)
-
     def _verify(self, block, parent) -> Verified:
         verified = super()._verify(block, parent)
         self.check_anchor(verified.val_loss_after)

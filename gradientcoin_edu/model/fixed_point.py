@@ -58,7 +58,9 @@ def param_spec(cfg: GPTConfig) -> list[tuple[str, tuple[int, ...]]]:
     return [(name, shape) for name, shape, _ in _spec(cfg)]
 
 
+@lru_cache(maxsize=None)
 def num_params(cfg: GPTConfig) -> int:
+    """Parameters of the model (``PoGParams.n_params`` asks several times per block: cached)."""
     return sum(int(np.prod(shape)) for _, shape in param_spec(cfg))
 
 
@@ -142,7 +144,8 @@ def weights_bytes(w: np.ndarray) -> bytes:
 def weights_root(w: np.ndarray, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> bytes:
     """Merkle root (``"chain"`` tree) over SHA-256 digests of ``chunk_bytes``-sized chunks of
     ``weights_bytes(w)``: the same hashing kernels as the gradient root."""
-    return kernels.gradient_root(weights_bytes(w), chunk_bytes)
+    data = np.ascontiguousarray(w, dtype="<i8")
+    return kernels.gradient_root(memoryview(data).cast("B"), chunk_bytes)      # the bytes, not copied
 
 
 def weights_chunk(w: np.ndarray, index: int, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> bytes:

@@ -14,6 +14,15 @@
   again: its body is checked against its header and the update re-applied (milliseconds).
 * ``disconnect(block, undo)`` - adds ``apply(Q)`` back: the parent's weights, bit for bit.
 
+Three memories save work without skipping a check a block needs (each keyed on everything its
+answer depends on): the tip's ``weights_root`` (the header of the block that produced the weights
+commits to it, and ``verify`` checked it), the blocks whose body passed ``check_body`` (block hash
+*and* payload bytes: ``verify`` does not hash the same payload twice), and the block this node
+just mined (``remember_mined``: block hash, payload bytes, the very parent state it was mined on,
+dataset root): connecting *that* block costs the ticket and stamp hashes, not a second update and
+weights root. Any other block - another payload under the same header, the same block on other
+parent weights - is checked in full.
+
 The rule holds the model state (the integer weights at the chain tip) and the chain
 parameters (:class:`PoGParams`) with the committed training and validation data. The genesis
 block carries no gradient: its weights are ``params.genesis_weights()``. ``mine`` runs the
@@ -23,6 +32,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -32,10 +42,12 @@ from ..model.corpus import Dataset
 from ..model.fixed_point import weights_root
 from .mine import MiningResult, mine
 from .params import PoGParams
+from .stamp import check_stamp, split_payload
 from .update import apply_update, invertible, undo_update
 from .verify import GradientProof, ModelState, Verified, check_body, check_ticket, validation_loss, verify
 
 _VERIFIED_CACHE = 256          # blocks whose verification is remembered (a reorg back to them is cheap)
+_BODY_CACHE = 4                # payloads whose check_body passed (the chain checks, then connects)
 
 __all__ = ["ProofOfGradient", "Undo"]
 
@@ -48,6 +60,16 @@ class Undo:
     parent_weights_root: bytes
     parent_val_loss: float | None
     parent_state: np.ndarray | None = None   # kept when the optimizer cannot be undone from Q (Lion)
+
+
+class _Mined(NamedTuple):
+    """The block this node just mined, and everything its result depends on."""
+
+    block_hash: bytes
+    payload: bytes
+    parent_weights: np.ndarray     # the very (read-only) array it was mined on: compared by identity
+    dataset_root: bytes
+    verified: Verified             # with the new weights, whose root the header carries
 
 
 class ProofOfGradient(WorkRule):
@@ -68,7 +90,10 @@ class ProofOfGradient(WorkRule):
         start = params.genesis_weights() if weights is None else np.asarray(weights, dtype=np.int64)
         self._state = ModelState(genesis_hash if genesis_hash is not None else b"", start)
         self._val_loss: float | None = None          # cached validation loss of the tip weights
+        self._root: bytes | None = None               # cached weights_root of the tip weights
         self._verified: OrderedDict = OrderedDict()     # block hash -> Verified without weights
+        self._bodies: OrderedDict = OrderedDict()       # block hash -> payload that passed check_body
+        self._mined: _Mined | None = None               # our own newest block (remember_mined)
 
     # --- state ------------------------------------------------------------------------------
     @property
@@ -85,7 +110,10 @@ class ProofOfGradient(WorkRule):
         return self._state.block_hash
 
     def weights_root(self) -> bytes:
-        return weights_root(self._state.weights, self.params.chunk_bytes)
+        """The tip's weights root (cached: set from the header of the block that produced the weights)."""
+        if self._root is None:
+            self._root = weights_root(self._state.weights, self.params.chunk_bytes)
+        return self._root
 
     def val_loss(self) -> float:
         """Validation loss (float64) of the tip weights, cached."""
@@ -95,7 +123,7 @@ class ProofOfGradient(WorkRule):
 
     def reset(self, block_hash: bytes, weights: np.ndarray) -> None:
         """Put the rule at ``block_hash`` with ``weights`` (e.g. a snapshot loaded from a store)."""
-        self._state, self._val_loss = ModelState(block_hash, weights), None
+        self._state, self._val_loss, self._root = ModelState(block_hash, weights), None, None
 
     # --- the WorkRule protocol ----------------------------------------------------------------
     def check_header(self, header, parent_header=None) -> None:
@@ -105,10 +133,29 @@ class ProofOfGradient(WorkRule):
     def check_body(self, block) -> None:
         """The payload matches the header: size, stamp, grad_root. Raises ``MutatedBlock`` with the
         reason of ``verify.check_body`` ("payload-size", "bad-stamp", "grad-root-mismatch"); no state used."""
+        if self._known_body(block) is not None:
+            return
         try:
             check_body(self.params, block.header, block.payload)
         except InvalidProof as err:
             raise MutatedBlock(err.reason, err.message) from None
+        self._remember_body(block)
+
+    def _remember_body(self, block) -> None:
+        self._bodies[block.hash()] = block.payload
+        self._bodies.move_to_end(block.hash())
+        while len(self._bodies) > _BODY_CACHE:
+            self._bodies.popitem(last=False)
+
+    def _known_body(self, block) -> np.ndarray | None:
+        """Q (a read-only view of the payload) when this header's body passed ``check_body`` with these
+        very payload bytes; else None. ``check_body`` depends only on the header, the payload and the
+        model's size, stamp and chunk parameters, which never change for a rule."""
+        payload = self._bodies.get(block.hash())
+        if payload is None or payload != block.payload:          # same object: O(1); else compare bytes
+            return None
+        q_bytes, _ = split_payload(block.payload, self.params.n_params)
+        return np.frombuffer(q_bytes, dtype="<i4")
 
     def connect(self, block, parent_header=None, height: int | None = None) -> Undo:
         """Verify ``block``'s proof against the tip and move the weights; returns the undo record."""
@@ -118,6 +165,7 @@ class ProofOfGradient(WorkRule):
                     None if invertible(self.params) else parent.weights)
         self._state = ModelState(block.hash(), result.weights)
         self._val_loss = result.val_loss_after
+        self._root = block.header.weights_root         # every path of _verify checked it against the weights
         return undo
 
     def disconnect(self, block, undo: Undo) -> None:
@@ -132,6 +180,7 @@ class ProofOfGradient(WorkRule):
         if weights_root(parent, self.params.chunk_bytes) != undo.parent_weights_root:   # cannot happen
             raise ModelError("undo-mismatch", "restored weights do not match the parent's weights root")
         self._state, self._val_loss = ModelState(undo.parent_hash, parent), undo.parent_val_loss
+        self._root = undo.parent_weights_root
 
     # --- helpers ------------------------------------------------------------------------------
     def verify_block(self, block, height: int | None = None) -> Verified:
@@ -146,13 +195,39 @@ class ProofOfGradient(WorkRule):
     def _verify(self, block, parent: ModelState) -> Verified:
         known = self._verified.get(block.hash())
         if known is not None and parent.block_hash == block.header.prev_hash:
-            return self._reconnect(block, parent, known)
+            mined = self._own_block(block, parent)
+            return mined if mined is not None else self._reconnect(block, parent, known)
         validation = self.validation if self.check_validation else None
         verified = verify(self.params, self.dataset, validation, parent, GradientProof.from_block(block),
                           header_target(block.header),
-                          parent_val_loss=self.val_loss() if validation is not None else None)
+                          parent_val_loss=self.val_loss() if validation is not None else None,
+                          body_q=self._known_body(block))
         self.remember_verified(block, verified)
         return verified
+
+    def remember_mined(self, block, verified: Verified) -> None:
+        """``block`` was just mined by this node on the tip, and ``verified`` is what mining computed
+        for it (``verified.weights``: the new state whose root its header carries). Connecting this
+        block - same hash, same payload bytes, on this very tip state and dataset - then costs the
+        ticket and stamp hashes only; anything else is checked as usual."""
+        self.remember_verified(block, verified)
+        self._mined = None
+        if block.header.prev_hash == self._state.block_hash and verified.weights is not None:
+            self._remember_body(block)
+            self._mined = _Mined(block.hash(), block.payload, self._state.weights, self.params.dataset_root,
+                                 verified)
+
+    def _own_block(self, block, parent: ModelState) -> Verified | None:
+        """The result ``remember_mined`` kept, if it is this block on this parent state; else None."""
+        mined = self._mined
+        if (mined is None or mined.block_hash != block.hash() or mined.parent_weights is not parent.weights
+                or mined.dataset_root != self.params.dataset_root or mined.payload != block.payload):
+            return None
+        target = header_target(block.header)
+        check_stamp(check_ticket(block.header, target), split_payload(block.payload, self.params.n_params)[1],
+                    self.params.stamp_log2, target)
+        self._mined = None                                 # used once: the tip moves on
+        return mined.verified
 
     def remember_verified(self, block, verified: Verified) -> None:
         """Remember that ``block`` checked out (its losses, not its weights): connecting it again
@@ -167,7 +242,9 @@ class ProofOfGradient(WorkRule):
         """A block verified before on this very parent (its hash names the parent and every field,
         ``check_body`` ties the payload to it): re-apply the update and check its root."""
         check_ticket(block.header, header_target(block.header))
-        q = check_body(self.params, block.header, block.payload)
+        q = self._known_body(block)
+        if q is None:
+            q = check_body(self.params, block.header, block.payload)
         new = apply_update(parent.weights, q, self.params)
         if weights_root(new, self.params.chunk_bytes) != block.header.weights_root:
             raise InvalidProof("weights-root-mismatch", "W_parent - apply(Q) does not hash to the published weights_root")

@@ -159,12 +159,14 @@ def check_validation(params: PoGParams, validation: Dataset, before: np.ndarray,
 
 
 def verify(params: PoGParams, dataset: Dataset, validation: Dataset | None, parent: ModelState,
-           proof: GradientProof, target: int | None = None, *, parent_val_loss: float | None = None) -> Verified:
+           proof: GradientProof, target: int | None = None, *, parent_val_loss: float | None = None,
+           body_q: np.ndarray | None = None) -> Verified:
     """Check ``proof`` against the parent state; returns the new weights or raises ``InvalidProof``.
 
     ``target`` defaults to the one the header's ``bits`` encode. ``validation=None`` skips the
     validation guard (for experiments; a node always passes it). ``parent_val_loss`` may pass a
-    cached validation loss of the parent weights.
+    cached validation loss of the parent weights. ``body_q`` may pass the payload's Q when the caller
+    has already run :func:`check_body` on this very header and payload (it is not hashed again).
     """
     if dataset.root != params.dataset_root:
         raise ModelError("dataset-mismatch", "this node's dataset is not the one the chain committed to")
@@ -176,7 +178,7 @@ def verify(params: PoGParams, dataset: Dataset, validation: Dataset | None, pare
     if header.prev_hash != parent.block_hash:
         raise InvalidProof("stale-parent", "the proof builds on another block than these weights")
     t = check_ticket(header, target)
-    q = check_body(params, header, proof.payload)
+    q = check_body(params, header, proof.payload) if body_q is None else body_q
     # 2. recompute the gradient on the batch the header's seed selects, compare while hashing
     idx, x, y = select_batch(dataset, header.prev_hash, batch_seed(header), params.batch_size)
     g, train_loss = canonical_gradient(params, parent.weights, x, y)
