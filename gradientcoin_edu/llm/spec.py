@@ -41,10 +41,12 @@ _MESSAGE = b"a language model nobody owns"
 # stalled the chain); with 1/8 honest steps rise by at most ~0.05, and the guard margin is twice that.
 POG_DEFAULTS = dict(lr_num=1, lr_shift=3, validation_margin=0.1)
 # The optimizer (issue 12; docs/benchmarks_llm.md "The on-chain optimizer"): Lion in integers, peak step
-# 2^-10 (about 1e-3), 20 warm-up steps, halving every 2,000 steps down to 2^-13.
+# 2^-10 (about 1e-3), 20 warm-up steps, halving every 2,000 steps down to 2^-13; beta2 = 63570 / 2^16 = 0.97
+# (the momentum remembers ~33 steps instead of ~100: central float64 runs of 400 / 500 steps got 22 % / 28 %
+# of 100 held-out sums right against 10 % / 23 % with 0.99, mean of 3 seeds; docs/benchmarks_llm.md).
 # The guard reads the first 16 validation records (a quarter of the old 64: 4x cheaper; a flood of poison
 # moved the loss on all 64 records no further than with the 64-record guard - docs/benchmarks_llm.md).
-POG_DEFAULTS.update(optimizer=1, lr_shift=10, warmup_steps=20, lr_half_life=2000, lr_min_shift=3,
+POG_DEFAULTS.update(optimizer=1, lr_shift=10, warmup_steps=20, lr_half_life=2000, lr_min_shift=3, beta2_num=63570,
                     max_validation_records=16)
 
 
