@@ -48,7 +48,7 @@ from .stamp import check_stamp, split_payload
 from .update import apply_update
 
 __all__ = ["HeaderFields", "GradientProof", "ModelState", "Verified", "check_ticket", "check_body", "verify",
-           "validation_loss", "check_validation"]
+           "compare_gradient", "validation_loss", "check_validation"]
 
 
 class HeaderFields:
@@ -182,13 +182,12 @@ def verify(params: PoGParams, dataset: Dataset, validation: Dataset | None, pare
     # 2. recompute the gradient on the batch the header's seed selects, compare while hashing
     idx, x, y = select_batch(dataset, header.prev_hash, batch_seed(header), params.batch_size)
     g, train_loss = canonical_gradient(params, parent.weights, x, y)
-    report = kernels.fused_verify(g, q, params.quantum_log2, params.chunk_bytes, params.delta)
-    if report.total_disallowed:
-        raise InvalidProof("gradient-mismatch", f"{report.total_disallowed} of {q.size} elements are not "
+    deviations, disallowed = compare_gradient(params, g, q)
+    if disallowed:
+        raise InvalidProof("gradient-mismatch", f"{disallowed} of {q.size} elements are not "
                            "the rounding of the recomputed gradient")
-    if report.total_deviations > params.cap:
-        raise InvalidProof("too-many-deviations", f"{report.total_deviations} boundary deviations, "
-                           f"the cap is {params.cap}")
+    if deviations > params.cap:
+        raise InvalidProof("too-many-deviations", f"{deviations} boundary deviations, the cap is {params.cap}")
     # 3. the update and its commitment
     new = apply_update(parent.weights, q, params)
     if weights_root(new, params.chunk_bytes) != header.weights_root:
@@ -197,4 +196,16 @@ def verify(params: PoGParams, dataset: Dataset, validation: Dataset | None, pare
     before = after = None
     if validation is not None:
         before, after = check_validation(params, validation, parent.weights, new, parent_val_loss)
-    return Verified(new, t, idx, report.total_deviations, train_loss, before, after)
+    return Verified(new, t, idx, deviations, train_loss, before, after)
+
+
+def compare_gradient(params: PoGParams, g, q: np.ndarray) -> tuple[int, int]:
+    """(deviations, disallowed deviations) of the published ``Q`` from the recomputed gradient ``g``:
+    the fused pass of ``kernels.fused_verify``. ``verify`` has checked the payload against its
+    ``grad_root`` already, so on the CPU path the payload is not hashed a second time."""
+    if kernels.backend_for(g, q) == "cpu":
+        _, dev, bad = kernels.cpu.fused_verify_counts(g, q, params.quantum_log2, params.chunk_bytes, params.delta,
+                                                      digests=False)
+        return int(dev.sum()), int(bad.sum())
+    report = kernels.fused_verify(g, q, params.quantum_log2, params.chunk_bytes, params.delta)
+    return report.total_deviations, report.total_disallowed
