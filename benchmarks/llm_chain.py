@@ -126,8 +126,13 @@ def parts(preset: str) -> dict:
 
     spec = LLMSpec.builtin(preset)
     pog, w = spec.pog, spec.pog.genesis_weights()
+    from gradientcoin_edu.llm import EASIEST_BITS
+    from gradientcoin_edu.chain.bits import bits_to_target
+    from gradientcoin_edu.proof_of_gradient.stamp import find_stamp
+
     names = ("batch", "forward+backward", "clipping norm", "quantize", "grad_root", "update", "state root",
-             "guard (16 records)", "guard (64 records)")
+             "guard (16 records)", "guard (64 records)", f"stamp (2^{pog.stamp_log2}, easiest target)")
+    easiest = bits_to_target(EASIEST_BITS)
     t: dict[str, list[float]] = {k: [] for k in names}
     for n in range(20):
         marks = [time.process_time()]
@@ -150,9 +155,25 @@ def parts(preset: str) -> dict:
         marks.append(time.process_time())
         validation_loss(pog.replace(max_validation_records=64), spec.validation, new)
         marks.append(time.process_time())
+        find_stamp(bytes([n]) * 32, pog.stamp_log2, easiest)
+        marks.append(time.process_time())
         for k, a, b in zip(names, marks, marks[1:]):
             t[k].append(b - a)
-    return {k: 1000 * _median(v) for k, v in t.items()}
+    # medians, except the stamp: its search time is geometric (median = 0.69 x mean), so its mean
+    return {k: 1000 * (statistics.mean(v) if k.startswith("stamp") else _median(v)) for k, v in t.items()}
+
+
+def _stamp_seconds(preset: str, _cache={}) -> float:
+    """CPU seconds of one stamp search on ``preset`` at the easiest target (a fresh random block hash)."""
+    from gradientcoin_edu.llm import EASIEST_BITS, LLMSpec
+    from gradientcoin_edu.chain.bits import bits_to_target
+    from gradientcoin_edu.proof_of_gradient.stamp import find_stamp
+    if preset not in _cache:
+        _cache[preset] = (LLMSpec.builtin(preset).pog.stamp_log2, bits_to_target(EASIEST_BITS))
+    log2, target = _cache[preset]
+    start = time.process_time()
+    find_stamp(os.urandom(32), log2, target)
+    return time.process_time() - start
 
 
 def guard_study(records=(64, 16, 8), steps: int = 200, warm: int = 50, blocks: int = 25,
@@ -267,6 +288,12 @@ def main(argv: list[str] | None = None) -> int:
     print("\n2. decentralization tax: CPU time (process time, one thread) per applied step")
     for n, v in sec.items():
         print(f"   {n:>26}: {1000 * v:7.1f} ms   chain / this = {sec['chain'] / v:5.2f}x")
+    stamp = statistics.mean([_stamp_seconds(args.preset) for _ in range(40)])      # geometric: the mean, not the median
+    central = {n: v for n, v in sec.items() if not n.startswith("chain")}
+    print(f"   the stamp alone (2^stamp_log2 hashes at the easiest target, mean of 40): {1000 * stamp:.1f} ms; "
+          f"the chain without it: {1000 * (sec['chain'] - stamp):.1f} ms = "
+          + ", ".join(f"{(sec['chain'] - stamp) / v:.2f}x {n}" for n, v in central.items()))
+    result["stamp_seconds"] = stamp
 
     if not args.skip_blocks:
         b = result["per_block"] = per_block(args.preset, args.verify_blocks)

@@ -161,6 +161,11 @@ def run_llm_demo(blocks: int = 300, miners: int = 3, preset: str = "demo", seed:
     samples_before = {p: first.answer(Query(p, 0, 10)) for p in SAMPLE_PROMPTS}
     records_before = len(first.dataset)
 
+    # The central baseline (same model, optimizer and steps, no chain) trains on the second core while
+    # the network runs: it needs about a tenth of the network's time and nothing from it but the
+    # number of steps, which is the final height - the requested blocks plus the story's few extra.
+    central = _Background(central_training, spec, blocks + _EXTRA_STEPS, seed=seed,
+                          eval_at=range(blocks, blocks + _EXTRA_STEPS + 1))
     bar = _bar(progress, blocks)
     story = Story(blocks, contribution_text(spec.params), data_fee=data_fee(contribution_text(spec.params), spec.params),
                   query_fee=spec.params.query_fee)
@@ -207,7 +212,7 @@ def run_llm_demo(blocks: int = 300, miners: int = 3, preset: str = "demo", seed:
     assert recheck == record.text, "another node computes a different answer"
     loss_after = first.val_loss()
     assert loss_after < loss_before, f"the validation loss did not fall ({loss_before:.3f} -> {loss_after:.3f})"
-    baseline = central_training(spec, first.height, seed=seed)
+    baseline = _central_loss(central, spec, first.height, seed)
     per_miner = {n: 0 for n in names}
     for miner_id, count in first.miners().items():
         per_miner[by_id.get(miner_id, "?")] = count
@@ -230,6 +235,43 @@ def run_llm_demo(blocks: int = 300, miners: int = 3, preset: str = "demo", seed:
     for line in result.evaluation.lines():
         say(line)
     return result
+
+
+_EXTRA_STEPS = 40            # the story needs a few blocks beyond the requested ones (pay, contribute, ask)
+
+
+class _Background:
+    """Run ``fn(*args, **kw)`` in a daemon thread (PyTorch releases the GIL in its kernels, so on a
+    2-core machine this uses the core the single-threaded simulation leaves idle); ``result()`` joins."""
+
+    def __init__(self, fn, *args, **kw):
+        import threading
+        self._out: dict = {}
+
+        def work():
+            try:
+                self._out["value"] = fn(*args, **kw)
+            except BaseException as err:            # re-raised in the caller's thread by result()
+                self._out["error"] = err
+        self._thread = threading.Thread(target=work, name="central-baseline", daemon=True)
+        self._thread.start()
+
+    def result(self):
+        self._thread.join()
+        if "error" in self._out:
+            raise self._out["error"]
+        return self._out["value"]
+
+
+def _central_loss(central: _Background, spec, height: int, seed: int):
+    """The background run's validation loss after ``height`` steps (trained again here if the story
+    needed more blocks than the run covered)."""
+    from .llm.baseline import CentralRun, central_training
+    run = central.result()
+    if height in run.steps:
+        i = run.steps.index(height)
+        return CentralRun(run.steps[:i + 1], run.val_losses[:i + 1], run.seconds, height, None)
+    return central_training(spec, height, seed=seed)
 
 
 def _sim_view(sim, names, chain, ada, qtx):

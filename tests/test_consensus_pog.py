@@ -159,8 +159,8 @@ def test_the_stamp_is_sized_to_one_verification_not_more(preset, stamp_log2):
 
 def test_a_forger_at_the_derived_stamp_size_pays_it_and_a_cheaper_stamp_costs_the_node_nothing(spec, gradients):
     """Mallory grinds a winning header over a junk payload (``D = 2`` hashes at this target), then a
-    stamp. One that meets only the target of a stamp half the size (what the x2 margin's removal
-    could tempt a forger to try once more) is dropped as ``bad-stamp`` before any gradient; one at
+    stamp. One that meets only the target of a stamp one size smaller (half the hashes: a forger
+    betting that nodes check a looser target) is dropped as ``bad-stamp`` before any gradient; one at
     the chain's ``stamp_log2`` (``2^stamp_log2 - D`` hashes expected) passes the cheap checks and
     costs the node exactly one gradient before ``gradient-mismatch``."""
     chain = LLMChain(spec, clock=CLOCK)

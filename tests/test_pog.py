@@ -345,3 +345,37 @@ def test_float64_noise_vanishes_after_quantization_float32_does_not():
 def test_kernels_quantize_matches_the_contract():
     g = np.array([0.5, 1.5, -0.5, 2.0**-25, 2.0**10, np.nextafter(0.5, 1)]) * 2.0**-24
     assert kernels.quantize(g, 24).tolist() == [0, 2, 0, 0, 1024, 1]
+
+
+def test_canonical_torch_is_counted_across_threads():
+    """A thread leaving ``canonical_torch`` must not switch the settings off under another thread
+    still inside it (the demo trains its central baseline in a background thread)."""
+    import threading
+
+    import torch
+
+    from gradientcoin_edu.proof_of_gradient import canonical_torch
+    before = torch.are_deterministic_algorithms_enabled()
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def a():
+        with canonical_torch():
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()
+
+    def b():
+        a_in.wait(5)
+        with canonical_torch():
+            b_in.set()
+            a_out.wait(5)
+            seen["after a left"] = torch.are_deterministic_algorithms_enabled()
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen["after a left"] is True                    # still on: b is inside
+    assert torch.are_deterministic_algorithms_enabled() == before    # restored once both left

@@ -33,7 +33,7 @@ __all__ = ["LLMSpec", "GENESIS_TAG", "EASIEST_BITS", "DEMO_BITS", "read_genesis"
 
 GENESIS_TAG = b"GCLM"
 EASIEST_BITS = 0x2100FFFF     # target 0xFFFF * 2^240: a ticket wins with probability 1 - 2^-16
-DEMO_BITS = 0x207FFFFF        # target 2^255 - 1: about two tickets (two gradients) per block
+DEMO_BITS = 0x2100BFFF        # target 0xBFFF * 2^240 (3/4 of all hashes): four tickets (gradients) for three blocks
 GENESIS_TIME = 1_700_000_000
 _MESSAGE = b"a language model nobody owns"
 # Chosen from measurements (docs/decentralized_llm.md): learning rate 1/8 (1/4 makes single steps

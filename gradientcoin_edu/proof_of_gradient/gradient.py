@@ -44,24 +44,39 @@ _models: dict[tuple, tuple[GPT, threading.Lock]] = {}   # one reusable model per
 _lock = threading.Lock()
 
 
+_canonical = {"depth": 0, "old": None}              # nesting across threads (canonical_torch)
+_canonical_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def canonical_torch():
-    """Switch off TF32 and ask for deterministic algorithms; restore the old settings after."""
-    old = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
-           torch.get_float32_matmul_precision(), torch.are_deterministic_algorithms_enabled(),
-           torch.is_deterministic_algorithms_warn_only_enabled())
-    if torch.cuda.is_available():
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")   # cuBLAS needs it for determinism
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    torch.set_float32_matmul_precision("highest")
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    """Switch off TF32 and ask for deterministic algorithms; restore the old settings after.
+
+    The settings are process-wide, so nesting is counted across threads: the first to enter saves
+    and sets them, the last to leave restores them (a background thread, such as the demo's central
+    baseline, cannot switch them off under another thread's gradient)."""
+    with _canonical_lock:
+        if _canonical["depth"] == 0:
+            _canonical["old"] = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
+                                 torch.get_float32_matmul_precision(), torch.are_deterministic_algorithms_enabled(),
+                                 torch.is_deterministic_algorithms_warn_only_enabled())
+            if torch.cuda.is_available():
+                os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")   # cuBLAS needs it for determinism
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
+            torch.set_float32_matmul_precision("highest")
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        _canonical["depth"] += 1
     try:
         yield
     finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old[0], old[1]
-        torch.set_float32_matmul_precision(old[2])
-        torch.use_deterministic_algorithms(old[3], warn_only=old[4])
+        with _canonical_lock:
+            _canonical["depth"] -= 1
+            if _canonical["depth"] == 0:
+                old = _canonical["old"]
+                torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old[0], old[1]
+                torch.set_float32_matmul_precision(old[2])
+                torch.use_deterministic_algorithms(old[3], warn_only=old[4])
 
 
 def compute_gradient(cfg: GPTConfig, weights: np.ndarray, x: torch.Tensor, y: torch.Tensor, *,
