@@ -117,3 +117,29 @@ def test_miners_leave_out_and_drop_a_contribution_the_screen_refuses(spec):
     sim.settle()
     assert all(len(sim.node(n).chain.dataset) == len(spec.train) for n in sim.live())
     assert sum(sim.node(n).stats["tx-dropped-data-implausible"] for n in sim.live()) >= 1
+
+
+def test_a_query_paid_from_unconfirmed_change_is_mined_after_its_parent_or_left_out_with_it(spec):
+    """The pool keeps chains (``network/mempool.py``); the LLM miner keeps them whole (``select_txs``)."""
+    from gradientcoin_edu.llm.miner import select_txs
+    from gradientcoin_edu.llm.network import LLMMempool
+    chain = LLMChain(spec)
+    chain.mine_and_add(ADA.address)
+    pool = LLMMempool(chain)
+    view = pool.coins(chain.utxo)
+    data = build_data_tx(view, ADA.key, "2+3=5\nthe dog has a hat.\n" * 3, spec.params)
+    pool.add(data, view)
+    query = build_query_tx(view, ADA.key, Query("\n2+3=", chain.height, 3), spec.params)
+    assert [i.prev_txid for i in query.inputs] == [data.txid]      # its change, not yet mined
+    pool.add(query, view)
+    early = build_query_tx(view, ADA.key, Query("\n2+3=", chain.height + 1, 3), spec.params)   # weights not there yet
+    pool.add(early, view)
+    late = build_query_tx(view, ADA.key, Query("\n1+1=", chain.height, 3), spec.params)
+    assert [i.prev_txid for i in late.inputs] == [early.txid]
+    pool.add(late, view)
+    body = [e.tx for e in pool.select(10**6)]
+    kept, _, _, rejected = select_txs(chain.work_rule, chain.utxo, chain.height + 1, body)
+    assert [tx.txid for tx in kept] == [data.txid, query.txid]
+    assert {tx.txid: reason for tx, reason in rejected} == {early.txid: "query-height", late.txid: "query-height"}
+    block = chain.mine_and_add(ADA.address, body, strict=False)    # a valid block: parent, then child
+    assert [tx.txid for tx in block.txs[1:]] == [data.txid, query.txid]

@@ -85,6 +85,19 @@ def test_status_send_and_block_lookup(served):
     assert [e["kind"] for e in client.events()["events"]].count("tip") == 4
 
 
+def test_send_spends_change_still_waiting_in_the_mempool(served):
+    node, service, server, client, _ = served
+    node.mine_block()                                                # one confirmed coin
+    node.miner_address = PrivateKey.from_seed(b"someone else").address()
+    payee = address_to_str(PrivateKey.from_seed(b"payee").address())
+    first = client.send(payee, "10")
+    second = client.send(payee, "5")                                 # only the first one's change is left
+    tx = node.mempool.get(bytes.fromhex(second["txid"])[::-1])
+    assert [i.prev_txid for i in tx.inputs] == [bytes.fromhex(first["txid"])[::-1]]
+    block = node.mine_block()
+    assert [t.txid for t in block.txs[1:]] == [bytes.fromhex(s["txid"])[::-1] for s in (first, second)]
+
+
 def test_a_wrong_cookie_is_refused(served):
     node, service, server, client, _ = served
     bad = NodeClient(url=server.url, cookie="__cookie__:not-the-password", timeout=5)

@@ -18,6 +18,11 @@ Coinbase maturity (Bitcoin: 100 blocks) is a parameter, 0 by default so that a s
 classroom chain can spend its first reward at once. Besides the coins, the set remembers which
 transaction spent each spent coin, so a second spend is reported as ``double-spend`` rather
 than ``missing-input``; both are undone with the block. Taught in notebook 02.
+
+The spending rules live in :class:`CoinsView`, which only needs to look coins up: the UTXO set
+is one view, and the mempool offers another (confirmed coins plus the outputs of transactions
+waiting in the pool, minus what the pool already spends), so a transaction that spends an
+unconfirmed output is checked by exactly the same rules.
 """
 from __future__ import annotations
 
@@ -32,7 +37,7 @@ from .transaction import (
     KIND_PAYMENT, MAX_MONEY, OutPoint, Transaction, TxOut, check_transaction,
 )
 
-__all__ = ["Coin", "UndoRecord", "UtxoSet", "MAX_COINBASE_DATA"]
+__all__ = ["Coin", "UndoRecord", "CoinsView", "UtxoSet", "MAX_COINBASE_DATA"]
 
 MAX_COINBASE_DATA = 100          # bytes in the coinbase input's data field (height + extra)
 
@@ -79,7 +84,77 @@ class UndoRecord:
         return cls(height, spent, created, fees)
 
 
-class UtxoSet:
+class CoinsView:
+    """Coins to look up, and the rules for spending them (a view needs ``coin`` and ``items``).
+
+    ``height`` is the last applied block (-1: none): a transaction is checked as if mined in the
+    next one. ``spent_by`` lets a second spend be reported as ``double-spend``.
+    """
+
+    coinbase_maturity: int = 0
+    height: int = -1
+
+    def coin(self, outpoint: OutPoint) -> Coin | None:
+        raise NotImplementedError
+
+    def items(self) -> list[tuple[OutPoint, TxOut]]:
+        """All (outpoint, output) pairs, sorted by outpoint."""
+        raise NotImplementedError
+
+    def spent_by(self, outpoint: OutPoint) -> bytes | None:
+        return None
+
+    def get(self, outpoint: OutPoint) -> TxOut | None:
+        coin = self.coin(outpoint)
+        return coin.output if coin else None
+
+    def coins_of(self, address: bytes) -> list[tuple[OutPoint, TxOut]]:
+        return [(op, out) for op, out in self.items() if out.address == address]
+
+    def balance(self, address: bytes) -> int:
+        return sum(out.amount for _, out in self.coins_of(address))
+
+    # ------------------------------------------------------------ rules
+    def validate_transaction(self, tx: Transaction, height: int | None = None, *,
+                             check_signatures: bool = True) -> int:
+        """Check ``tx`` against these coins (as if mined at ``height``, default the next block); return its fee.
+
+        Raises :class:`InvalidTransaction` and changes nothing. ``check_signatures=False`` skips
+        only the signature verification (for a block verified before on the same parent).
+        """
+        if tx.is_coinbase:
+            raise InvalidTransaction("unexpected-coinbase", "a coinbase is only valid as a block's first transaction")
+        check_transaction(tx)
+        height = self.height + 1 if height is None else height
+        spent = [self._coin_for_spend(txin.outpoint, height) for txin in tx.inputs]
+        total_in = sum(c.output.amount for c in spent)
+        if total_in > MAX_MONEY:
+            raise InvalidTransaction("bad-amount", "the inputs add up to more than MAX_MONEY")
+        if tx.total_out() > total_in:
+            raise InvalidTransaction("overspend", f"outputs ({tx.total_out()}) exceed inputs ({total_in})")
+        for index, coin in enumerate(spent):
+            self._check_owner(tx, index, coin.output, check_signatures)
+        return total_in - tx.total_out()
+
+    def _coin_for_spend(self, outpoint: OutPoint, height: int) -> Coin:
+        coin = self.coin(outpoint)
+        if coin is None:
+            if self.spent_by(outpoint) is not None:
+                raise InvalidTransaction("double-spend", f"{outpoint} was already spent")
+            raise InvalidTransaction("missing-input", f"{outpoint} is not an unspent output")
+        if coin.is_coinbase and height - coin.height < self.coinbase_maturity:
+            raise InvalidTransaction("immature-coinbase", f"a coinbase output needs {self.coinbase_maturity} confirmations")
+        return coin
+
+    @staticmethod
+    def _check_owner(tx: Transaction, index: int, spent_output: TxOut, check_signature: bool = True) -> None:
+        if address_of(tx.inputs[index].pubkey) != spent_output.address:
+            raise InvalidTransaction("wrong-key", f"input {index}: the public key does not belong to the spent address")
+        if check_signature and not tx.verify_input(index, spent_output):
+            raise InvalidTransaction("bad-signature", f"input {index}: the signature does not verify")
+
+
+class UtxoSet(CoinsView):
     """outpoint -> coin, with the spending rules. ``height`` is the last applied block (-1: none)."""
 
     def __init__(self, coinbase_maturity: int = 0):
@@ -109,12 +184,6 @@ class UtxoSet:
         """All (outpoint, output) pairs, sorted by outpoint."""
         return [(op, self._coins[op].output) for op in sorted(self._coins)]
 
-    def coins_of(self, address: bytes) -> list[tuple[OutPoint, TxOut]]:
-        return [(op, out) for op, out in self.items() if out.address == address]
-
-    def balance(self, address: bytes) -> int:
-        return sum(out.amount for _, out in self.coins_of(address))
-
     def total_value(self) -> int:
         return sum(c.output.amount for c in self._coins.values())
 
@@ -138,45 +207,6 @@ class UtxoSet:
 
     def __repr__(self) -> str:
         return f"UtxoSet(height={self.height}, {len(self)} coins, {self.total_value()} units)"
-
-    # ------------------------------------------------------------ rules
-    def validate_transaction(self, tx: Transaction, height: int | None = None, *,
-                             check_signatures: bool = True) -> int:
-        """Check ``tx`` against the set (as if mined at ``height``, default the next block); return its fee.
-
-        Raises :class:`InvalidTransaction` and changes nothing. ``check_signatures=False`` skips
-        only the signature verification (for a block verified before on the same parent).
-        """
-        if tx.is_coinbase:
-            raise InvalidTransaction("unexpected-coinbase", "a coinbase is only valid as a block's first transaction")
-        check_transaction(tx)
-        height = self.height + 1 if height is None else height
-        spent = [self._coin_for_spend(txin.outpoint, height) for txin in tx.inputs]
-        total_in = sum(c.output.amount for c in spent)
-        if total_in > MAX_MONEY:
-            raise InvalidTransaction("bad-amount", "the inputs add up to more than MAX_MONEY")
-        if tx.total_out() > total_in:
-            raise InvalidTransaction("overspend", f"outputs ({tx.total_out()}) exceed inputs ({total_in})")
-        for index, coin in enumerate(spent):
-            self._check_owner(tx, index, coin.output, check_signatures)
-        return total_in - tx.total_out()
-
-    def _coin_for_spend(self, outpoint: OutPoint, height: int) -> Coin:
-        coin = self._coins.get(outpoint)
-        if coin is None:
-            if outpoint in self._spent_by:
-                raise InvalidTransaction("double-spend", f"{outpoint} was already spent")
-            raise InvalidTransaction("missing-input", f"{outpoint} is not an unspent output")
-        if coin.is_coinbase and height - coin.height < self.coinbase_maturity:
-            raise InvalidTransaction("immature-coinbase", f"a coinbase output needs {self.coinbase_maturity} confirmations")
-        return coin
-
-    @staticmethod
-    def _check_owner(tx: Transaction, index: int, spent_output: TxOut, check_signature: bool = True) -> None:
-        if address_of(tx.inputs[index].pubkey) != spent_output.address:
-            raise InvalidTransaction("wrong-key", f"input {index}: the public key does not belong to the spent address")
-        if check_signature and not tx.verify_input(index, spent_output):
-            raise InvalidTransaction("bad-signature", f"input {index}: the signature does not verify")
 
     # ------------------------------------------------------------ blocks
     def apply_block(self, txs: Sequence[Transaction], height: int, subsidy: int, *,

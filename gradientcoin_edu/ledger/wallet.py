@@ -14,12 +14,12 @@ from typing import Collection, Sequence
 from ..crypto.keys import PrivateKey, address_to_str
 from ..errors import InvalidTransaction
 from .transaction import KIND_PAYMENT, OutPoint, Transaction, TxIn, TxOut
-from .utxo import UtxoSet
+from .utxo import CoinsView, UtxoSet
 
 __all__ = ["select_coins", "build_payment", "Wallet"]
 
 
-def select_coins(utxos: UtxoSet, address: bytes, target: int,
+def select_coins(utxos: CoinsView, address: bytes, target: int,
                  exclude: Collection[OutPoint] = ()) -> list[tuple[OutPoint, TxOut]]:
     """Coins of ``address`` (largest first) whose sum reaches ``target``; raises ``insufficient-funds``."""
     coins = sorted((c for c in utxos.coins_of(address) if c[0] not in exclude),
@@ -35,7 +35,7 @@ def select_coins(utxos: UtxoSet, address: bytes, target: int,
     return chosen
 
 
-def build_payment(utxos: UtxoSet, key: PrivateKey, payments: Sequence[tuple[bytes, int]], fee: int = 0, *,
+def build_payment(utxos: CoinsView, key: PrivateKey, payments: Sequence[tuple[bytes, int]], fee: int = 0, *,
                   change_address: bytes | None = None, exclude: Collection[OutPoint] = (),
                   kind: int = KIND_PAYMENT, payload: bytes = b"") -> Transaction:
     """A signed transaction paying each ``(address, amount)`` in ``payments`` from ``key``'s coins.

@@ -121,8 +121,27 @@ def select_txs(rule: LLMRule, utxo, height: int, candidates: Sequence[Transactio
             if strict:
                 raise
             rejected.append((tx, err.reason))
-    kept = [tx for tx in chosen if tx in kept]                  # back in the order they were given
+    kept = _without_orphans(chosen, kept, rejected)              # back in the order they were given
     return kept, rule.contents(kept, height, fees), fees, rejected
+
+
+def _without_orphans(chosen: list[Transaction], kept: list[Transaction], rejected: list) -> list[Transaction]:
+    """``kept`` in the order of ``chosen``, less any transaction spending an output of a left-out
+    one (a child of an unconfirmed parent the caps left out); such a child is added to
+    ``rejected`` with its parent's reason (a parent left out for the caps only waits a block)."""
+    reasons = {tx.txid: reason for tx, reason in rejected}
+    kept_ids = {tx.txid for tx in kept}
+    out = []
+    for tx in chosen:
+        if tx.txid not in kept_ids:
+            continue
+        parent_reason = next((reasons[i.prev_txid] for i in tx.inputs if i.prev_txid in reasons), None)
+        if parent_reason is None:
+            out.append(tx)
+        else:
+            reasons[tx.txid] = parent_reason
+            rejected.append((tx, parent_reason))
+    return out
 
 
 def _apply(utxo, height: int, txs: Sequence[Transaction]):

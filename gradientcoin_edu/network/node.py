@@ -278,7 +278,7 @@ class Node:
     # ================================================================== local actions
     def submit_transaction(self, tx: Transaction) -> int:
         """Our own (or our wallet's) transaction: add to the mempool and announce it; returns its fee."""
-        fee = self.mempool.add(tx, self.chain.utxo, self.transport.now())
+        fee = self.mempool.add(tx, self.mempool.coins(self.chain.utxo), self.transport.now())
         self._remember_tx(tx.txid)
         self._broadcast(m.Inv((m.InvItem(m.INV_TX, tx.txid),)))
         return fee
@@ -519,9 +519,11 @@ class Node:
             self._unrequest(txid, self.requested[txid][0])
         self._remember_tx(txid)
         try:
-            self.mempool.add(tx, self.chain.utxo, self.transport.now())
+            self.mempool.add(tx, self.mempool.coins(self.chain.utxo), self.transport.now())
         except InvalidTransaction as err:
             self.stats[f"tx-rejected-{err.reason}"] += 1
+            if err.reason == "missing-input":          # its parent may come later: fetch it again then
+                self.seen_txs.pop(txid, None)
             if err.reason not in QUIET_TX_REASONS and not err.reason.startswith("policy-"):
                 self._punish(peer, "invalid-tx", err.reason)
             return
@@ -596,10 +598,11 @@ class Node:
             if e.kind == "connected":
                 self.mempool.remove_for_block(e.block.txs)
         abandoned = [e.block for e in events if e.kind == "disconnected"]
-        if abandoned:
-            self.mempool.revalidate(self.chain.utxo)
+        if abandoned:                                  # parents back first, then re-check the pool:
             txs = [tx for b in reversed(abandoned) for tx in b.txs[1:]]     # oldest block first
             back = self.mempool.readd(txs, self.chain.utxo, self.transport.now())
+            self.mempool.revalidate(self.chain.utxo)   # a child of a returned parent is valid again
+            back = [txid for txid in back if txid in self.mempool]
             if back:                                   # tell the peers again: they may never have seen them
                 self._broadcast(m.Inv(tuple(m.InvItem(m.INV_TX, txid) for txid in back[:m.MAX_INV_ITEMS])))
             self.stats["reorgs"] += 1

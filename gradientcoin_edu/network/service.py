@@ -199,11 +199,13 @@ class NodeService:
         return {"wallet": name, "address": address_to_str(self.wallets[name].address())}
 
     def rpc_send(self, address: str, amount, fee: int = 1000, wallet: str = "default") -> dict:
-        """Pay AMOUNT coins to ADDRESS from a wallet (fee in smallest units); returns the txid."""
+        """Pay AMOUNT coins to ADDRESS from a wallet (fee in smallest units); returns the txid.
+
+        It may spend outputs still waiting in the mempool (change of an earlier payment)."""
         to = address_from_str(address)
         key = self.wallet(wallet)
-        tx = build_payment(self.node.chain.utxo, key, [(to, parse_coins(amount))], _fee(fee),
-                           exclude=set(self.node.mempool.spends))
+        coins = self.node.mempool.coins(self.node.chain.utxo)      # change still in the pool counts too
+        tx = build_payment(coins, key, [(to, parse_coins(amount))], _fee(fee))
         return self.submit(tx, "payment", to=address)
 
     def rpc_peers(self) -> list:

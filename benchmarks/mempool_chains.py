@@ -1,0 +1,87 @@
+"""What a long chain of unconfirmed transactions costs a node's mempool, with and without the bounds.
+
+An attacker who owns one confirmed coin signs a chain of N transactions (each spends the previous
+one's only output) and hands them to a node. Without the chain bounds (``ChainLimits`` set huge) the
+pool takes all N, and each new child makes it walk every ancestor and every ancestor's descendants
+(the descendant bound check), so the per-transaction cost grows with the chain; a block template
+(``select``) and a conflict on the first transaction (it takes all N with it) grow too. With the
+default bounds (25 / 101,000 bytes) the chain stops at 25 and every further transaction is refused
+before its signature is checked.
+
+    python benchmarks/mempool_chains.py                 # N = 25, 100, 400
+    python benchmarks/mempool_chains.py --lengths 25 200
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+from gradientcoin_edu.crypto.keys import PrivateKey
+from gradientcoin_edu.errors import InvalidTransaction
+from gradientcoin_edu.ledger import COIN, Transaction, TxIn, TxOut, UtxoSet
+from gradientcoin_edu.network.mempool import ChainLimits, Mempool
+
+KEY = PrivateKey.from_seed(b"bench-mempool-attacker")
+
+
+def funded_utxo() -> UtxoSet:
+    utxo = UtxoSet()
+    utxo.apply_block([Transaction.coinbase(0, [TxOut(50 * COIN, KEY.address())])], 0, 50 * COIN)
+    return utxo
+
+
+def signed_chain(utxo: UtxoSet, n: int, fee: int = 1000) -> list[Transaction]:
+    (op, out), = utxo.coins_of(KEY.address())
+    txs, prev, value = [], (op.txid, op.index, out), out.amount
+    for _ in range(n):
+        value -= fee
+        tx = Transaction(inputs=(TxIn(prev[0], prev[1]),), outputs=(TxOut(value, KEY.address()),))
+        tx = tx.sign_input(0, KEY, prev[2])
+        txs.append(tx)
+        prev = (tx.txid, 0, tx.outputs[0])
+    return txs
+
+
+def run(pool: Mempool, utxo: UtxoSet, txs: list[Transaction]) -> dict:
+    accepted, refused, t_add, t_last, t_refused = 0, 0, 0.0, 0.0, 0.0
+    for tx in txs:
+        t = time.perf_counter()
+        try:
+            pool.add(tx, utxo)
+            accepted += 1
+            t_last = time.perf_counter() - t
+            t_add += t_last
+        except InvalidTransaction:
+            refused += 1
+            t_refused += time.perf_counter() - t
+    t = time.perf_counter()
+    pool.select(10**9)
+    t_select = time.perf_counter() - t
+    t = time.perf_counter()
+    gone = len(pool.remove_with_descendants(txs[0].txid))     # a block mined a conflict of the first
+    t_remove = time.perf_counter() - t
+    return {"accepted": accepted, "refused": refused, "add_ms": 1e3 * t_add / max(1, accepted),
+            "last_ms": 1e3 * t_last, "refused_ms": 1e3 * t_refused / max(1, refused),
+            "select_ms": 1e3 * t_select, "removed": gone, "remove_ms": 1e3 * t_remove}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lengths", type=int, nargs="*", default=[25, 100, 400])
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print("bounds     N  accepted  refused  ms/add  last add ms  ms/refusal  select ms  removed  remove ms")
+    utxo = funded_utxo()
+    for n in args.lengths:
+        txs = signed_chain(utxo, n)
+        for name, limits in (("none", ChainLimits(10**9, 10**12, 10**9, 10**12)), ("default", ChainLimits())):
+            r = run(Mempool(max_txs=10**6, limits=limits), utxo, txs)
+            print(f"{name:8s} {n:4d} {r['accepted']:9d} {r['refused']:8d} {r['add_ms']:7.2f} {r['last_ms']:12.2f} "
+                  f"{r['refused_ms']:11.3f} {r['select_ms']:10.1f} {r['removed']:8d} {r['remove_ms']:10.2f}",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
