@@ -48,7 +48,7 @@ from .stamp import check_stamp, split_payload
 from .update import apply_update
 
 __all__ = ["HeaderFields", "GradientProof", "ModelState", "Verified", "check_ticket", "check_body", "verify",
-           "compare_gradient", "validation_loss", "check_validation"]
+           "compare_gradient", "freeze", "validation_loss", "check_validation"]
 
 
 class HeaderFields:
@@ -96,9 +96,23 @@ class ModelState:
     weights: np.ndarray
 
     def __post_init__(self):
-        w = np.array(self.weights, dtype=np.int64)       # a private, frozen copy
-        w.setflags(write=False)
+        w = self.weights
+        if not _is_frozen(w):
+            w = np.array(w, dtype=np.int64)              # a private, frozen copy
+            w.setflags(write=False)
         object.__setattr__(self, "weights", w)
+
+
+def freeze(w: np.ndarray) -> np.ndarray:
+    """Make a freshly computed state read-only, in place; a ``ModelState`` then keeps it without a copy."""
+    w.setflags(write=False)
+    return w
+
+
+def _is_frozen(w) -> bool:
+    """An int64 vector that owns its memory and is read-only: nobody can write it (no copy needed)."""
+    return (isinstance(w, np.ndarray) and w.dtype == np.int64 and w.ndim == 1 and w.base is None
+            and not w.flags.writeable)
 
 
 @dataclass(frozen=True, eq=False)
@@ -189,7 +203,7 @@ def verify(params: PoGParams, dataset: Dataset, validation: Dataset | None, pare
     if deviations > params.cap:
         raise InvalidProof("too-many-deviations", f"{deviations} boundary deviations, the cap is {params.cap}")
     # 3. the update and its commitment
-    new = apply_update(parent.weights, q, params)
+    new = freeze(apply_update(parent.weights, q, params))
     if weights_root(new, params.chunk_bytes) != header.weights_root:
         raise InvalidProof("weights-root-mismatch", "W_parent - apply(Q) does not hash to the published weights_root")
     # 4. the guard against unhealthy data
