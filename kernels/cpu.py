@@ -262,8 +262,11 @@ def _verify_slab(g: np.ndarray, q: np.ndarray, scale: float, tol: float, per_chu
     return (np.add.reduceat(dev, starts, dtype=np.int64), np.add.reduceat(bad, starts, dtype=np.int64))
 
 
-def fused_verify_counts(grad, payload, quantum_log2: int, chunk_bytes: int, delta: float):
-    """(digests, deviations, disallowed) per chunk; see docs/architecture.md 'Fused verify'."""
+def fused_verify_counts(grad, payload, quantum_log2: int, chunk_bytes: int, delta: float, digests: bool = True):
+    """(digests, deviations, disallowed) per chunk; see docs/architecture.md 'Fused verify'.
+
+    ``digests=False``: the payload is not hashed (digests None), for a caller that has already checked
+    the payload against its ``grad_root`` (``proof_of_gradient.verify``); the counts are the same."""
     chunk_bytes = check_chunk_bytes(chunk_bytes)
     g, q = _float_array(grad), payload_view(payload)
     if g.size != q.size:
@@ -274,10 +277,10 @@ def fused_verify_counts(grad, payload, quantum_log2: int, chunk_bytes: int, delt
 
     def work(lo: int, hi: int):
         dev, bad = _verify_slab(g[lo:hi], q[lo:hi], scale, tol, per_chunk)
-        return _hash_chunks(buf[4 * lo:4 * hi], chunk_bytes), dev, bad
+        return (_hash_chunks(buf[4 * lo:4 * hi], chunk_bytes) if digests else b""), dev, bad
 
     parts = _map_slabs(q.size, work, 12, align=per_chunk)
-    return (_digest_array([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+    return (_digest_array([p[0] for p in parts]) if digests else None, np.concatenate([p[1] for p in parts]),
             np.concatenate([p[2] for p in parts]))
 
 

@@ -227,6 +227,15 @@ def test_fused_verify_counts_every_kind_of_deviation():
     assert r.root == merkle_root(hashlib_digests(q.tobytes(), 64))
 
 
+def test_fused_verify_counts_without_digests_counts_the_same():
+    """``verify`` has checked the payload's grad_root already: on the CPU it asks for the counts only."""
+    g, q, k, delta = verify_case()
+    digests, dev, bad = cpu.fused_verify_counts(g, q, k, 64, delta)
+    none, dev2, bad2 = cpu.fused_verify_counts(g, q, k, 64, delta, digests=False)
+    assert none is None and digests.shape == (6, 32)
+    assert dev.tolist() == dev2.tolist() == [2, 1, 1, 0, 1, 1] and bad.tolist() == bad2.tolist()
+
+
 def test_fused_verify_honest_payload_has_no_deviation():
     g = np.random.default_rng(6).standard_normal(1000).astype(np.float32) * 1e-3
     r = K.fused_verify(torch.from_numpy(g), K.quantize(g, 20, **CPU), 20, 128, 0.05, **CPU)

@@ -30,7 +30,7 @@ from .params import PoGParams
 from .quantize import payload_from_q, quantize
 from .stamp import find_stamp, join_payload
 from .update import apply_update
-from .verify import GradientProof, HeaderFields, check_validation
+from .verify import GradientProof, HeaderFields, check_validation, freeze
 
 __all__ = ["Attempt", "MiningResult", "attempt", "mine", "proof_from_q", "complete_header", "stamped_payload"]
 
@@ -80,9 +80,9 @@ class MiningResult(NamedTuple):
 
 def complete_header(params: PoGParams, template, parent_weights: np.ndarray, q: np.ndarray, nonce: int | None = None):
     """``template`` with ``nonce`` and the roots of ``Q`` and of ``W_parent - apply(Q)`` filled in.
-    Returns (header, Q bytes, new weights)."""
+    Returns (header, Q bytes, new weights - read-only)."""
     q_bytes = payload_from_q(q)
-    new = apply_update(parent_weights, q, params)
+    new = freeze(apply_update(parent_weights, q, params))            # read-only: a ModelState keeps it as is
     header = replace(template, nonce=template.nonce if nonce is None else nonce,
                      grad_root=compute_grad_root(q_bytes, params.chunk_bytes),
                      weights_root=weights_root(new, params.chunk_bytes))

@@ -44,7 +44,7 @@ from .mine import MiningResult, mine
 from .params import PoGParams
 from .stamp import check_stamp, split_payload
 from .update import apply_update, invertible, undo_update
-from .verify import GradientProof, ModelState, Verified, check_body, check_ticket, validation_loss, verify
+from .verify import GradientProof, ModelState, Verified, check_body, check_ticket, freeze, validation_loss, verify
 
 _VERIFIED_CACHE = 256          # blocks whose verification is remembered (a reorg back to them is cheap)
 _BODY_CACHE = 4                # payloads whose check_body passed (the chain checks, then connects)
@@ -245,7 +245,7 @@ class ProofOfGradient(WorkRule):
         q = self._known_body(block)
         if q is None:
             q = check_body(self.params, block.header, block.payload)
-        new = apply_update(parent.weights, q, self.params)
+        new = freeze(apply_update(parent.weights, q, self.params))
         if weights_root(new, self.params.chunk_bytes) != block.header.weights_root:
             raise InvalidProof("weights-root-mismatch", "W_parent - apply(Q) does not hash to the published weights_root")
         return Verified(new, known.ticket, known.batch_indices, known.deviations, known.train_loss,

@@ -48,7 +48,7 @@ from .stamp import check_stamp, split_payload
 from .update import apply_update
 
 __all__ = ["HeaderFields", "GradientProof", "ModelState", "Verified", "check_ticket", "check_body", "verify",
-           "validation_loss", "check_validation"]
+           "compare_gradient", "freeze", "validation_loss", "check_validation"]
 
 
 class HeaderFields:
@@ -96,9 +96,23 @@ class ModelState:
     weights: np.ndarray
 
     def __post_init__(self):
-        w = np.array(self.weights, dtype=np.int64)       # a private, frozen copy
-        w.setflags(write=False)
+        w = self.weights
+        if not _is_frozen(w):
+            w = np.array(w, dtype=np.int64)              # a private, frozen copy
+            w.setflags(write=False)
         object.__setattr__(self, "weights", w)
+
+
+def freeze(w: np.ndarray) -> np.ndarray:
+    """Make a freshly computed state read-only, in place; a ``ModelState`` then keeps it without a copy."""
+    w.setflags(write=False)
+    return w
+
+
+def _is_frozen(w) -> bool:
+    """An int64 vector that owns its memory and is read-only: nobody can write it (no copy needed)."""
+    return (isinstance(w, np.ndarray) and w.dtype == np.int64 and w.ndim == 1 and w.base is None
+            and not w.flags.writeable)
 
 
 @dataclass(frozen=True, eq=False)
@@ -182,19 +196,30 @@ def verify(params: PoGParams, dataset: Dataset, validation: Dataset | None, pare
     # 2. recompute the gradient on the batch the header's seed selects, compare while hashing
     idx, x, y = select_batch(dataset, header.prev_hash, batch_seed(header), params.batch_size)
     g, train_loss = canonical_gradient(params, parent.weights, x, y)
-    report = kernels.fused_verify(g, q, params.quantum_log2, params.chunk_bytes, params.delta)
-    if report.total_disallowed:
-        raise InvalidProof("gradient-mismatch", f"{report.total_disallowed} of {q.size} elements are not "
+    deviations, disallowed = compare_gradient(params, g, q)
+    if disallowed:
+        raise InvalidProof("gradient-mismatch", f"{disallowed} of {q.size} elements are not "
                            "the rounding of the recomputed gradient")
-    if report.total_deviations > params.cap:
-        raise InvalidProof("too-many-deviations", f"{report.total_deviations} boundary deviations, "
-                           f"the cap is {params.cap}")
+    if deviations > params.cap:
+        raise InvalidProof("too-many-deviations", f"{deviations} boundary deviations, the cap is {params.cap}")
     # 3. the update and its commitment
-    new = apply_update(parent.weights, q, params)
+    new = freeze(apply_update(parent.weights, q, params))
     if weights_root(new, params.chunk_bytes) != header.weights_root:
         raise InvalidProof("weights-root-mismatch", "W_parent - apply(Q) does not hash to the published weights_root")
     # 4. the guard against unhealthy data
     before = after = None
     if validation is not None:
         before, after = check_validation(params, validation, parent.weights, new, parent_val_loss)
-    return Verified(new, t, idx, report.total_deviations, train_loss, before, after)
+    return Verified(new, t, idx, deviations, train_loss, before, after)
+
+
+def compare_gradient(params: PoGParams, g, q: np.ndarray) -> tuple[int, int]:
+    """(deviations, disallowed deviations) of the published ``Q`` from the recomputed gradient ``g``:
+    the fused pass of ``kernels.fused_verify``. ``verify`` has checked the payload against its
+    ``grad_root`` already, so on the CPU path the payload is not hashed a second time."""
+    if kernels.backend_for(g, q) == "cpu":
+        _, dev, bad = kernels.cpu.fused_verify_counts(g, q, params.quantum_log2, params.chunk_bytes, params.delta,
+                                                      digests=False)
+        return int(dev.sum()), int(bad.sum())
+    report = kernels.fused_verify(g, q, params.quantum_log2, params.chunk_bytes, params.delta)
+    return report.total_deviations, report.total_disallowed
