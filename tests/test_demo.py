@@ -102,7 +102,7 @@ def test_sigterm_stops_the_process_demo_and_every_node(tmp_path):
 
 
 def test_the_demos_background_baseline_is_central_training_of_the_final_height():
-    """The central baseline the demo trains in another process (while the network runs) gives the
+    """The central baseline the demo trains in a background thread (while the network runs) gives the
     loss a plain ``central_training`` run of that many steps gives: same batches, same schedule."""
     from gradientcoin_edu.demo import _Background, _central_loss
     from gradientcoin_edu.llm import LLMSpec

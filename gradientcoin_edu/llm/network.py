@@ -13,6 +13,8 @@ every other node. Taught in notebook 09; ``gradientcoin demo`` runs one.
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable
 
 from ..chain import Block
@@ -106,17 +108,42 @@ class LLMSimulator(Simulator):
     """The discrete-event network simulator with :class:`LLMNode` miners of network ``spec``.
 
     ``check_validation=False`` builds every node without the validation guard and data screen
-    (for the poisoning experiment only). Other arguments as :class:`Simulator`.
+    (for the poisoning experiment only). ``parallel_verify``: threads that verify a new block on
+    the nodes it will reach while they wait (default: one per CPU core; 0 or 1: none - each node
+    verifies when the block arrives, one after the other). Other arguments as :class:`Simulator`.
     """
 
     def __init__(self, spec: LLMSpec, seed: int = 0, block_interval: float = 600.0,
                  node_config: NodeConfig | None = None, tick: float | None = None,
-                 check_validation: bool = True, snapshot_interval: int | None = None):
+                 check_validation: bool = True, snapshot_interval: int | None = None,
+                 parallel_verify: int | None = None):
         self.spec = spec
         self.check_validation = check_validation
         self.snapshot_interval = snapshot_interval
+        # Verification side by side (see _mine): threads, since PyTorch releases the GIL in its kernels
+        # (measured on 2 cores: two threads computing gradients ran 1.8x faster than one after the other).
+        workers = (os.cpu_count() or 1) if parallel_verify is None else parallel_verify
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="verify") if workers > 1 else None
         super().__init__(seed=seed, params=spec.chain_params, block_interval=block_interval,
                          node_config=node_config, tick=tick)
+
+    def record_block(self, block: Block, miner: str, public: bool = True) -> None:
+        """Note a newly mined block (as the network simulator does); if it is published, every other
+        node that is up and at its parent starts verifying it on the verification pool, so that the
+        nodes check it side by side when it reaches them (``ProofOfGradient.prepare``: the same
+        check, started earlier; a node that has moved on by then checks it as usual)."""
+        super().record_block(block, miner, public)
+        if self._pool is None or not public:
+            return
+        for other, sn in self.nodes.items():
+            if other != miner and sn.up:
+                sn.node.chain.rule.prepare(block, self._pool)
+
+    def close(self) -> None:
+        """Stop the verification pool's threads (they also stop with the process)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     def _make_node(self, sn: SimNode) -> Node:
         chain = LLMChain(self.spec, store=sn.store, clock=self.clock, check_validation=self.check_validation,

@@ -40,7 +40,7 @@ __all__ = ["CANONICAL_DTYPE", "canonical_torch", "compute_gradient", "compute_lo
 
 CANONICAL_DTYPE = torch.float64
 
-_models: dict[tuple, tuple[GPT, threading.Lock]] = {}   # one reusable model per (config, dtype, device)
+_models = threading.local()          # .models: one reusable model per (config, dtype, device), per thread
 _lock = threading.Lock()
 
 
@@ -134,12 +134,12 @@ def compute_loss(cfg: GPTConfig, weights: np.ndarray, x: torch.Tensor, y: torch.
 
 @contextlib.contextmanager
 def _lock_model(cfg: GPTConfig, dtype: torch.dtype, device):
-    """The cached model for this key (weights overwritten by every call), held exclusively."""
+    """This thread's cached model for this key (weights overwritten by every call). One per thread,
+    so that threads compute gradients side by side (the simulator verifies a block on several
+    nodes at once: ``ProofOfGradient.prepare``); a thread's models go with it."""
+    models = _models.__dict__.setdefault("models", {})
     key = (cfg, dtype, str(device))
-    with _lock:
-        if key not in _models:
-            with torch.random.fork_rng(devices=[]):       # GPT() draws an init we overwrite
-                _models[key] = (GPT(cfg, dtype=dtype).to(device), threading.Lock())
-        model, model_lock = _models[key]
-    with model_lock:
-        yield model
+    if key not in models:
+        with _lock, torch.random.fork_rng(devices=[]):    # GPT() draws an init we overwrite; the RNG is global
+            models[key] = GPT(cfg, dtype=dtype).to(device)
+    yield models[key]

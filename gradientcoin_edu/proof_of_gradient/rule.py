@@ -72,6 +72,20 @@ class _Mined(NamedTuple):
     verified: Verified             # with the new weights, whose root the header carries
 
 
+class _Prepared(NamedTuple):
+    """A verification started ahead of time (``prepare``), and everything its result depends on."""
+
+    payload: bytes
+    parent_weights: np.ndarray     # the very (read-only) tip state it runs on: compared by identity
+    dataset: object                # the very dataset object (identity), whose batch it draws
+    validation_on: bool
+    parent_val_loss: float | None
+    future: object                 # concurrent.futures.Future of verify(...) -> Verified (or its InvalidProof)
+
+
+_PREPARED_CACHE = 8
+
+
 class ProofOfGradient(WorkRule):
     """The proof-of-gradient work rule, holding the model weights at the chain tip."""
 
@@ -94,6 +108,7 @@ class ProofOfGradient(WorkRule):
         self._verified: OrderedDict = OrderedDict()     # block hash -> Verified without weights
         self._bodies: OrderedDict = OrderedDict()       # block hash -> payload that passed check_body
         self._mined: _Mined | None = None               # our own newest block (remember_mined)
+        self._prepared: OrderedDict = OrderedDict()     # block hash -> _Prepared (prepare)
 
     # --- state ------------------------------------------------------------------------------
     @property
@@ -198,12 +213,55 @@ class ProofOfGradient(WorkRule):
             mined = self._own_block(block, parent)
             return mined if mined is not None else self._reconnect(block, parent, known)
         validation = self.validation if self.check_validation else None
-        verified = verify(self.params, self.dataset, validation, parent, GradientProof.from_block(block),
-                          header_target(block.header),
-                          parent_val_loss=self.val_loss() if validation is not None else None,
-                          body_q=self._known_body(block))
+        parent_val_loss = self.val_loss() if validation is not None else None
+        verified = self._take_prepared(block, parent, validation is not None, parent_val_loss)
+        if verified is None:
+            verified = verify(self.params, self.dataset, validation, parent, GradientProof.from_block(block),
+                              header_target(block.header), parent_val_loss=parent_val_loss,
+                              body_q=self._known_body(block))
         self.remember_verified(block, verified)
         return verified
+
+    def prepare(self, block, executor) -> bool:
+        """Start the full verification of ``block`` on the tip in ``executor`` (a thread pool), so
+        that connecting it later waits for that result instead of computing it then. The
+        simulator calls this for every node a new block will reach, so that on a machine with
+        more than one core the nodes check it side by side (PyTorch releases the GIL in its
+        kernels). The result is used only if the block is connected on this very tip state, with
+        this very dataset, the same payload bytes and the same guard setting; otherwise the block
+        is verified as usual. Nothing is skipped: it is the same :func:`verify` call, run
+        earlier. Returns whether a verification was started (not for a block that is not on
+        the tip, one verified before, or one whose body does not match its header)."""
+        h = block.hash()
+        if (block.header.prev_hash != self._state.block_hash or h in self._verified or h in self._prepared
+                or not self._state.block_hash):
+            return False
+        try:
+            self.check_body(block)                              # here, not in the worker: it writes a cache
+        except MutatedBlock:
+            return False                                        # connecting it will say why
+        validation = self.validation if self.check_validation else None
+        parent_val_loss = self.val_loss() if validation is not None else None
+        future = executor.submit(verify, self.params, self.dataset, validation, self._state,
+                                 GradientProof.from_block(block), header_target(block.header),
+                                 parent_val_loss=parent_val_loss, body_q=self._known_body(block))
+        self._prepared[h] = _Prepared(block.payload, self._state.weights, self.dataset, validation is not None,
+                                      parent_val_loss, future)
+        while len(self._prepared) > _PREPARED_CACHE:
+            self._prepared.popitem(last=False)[1].future.cancel()
+        return True
+
+    def _take_prepared(self, block, parent: ModelState, validation_on: bool,
+                       parent_val_loss: float | None) -> Verified | None:
+        """The result ``prepare`` started for this block, if it ran on exactly these inputs; else None."""
+        prepared = self._prepared.pop(block.hash(), None)
+        if (prepared is None or prepared.parent_weights is not parent.weights or prepared.dataset is not self.dataset
+                or prepared.validation_on != validation_on or prepared.parent_val_loss != parent_val_loss
+                or prepared.payload != block.payload or parent.block_hash != block.header.prev_hash):
+            if prepared is not None:
+                prepared.future.cancel()
+            return None
+        return prepared.future.result()                         # re-raises the worker's InvalidProof
 
     def remember_mined(self, block, verified: Verified) -> None:
         """``block`` was just mined by this node on the tip, and ``verified`` is what mining computed
