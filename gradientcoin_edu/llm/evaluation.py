@@ -62,7 +62,7 @@ def sentence_prompts(spec, n: int = 40) -> list[str]:
     return out
 
 
-def sum_prompts(spec, n: int = 50) -> list[tuple[str, str]]:
+def sum_prompts(spec, n: int = 100) -> list[tuple[str, str]]:
     """``("\\n3+4=", "7\\n")`` for the distinct sums of the validation text (at most ``n``)."""
     out: dict[str, str] = {}
     for line in _validation_lines(spec):
@@ -90,7 +90,7 @@ class Evaluation:
         return out
 
 
-def evaluate(spec, weights: np.ndarray, n_sentences: int = 40, n_sums: int = 50,
+def evaluate(spec, weights: np.ndarray, n_sentences: int = 40, n_sums: int = 100,
              sample_prompts=SAMPLE_PROMPTS, sample_tokens: int = 16) -> Evaluation:
     """Score integer ``weights`` (or a chain state vector) of ``spec``'s model (see the module docstring)."""
     cfg, tok, s = spec.pog.model, spec.tokenizer, spec.pog.scale_log2
