@@ -235,3 +235,29 @@ def test_the_llm_methods_contribute_ask_and_verify(tmp_path):
         assert err.value.reason == "text-too-short"
     finally:
         server.close()
+
+
+def test_llm_contribute_then_ask_at_once_spends_the_waiting_change(tmp_path):
+    """One confirmed coin: ``contribute`` spends it, and ``ask`` right after pays from the
+    contribution's change, still in the pool; the next block holds both, parent first."""
+    from gradientcoin_edu.llm import LLMChain, LLMSpec
+    from gradientcoin_edu.llm.network import LLMNode, LLMNodeService
+    key = PrivateKey.from_seed(b"llm rpc change test")
+    spec = LLMSpec.builtin("tiny")
+    node = LLMNode("n1", LLMChain(spec), _NullTransport(), miner_address=key.address())
+    service = LLMNodeService(node, tmp_path, key)
+    server = RpcServer(service.methods(), tmp_path, inline=True)
+    client = NodeClient(tmp_path, timeout=30)
+    try:
+        node.mine_block()
+        assert len(node.chain.utxo.coins_of(key.address())) == 1
+        sent = client.contribute("".join(f"{a}+{a}={a + a}\n" for a in range(10)))
+        asked = client.ask("\n3+4=", tokens=4, wait=None)
+        query = node.mempool.get(bytes.fromhex(asked["txid"])[::-1])
+        assert [i.prev_txid.hex() for i in query.inputs] == [bytes.fromhex(sent["txid"])[::-1].hex()]
+        block = node.mine_block()
+        assert [tx.txid for tx in block.txs[1:]] == [bytes.fromhex(sent["txid"])[::-1], query.txid]
+        answer = client.answer(asked["txid"])                           # answered in the block that holds it
+        assert answer["answered"] and answer["verified"] and answer["height"] == 2
+    finally:
+        server.close()

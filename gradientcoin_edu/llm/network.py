@@ -40,25 +40,30 @@ class LLMMempool(Mempool):
     per-block caps - are checked when a miner builds a block."""
 
     def __init__(self, chain: LLMChain, max_txs: int = 5000):
-        super().__init__(max_txs)
+        super().__init__(max_txs, policy=self._minimum_fee)
         self.chain = chain
 
     def add(self, tx: Transaction, utxos, now: float = 0.0) -> int:
+        if tx.kind == KIND_INFERENCE_QUERY:                      # well formed (cheap), before anything else
+            check_query(tx, self.chain.spec.params, self.chain.spec.tokenizer)
+        elif tx.kind == KIND_TRAINING_DATA:
+            contribution_records(tx, self.chain.spec.params, self.chain.spec.tokenizer)
+        return super().add(tx, utxos, now)       # chain bounds, then signatures, then _minimum_fee
+
+    def _minimum_fee(self, tx: Transaction, fee: int) -> None:
+        """The relay minimum of data and query transactions (the pool's policy hook: run after the
+        transaction validated against the coins, with its fee; its reasons get the ``policy-``
+        prefix, so the peer that relayed the transaction is not punished - network/node.py)."""
         spec = self.chain.spec
         if tx.kind == KIND_TRAINING_DATA:
             needed = len(contribution_records(tx, spec.params, spec.tokenizer)) * spec.params.data_fee_per_record
+            reason = "data-fee-too-low"
         elif tx.kind == KIND_INFERENCE_QUERY:
-            check_query(tx, spec.params, spec.tokenizer)
-            needed = spec.params.query_fee
+            needed, reason = spec.params.query_fee, "query-fee-too-low"
         else:
-            return super().add(tx, utxos, now)
-        fee = utxos.validate_transaction(tx)
+            return
         if fee < needed:
-            # A "policy-" reason: our relay minimum, not a consensus rule, so the peer that relayed
-            # it is not punished for it (network/node.py).
-            reason = "policy-data-fee-too-low" if tx.kind == KIND_TRAINING_DATA else "policy-query-fee-too-low"
             raise InvalidTransaction(reason, f"pays a fee of {fee}, needs at least {needed}")
-        return super().add(tx, utxos, now)
 
 
 class LLMNode(Node):
@@ -173,8 +178,7 @@ class LLMNodeService(NodeService):
         if not isinstance(text, str) or len(text) < params.record_tokens:
             raise UsageError("text-too-short", f"a contribution has at least {params.record_tokens} characters")
         text = text[: params.max_records_per_tx * params.record_tokens]
-        tx = build_data_tx(self.node.chain.utxo, self.wallet(wallet), text, params,
-                           exclude=set(self.node.mempool.spends))
+        tx = build_data_tx(self.node.mempool.coins(self.node.chain.utxo), self.wallet(wallet), text, params)
         out = self.submit(tx, "contribution", records=len(text) // params.record_tokens)
         out["fee"] = self.coins(data_fee(text, params))
         return out
@@ -183,8 +187,8 @@ class LLMNodeService(NodeService):
         """Pay for the model to complete PROMPT (TOKENS characters) from the weights at the tip."""
         from .inference import Query, build_query_tx
         query = Query(str(prompt), self.node.chain.height, int(tokens))
-        tx = build_query_tx(self.node.chain.utxo, self.wallet(wallet), query, self.node.chain.spec.params,
-                            exclude=set(self.node.mempool.spends))
+        tx = build_query_tx(self.node.mempool.coins(self.node.chain.utxo), self.wallet(wallet), query,
+                            self.node.chain.spec.params)
         out = self.submit(tx, "query", prompt=query.prompt)
         out.update(weights_height=query.height, fee=self.coins(self.node.chain.spec.params.query_fee))
         return out
