@@ -10,6 +10,10 @@ before its signature is checked.
 
     python benchmarks/mempool_chains.py                 # N = 25, 100, 400
     python benchmarks/mempool_chains.py --lengths 25 200
+
+Then a full pool (``--full``, default 5,000 transactions: synthetic entries, every one paying more
+than the newcomers) and 20 newcomers that pay too little, each a new txid spending the attacker's
+coin: the time of each refusal (``mempool-full``), signature check included.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ import time
 from gradientcoin_edu.crypto.keys import PrivateKey
 from gradientcoin_edu.errors import InvalidTransaction
 from gradientcoin_edu.ledger import COIN, Transaction, TxIn, TxOut, UtxoSet
-from gradientcoin_edu.network.mempool import ChainLimits, Mempool
+from gradientcoin_edu.network.mempool import ChainLimits, Mempool, MempoolEntry
 
 KEY = PrivateKey.from_seed(b"bench-mempool-attacker")
 
@@ -67,9 +71,30 @@ def run(pool: Mempool, utxo: UtxoSet, txs: list[Transaction]) -> dict:
             "select_ms": 1e3 * t_select, "removed": gone, "remove_ms": 1e3 * t_remove}
 
 
+def full_pool_refusals(utxo: UtxoSet, size: int, newcomers: int = 20) -> list[float]:
+    """ms per refused newcomer against a pool of ``size`` better-paying transactions."""
+    pool = Mempool(max_txs=size)
+    for i in range(size):                                   # synthetic members: only their fee and size matter
+        tx = Transaction(inputs=(TxIn(os.urandom(32), 0),), outputs=(TxOut(COIN, KEY.address()),))
+        pool._insert(MempoolEntry(tx, 10_000 + i, tx.size, float(i)), set())
+    (op, out), = utxo.coins_of(KEY.address())
+    times = []
+    for fee in range(1, newcomers + 1):
+        tx = Transaction(inputs=(TxIn(op.txid, op.index),), outputs=(TxOut(out.amount - fee, KEY.address()),))
+        tx = tx.sign_input(0, KEY, out)
+        t = time.perf_counter()
+        try:
+            pool.add(tx, utxo)
+        except InvalidTransaction:
+            pass
+        times.append(1e3 * (time.perf_counter() - t))
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", type=int, nargs="*", default=[25, 100, 400])
+    parser.add_argument("--full", type=int, default=5000, help="size of the full pool (0: skip)")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print("bounds     N  accepted  refused  ms/add  last add ms  ms/refusal  select ms  removed  remove ms")
@@ -81,6 +106,11 @@ def main() -> None:
             print(f"{name:8s} {n:4d} {r['accepted']:9d} {r['refused']:8d} {r['add_ms']:7.2f} {r['last_ms']:12.2f} "
                   f"{r['refused_ms']:11.3f} {r['select_ms']:10.1f} {r['removed']:8d} {r['remove_ms']:10.2f}",
                   flush=True)
+    if args.full:
+        times = full_pool_refusals(utxo, args.full)
+        rest = sorted(times[1:])
+        print(f"full pool of {args.full}: first refusal {times[0]:.2f} ms, the next {len(rest)}: "
+              f"median {rest[len(rest) // 2]:.2f} ms, max {rest[-1]:.2f} ms (signature check included)")
 
 
 if __name__ == "__main__":

@@ -318,6 +318,33 @@ def spend_coin(coin, fee):
     return tx.sign_input(0, ALICE, out)
 
 
+def test_a_full_pool_scores_its_packages_once_not_for_every_refused_newcomer(monkeypatch):
+    """Mallory, facing a full pool, sends transaction after transaction that pays too little, each
+    spending the same confirmed coin with another fee (a new txid each time, and ``mempool-full``
+    costs her no points). Scoring every package of the pool for each of them costs the node a walk
+    over the whole pool (4-8 ms per refusal at 5,000 transactions, about ten times the signature
+    check: docs/benchmarks.md): the pool scores its packages once and keeps that ranking until
+    the pool changes. A change - here one transaction leaving and another entering - ranks again,
+    and the cheapest package *now* in the pool is the one evicted."""
+    node = funded(blocks=4)
+    coins = node.chain.utxo.coins_of(ALICE.address())
+    cheap, rich, richer = spend_coin(coins[0], 100), spend_coin(coins[1], 50_000), spend_coin(coins[2], 30_000)
+    pool = Mempool(max_txs=2)
+    pool.add(cheap, node.chain.utxo)
+    pool.add(rich, node.chain.utxo)
+    scored = []
+    score = pool._descendant_score
+    monkeypatch.setattr(pool, "_descendant_score", lambda txid: scored.append(txid) or score(txid))
+    for fee in range(10, 60, 10):                               # five refused newcomers
+        refused(pool, spend_coin(coins[3], fee), "mempool-full", node.chain.utxo)
+    assert len(scored) == 2                                     # the two pool members, scored once
+    pool.remove(cheap.txid)
+    pool.add(richer, node.chain.utxo)                           # the pool changed: full again
+    pool.add(spend_coin(coins[3], 40_000), node.chain.utxo)     # outbids richer (30,000), not rich
+    assert pool.snapshot() == sorted([rich.txid, spend_coin(coins[3], 40_000).txid])
+    assert len(pool) == 2
+
+
 # ----------------------------------------------------------------------------- reorgs
 
 def _rival_branch(node: Node, fork_height: int, length: int) -> list:

@@ -120,6 +120,7 @@ class Mempool:
         self.spends: dict[OutPoint, bytes] = {}
         self.parents: dict[bytes, set[bytes]] = {}
         self.children: dict[bytes, set[bytes]] = {}
+        self._ranking: list | None = None        # eviction order, kept until the pool changes
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -215,13 +216,16 @@ class Mempool:
 
     def _eviction_victim(self, entry: MempoolEntry, ancestors: set[bytes]) -> bytes | None:
         """When full: the pool transaction whose package (it and its descendants) pays least per
-        byte - never one the newcomer depends on. Raises ``mempool-full`` if it pays at least as much."""
+        byte - never one the newcomer depends on. Raises ``mempool-full`` if it pays at least as much.
+        The ranking is kept until the pool changes: a stream of refused newcomers (each a new txid
+        spending the same coin) costs one walk over the pool, not one each."""
         if len(self.entries) < self.max_txs:
             return None
-        scored = [(self._descendant_score(t), -e.time, t) for t, e in self.entries.items() if t not in ancestors]
-        if not scored:
+        if self._ranking is None:                # scored once per change of the pool, not per newcomer:
+            self._ranking = sorted((self._descendant_score(t), -e.time, t) for t, e in self.entries.items())
+        score, worst = next(((s, t) for s, _, t in self._ranking if t not in ancestors), (None, None))
+        if worst is None:
             raise InvalidTransaction("mempool-full", "the pool is full of this transaction's ancestors")
-        score, _, worst = min(scored)
         if score >= entry.fee_rate:
             raise InvalidTransaction("mempool-full", "the pool is full of transactions paying more")
         return worst
@@ -239,6 +243,7 @@ class Mempool:
 
     def _insert(self, entry: MempoolEntry, parents: set[bytes]) -> None:
         tx, txid = entry.tx, entry.tx.txid
+        self._ranking = None
         self.entries[txid] = entry
         for txin in tx.inputs:
             self.spends[txin.outpoint] = txid
@@ -256,6 +261,7 @@ class Mempool:
         entry = self.entries.pop(txid, None)
         if entry is None:
             return None
+        self._ranking = None
         for txin in entry.tx.inputs:
             if self.spends.get(txin.outpoint) == txid:
                 del self.spends[txin.outpoint]
@@ -319,6 +325,7 @@ class Mempool:
         confirmed = utxos.utxos if isinstance(utxos, PoolCoins) else utxos
         old = [self.entries[t] for t in self.txids()]
         self.entries, self.spends, self.parents, self.children = {}, {}, {}, {}
+        self._ranking = None
         view, dropped = self.coins(confirmed), []
         for entry in old:
             parents = {txin.prev_txid for txin in entry.tx.inputs if txin.prev_txid in self.entries}
