@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -151,6 +152,25 @@ def test_a_block_with_another_payload_than_the_prepared_one_gets_no_shortcut(spe
     assert err.value.reason == "grad-root-mismatch"
     assert node.add_block(block) is AddResult.EXTENDED
     miner.add_block(block)
+    assert _state(node) == _state(miner)
+
+
+def test_a_prepared_verification_cancelled_before_it_ran_is_done_at_the_connect(spec, verifications):
+    """``LLMSimulator.close()`` shuts its pool down and cancels the verifications still queued; a node
+    that connects such a block afterwards verifies it itself (it used to raise ``CancelledError``
+    out of ``add_block``) and ends in the miner's state."""
+    miner, node = LLMChain(spec, clock=CLOCK), LLMChain(spec, clock=CLOCK)
+    block = miner.mine(ALICE.address).block
+    miner.add_block(block)
+    executor, gate = ThreadPoolExecutor(1), threading.Event()
+    executor.submit(gate.wait, 10)                              # the only worker is busy: the check queues
+    assert node.rule.prepare(block, executor) is True
+    executor.shutdown(wait=False, cancel_futures=True)
+    gate.set()
+    assert node.rule._prepared[block.hash()].future.cancelled()
+    verifications.clear()
+    assert node.add_block(block) is AddResult.EXTENDED
+    assert verifications["verify"] == 1                         # done here, at the connect
     assert _state(node) == _state(miner)
 
 
