@@ -276,3 +276,55 @@ def test_a_light_client_pins_the_chunk_count_from_the_chain_parameters(spec):
     assert relabelled, "no relabelling of this tree shape: the attack needs a carried-up last chunk"
     assert not any(verify_weights_chunk(header, fake, spec) for fake in relabelled)
     assert all(verify_weights_chunk(header, prove_weights_chunk(chain, 1, i), spec) for i in range(count))
+
+
+def test_a_forged_gradient_is_refused_before_the_answers_and_the_screen_are_computed(monkeypatch):
+    """A winning header over a junk gradient, carrying paid queries and a junk answers root: the
+    node refuses it for the gradient (one verification, which the stamp pays for) without
+    computing a single answer - the answers of 8 long queries cost several verifications, so
+    checking them first let a forger make a node work far beyond the stamp's price."""
+    import dataclasses
+
+    import numpy as np
+
+    from gradientcoin_edu.chain import Block, compute_tx_root
+    from gradientcoin_edu.chain.work import header_target
+    from gradientcoin_edu.errors import InvalidBlock
+    from gradientcoin_edu.ledger import TxOut, Wallet
+    from gradientcoin_edu.llm import LLMChain, LLMSpec
+    from gradientcoin_edu.llm import rule as llm_rule
+    from gradientcoin_edu.llm.commitment import Commitment, commitment_coinbase
+    from gradientcoin_edu.llm.inference import Query, build_query_tx
+    from gradientcoin_edu.llm.miner import block_template, select_txs
+    from gradientcoin_edu.proof_of_gradient import grad_root, join_payload
+    from gradientcoin_edu.proof_of_gradient.stamp import find_stamp
+
+    spec = LLMSpec.builtin("tiny")
+    clock = lambda: 2_000_000_000                                # noqa: E731
+    mallory = Wallet.from_seed("forger with queries")
+    honest, victim = LLMChain(spec, clock=clock), LLMChain(spec, clock=clock)
+    for _ in range(3):
+        block = honest.mine(mallory.address).block
+        honest.add_block(block)
+        victim.add_block(block)
+    coins = honest.utxo.coins_of(mallory.address)
+    txs = [build_query_tx(honest.utxo, mallory.key, Query(f"q{i} abcdefgh", honest.height, 8), spec.params,
+                          exclude=[o for o, _ in coins if o != op]) for i, (op, _) in enumerate(coins)]
+    chosen, contents, fees, _ = select_txs(honest.rule, honest.utxo, honest.height + 1, txs, True)
+    header, all_txs = block_template(honest, chosen, contents, fees, mallory.address)
+    coinbase = commitment_coinbase(honest.height + 1, [TxOut(all_txs[0].outputs[0].amount, mallory.address)],
+                                   Commitment(honest.dataset.root, bytes(32)), b"")   # a junk answers root
+    all_txs = (coinbase, *all_txs[1:])
+    junk = np.random.default_rng(7).integers(-50, 50, spec.pog.n_params).astype("<i4").tobytes()
+    header = dataclasses.replace(header, tx_root=compute_tx_root(all_txs), grad_root=grad_root(junk, spec.pog.chunk_bytes))
+    target = header_target(header)
+    header = next(h for h in (dataclasses.replace(header, nonce=n) for n in range(1000))
+                  if int.from_bytes(h.hash(), "little") <= target)
+    forged = Block(header, all_txs, join_payload(junk, find_stamp(header.hash(), spec.pog.stamp_log2, target)))
+    answered = []
+    real_answers = llm_rule.LLMRule.answers
+    monkeypatch.setattr(llm_rule.LLMRule, "answers", lambda self, c: answered.append(c) or real_answers(self, c))
+    with pytest.raises(InvalidBlock) as err:
+        victim.add_block(forged)
+    assert err.value.reason == "gradient-mismatch" and answered == []
+    assert victim.tip_hash == honest.tip_hash

@@ -313,12 +313,17 @@ class LLMRule(ProofOfGradient):
             raise InvalidProof("stale-parent", "the block does not build on this rule's tip")
         check_coinbase_payee(block)
         contents = self.contents(block.txs, height, None if spent is None else tx_fees(block.txs, spent))
+        best = self.best_val_loss() if self.check_validation else None
+        # Rule 5 (the gradient, the guard) before the answers and the screen, which can cost several
+        # verifications (8 queries of 64 characters; 256 records): the stamp prices one verification,
+        # so a forged gradient must be refused before anything dearer (docs/protocol.md section 4).
+        parent = self._parent_state(block, height)
+        result = self._verify(block, parent)                          # nothing moves yet
         dataset = self.check_commitment(block, contents)
         if self.screening:
             for tx, records in contents.data:
                 self.screen(tx, records)
-        best = self.best_val_loss() if self.check_validation else None
-        pog_undo = super().connect(block, parent_header, height)     # rule 5; the weights move
+        pog_undo = self._commit(block, parent, result)                # the weights move
         pog_undo = replace(pog_undo, parent_state=None)              # Lion: replayed from a stored state instead
         if best is not None and self._val_loss is not None:
             best = min(best, self._val_loss)

@@ -176,7 +176,10 @@ class ProofOfGradient(WorkRule):
     def connect(self, block, parent_header=None, height: int | None = None) -> Undo:
         """Verify ``block``'s proof against the tip and move the weights; returns the undo record."""
         parent = self._parent_state(block, height)
-        result = self._verify(block, parent)
+        return self._commit(block, parent, self._verify(block, parent))
+
+    def _commit(self, block, parent: ModelState, result: Verified) -> Undo:
+        """Move the tip to ``block`` with the new state ``result`` that ``_verify`` checked on ``parent``."""
         undo = Undo(parent.block_hash, self.weights_root(), result.val_loss_before,
                     None if invertible(self.params) else parent.weights)
         self._state = ModelState(block.hash(), result.weights)
