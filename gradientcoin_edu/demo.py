@@ -197,9 +197,13 @@ def run_llm_demo(blocks: int = 500, miners: int = 3, preset: str = "demo", seed:
         if not story.done:
             raise AssertionError(f"the story stalled, waiting for {story.waiting_for()}")
         sim.settle()
+    except BaseException:                               # Ctrl-C or a failure: stop the helper threads first
+        central.cancel()
+        raise
     finally:
         if bar is not None:
             bar.close()
+        sim.close()                                     # the verification pool (queued checks dropped)
 
     chains = [sim.node(n).chain for n in sim.live()]
     agree = len({c.tip.hash for c in chains}) == 1 and len({c.rule.weights_root() for c in chains}) == 1
@@ -247,18 +251,21 @@ class _Background:
     (PyTorch releases the GIL in its kernels: measured on 2 idle cores, two threads training this
     model ran 1.8x faster than one run after the other). A thread, not a process: a spawned
     process would import the caller's main script again, and a forked one inherits PyTorch's
-    thread pools. ``result()`` waits, and re-raises what the thread raised."""
+    thread pools. ``result()`` waits, and re-raises what the thread raised; ``cancel()`` makes the
+    run stop before its next step and waits for it (a thread still inside PyTorch when the
+    interpreter shuts down, after Ctrl-C, aborts the process)."""
 
     def __init__(self, preset: str, seed: int, steps: int, eval_from: int):
         import threading
         self._out: dict = {}
+        self._stop = threading.Event()
 
         def work():
             try:
-                self._out["run"] = central_run(preset, seed, steps, eval_from)
+                self._out["run"] = central_run(preset, seed, steps, eval_from, self._stop)
             except BaseException as err:                     # noqa: BLE001 - handed to result()
                 self._out["error"] = err
-        self._thread = threading.Thread(target=work, name="central-baseline", daemon=True)
+        self._thread = threading.Thread(target=work, name="central-baseline")
         self._thread.start()
 
     def result(self):
@@ -267,14 +274,18 @@ class _Background:
             raise self._out["error"]
         return self._out["run"]
 
+    def cancel(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
-def central_run(preset: str, seed: int, steps: int, eval_from: int):
+
+def central_run(preset: str, seed: int, steps: int, eval_from: int, stop=None):
     """Central training of the ``preset`` network's model for ``steps`` steps, with the validation
     loss at every step from ``eval_from`` on (the demo's baseline)."""
     from .llm import LLMSpec
     from .llm.baseline import central_training
     run = central_training(LLMSpec.builtin(preset, seed=seed), steps, seed=seed,
-                           eval_at=range(eval_from, steps + 1))
+                           eval_at=range(eval_from, steps + 1), stop=stop)
     run.weights = None                                        # the demo needs only the losses
     return run
 

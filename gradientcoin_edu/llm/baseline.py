@@ -84,9 +84,11 @@ def make_optimizer(pog, model, optimizer: str = "chain") -> tuple[torch.optim.Op
 
 def central_training(spec, n_steps: int, seed: int = 0, dtype: torch.dtype = torch.float64,
                      eval_every: int | None = None, optimizer: str = "chain",
-                     eval_at: Sequence[int] = ()) -> CentralRun:
+                     eval_at: Sequence[int] = (), stop=None) -> CentralRun:
     """Train ``spec``'s model centrally for ``n_steps`` steps; validation loss at step 0, every
-    ``eval_every`` steps, at the steps ``eval_at`` and at the end (not timed)."""
+    ``eval_every`` steps, at the steps ``eval_at`` and at the end (not timed). ``stop``: an object
+    with ``is_set()`` (a ``threading.Event``) checked before every step; when set, training ends
+    there (a background run told to give up)."""
     pog = spec.pog
     model = to_model(pog.model, pog.genesis_weights(), pog.scale_log2, dtype=dtype)
     opt, lr_at = make_optimizer(pog, model, optimizer)
@@ -104,6 +106,8 @@ def central_training(spec, n_steps: int, seed: int = 0, dtype: torch.dtype = tor
 
     evaluate(0)
     for step in range(1, n_steps + 1):
+        if stop is not None and stop.is_set():
+            break
         start = time.process_time()
         x, y = spec.train.batch(rng.integers(0, len(spec.train), pog.batch_size))
         for group in opt.param_groups:
