@@ -14,7 +14,6 @@ nonce. Taught in notebook 08.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import NamedTuple
 
 import numpy as np
 
@@ -52,7 +51,8 @@ class Attempt(HeaderFields):
         return ticket_value(self.ticket) <= target
 
 
-class MiningResult(NamedTuple):
+@dataclass(frozen=True, eq=False)
+class MiningResult(HeaderFields):
     """A winning attempt with its stamp: the block's header and payload."""
 
     header: object                  # the block header (chain.BlockHeader)
@@ -60,18 +60,6 @@ class MiningResult(NamedTuple):
     weights: np.ndarray             # W_new (int64)
     attempts: int                   # gradients computed, including the winning one
     loss: float                     # training loss of the winning batch (before the update)
-
-    @property
-    def nonce(self) -> int:
-        return self.header.nonce
-
-    @property
-    def grad_root(self) -> bytes:
-        return self.header.grad_root
-
-    @property
-    def weights_root(self) -> bytes:
-        return self.header.weights_root
 
     @property
     def ticket(self) -> bytes:
