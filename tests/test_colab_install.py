@@ -7,24 +7,17 @@ can run the two slow files on different workers.
 """
 from __future__ import annotations
 
-import importlib.util
 import pathlib
 import tempfile
 
 import pytest
+from _scripts import load_script
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 HANG_LIMIT_S = 300
 
 
-def _load_course_table():
-    spec = importlib.util.spec_from_file_location("course_table", ROOT / "scripts" / "course_table.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-course_table = _load_course_table()
+course_table = load_script("course_table")
 
 
 COLAB_URL = "git+https://github.com/gradientcoin-edu/gradientcoin_edu"

@@ -26,6 +26,7 @@ import re
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from _scripts import load_script
 
 from gradientcoin_edu import exercises
 
@@ -44,14 +45,7 @@ import gradientcoin_edu
 gradientcoin_edu.print_environment()'''
 
 
-def _load_course_table():
-    spec = importlib.util.spec_from_file_location("course_table", ROOT / "scripts" / "course_table.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-course_table = _load_course_table()
+course_table = load_script("course_table")
 
 
 def notebook_files(notebooks_dir: pathlib.Path) -> list[pathlib.Path]:

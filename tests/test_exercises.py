@@ -12,6 +12,7 @@ import tempfile
 import pytest
 
 from gradientcoin_edu import exercises
+from _scripts import load_script
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXERCISES = exercises.all_exercises()
@@ -109,14 +110,6 @@ def test_every_notebook_has_at_least_two_exercises():
         assert count >= 2, f"notebook {number} has {count} exercises, needs at least 2"
 
 
-def _load_course_table():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("course_table", ROOT / "scripts" / "course_table.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _answer_cell(ex_id: str, name: str, how: str) -> str:
     """The source that replaces an exercise stub: the reference solution, a wrong answer, or the stub."""
     if how == "solution":
@@ -134,7 +127,7 @@ def test_run_all_goes_on_past_wrong_answers(tmp_path):
     cell shows its verdict (the wrong one with its hint, on stderr)."""
     import nbformat
 
-    course_table = _load_course_table()
+    course_table = load_script("course_table")
     [path] = sorted(ROOT.glob("notebooks/03_*.ipynb"))
     nb = nbformat.read(str(path), as_version=4)
     plan = {"03.1": "wrong", "03.2": "untouched", "03.3": "solution", "03.4": "solution"}

@@ -18,7 +18,6 @@ A cheap static check (no kernel) and a self-test of the harness (one small kerne
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import pathlib
 import re
@@ -28,19 +27,13 @@ import tempfile
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
+from _scripts import load_script
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ENV_VAR = "GRADIENTCOIN_FRESH_ENV"
 
 
-def _load_course_table():
-    spec = importlib.util.spec_from_file_location("course_table", ROOT / "scripts" / "course_table.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-course_table = _load_course_table()
+course_table = load_script("course_table")
 NOTEBOOK_PATHS = course_table.notebook_paths()
 
 GUARD = '''# guard (added by tests/test_notebooks_fresh_env.py, not part of the notebook)

@@ -11,7 +11,6 @@ installs both, so in CI nothing here is skipped). The build is cached under ``bu
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import os
 import pkgutil
@@ -24,6 +23,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from _scripts import load_script
 
 for _module in ("sphinx", "myst_nb", "sphinx_book_theme", "sphinx_revealjs"):
     pytest.importorskip(_module, reason='the site needs the [site] extra: pip install -e ".[site]"')
@@ -35,14 +35,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 PAGE_TIMEOUT_MS = 30_000
 
 
-def _load_build_script():
-    spec = importlib.util.spec_from_file_location("build_site", REPO / "scripts" / "build_site.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-build_site = _load_build_script()
+build_site = load_script("build_site")
 
 
 @pytest.fixture(scope="session")
