@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from gradientcoin_edu.llm import LLMSpec
+from gradientcoin_edu.proof_of_gradient import gradient as gradient_module
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -21,3 +22,18 @@ def one_torch_thread():
 def spec() -> LLMSpec:
     """The tiny LLM preset."""
     return LLMSpec.builtin("tiny")
+
+
+@pytest.fixture
+def gradients(monkeypatch) -> list:
+    """Counts the gradients computed (every ticket and every verification costs one): one entry per
+    ``compute_gradient`` call, in any thread."""
+    calls = []
+    real = gradient_module.compute_gradient
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gradient_module, "compute_gradient", counting)
+    return calls

@@ -23,12 +23,11 @@ from gradientcoin_edu.llm.miner import mine_proof
 from gradientcoin_edu.llm.rule import miner_id_for
 from gradientcoin_edu.model import GPTConfig
 from gradientcoin_edu.proof_of_gradient import PoGParams, stamped_payload
-from gradientcoin_edu.proof_of_gradient import gradient as gradient_module
 from gradientcoin_edu.proof_of_gradient import grad_root, join_payload
 from gradientcoin_edu.proof_of_gradient.params import (FLOPS_PER_HASH, GRIND_LOG2, MAX_PARAMS, STAMP_BASE_HASHES,
                                                        verify_flops)
 from gradientcoin_edu.proof_of_gradient.stamp import find_stamp, stamp_hash, stamp_target
-from _fixtures import one_torch_thread, spec  # noqa: F401 (fixtures)
+from _fixtures import gradients, one_torch_thread, spec  # noqa: F401 (fixtures)
 
 CLOCK = lambda: 2_000_000_000                      # noqa: E731
 ALICE = Wallet.from_seed("pog-alice")
@@ -37,20 +36,6 @@ MALLORY = Wallet.from_seed("pog-mallory")
 
 def state(chain: LLMChain):
     return chain.tip.hash, chain.height, chain.rule.weights_root(), chain.utxo.copy(), len(chain.dataset)
-
-
-@pytest.fixture
-def gradients(monkeypatch):
-    """Counts the gradients computed (every ticket and every verification costs one)."""
-    calls = []
-    real = gradient_module.compute_gradient
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(gradient_module, "compute_gradient", counting)
-    return calls
 
 
 def redressed(chain: LLMChain, block: Block, header_changes: dict, txs=None) -> Block:

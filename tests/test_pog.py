@@ -23,10 +23,9 @@ from gradientcoin_edu.proof_of_gradient import (GradientProof, ModelState, PoGPa
                                                 quantize, select_batch, stamped_payload, ticket, ticket_value,
                                                 undo_update,
                                                 validation_loss, verify)
-from gradientcoin_edu.proof_of_gradient import gradient as gradient_module
 from gradientcoin_edu.proof_of_gradient import params as params_module
 from gradientcoin_edu.proof_of_gradient.noise import measure_noise, near_boundary
-from _fixtures import one_torch_thread  # noqa: F401 (fixtures)
+from _fixtures import gradients, one_torch_thread  # noqa: F401 (fixtures)
 
 EASIEST = 2**256 - 1
 PARENT = hashlib.sha256(b"parent block").digest()
@@ -140,20 +139,12 @@ def test_clipping_bounds_the_gradient(params, data, w0):
 
 # --- mining -----------------------------------------------------------------------------------
 
-def test_every_attempt_costs_a_gradient(params, data, w0, monkeypatch):
-    calls = []
-    real = gradient_module.compute_gradient
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(gradient_module, "compute_gradient", counting)
+def test_every_attempt_costs_a_gradient(params, data, w0, gradients):
     target = 2**256 // 8                                   # about 1 ticket in 8 wins
     result = mine(params, data[0], TEMPLATE, w0, target, max_attempts=200)
     assert result is not None and ticket_value(result.ticket) <= target
     assert result.ticket == result.header.hash()
-    assert len(calls) == result.attempts                   # one gradient per ticket
+    assert len(gradients) == result.attempts               # one gradient per ticket
     assert result.weights_root == weights_root(result.weights, params.chunk_bytes)
     assert mine(params, data[0], TEMPLATE, w0, 0, max_attempts=3) is None
 
