@@ -207,57 +207,50 @@ def test_private_files_are_0600_and_never_follow_a_symlink(tmp_path):
     assert stat.S_IMODE(os.stat(link).st_mode) == 0o600
 
 
-def test_the_llm_methods_contribute_ask_and_verify(tmp_path):
+@pytest.fixture
+def llm_served(tmp_path):
+    """An LLM node (``tiny`` network) serving RPC in this thread: (node, its key, a client)."""
     from gradientcoin_edu.llm import LLMChain, LLMSpec
     from gradientcoin_edu.llm.network import LLMNode, LLMNodeService
     key = PrivateKey.from_seed(b"llm rpc test")
-    spec = LLMSpec.builtin("tiny")
-    node = LLMNode("n1", LLMChain(spec), _NullTransport(), miner_address=key.address())
-    service = LLMNodeService(node, tmp_path, key)
-    server = RpcServer(service.methods(), tmp_path, inline=True)
-    client = NodeClient(tmp_path, timeout=30)
-    try:
-        node.mine_block()
-        text = "".join(f"{a}+{b}={a + b}\n" for a in range(10) for b in range(10))
-        sent = client.contribute(text)
-        records_before = len(node.chain.dataset)
-        node.mine_block()
-        assert client.gettx(sent["txid"])["height"] == 2 and len(node.chain.dataset) > records_before
-        asked = client.ask("\n3+4=", tokens=6, wait=None)
-        assert client.answer(asked["txid"])["answered"] is False
-        node.mine_block()
-        answer = client.answer(asked["txid"])
-        assert answer["answered"] and answer["verified"] and answer["height"] == 3 and len(answer["text"]) == 6
-        assert answer["text"] == node.chain.find_answer(bytes.fromhex(asked["txid"])[::-1])[1].text
-        assert set(client.call("losscurve")) == {"3"}
-        with pytest.raises(RpcError) as err:
-            client.contribute("short")
-        assert err.value.reason == "text-too-short"
-    finally:
-        server.close()
+    node = LLMNode("n1", LLMChain(LLMSpec.builtin("tiny")), _NullTransport(), miner_address=key.address())
+    server = RpcServer(LLMNodeService(node, tmp_path, key).methods(), tmp_path, inline=True)
+    yield node, key, NodeClient(tmp_path, timeout=30)
+    server.close()
 
 
-def test_llm_contribute_then_ask_at_once_spends_the_waiting_change(tmp_path):
+def test_the_llm_methods_contribute_ask_and_verify(llm_served):
+    node, _, client = llm_served
+    node.mine_block()
+    text = "".join(f"{a}+{b}={a + b}\n" for a in range(10) for b in range(10))
+    sent = client.contribute(text)
+    records_before = len(node.chain.dataset)
+    node.mine_block()
+    assert client.gettx(sent["txid"])["height"] == 2 and len(node.chain.dataset) > records_before
+    asked = client.ask("\n3+4=", tokens=6, wait=None)
+    assert client.answer(asked["txid"])["answered"] is False
+    node.mine_block()
+    answer = client.answer(asked["txid"])
+    assert answer["answered"] and answer["verified"] and answer["height"] == 3 and len(answer["text"]) == 6
+    assert answer["text"] == node.chain.find_answer(bytes.fromhex(asked["txid"])[::-1])[1].text
+    assert set(client.call("losscurve")) == {"3"}
+    with pytest.raises(RpcError) as err:
+        client.contribute("short")
+    assert err.value.reason == "text-too-short"
+
+
+def test_llm_contribute_then_ask_at_once_spends_the_waiting_change(llm_served):
     """One confirmed coin: ``contribute`` spends it, and ``ask`` right after pays from the
-    contribution's change, still in the pool; the next block holds both, parent first."""
-    from gradientcoin_edu.llm import LLMChain, LLMSpec
-    from gradientcoin_edu.llm.network import LLMNode, LLMNodeService
-    key = PrivateKey.from_seed(b"llm rpc change test")
-    spec = LLMSpec.builtin("tiny")
-    node = LLMNode("n1", LLMChain(spec), _NullTransport(), miner_address=key.address())
-    service = LLMNodeService(node, tmp_path, key)
-    server = RpcServer(service.methods(), tmp_path, inline=True)
-    client = NodeClient(tmp_path, timeout=30)
-    try:
-        node.mine_block()
-        assert len(node.chain.utxo.coins_of(key.address())) == 1
-        sent = client.contribute("".join(f"{a}+{a}={a + a}\n" for a in range(10)))
-        asked = client.ask("\n3+4=", tokens=4, wait=None)
-        query = node.mempool.get(bytes.fromhex(asked["txid"])[::-1])
-        assert [i.prev_txid.hex() for i in query.inputs] == [bytes.fromhex(sent["txid"])[::-1].hex()]
-        block = node.mine_block()
-        assert [tx.txid for tx in block.txs[1:]] == [bytes.fromhex(sent["txid"])[::-1], query.txid]
-        answer = client.answer(asked["txid"])                           # answered in the block that holds it
-        assert answer["answered"] and answer["verified"] and answer["height"] == 2
-    finally:
-        server.close()
+    contribution's change, still in the pool; the next block holds both, parent first, and
+    answers the query."""
+    node, key, client = llm_served
+    node.mine_block()
+    assert len(node.chain.utxo.coins_of(key.address())) == 1
+    sent = client.contribute("".join(f"{a}+{a}={a + a}\n" for a in range(10)))
+    asked = client.ask("\n3+4=", tokens=4, wait=None)
+    query = node.mempool.get(bytes.fromhex(asked["txid"])[::-1])
+    assert [i.prev_txid.hex() for i in query.inputs] == [bytes.fromhex(sent["txid"])[::-1].hex()]
+    block = node.mine_block()
+    assert [tx.txid for tx in block.txs[1:]] == [bytes.fromhex(sent["txid"])[::-1], query.txid]
+    answer = client.answer(asked["txid"])                           # answered in the block that holds it
+    assert answer["answered"] and answer["verified"] and answer["height"] == 2
