@@ -163,17 +163,19 @@ def parts(preset: str) -> dict:
     return {k: 1000 * (statistics.mean(v) if k.startswith("stamp") else _median(v)) for k, v in t.items()}
 
 
-def _stamp_seconds(preset: str, _cache={}) -> float:
-    """CPU seconds of one stamp search on ``preset`` at the easiest target (a fresh random block hash)."""
-    from gradientcoin_edu.llm import EASIEST_BITS, LLMSpec
+def stamp_mean_seconds(preset: str, searches: int = 40) -> float:
+    """Mean CPU seconds of one stamp search on ``preset`` at the easiest target, over ``searches``
+    fresh random block hashes (the search time is geometric: the mean, not the median)."""
     from gradientcoin_edu.chain.bits import bits_to_target
+    from gradientcoin_edu.llm import EASIEST_BITS, LLMSpec
     from gradientcoin_edu.proof_of_gradient.stamp import find_stamp
-    if preset not in _cache:
-        _cache[preset] = (LLMSpec.builtin(preset).pog.stamp_log2, bits_to_target(EASIEST_BITS))
-    log2, target = _cache[preset]
-    start = time.process_time()
-    find_stamp(os.urandom(32), log2, target)
-    return time.process_time() - start
+    log2, target = LLMSpec.builtin(preset).pog.stamp_log2, bits_to_target(EASIEST_BITS)
+    times = []
+    for _ in range(searches):
+        start = time.process_time()
+        find_stamp(os.urandom(32), log2, target)
+        times.append(time.process_time() - start)
+    return statistics.mean(times)
 
 
 def guard_study(records=(64, 16, 8), steps: int = 200, warm: int = 50, blocks: int = 25,
@@ -288,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n2. decentralization tax: CPU time (process time, one thread) per applied step")
     for n, v in sec.items():
         print(f"   {n:>26}: {1000 * v:7.1f} ms   chain / this = {sec['chain'] / v:5.2f}x")
-    stamp = statistics.mean([_stamp_seconds(args.preset) for _ in range(40)])      # geometric: the mean, not the median
+    stamp = stamp_mean_seconds(args.preset)
     central = {n: v for n, v in sec.items() if not n.startswith("chain")}
     print(f"   the stamp alone (2^stamp_log2 hashes at the easiest target, mean of 40): {1000 * stamp:.1f} ms; "
           f"the chain without it: {1000 * (sec['chain'] - stamp):.1f} ms = "
