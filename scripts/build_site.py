@@ -108,31 +108,29 @@ def execute_notebook(nb_path: Path, target: Path) -> float:
     return seconds
 
 
-def _describe_controls(model_id: str, state: dict, seen: set) -> list[str]:
-    """Names and values of the controls (sliders, dropdowns, ...) under one widget model."""
+def _widget_models(model_id: str, state: dict, seen: set):
+    """The state of the widget model ``model_id`` and of every model under it (children first
+    to last, depth first), each once."""
     if model_id in seen or model_id not in state:
-        return []
+        return
     seen.add(model_id)
     model = state[model_id]["state"]
-    found = []
-    if "value" in model and model.get("_model_name") not in {"OutputModel", "HTMLModel", "LabelModel"}:
-        label = model.get("description") or model.get("_model_name", "control").removesuffix("Model")
-        found.append(f"{label} = {model['value']}")
+    yield model
     for child in model.get("children", []):
-        found += _describe_controls(str(child).removeprefix("IPY_MODEL_"), state, seen)
-    return found
+        yield from _widget_models(str(child).removeprefix("IPY_MODEL_"), state, seen)
+
+
+def _describe_controls(model_id: str, state: dict, seen: set) -> list[str]:
+    """Names and values of the controls (sliders, dropdowns, ...) under one widget model."""
+    return [f"{model.get('description') or model.get('_model_name', 'control').removesuffix('Model')} = "
+            f"{model['value']}" for model in _widget_models(model_id, state, seen)
+            if "value" in model and model.get("_model_name") not in {"OutputModel", "HTMLModel", "LabelModel"}]
 
 
 def _outputs_of(model_id: str, state: dict, seen: set) -> list[dict]:
     """The outputs held by every ``Output`` widget under one widget model, in order."""
-    if model_id in seen or model_id not in state:
-        return []
-    seen.add(model_id)
-    model = state[model_id]["state"]
-    outputs = list(model.get("outputs", [])) if model.get("_model_name") == "OutputModel" else []
-    for child in model.get("children", []):
-        outputs += _outputs_of(str(child).removeprefix("IPY_MODEL_"), state, seen)
-    return outputs
+    return [output for model in _widget_models(model_id, state, seen) if model.get("_model_name") == "OutputModel"
+            for output in model.get("outputs", [])]
 
 
 def static_widget_fallbacks(nb) -> int:
