@@ -27,10 +27,14 @@ from __future__ import annotations
 
 import base64
 import hmac
+import io
 import json
+import logging
 import queue
 import secrets
+import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,6 +51,13 @@ COOKIE_NAME = ".cookie"
 RPC_INFO_NAME = "rpc.json"
 COOKIE_USER = "__cookie__"
 MAX_REQUEST_BYTES = 1_000_000
+# Per-connection limits (Bitcoin Core's -rpcservertimeout is 30 s; its -rpcworkqueue bounds waiting work)
+HEADER_TIMEOUT = 30.0        # seconds from a connection (or its previous reply) to the end of the headers
+BODY_TIMEOUT = 30.0          # seconds from the end of the headers to the end of the body
+WRITE_TIMEOUT = 30.0         # seconds one send of the reply may block on a client that does not read
+MAX_CONNECTIONS = 32         # open RPC connections; beyond, the oldest one still sending its request goes
+
+log = logging.getLogger("gradientcoin.rpc")
 
 # JSON-RPC 2.0 error codes (the specification's, plus one for the node's own rejections)
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS = -32700, -32600, -32601, -32602
@@ -75,36 +86,153 @@ class _Call:
         self.error: dict | None = None
 
 
+class _DeadlineReader(io.RawIOBase):
+    """A socket's reading side that fails with ``TimeoutError`` once ``deadline`` (monotonic) passes.
+
+    A plain socket timeout bounds each ``recv``; a client that sends one byte every few seconds
+    (slowloris) never trips it. Here every ``recv`` may only wait for what is left of the deadline,
+    so the whole request line, headers and body must arrive in time, however they are dribbled."""
+
+    def __init__(self, sock: socket.socket):
+        super().__init__()
+        self.sock = sock
+        self.deadline: float | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the request did not arrive in time")
+            self.sock.settimeout(left)
+        return self.sock.recv_into(buffer)
+
+
+class _Connection:
+    """What the server knows of one open connection: its socket, when it opened, whether the
+    node is working on its request (``busy``: never closed to make room)."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock, self.opened, self.busy = sock, time.monotonic(), False
+
+
+class _HttpServer(ThreadingHTTPServer):
+    """``ThreadingHTTPServer`` with a bound on open connections.
+
+    Each connection has its own thread; at ``max_connections``, a newcomer makes room by closing
+    the oldest connection that is still sending its request (a half-sent request is all a
+    slowloris holds); if every connection is busy with the node, the newcomer gets ``503``."""
+
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 128          # the listen backlog: a burst of connects is queued, not reset
+
+    def __init__(self, address, handler, max_connections: int):
+        self.max_connections = max_connections
+        self.connections: dict[socket.socket, _Connection] = {}      # in arrival order
+        self.lock = threading.Lock()
+        self.evicted = self.refused = 0
+        super().__init__(address, handler)
+
+    def process_request(self, request, client_address):
+        with self.lock:
+            if len(self.connections) >= self.max_connections:
+                victim = next((c for c in self.connections.values() if not c.busy), None)
+                if victim is None:
+                    self.refused += 1
+                    self._refuse(request)
+                    return
+                self.evicted += 1
+                self.connections.pop(victim.sock)
+                _hang_up(victim.sock)          # its thread wakes up on EOF, ends and closes the socket
+            self.connections[request] = _Connection(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self.lock:
+            self.connections.pop(request, None)
+        super().shutdown_request(request)
+
+    def connection(self, sock) -> _Connection | None:
+        with self.lock:
+            return self.connections.get(sock)
+
+    def _refuse(self, request) -> None:
+        body = b'{"error": "the node\'s RPC is busy: every connection is waiting for the node; try again"}'
+        try:
+            request.setblocking(False)
+            request.send(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                         b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        except OSError:
+            pass
+        super().shutdown_request(request)
+
+    def hang_up_all(self) -> None:
+        with self.lock:
+            conns, self.connections = list(self.connections), {}
+        for sock in conns:
+            _hang_up(sock)
+
+    def handle_error(self, request, client_address):
+        """A client that went away mid-request is not the node's error: log it, print nothing."""
+        import sys
+        log.debug("RPC connection from %s ended: %s", client_address, sys.exc_info()[1])
+
+
+def _hang_up(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
 class RpcServer:
     """JSON-RPC 2.0 on ``http://127.0.0.1:PORT/`` for the methods in ``methods`` (name -> callable).
 
     ``port=0`` picks a free port. The cookie and ``rpc.json`` are written to ``datadir``. Call
     :meth:`serve_pending` from the thread that owns the node (it runs the waiting requests);
     with ``inline=True`` requests run in the HTTP thread instead (for objects that are thread-safe).
+    ``timeout``: how long a request waits for the node. Limits per connection, so that no client
+    holds the server: the request line and headers must arrive within ``header_timeout`` seconds
+    (counted from the connection, or from the previous reply on a kept-alive one), the body within
+    ``body_timeout`` after them, a reply send may block ``write_timeout``; at most
+    ``max_connections`` are open (beyond, the oldest one still sending its request is closed).
     """
 
     def __init__(self, methods: dict[str, Callable], datadir: str | Path, port: int = 0,
-                 host: str = "127.0.0.1", inline: bool = False, timeout: float = 60.0):
+                 host: str = "127.0.0.1", inline: bool = False, timeout: float = 60.0,
+                 header_timeout: float = HEADER_TIMEOUT, body_timeout: float = BODY_TIMEOUT,
+                 write_timeout: float = WRITE_TIMEOUT, max_connections: int = MAX_CONNECTIONS):
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise UsageError("rpc-not-local", "the RPC server listens on localhost only")
+        if min(header_timeout, body_timeout, write_timeout) <= 0 or max_connections < 1:
+            raise UsageError("rpc-limits", "RPC timeouts are positive and at least one connection is allowed")
         self.methods = dict(methods)
         self.datadir = Path(datadir)
         self.inline, self.timeout = inline, timeout
+        self.header_timeout, self.body_timeout, self.write_timeout = header_timeout, body_timeout, write_timeout
         self.calls: queue.Queue[_Call] = queue.Queue()
         self.password = secrets.token_hex(32)
         try:
-            self.httpd = ThreadingHTTPServer((host, port), self._handler_class())
+            self.httpd = _HttpServer((host, port), self._handler_class(), max_connections)
         except OSError as err:
             raise UsageError("rpc-port-in-use",
                              f"cannot listen for RPC on {host}:{port}: {err.strerror}; "
                              "choose another --rpc-port (or 0 for any free port)") from None
-        self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/"
         write_private(self.datadir / COOKIE_NAME, f"{COOKIE_USER}:{self.password}".encode())
         write_private(self.datadir / RPC_INFO_NAME, json.dumps({"url": self.url, "port": self.port}).encode())
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="rpc", daemon=True)
         self._thread.start()
+
+    @property
+    def open_connections(self) -> int:
+        """RPC connections open now (at most ``max_connections``)."""
+        with self.httpd.lock:
+            return len(self.httpd.connections)
 
     # -------------------------------------------------------------- node side
     def serve_pending(self, limit: int = 50) -> int:
@@ -144,6 +272,7 @@ class RpcServer:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+        self.httpd.hang_up_all()                      # their threads end at once
         while True:                                   # answer whoever still waits
             try:
                 call = self.calls.get_nowait()
@@ -165,30 +294,58 @@ class RpcServer:
             protocol_version = "HTTP/1.1"
 
             def log_message(self, fmt, *args):      # quiet: the node has its own log
-                pass
+                log.debug("RPC %s: " + fmt, self.client_address, *args)
+
+            def setup(self):
+                super().setup()
+                self.reader = _DeadlineReader(self.connection)
+                self.rfile = io.BufferedReader(self.reader)
+                self.conn = server.httpd.connection(self.connection)
+
+            def handle_one_request(self):
+                # waiting for a request and reading its headers: closable to make room
+                self._set_busy(False)
+                self.reader.deadline = time.monotonic() + server.header_timeout
+                super().handle_one_request()
+
+            def _set_busy(self, busy: bool) -> None:
+                if self.conn is not None:
+                    with server.httpd.lock:
+                        self.conn.busy = busy
 
             def do_POST(self):                      # noqa: N802 (http.server's naming)
                 if not server._authorized(self.headers.get("Authorization", "")):
                     self._reply(401, b'{"error": "wrong or missing cookie"}',
-                                {"WWW-Authenticate": 'Basic realm="gradientcoin"'})
+                                {"WWW-Authenticate": 'Basic realm="gradientcoin"'}, close=True)
                     return
                 try:
                     length = int(self.headers.get("Content-Length", "0"))
                 except ValueError:
                     length = -1
                 if not 0 <= length <= MAX_REQUEST_BYTES:
-                    self._reply(413, b'{"error": "request too large"}')
+                    self._reply(413, json.dumps({"error": f"a request is at most {MAX_REQUEST_BYTES} bytes"}).encode(),
+                                close=True)
                     return
+                self.reader.deadline = time.monotonic() + server.body_timeout
                 body = self.rfile.read(length)
+                if len(body) < length:               # the client hung up (or was closed) mid-body
+                    self.close_connection = True
+                    return
+                self.reader.deadline = None
+                self._set_busy(True)
                 self._reply(200, json.dumps(server._handle(body)).encode())
 
             def do_GET(self):                       # noqa: N802
-                self._reply(405, b'{"error": "POST a JSON-RPC 2.0 request"}')
+                self._reply(405, b'{"error": "POST a JSON-RPC 2.0 request"}', close=True)
 
-            def _reply(self, status: int, body: bytes, headers: dict | None = None):
+            def _reply(self, status: int, body: bytes, headers: dict | None = None, close: bool = False):
+                self.connection.settimeout(server.write_timeout)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
+                if close:                           # the body we did not read must not become a request
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
                 self.end_headers()
@@ -279,6 +436,9 @@ class NodeClient:
         self._id += 1
         body = json.dumps({"jsonrpc": "2.0", "id": self._id, "method": method,
                            "params": kwargs if kwargs else list(args)}).encode()
+        if len(body) > MAX_REQUEST_BYTES:          # the node would refuse it unread: say so before sending
+            raise RpcError("too-large", f"the {method} request is {len(body):,} bytes; the node takes at most "
+                                        f"{MAX_REQUEST_BYTES:,} bytes in one request", 413)
         auth = base64.b64encode(cookie.encode()).decode()
         req = urllib.request.Request(url, data=body, method="POST", headers={
             "Content-Type": "application/json", "Authorization": f"Basic {auth}"})
@@ -289,6 +449,12 @@ class NodeClient:
             if err.code == 401:
                 raise RpcError("unauthorized", f"the node at {url} refused the cookie: use the cookie of this "
                                                "node's data dir (it changes each time the node starts)", 401) from None
+            if err.code == 413:
+                raise RpcError("too-large", f"the request is {len(body):,} bytes; the node takes at most "
+                                            f"{MAX_REQUEST_BYTES:,} bytes in one request", 413) from None
+            if err.code == 503:
+                raise RpcError("busy", f"the node at {url} is busy (every RPC connection is waiting for it); "
+                                       "try again in a moment", 503) from None
             raise RpcError("http-error", f"the node at {url} answered HTTP {err.code}", err.code) from None
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as err:
             why = getattr(err, "reason", err)

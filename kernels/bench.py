@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-__all__ = ["add_arguments", "check_arguments", "run", "main"]
+__all__ = ["add_arguments", "check_arguments", "run", "main", "compile_only", "compile_cases", "parse_arch"]
 
 MB = 1 << 20
 CPU_SIZES_MB = [1, 4, 16, 64]
@@ -193,18 +193,24 @@ def bench_nonces(args, cuda: bool) -> dict[str, dict[str, float]]:
 # compile-only: registers and spills per kernel for a GPU architecture, no GPU needed
 # ---------------------------------------------------------------------------------------------
 
-def compile_only(arch: str) -> int:
+# the kernel modules ``--compile-only`` compiles (kernels/triton_*.py)
+COMPILED_MODULES = ("triton_chunk_hash", "triton_fused_verify", "triton_merkle_root", "triton_nonce_search")
+
+
+def parse_arch(arch: str) -> int:
+    """``sm_90`` (or ``90``) -> compute capability 90; a ``UsageError`` for anything else."""
+    from gradientcoin_edu.errors import UsageError
+    digits = arch.strip().lower().removeprefix("sm_")
+    if not digits.isdigit() or not 30 <= int(digits) <= 200:
+        raise UsageError("bad-arch", f"--compile-only takes a CUDA architecture such as sm_90 or sm_75, not {arch!r}")
+    return int(digits)
+
+
+def compile_cases() -> list[tuple[str, object, dict, dict]]:
+    """(label, Triton kernel, signature, constants) for every kernel ``--compile-only`` compiles."""
     import importlib
-    import subprocess
-    import tempfile
-
-    import triton
-    from triton.backends.compiler import GPUTarget
-    from triton.compiler import ASTSource
-
-    cc = int(arch.lower().removeprefix("sm_"))
-    mods = {m: importlib.import_module(f"gradientcoin_edu.kernels.{m}")
-            for m in ("chunk_hash", "fused_verify", "merkle_root", "nonce_search")}
+    mods = {m.removeprefix("triton_"): importlib.import_module(f"gradientcoin_edu.kernels.{m}")
+            for m in COMPILED_MODULES}
     i32, f64 = "*i32", "*fp64"
     chunk_sig = {"SRC": "*fp32", "OUT": i32, "BAD": i32, "K": i32, "PARAMS": f64,
                  "n_elements": "i32", "n_chunks": "i32"}
@@ -224,6 +230,23 @@ def compile_only(arch: str) -> int:
         _, tail, n_blocks = mods["nonce_search"].tail_geometry(prefix_len)
         cases.append((label, mods["nonce_search"].nonce_search_kernel, nonce_sig,
                       {"TAIL_BYTES": tail, "N_BLOCKS": n_blocks, "BLOCK": 256}))
+    return cases
+
+
+def compile_only(arch: str, only: str | None = None) -> int:
+    """Compile the kernels (those whose label starts with ``only``, default all) for ``arch``."""
+    import subprocess
+    import tempfile
+
+    from gradientcoin_edu.errors import UsageError
+    cc = parse_arch(arch)
+    try:
+        import triton
+        from triton.backends.compiler import GPUTarget
+        from triton.compiler import ASTSource
+    except ImportError as err:
+        raise UsageError("no-triton", f"--compile-only needs the triton package ({err})") from None
+    cases = [c for c in compile_cases() if only is None or c[0].startswith(only)]
     cuobjdump = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
     print(f"compiling for sm_{cc} (no GPU needed) | {device_line()}")
     failed = 0
@@ -280,6 +303,8 @@ def check_arguments(args) -> None:
         raise UsageError("bad-repeat", "--repeat is at least 1")
     if args.nonces is not None and args.nonces < 1:
         raise UsageError("bad-nonces", "--nonces is at least 1")
+    if args.compile_only is not None:
+        parse_arch(args.compile_only)
 
 
 def run(args) -> int:
