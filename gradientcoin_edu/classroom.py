@@ -25,20 +25,41 @@ with the machine's public address. Students, in a notebook::
 :class:`NodeProcess` wraps one ``gradientcoin node`` child process and its
 :class:`~gradientcoin_edu.rpc.NodeClient`; :func:`start_relay` and :func:`join` make them.
 ``docs/instructors.md`` has the steps for a real class; notebook 13 runs a whole class on loopback.
+
+**Nothing keeps mining after its notebook.** Every node started here is stopped whatever happens to
+the Python that started it: :func:`stop_all` stops them (and runs by itself when the interpreter
+exits: a kernel shut down or restarted, a script that raised), a :class:`NodeProcess` is a context
+manager, and each child watches its parent: when the process that started it is gone (a kernel
+killed with ``kill -9``, a crashed script), the child stops itself within a second. The child does
+this by polling its parent's pid, which works on every platform; Linux's ``PR_SET_PDEATHSIG``
+would be quicker but fires when the *thread* that started the child ends, which would kill a node
+started from a helper thread that has since finished.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 from .errors import GradientCoinError
 
-__all__ = ["NodeProcess", "start_relay", "join", "free_ports", "start_node_process", "stop_processes"]
+__all__ = ["NodeProcess", "start_relay", "join", "free_ports", "start_node_process", "stop_processes", "stop_all",
+           "running_processes"]
+
+# Every node process this Python started and has not seen exit: stop_all() (and atexit) stops them.
+_STARTED: list[subprocess.Popen] = []
+_STARTED_LOCK = threading.Lock()
+WATCH_PARENT_SECONDS = 0.5          # how often a child checks that the process that started it still runs
+
+# The child runs the ordinary ``gradientcoin`` command line, after starting a thread that stops the
+# node (SIGTERM to itself, then SIGKILL) once its parent has gone: see _child_main.
+_CHILD = "import sys; from gradientcoin_edu.classroom import _child_main; sys.exit(_child_main(sys.argv[1:]))"
 
 
 def free_ports(n: int) -> list[int]:
@@ -52,22 +73,69 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
-def start_node_process(listen: str | None, data_dir: Path, peers: list[str], *extra: str) -> subprocess.Popen:
+def start_node_process(listen: str | None, data_dir: Path, peers: list[str], *extra: str,
+                       die_with_parent: bool = True) -> subprocess.Popen:
     """``gradientcoin node --listen LISTEN --data-dir DATA_DIR --peer ... EXTRA`` in its own process
     group, its terminal output in ``DATA_DIR/node.out`` (``listen=None``: outbound connections only).
-    A peer is ``HEXKEY@tcp://host:port`` (``network.keys.format_peer``)."""
+    A peer is ``HEXKEY@tcp://host:port`` (``network.keys.format_peer``).
+    The child stops itself when this process goes away (``die_with_parent``, default), and
+    :func:`stop_all` (run at interpreter exit too) stops it."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "gradientcoin_edu", "node", "--data-dir", str(data_dir), *extra]
+    args = ["node", "--data-dir", str(data_dir), *extra]
     if listen is not None:
-        cmd += ["--listen", listen]
+        args += ["--listen", listen]
     for peer in peers:
-        cmd += ["--peer", peer]
+        args += ["--peer", peer]
+    if die_with_parent:
+        cmd = [sys.executable, "-c", _CHILD, str(os.getpid()), *args]
+    else:
+        cmd = [sys.executable, "-m", "gradientcoin_edu", *args]
     out = open(data_dir / "node.out", "ab")
     try:
-        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     finally:
         out.close()
+    with _STARTED_LOCK:
+        _STARTED[:] = [p for p in _STARTED if p.poll() is None]
+        _STARTED.append(proc)
+    return proc
+
+
+def running_processes() -> list[subprocess.Popen]:
+    """The node processes started by this Python that are still running."""
+    with _STARTED_LOCK:
+        return [p for p in _STARTED if p.poll() is None]
+
+
+def stop_all(grace: float = 10.0) -> int:
+    """Stop every node process this Python started (SIGTERM to its process group, then SIGKILL);
+    returns how many were still running. Runs by itself when the interpreter exits."""
+    procs = running_processes()
+    for p in procs:
+        _signal_group(p, signal.SIGTERM)
+    stop_processes(procs, grace=grace)
+    return len(procs)
+
+
+atexit.register(stop_all, 5.0)
+
+
+def _child_main(argv: list[str]) -> int:
+    """Entry point of a node child: ``PARENT_PID node ARGS...``. A daemon thread stops this process
+    when its parent is gone (the parent pid changes when the parent dies: the child is re-parented)."""
+    parent = int(argv[0])
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCH_PARENT_SECONDS)
+        os.kill(os.getpid(), signal.SIGTERM)           # the node stops cleanly (its own SIGTERM handler)
+        time.sleep(15.0)
+        os.kill(os.getpid(), signal.SIGKILL)           # it did not: no node outlives its notebook
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+    from .cli import main
+    return main(argv[1:])
 
 
 def stop_processes(procs: list[subprocess.Popen], clients=(), grace: float = 10.0) -> None:
