@@ -30,8 +30,17 @@ Adding a block, in order (``docs/protocol.md`` sections 1 and 9):
 4. Connecting (rule 6, the UTXO set and the work rule's full check) when its branch is the
    heaviest; a failure marks the block and its descendants invalid.
 
-Invalid marks are written to the store (the block without its payload), so a restart keeps
-them. Every rejection raises ``InvalidBlock`` with a ``reason`` and leaves the tip, the UTXO
+**Missing data is not invalid data.** A block the node cannot evaluate because *it* lacks
+something - the work rule raised ``MissingData`` (``work.py``): a pruned payload or state, the best
+validation loss below a snapshot, a block body kept without its payload - is never marked invalid.
+Its branch *needs data*: it stays ``HEADER_OK`` (stored, with its payload), the node stays on its
+chain, logs why, lists it in ``needs_data`` and ``add_block`` returns ``AddResult.NEEDS_DATA``. A
+pruned node cannot follow a reorg deeper than the blocks and states it keeps (Bitcoin Core's
+pruned nodes neither); the remedy is to re-sync from genesis into a new store. When a missing body
+arrives again, ``add_block`` stores it and looks for the best chain again.
+
+Invalid marks are written to the store with their reason (the block without its payload), so a
+restart keeps them (``replay.py`` re-checks a mark whose reason is unknown or missing data). Every rejection raises ``InvalidBlock`` with a ``reason`` and leaves the tip, the UTXO
 set, the work rule's state and the store's valid blocks exactly as they were; the only trace
 is that mark. A block connected once is *verified*: when a reorganisation returns to it, the
 work rule's ``reconnect`` is called instead of its full check (``work.py``) and the signatures
@@ -43,6 +52,7 @@ Restart from the store is in ``replay.py``. Taught in notebook 03; the network l
 from __future__ import annotations
 
 import enum
+import logging
 import time as _time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
@@ -57,9 +67,11 @@ from .replay import StoreReplay
 from .retarget import next_bits
 from .store import BlockStore, StoredBlock
 from .validation import check_block, check_header_context, check_time_warp, check_tx_root, median_time
-from .work import ProofOfWork, WorkRule
+from .work import MissingData, ProofOfWork, WorkRule
 
 __all__ = ["Chain", "BlockIndex", "AddResult", "ChainEvent", "VALID", "HEADER_OK", "INVALID"]
+
+log = logging.getLogger(__name__)
 
 
 class AddResult(str, enum.Enum):
@@ -69,6 +81,7 @@ class AddResult(str, enum.Enum):
     REORG = "reorg"                # its branch became the heaviest: blocks were disconnected
     SIDE_BRANCH = "side-branch"    # stored on a branch that is not (yet) the heaviest
     DUPLICATE = "duplicate"        # already known: nothing changed
+    NEEDS_DATA = "needs-data"      # stored; its branch is heavier but this node lacks data to evaluate it
 
 
 @dataclass(eq=False)
@@ -83,6 +96,7 @@ class BlockIndex:
     status: str = HEADER_OK
     undo: tuple[Any, Any] | None = field(default=None, repr=False)   # (utxo undo, work-rule undo) while connected
     verified: bool = False               # the work rule fully checked it in this process
+    has_data: bool = True                # False: kept without its payload (pruned, or stored as invalid)
 
     @property
     def hash(self) -> bytes:
@@ -146,7 +160,8 @@ class Chain(StoreReplay):
         self._active: list[BlockIndex] = []
         self._seq = 0
         self._assumed: set[bytes] = set()                 # blocks up to a snapshot (restart from a pruned store)
-        self._snapshot: tuple[bytes, bytes | None] = (b"", None)
+        self._snapshots: dict[bytes, int] = {}            # stored snapshots loaded on restart: block hash -> height
+        self._needs_data: dict[bytes, MissingData] = {}   # branches this node cannot evaluate now (not invalid)
         genesis = genesis if genesis is not None else genesis_block(self.params)
         self._start(genesis)
         if self.store is not None:
@@ -221,6 +236,11 @@ class Chain(StoreReplay):
         """Hashes of blocks known to be invalid."""
         return {h for h, e in self._index.items() if e.status == INVALID}
 
+    @property
+    def needs_data(self) -> dict[bytes, MissingData]:
+        """Blocks this node cannot evaluate now for lack of data (hash -> why); not invalid."""
+        return dict(self._needs_data)
+
     def balance(self, address: bytes) -> int:
         return self.utxo.balance(address)
 
@@ -286,18 +306,22 @@ class Chain(StoreReplay):
         if known is not None:
             if known.status == INVALID:
                 raise InvalidBlock("known-invalid", f"block {block.hash_hex()} was found invalid before")
+            if not known.has_data and block.payload:
+                return self._attach_payload(known, block)
             return AddResult.DUPLICATE
         parent = self._check_header(block, self.clock() if now is None else now)
         entry = self._new_entry(block, parent)
         try:
             check_block(block, self.params)
-        except InvalidBlock:
+        except InvalidBlock as err:
             entry.status = INVALID
             self._index[block_hash] = entry
-            self._store_invalid(entry, {})
+            self._store_invalid(entry, {entry: err})
             raise
         old_tip = self.tip
         self._index[block_hash] = entry
+        if parent.hash in self._needs_data:            # a branch this node cannot evaluate grows
+            self._needs_data[block_hash] = self._needs_data[parent.hash]
         failures: dict[BlockIndex, GradientCoinError] = {}
         try:
             if entry.chain_work > old_tip.chain_work:
@@ -310,7 +334,38 @@ class Chain(StoreReplay):
             if failures:
                 self._store_invalid(entry if entry.status == INVALID else None, failures)
             raise
-        return self._report(old_tip)
+        return self._report(old_tip, entry)
+
+    def _attach_payload(self, entry: BlockIndex, block: Block) -> AddResult:
+        """A block kept without its payload arrived whole (its body matches its header: ``check_body``
+        ran): store the payload and look for the best chain again, since what was missing may be here."""
+        try:
+            check_block(block, self.params)
+        except InvalidBlock as err:
+            marked = {e: err for e in self._descendants_and_self(entry)}
+            for e in marked:
+                e.status = INVALID
+            self._store_invalid(None, marked)
+            raise
+        if self.store is not None:
+            self.store.put_payload(entry.hash, block.payload)
+        entry.block, entry.has_data = block, True
+        self._needs_data.clear()                       # every branch may be evaluable again: look again
+        old_tip = self.tip
+        failures: dict[BlockIndex, GradientCoinError] = {}
+        try:
+            failures = self._activate_best_chain()
+            if entry in failures:
+                raise failures[entry]
+            self._persist(None, old_tip)
+        except BaseException:
+            if self.tip is not old_tip:
+                self._reorg_back(old_tip)
+            raise
+        finally:
+            if failures:
+                self._store_invalid(None, failures)
+        return self._report(old_tip, entry)
 
     def check_body(self, block: Block) -> None:
         """Rule 0: does the body match what the header commits to? ``MutatedBlock`` if not.
@@ -345,12 +400,15 @@ class Chain(StoreReplay):
         """Make the heaviest valid block the tip, starting with ``candidate`` (default: the best known).
 
         Blocks that fail to connect are marked invalid, with their descendants, and the next best
-        is tried. Returns the blocks found invalid, each with the error of the failing ancestor."""
+        is tried. A block that cannot be evaluated for lack of data (``MissingData``) is *not*
+        marked: it and its descendants join ``needs_data`` (in memory only), the node says why in
+        its log and tries the next best. Returns the blocks found invalid, each with the error of
+        the failing ancestor."""
         failures: dict[BlockIndex, GradientCoinError] = {}
         best = candidate
         while True:
-            if best is None or best.status == INVALID:
-                best = best_candidate(self._index.values())
+            if best is None or best.status == INVALID or best.hash in self._needs_data:
+                best = best_candidate(e for e in self._index.values() if e.hash not in self._needs_data)
             if best is self.tip or best.chain_work <= self.tip.chain_work:
                 return failures
             try:
@@ -358,10 +416,26 @@ class Chain(StoreReplay):
                     entry.status = VALID
                 return failures                   # the heaviest valid block is the tip now
             except _ConnectFailed as failed:
-                for entry in self._descendants_and_self(failed.entry):
-                    entry.status = INVALID
-                    failures[entry] = failed.error
+                if isinstance(failed.error, MissingData):
+                    self._mark_needs_data(failed.entry, failed.error, best)
+                else:
+                    for entry in self._descendants_and_self(failed.entry):
+                        entry.status = INVALID
+                        failures[entry] = failed.error
             best = None                           # look again, among all known blocks
+
+    def _mark_needs_data(self, entry: BlockIndex, error: MissingData, best: BlockIndex) -> None:
+        """``entry``'s branch cannot be evaluated now: remember it (not invalid) and say so."""
+        for e in self._descendants_and_self(entry):
+            self._needs_data[e.hash] = error
+        fork, tip = self._fork_point(best), self.tip
+        log.warning("cannot evaluate the branch to block %s (height %d, more work than ours) at block %s "
+                    "(height %d): %s. It forks from our chain at height %d, %d blocks below our tip %s; it is "
+                    "NOT marked invalid and this node stays on its chain. A pruned node cannot reorg deeper "
+                    "than the blocks and states it keeps: to follow this branch, re-sync from genesis into a "
+                    "new store (or send the missing block again, if a block body is what is missing).",
+                    best.hash_hex()[:16], best.height, entry.hash_hex()[:16], entry.height, error.message,
+                    fork.height, tip.height - fork.height, tip.hash_hex()[:16])
 
     def _descendants_and_self(self, root: BlockIndex) -> list[BlockIndex]:
         found = {root}
@@ -383,19 +457,23 @@ class Chain(StoreReplay):
             node = node.parent
         path.reverse()
         old_branch = self._active[fork.height + 1:]
-        for _ in old_branch:
-            self._disconnect_tip()
+        undone: list[BlockIndex] = []
         done: list[BlockIndex] = []
         try:
+            for _ in old_branch:
+                undone.append(self._disconnect_tip())   # may refuse (a pruned block): never the branch's fault
             for entry in path:
                 self._connect(entry)
                 done.append(entry)
         except BaseException as err:
             for _ in done:
                 self._disconnect_tip()
-            for entry in old_branch:
+            for entry in reversed(undone):
                 self._connect(entry)          # these were valid a moment ago
             if isinstance(err, GradientCoinError):
+                if len(undone) < len(old_branch) and not isinstance(err, MissingData):
+                    err = MissingData(err.reason, f"cannot disconnect our block at height "
+                                      f"{old_branch[len(old_branch) - len(undone) - 1].height}: {err.message}")
                 raise _ConnectFailed(path[len(done)], err) from err
             raise
         return done
@@ -403,6 +481,9 @@ class Chain(StoreReplay):
     def _connect(self, entry: BlockIndex) -> None:
         """Rule 6: apply the transactions and the work rule's full check at the tip."""
         block, height = entry.block, entry.height
+        if not entry.has_data and entry.hash not in self._assumed:
+            raise MissingData("no-payload", f"block {entry.hash_hex()[:16]}.. at height {height} is kept without "
+                              "its payload: it is evaluated when a peer sends it again")
         try:
             utxo_undo = self.utxo.apply_block(block.txs, height, self.params.subsidy(height),
                                               check_signatures=not entry.verified)
@@ -422,7 +503,7 @@ class Chain(StoreReplay):
         before (a reorg returns to it: ``reconnect``), or checked in full (``connect_block``)."""
         rule, parent_header = self.work_rule, entry.parent.header
         if entry.hash in self._assumed:
-            snapshot = self._snapshot[1] if entry.hash == self._snapshot[0] else None
+            snapshot = self.store.get_snapshot(entry.hash) if entry.hash in self._snapshots else None
             return rule.connect_assumed(entry.block, parent_header, entry.height, utxo_undo, snapshot)
         if entry.verified:
             return rule.reconnect(entry.block, parent_header, entry.height, utxo_undo)
@@ -442,24 +523,28 @@ class Chain(StoreReplay):
         return StoredBlock(entry.hash, entry.block.prev_hash, entry.height, entry.chain_work,
                            entry.status, entry.seq, entry.block)
 
-    def _persist(self, entry: BlockIndex, old_tip: BlockIndex) -> None:
-        """Write the new block, the statuses that changed and the new tip in one store transaction."""
+    def _persist(self, entry: BlockIndex | None, old_tip: BlockIndex) -> None:
+        """Write the new block (if any), the statuses that changed and the new tip in one store transaction."""
         if self.store is None:
             return
         newly_valid = [e for e in self._active[self._fork_point(old_tip).height + 1:] if e is not entry]
-        self.store.write([self._row(entry)], tip=self.tip.hash if self.tip is not old_tip else None,
+        self.store.write([] if entry is None else [self._row(entry)],
+                         tip=self.tip.hash if self.tip is not old_tip else None,
                          statuses={e.hash: VALID for e in newly_valid})
 
-    def _store_invalid(self, new: BlockIndex | None, marked: Mapping[BlockIndex, Any]) -> None:
-        """Keep invalid marks on disk: ``new`` (not stored yet) is written without its payload, the
-        other ``marked`` blocks (already stored) change status. Best effort: if the disk refuses,
-        the marks stay in memory and the rejection is still reported as the block's own error."""
-        if self.store is None:
+    def _store_invalid(self, new: BlockIndex | None, marked: Mapping[BlockIndex, GradientCoinError]) -> None:
+        """Keep invalid marks on disk with their reasons: ``new`` (not stored yet, one of ``marked``) is
+        written without its payload, the other ``marked`` blocks (already stored) change status. Best
+        effort: if the disk refuses, the marks stay in memory and the rejection is still reported as
+        the block's own error. A ``MissingData`` error is never written as a mark."""
+        marked = {e: err for e, err in marked.items() if not isinstance(err, MissingData)}
+        if self.store is None or not (marked or new is not None):
             return
-        rows = [] if new is None else [replace(self._row(new), pruned=True)]
+        rows = [] if new is None else [replace(self._row(new), pruned=True,
+                                                    reason=marked[new].reason if new in marked else None)]
         statuses = {e.hash: INVALID for e in marked if e is not new}
         try:
-            self.store.write(rows, statuses=statuses)
+            self.store.write(rows, statuses=statuses, reasons={e.hash: err.reason for e, err in marked.items()})
         except StoreError:
             pass
 
@@ -470,6 +555,7 @@ class Chain(StoreReplay):
             self._reorg_back(old_tip)
         if entry.status != INVALID:
             del self._index[entry.hash]
+            self._needs_data.pop(entry.hash, None)
 
     def _reorg_back(self, old_tip: BlockIndex) -> None:
         fork = self._fork_point(old_tip)
@@ -483,9 +569,9 @@ class Chain(StoreReplay):
         for e in reversed(path):
             self._connect(e)
 
-    def _report(self, old_tip: BlockIndex) -> AddResult:
+    def _report(self, old_tip: BlockIndex, entry: BlockIndex) -> AddResult:
         if self.tip is old_tip:
-            return AddResult.SIDE_BRANCH
+            return AddResult.NEEDS_DATA if entry.hash in self._needs_data else AddResult.SIDE_BRANCH
         fork = self._fork_point(old_tip)
         disconnected = []
         node = old_tip

@@ -10,8 +10,15 @@ stored blocks (see ``Chain.__init__``).
 Tables::
 
     meta(key, value)                         tip, genesis hash, network name, schema version
-    blocks(hash, parent, height, chain_work, status, seq, body, payload, payload_size)
+    blocks(hash, parent, height, chain_work, status, seq, body, payload, payload_size, reason)
     snapshots(hash, height, data)            the work rule's state after a block (model weights)
+
+``reason`` is why a block was marked ``invalid`` (the error's reason, e.g. ``bad-proof``); NULL for
+the other statuses, and for marks written by schema 1, which did not record it. A restarting
+``Chain`` re-checks every invalid mark whose reason is unknown or names *missing data* (the node
+lacked something, the block was not shown wrong: ``replay.py``), so a mark that should never have
+been written does not outlive the code that wrote it. Schema 1 stores are upgraded in place
+(``ALTER TABLE``: the column is added, every old mark has no reason).
 
 ``body`` is the block serialized with an empty payload; the payload (the gradient under
 proof-of-gradient) sits in its own nullable column so it can be pruned once buried deep
@@ -20,7 +27,8 @@ place in the chain (its header and transactions stay), but its gradient can no l
 re-verified; a *snapshot* of the weights at or above it lets a restarting node skip it
 (``Chain`` assumes the blocks up to the latest snapshot valid, loads the snapshot, and
 replays the rest). Blocks found invalid are kept with status ``invalid`` and no payload, so a
-restarted node still refuses them and their descendants. ``size_bytes()`` and ``vacuum()`` show the disk reclaimed. Used by every
+restarted node still refuses them and their descendants (unless the mark is one to re-check, above).
+A block whose payload is missing can get it back (``put_payload``: a peer sent it again). ``size_bytes()`` and ``vacuum()`` show the disk reclaimed. Used by every
 node (``gradientcoin node``), by the network simulator and by the decentralized LLM
 (``gradientcoin_edu/llm/pruning.py``).
 """
@@ -37,7 +45,7 @@ from .block import Block
 
 __all__ = ["BlockStore", "StoredBlock", "STATUSES", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2              # 2: blocks.reason (why a block is invalid); schema 1 is upgraded on open
 STATUSES = ("valid", "header-ok", "invalid")    # connected once / stored on a side branch / rejected
 
 _SCHEMA = """
@@ -54,7 +62,8 @@ CREATE TABLE IF NOT EXISTS blocks (
     seq          INTEGER NOT NULL UNIQUE,         -- arrival order: equal work goes to the first seen
     body         BLOB NOT NULL,                   -- the block serialized with an empty payload
     payload      BLOB,                            -- NULL once pruned
-    payload_size INTEGER NOT NULL
+    payload_size INTEGER NOT NULL,
+    reason       TEXT                             -- why it is invalid (NULL: not invalid, or not recorded)
 );
 CREATE INDEX IF NOT EXISTS blocks_by_height ON blocks (height);
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -77,6 +86,7 @@ class StoredBlock:
     seq: int
     block: Block
     pruned: bool = False             # payload not stored (pruned, or a block kept only as invalid)
+    reason: str | None = None        # why it is invalid (None: not invalid, or a schema-1 mark)
 
 
 class BlockStore:
@@ -92,8 +102,22 @@ class BlockStore:
         version = self.get_meta("schema_version")
         if version is None:
             self.set_meta({"schema_version": str(SCHEMA_VERSION).encode()})
+        elif int(version) == 1:
+            self._upgrade_from_1()
         elif int(version) != SCHEMA_VERSION:
             raise StoreError("schema-version", f"store has schema {int(version)}, this code reads {SCHEMA_VERSION}")
+
+    def _upgrade_from_1(self) -> None:
+        """Schema 1 -> 2: add ``blocks.reason`` (NULL for every existing row), in one transaction."""
+        try:
+            with self.transaction() as db:
+                columns = [row[1] for row in db.execute("PRAGMA table_info(blocks)")]
+                if "reason" not in columns:
+                    db.execute("ALTER TABLE blocks ADD COLUMN reason TEXT")
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                           (str(SCHEMA_VERSION).encode(),))
+        except sqlite3.Error as err:
+            raise StoreError("write-failed", f"cannot upgrade block store {self.path}: {err}") from None
 
     # --- transactions ---
     @contextmanager
@@ -108,8 +132,10 @@ class BlockStore:
         self._db.execute("COMMIT")
 
     def write(self, blocks: Sequence[StoredBlock] = (), *, tip: bytes | None = None,
-              statuses: Mapping[bytes, str] | None = None, meta: Mapping[str, bytes] | None = None) -> None:
+              statuses: Mapping[bytes, str] | None = None, meta: Mapping[str, bytes] | None = None,
+              reasons: Mapping[bytes, str] | None = None) -> None:
         """Insert ``blocks``, change ``statuses``, set ``tip`` and ``meta`` in one transaction.
+        ``reasons``: why the blocks changed to ``invalid`` are (any other status clears the reason).
 
         Any failure (a duplicate hash, a bad status, a full disk) rolls everything back
         and raises ``StoreError``; the store is then exactly as before the call.
@@ -119,7 +145,9 @@ class BlockStore:
                 for row in blocks:
                     self._insert(db, row)
                 for block_hash, status in (statuses or {}).items():
-                    cur = db.execute("UPDATE blocks SET status = ? WHERE hash = ?", (status, block_hash))
+                    reason = (reasons or {}).get(block_hash) if status == "invalid" else None
+                    cur = db.execute("UPDATE blocks SET status = ?, reason = ? WHERE hash = ?",
+                                     (status, reason, block_hash))
                     if cur.rowcount != 1:
                         raise StoreError("unknown-block", f"no stored block {block_hash.hex()} to update")
                 for key, value in ({**(meta or {}), **({"tip": tip} if tip is not None else {})}).items():
@@ -131,10 +159,11 @@ class BlockStore:
         block = row.block
         body = Block(block.header, block.txs, b"").serialize()
         db.execute(
-            "INSERT INTO blocks (hash, parent, height, chain_work, status, seq, body, payload, payload_size)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO blocks (hash, parent, height, chain_work, status, seq, body, payload, payload_size, reason)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (row.hash, row.parent, row.height, format(row.chain_work, "x"), row.status, row.seq,
-             body, None if row.pruned else block.payload, len(block.payload)),
+             body, None if row.pruned else block.payload, len(block.payload),
+             row.reason if row.status == "invalid" else None),
         )
 
     # --- reading ---
@@ -185,6 +214,19 @@ class BlockStore:
                 cur = db.execute("UPDATE blocks SET payload = NULL WHERE height > 0 AND height < ? "
                                  "AND payload IS NOT NULL AND payload_size > 0", (below_height,))
                 return cur.rowcount
+        except sqlite3.Error as err:
+            raise StoreError("write-failed", str(err)) from None
+
+    def put_payload(self, block_hash: bytes, payload: bytes) -> None:
+        """Store the payload of a block kept without it (a peer sent the block again). The payload must
+        have the stored size; the caller checked it against the header (``Chain.check_body``)."""
+        try:
+            with self.transaction() as db:
+                cur = db.execute("UPDATE blocks SET payload = ? WHERE hash = ? AND payload_size = ?",
+                                 (bytes(payload), block_hash, len(payload)))
+                if cur.rowcount != 1:
+                    raise StoreError("unknown-block", f"no stored block {block_hash.hex()} with a "
+                                     f"{len(payload)}-byte payload")
         except sqlite3.Error as err:
             raise StoreError("write-failed", str(err)) from None
 
@@ -246,14 +288,14 @@ class BlockStore:
         return f"BlockStore({self.path!r}, {len(self)} blocks)"
 
 
-_COLUMNS = "hash, parent, height, chain_work, status, seq, body, payload, payload_size"
+_COLUMNS = "hash, parent, height, chain_work, status, seq, body, payload, payload_size, reason"
 
 
 def _decode(row: tuple) -> StoredBlock:
-    block_hash, parent, height, work, status, seq, body, payload, payload_size = row
+    block_hash, parent, height, work, status, seq, body, payload, payload_size, reason = row
     block = Block.parse(bytes(body))
     pruned = payload is None and payload_size > 0
     block = Block(block.header, block.txs, b"" if payload is None else bytes(payload))
     if block.hash() != bytes(block_hash):
         raise StoreError("corrupt", f"stored block {bytes(block_hash).hex()} does not hash to its key")
-    return StoredBlock(bytes(block_hash), bytes(parent), height, int(work, 16), status, seq, block, pruned)
+    return StoredBlock(bytes(block_hash), bytes(parent), height, int(work, 16), status, seq, block, pruned, reason)

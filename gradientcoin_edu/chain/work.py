@@ -33,6 +33,11 @@ them unconditionally:
   block with ``header``? Raises a ``GradientCoinError``. Default: accept (the default
   ``connect_assumed`` never reads them).
 
+A hook that cannot do its job because the node *lacks* something - a pruned payload, a state
+it no longer keeps, the best validation loss below a snapshot - raises :class:`MissingData`,
+never ``InvalidBlock``: the block was not shown to break a rule, so the chain does not mark it
+invalid (``chain.py``: the branch "needs data", the node stays where it is and says so).
+
 ``ProofOfWork`` is Bitcoin's rule: SHA-256d(header bytes), read as a 256-bit number,
 must be at most the target that the header's ``bits`` encode. It keeps no state, so
 ``connect`` and ``disconnect`` do nothing; its header commits to no payload, so a block
@@ -40,11 +45,23 @@ carrying one is mutated. Taught in notebook 03.
 """
 from __future__ import annotations
 
-from ..errors import InvalidBlock, MutatedBlock
+from ..errors import GradientCoinError, InvalidBlock, MutatedBlock
 from .bits import bits_to_target
 from .block import ZERO_HASH, Block, BlockHeader
 
-__all__ = ["WorkRule", "ProofOfWork", "header_target"]
+__all__ = ["WorkRule", "ProofOfWork", "header_target", "MissingData", "MISSING_DATA_REASONS"]
+
+# Reasons a node may give for not evaluating a block: its own data, not the block, is short.
+MISSING_DATA_REASONS = frozenset({"no-anchor", "no-weights", "pruned", "reorg-below-pruned", "no-payload",
+                                  "no-snapshot"})
+
+
+class MissingData(GradientCoinError):
+    """The node cannot evaluate a block now because it lacks data (a pruned payload or state, an
+    unknown best validation loss, a block body it kept without its payload). Not a verdict on the
+    block: ``Chain`` never marks a block invalid for it, and never stores it as a reason."""
+
+    layer = "missing-data"
 
 
 class WorkRule:

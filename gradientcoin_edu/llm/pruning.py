@@ -12,14 +12,21 @@ and to recover older weights. After ``keep`` confirmations it needs none of thes
 2. drops the payloads of the blocks more than ``query_window`` below the snapshot (a query may
    still name the weights up to ``query_window`` blocks back, and those are recovered by undoing
    from the snapshot) - headers, transactions and payload sizes stay;
-3. forgets the older snapshots and rewrites the SQLite file (``VACUUM``), so the disk really
+3. keeps a second snapshot at the highest pruned block (``pruned_below - 1``): the lowest state a
+   replay can start from, with the best validation loss up to it - the fork point of the deepest
+   reorg the pruned node can still follow;
+4. forgets the older snapshots and rewrites the SQLite file (``VACUUM``), so the disk really
    shrinks; the report gives the bytes before and after.
 
 A restarted node (``LLMChain(spec, store=path)``) then loads the snapshot, checks it against
 the header's ``weights_root``, connects the blocks up to it without their gradients (their
-transactions are still checked) and verifies the rest in full. What is lost: reorgs deeper
-than ``keep`` (as Bitcoin Core's pruned nodes, which keep 288 blocks), the weights of heights
-far below the snapshot, and serving old blocks to new peers. Taught in notebook 09.
+transactions are still checked) and verifies the rest in full; from the lower snapshot it rebuilds
+the states and best validation losses of the kept blocks, so it can follow every fork a node that
+never stopped (with the same pruning) could. What is lost: reorgs whose fork point is below
+``pruned_below - 1`` (as Bitcoin Core's pruned nodes, which keep 288 blocks; such a branch is
+reported as *needing data*, never marked invalid - to follow it, re-sync from genesis into a new
+store), the weights of heights far below the snapshot, and serving old blocks to new peers.
+Taught in notebook 09.
 """
 from __future__ import annotations
 
@@ -64,9 +71,12 @@ def prune(chain, keep: int = 20, vacuum: bool = True, in_memory: bool = True) ->
         snapshots = [(target, chain.block_at(target).hash())]
     snapshot_height = max(snapshots)[0]
     below = max(1, snapshot_height - chain.spec.params.query_window + 1)
+    base = below - 1                              # the deepest fork point a pruned node can still follow
+    if base > 0 and chain.block_at(base).hash() not in dict(store.snapshots()):
+        chain.write_snapshot(base)                # written before its gradients go (it is replayed to)
     before = store.size_bytes()
     count = store.prune_payloads(below)
-    store.delete_snapshots(snapshot_height)
+    store.delete_snapshots(base)
     if vacuum:
         store.vacuum()
     if in_memory:
@@ -78,7 +88,7 @@ def _drop_payloads(chain, below: int) -> None:
     """The running node forgets the payloads too (a block's hash is its header's: nothing else changes)."""
     for entry in chain.entries():
         if 0 < entry.height < below and entry.block.payload:
-            entry.block = Block(entry.block.header, entry.block.txs, b"")
+            entry.block, entry.has_data = Block(entry.block.header, entry.block.txs, b""), False
     rule = chain.rule
     rule.prune_states(below - 1)                  # Lion: a state to replay from above the dropped gradients
     for h in range(1, min(below, rule.height + 1)):

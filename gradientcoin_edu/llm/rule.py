@@ -38,6 +38,14 @@ are the miner's own: ``ProofOfGradient.remember_mined``), and
 blocks below a stored weight snapshot are *assumed valid* on restart from a pruned store
 (``connect_assumed``: transactions and commitments checked, gradients not - their payloads are
 gone - and the snapshot's weights must hash to the header's ``weights_root``).
+
+**Missing data is not invalid data.** The anchored guard needs the best validation loss at the
+fork point, and a reorg needs the state there. Below a snapshot a restarted node knows neither
+directly: it *rebuilds* them from the nearest stored state below (a snapshot, which carries the
+best loss at its block, or genesis), replaying the kept gradients forward (``best_val_loss_at``).
+Where the states or gradients are gone (pruned), the rule raises ``MissingData`` (``no-anchor``,
+``no-weights``, ``pruned``, ``reorg-below-pruned``), never ``InvalidBlock``/``InvalidProof``: the
+chain then does not mark the block invalid, it just cannot follow that branch.
 Taught in notebooks 09 and 10.
 """
 from __future__ import annotations
@@ -50,12 +58,13 @@ import struct
 import numpy as np
 import torch
 
+from ..chain.work import MissingData
 from ..crypto.hashes import sha256
 from ..errors import InvalidBlock, InvalidProof, InvalidTransaction, ModelError
 from ..ledger import KIND_INFERENCE_QUERY, KIND_TRAINING_DATA, Transaction
 from ..model import Dataset
 from ..model.fixed_point import weights_bytes, weights_root
-from ..proof_of_gradient import ProofOfGradient, Undo, Verified, compute_loss, q_from_payload
+from ..proof_of_gradient import ProofOfGradient, Undo, Verified, compute_loss, q_from_payload, validation_loss
 from ..proof_of_gradient.stamp import split_payload
 from ..proof_of_gradient.update import apply_update, invertible, undo_update
 from .commitment import read_commitment
@@ -272,18 +281,45 @@ class LLMRule(ProofOfGradient):
 
     # ------------------------------------------------------------------ the anchored guard
     def best_val_loss(self) -> float | None:
-        """The lowest validation loss of the weights after any block of this chain so far."""
+        """The lowest validation loss of the weights after any block of this chain so far (None when it
+        cannot be rebuilt: see ``best_val_loss_at``)."""
         if self._best[-1] is None and self.height == 0:
             self._best[-1] = self.val_loss()
-        return self._best[-1]
+        return self.best_val_loss_at(self.height)
+
+    def best_val_loss_at(self, height: int) -> float | None:
+        """The best validation loss up to block ``height`` of the active chain. Unknown after a restart
+        for the blocks below the snapshot: rebuilt from the nearest height below whose best is known (a
+        loaded snapshot, or genesis), replaying the states forward and taking each block's validation
+        loss (the same ``validation_loss`` the guard computed when the block was verified: the same
+        number, bit for bit). None if the states or gradients needed are pruned."""
+        if self._best[height] is not None or not self._weights_known:
+            return self._best[height]
+        base = height
+        while base > 0 and self._best[base] is None:
+            base -= 1
+        try:
+            state = self.weights_at(base)
+            if self._best[base] is None:                               # genesis
+                self._best[base] = validation_loss(self.params, self.validation, state)
+            for h in range(base + 1, height + 1):
+                state = self.weights if h == self.height else apply_update(state, self._q(h), self.spec.pog)
+                loss = self.val_loss() if h == self.height else validation_loss(self.params, self.validation, state)
+                self._best[h] = min(self._best[h - 1], loss)
+        except ModelError:                                             # pruned: cannot be rebuilt here
+            pass
+        return self._best[height]
 
     def check_anchor(self, val_after: float | None) -> None:
-        """``InvalidProof("validation-anchor")`` when ``val_after`` exceeds the best loss so far + margin."""
+        """``InvalidProof("validation-anchor")`` when ``val_after`` exceeds the best loss so far + margin;
+        ``MissingData("no-anchor")`` when that best loss is not known and cannot be rebuilt."""
         if val_after is None or not self.llm.anchored_guard:
             return
         best = self.best_val_loss()
         if best is None:
-            raise ModelError("no-anchor", "the best validation loss is not known (restart without a snapshot)")
+            raise MissingData("no-anchor", f"the best validation loss up to height {self.height} is not known and "
+                              "cannot be rebuilt (the states below it were pruned): a pruned node cannot follow a "
+                              "fork this deep")
         margin = self.spec.pog.validation_margin
         if not val_after - best <= margin:
             raise InvalidProof("validation-anchor", f"validation loss {val_after:.4f} is more than {margin} above "
@@ -305,10 +341,20 @@ class LLMRule(ProofOfGradient):
         return self.connect_block(block, parent_header, height, None)
 
     def connect_block(self, block, parent_header, height: int | None, spent) -> LLMUndo:
-        """Check rules 1-5 and move the state to ``block`` (``spent``: the chain's UTXO undo record)."""
+        """Check rules 1-5 and move the state to ``block`` (``spent``: the chain's UTXO undo record).
+        Weights this node no longer has (an answer naming pruned weights) raise ``MissingData``."""
+        try:
+            return self._connect_block(block, parent_header, height, spent)
+        except ModelError as err:
+            if err.reason in ("pruned", "no-weights"):
+                raise MissingData(err.reason, err.message) from None
+            raise
+
+    def _connect_block(self, block, parent_header, height: int | None, spent) -> LLMUndo:
         height = self.height + 1 if height is None else height
         if not self._weights_known:
-            raise ModelError("no-weights", "cannot verify a gradient before the snapshot's weights are loaded")
+            raise MissingData("no-weights", "cannot verify a gradient: the weights at the parent are not known "
+                              "(below the loaded snapshot)")
         if block.header.prev_hash != self.tip_hash or height != self.height + 1:
             raise InvalidProof("stale-parent", "the block does not build on this rule's tip")
         check_coinbase_payee(block)
@@ -344,10 +390,15 @@ class LLMRule(ProofOfGradient):
         if block.hash() != self.tip_hash:
             raise ModelError("not-tip", "only the tip block can be disconnected")
         if not block.payload or not self._weights_known:
-            raise InvalidBlock("reorg-below-pruned", "the gradient of this block was pruned: this node cannot follow "
-                               "a reorg this deep (a pruned node keeps only its last blocks)")
+            raise MissingData("reorg-below-pruned", f"the gradient of block {self.height} was pruned: this node "
+                              "cannot follow a reorg this deep (a pruned node keeps only its last blocks)")
         if not invertible(self.spec.pog):
-            undo = replace(undo, pog=replace(undo.pog, parent_state=self.weights_at(self.height - 1)))
+            try:
+                parent_state = self.weights_at(self.height - 1)
+            except ModelError as err:
+                raise MissingData("reorg-below-pruned", f"the state after block {self.height - 1} cannot be "
+                                  f"rebuilt ({err.message}): this node cannot follow a reorg this deep") from None
+            undo = replace(undo, pog=replace(undo.pog, parent_state=parent_state))
         super().disconnect(block, undo.pog)
         self._states.pop(self.height, None)
         if undo.n_records != len(self.dataset):
@@ -374,16 +425,16 @@ class LLMRule(ProofOfGradient):
             best, weights = self.check_snapshot(block.header, snapshot)
         self.reset(block.hash(), weights)
         self._weights_known = snapshot is not None
-        if snapshot is not None:
-            self._states = {0: self._states[0], height: self.weights} if 0 in self._states else {height: self.weights}
-            self._pinned = {height}
+        if snapshot is not None and not invertible(self.spec.pog):
+            self._states[height] = self.weights                 # a state replays start from (older ones kept)
+            self._pinned.add(height)
         return self._advance(block, height, dataset, pog_undo, best)
 
     def snapshot(self, height: int | None = None) -> bytes:
         """The state after block ``height`` (default: the tip) as bytes, for ``connect_assumed``:
         ``"GCS1" | best validation loss so far (f64, NaN if unknown) | weights (int64 LE)``."""
         height = self.height if height is None else height
-        best = self.best_val_loss() if height == self.height else self._best[height]
+        best = self.best_val_loss() if height == self.height else self.best_val_loss_at(height)
         state = self.weights_at(height)
         if not invertible(self.spec.pog):
             self._states[height] = state                           # replays start here after pruning
