@@ -134,8 +134,8 @@ def test_a_double_spend_inside_the_pool_is_refused_and_changes_nothing():
     node.submit_transaction(parent)
     child = pay(node, CAROL, 5 * COIN)
     node.submit_transaction(child)
-    rival = spend(parent, 1, ALICE, BOB, fee=5000)             # the same change output, paying more
-    refused(node, rival, "mempool-conflict")
+    rival = spend(parent, 1, ALICE, BOB, fee=1100)             # the same change output, paying a little more:
+    refused(node, rival, "mempool-conflict")                    # not enough to replace it (test_mempool_limits)
     refused(node, child, "already-in-mempool")
 
 
@@ -152,7 +152,7 @@ def test_a_bad_child_of_a_pool_transaction_is_refused_and_changes_nothing(case, 
         ghost = spend(parent, 1, ALICE, BOB)
         tx = spend(ghost, 0, BOB_KEY, CAROL)
     elif case == "no-such-output":
-        tx = Transaction(inputs=(TxIn(parent.txid, 7),), outputs=(TxOut(1, CAROL),)).sign_input(0, ALICE, change)
+        tx = Transaction(inputs=(TxIn(parent.txid, 7),), outputs=(TxOut(COIN, CAROL),)).sign_input(0, ALICE, change)
     elif case == "overspend":
         tx = Transaction(inputs=(TxIn(parent.txid, 1),), outputs=(TxOut(change.amount + 1, CAROL),))
         tx = tx.sign_input(0, ALICE, change)
@@ -215,16 +215,17 @@ def test_a_wide_family_stops_at_25_descendants():
     node = funded(key=MALLORY)
     (op, out), = node.chain.utxo.coins_of(MALLORY.address())
     fan = Transaction(inputs=(TxIn(op.txid, op.index),),
-                      outputs=tuple(TxOut(out.amount // 30, MALLORY.address()) for _ in range(30)))
+                      outputs=tuple(TxOut(out.amount // 31, MALLORY.address()) for _ in range(30)))
     fan = fan.sign_input(0, MALLORY, out)
     node.submit_transaction(fan)
     kids = [spend(fan, i, MALLORY, MALLORY.address()) for i in range(30)]
     for kid in kids[:24]:
         node.submit_transaction(kid)
     assert len(node.mempool.descendants(fan.txid)) == 24
-    refused(node, kids[24], "policy-too-many-descendants")
-    grandchild = spend(kids[0], 0, MALLORY, BOB)                # also a descendant of the fan
-    refused(node, grandchild, "policy-too-many-descendants")
+    node.submit_transaction(kids[24])                           # the CPFP carve-out: one more child of the fan
+    refused(node, kids[25], "policy-too-many-descendants")      # ... only one
+    grandchild = spend(kids[0], 0, MALLORY, BOB)                # also a descendant of the fan, two ancestors:
+    refused(node, grandchild, "policy-too-many-descendants")    # no carve-out
 
 
 def test_the_byte_bounds_refuse_a_package_that_grows_too_large():
@@ -295,8 +296,8 @@ def test_remove_takes_the_descendants_too():
 def test_a_full_pool_evicts_the_cheapest_package_whole_and_never_the_newcomers_ancestor():
     node = funded(blocks=3)
     coins = node.chain.utxo.coins_of(ALICE.address())
-    cheap_parent = spend_coin(coins[0], 100)
-    cheap_child = spend(cheap_parent, 0, ALICE, ALICE.address(), fee=150)
+    cheap_parent = spend_coin(coins[0], 200)
+    cheap_child = spend(cheap_parent, 0, ALICE, ALICE.address(), fee=250)
     rich = spend_coin(coins[1], 50_000)
     pool = Mempool(max_txs=3)
     for tx in (cheap_parent, cheap_child, rich):
@@ -309,7 +310,7 @@ def test_a_full_pool_evicts_the_cheapest_package_whole_and_never_the_newcomers_a
     pool.add(cheap_parent, node.chain.utxo)
     pool.add(rich, node.chain.utxo)
     refused(pool, spend(cheap_parent, 0, ALICE, BOB, fee=40_000), "mempool-full", node.chain.utxo)
-    refused(pool, spend_coin(coins[2], 10), "mempool-full", node.chain.utxo)
+    refused(pool, spend_coin(coins[2], 190), "mempool-full", node.chain.utxo)   # pays the relay fee, less than 200
 
 
 def spend_coin(coin, fee):
@@ -328,14 +329,14 @@ def test_a_full_pool_scores_its_packages_once_not_for_every_refused_newcomer(mon
     and the cheapest package *now* in the pool is the one evicted."""
     node = funded(blocks=4)
     coins = node.chain.utxo.coins_of(ALICE.address())
-    cheap, rich, richer = spend_coin(coins[0], 100), spend_coin(coins[1], 50_000), spend_coin(coins[2], 30_000)
+    cheap, rich, richer = spend_coin(coins[0], 300), spend_coin(coins[1], 50_000), spend_coin(coins[2], 30_000)
     pool = Mempool(max_txs=2)
     pool.add(cheap, node.chain.utxo)
     pool.add(rich, node.chain.utxo)
     scored = []
     score = pool._descendant_score
     monkeypatch.setattr(pool, "_descendant_score", lambda txid: scored.append(txid) or score(txid))
-    for fee in range(10, 60, 10):                               # five refused newcomers
+    for fee in range(180, 230, 10):                             # five refused newcomers
         refused(pool, spend_coin(coins[3], fee), "mempool-full", node.chain.utxo)
     assert len(scored) == 2                                     # the two pool members, scored once
     pool.remove(cheap.txid)
@@ -412,7 +413,7 @@ def test_revalidate_drops_what_lost_its_inputs_with_its_descendants():
 def test_selection_takes_a_cheap_parent_for_its_rich_child_and_never_a_child_alone():
     node = funded(blocks=2)
     coins = node.chain.utxo.coins_of(ALICE.address())
-    parent = spend_coin(coins[0], 10)
+    parent = spend_coin(coins[0], 200)
     child = spend(parent, 0, ALICE, ALICE.address(), fee=200_000)
     middle = spend_coin(coins[1], 20_000)
     pool = Mempool()
@@ -431,7 +432,7 @@ def test_any_selection_is_a_valid_block_body():
     for i, coin in enumerate(coins):
         tx = spend_coin(coin, 1000 * (i + 1))
         txs += [tx, spend(tx, 0, ALICE, BOB, fee=3000 * (3 - i)), ]
-        txs.append(spend(txs[-1], 0, BOB_KEY, CAROL, fee=500 * i + 10))
+        txs.append(spend(txs[-1], 0, BOB_KEY, CAROL, fee=500 * i + 200))
     for tx in txs:
         pool.add(tx, node.chain.utxo)
     for max_bytes in range(0, sum(t.size for t in txs) + 1, 97):
