@@ -33,6 +33,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import zmq
 
@@ -276,10 +277,11 @@ class ChaosConfig:
     mine_every: float | None = None     # per node; default: the class finds a block every ~2 s (regtest)
     event_every: float = 2.0            # mean seconds between chaos events
     hostile: bool = True
+    max_held: int = 200                 # connections the crowd holds open, per kind (oldest closed first)
     max_late: int = 4                   # late joiners at most
     settle_seconds: float = 90.0        # after mining stops, how long the class may take to agree
     sample_every: float = 2.0
-    log=print                           # progress lines (None: quiet)
+    log: Callable[[str], None] | None = print      # progress lines (None: quiet)
 
 
 @dataclass
@@ -297,6 +299,7 @@ class ChaosReport:
     final_fds: dict = field(default_factory=dict)
     final_tips: dict = field(default_factory=dict)
     final_heights: dict = field(default_factory=dict)
+    final_mempool: dict = field(default_factory=dict)
     converged: bool = False
     converge_seconds: float | None = None
     wall_seconds: float = 0.0
@@ -316,6 +319,7 @@ class ChaosReport:
             ("max open fds (any node)", self.max_fds),
             ("max threads (any node)", self.max_threads),
             ("final fds per node", " ".join(f"{v}" for v in self.final_fds.values())),
+            ("final mempool sizes", " ".join(str(v) for v in self.final_mempool.values())),
             ("reorgs (sum) / bans at relays", f"{self.reorgs} / {self.bans}"),
             ("final tips (distinct) / heights", f"{len(set(self.final_tips.values()))} / "
                                                 f"{sorted(set(self.final_heights.values()))}"),
@@ -374,11 +378,12 @@ class _Drill:
         self.rng = random.Random(cfg.seed)
         self.report = ChaosReport()
         self.members: list[_Member] = []
-        self.crowd = HostileCrowd(seed=cfg.seed) if cfg.hostile else None
+        self.crowd = HostileCrowd(seed=cfg.seed, max_held=cfg.max_held) if cfg.hostile else None
         self.genesis: bytes | None = None
         self.partitioned = False
         self.heal_at: float | None = None
         self.late = 0
+        self.deck: list[str] = []
         per_node = cfg.mine_every if cfg.mine_every is not None else (2.0 * cfg.nodes if cfg.chain == "regtest"
                                                                       else 3.0 * cfg.nodes)
         self.mine_every = per_node
@@ -472,12 +477,17 @@ class _Drill:
         self.say(f"{len(self.members)} honest nodes running ({self.cfg.chain}, a block per ~{self.mine_every:g} s each)")
 
     # -------------------------------------------------------------- events
+    EVENTS = ("kill", "kill", "leave", "late-join", "partition")
+    HOSTILE_EVENTS = ("version-hangup", "silent-curve", "raw-tcp", "slowloris", "key-churn", "garbage", "tx-flood")
+
     def event(self) -> None:
-        choices = [("kill", 3), ("leave", 1), ("late-join", 1), ("partition", 1)]
-        if self.crowd is not None:
-            choices += [("version-hangup", 2), ("silent-curve", 2), ("raw-tcp", 2), ("slowloris", 2),
-                        ("key-churn", 2), ("garbage", 2), ("tx-flood", 2)]
-        kind = self.rng.choices([c[0] for c in choices], weights=[c[1] for c in choices])[0]
+        """The next event from a shuffled deck holding every kind (kills twice): a short drill still
+        plays each one, a long one plays them all many times in varying order."""
+        if not self.deck:
+            self.deck = list(self.EVENTS) + (list(self.HOSTILE_EVENTS) if self.crowd is not None else [])
+            self.rng.shuffle(self.deck)
+        kind = self.deck.pop()
+        self.report.events["drawn-" + kind] += 1
         getattr(self, "ev_" + kind.replace("-", "_"))()
 
     def ev_kill(self) -> None:
@@ -672,6 +682,7 @@ class _Drill:
             try:
                 st = m.client.status()
                 r.final_tips[m.name], r.final_heights[m.name] = st["tip"], st["height"]
+                r.final_mempool[m.name] = st.get("mempool")
                 r.reorgs += st.get("reorgs", 0)
                 if m.listen is not None:
                     r.bans += len(st.get("banned", []))
