@@ -70,7 +70,7 @@ def test_throwaway_identities_cannot_lock_out_a_new_honest_node():
         pub, sec = zmq.curve_keypair()
         tv = ZmqTransport(f"tcp://127.0.0.1:{_port()}", secret_key=sec)
         victim = Node("victim", Chain("regtest", clock=tv.now), tv, miner_address=bytes(20),
-                      config=NodeConfig(hello_retry=0.5, request_timeout=5))
+                      config=NodeConfig(hello_retry=0.5, request_timeout=5, max_pending=64))   # silent peers may fill every slot
         tv.node = victim
         transports.append(tv)
         for _ in range(5):

@@ -40,14 +40,16 @@ must also survive peers that lie, flood or hoard; every structure a peer can gro
 """
 from __future__ import annotations
 
+import logging
 import random
+import secrets
 import struct
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol
 
 from ..chain.block import HEADER_SIZE, Block, BlockHeader, compute_tx_root
-from ..chain.bits import bits_to_target
+from ..chain.bits import bits_to_target, bits_to_work
 from ..chain.fork_choice import AddResult, Chain, ChainEvent
 from ..chain.pow import search_nonces
 from ..crypto.hashes import sha256
@@ -58,6 +60,8 @@ from .mempool import Mempool
 from .peers import EvictionCandidate, PeerBook, PeerPolicy, message_cost, select_eviction
 
 __all__ = ["Transport", "NodeConfig", "Node", "pow_search", "QUIET_TX_REASONS", "QUIET_BLOCK_REASONS"]
+
+log = logging.getLogger(__name__)
 
 # Rejections that are not the sender's fault: the transaction may be valid on another branch, or
 # simply old news. Every other reason means the object can never be valid: the peer is punished.
@@ -101,6 +105,16 @@ class NodeConfig:
     max_requests_per_peer: int = 5_000      # ... from one peer (transactions and blocks)
     max_blocks_in_flight: int = 16          # blocks requested from one peer at a time (the rest wait in a queue)
     max_getdata_bytes: int = 16_000_000     # bytes we send in answer to one getdata
+    handshake_timeout: float = 60.0         # an inbound peer that has not said "version" by then is dropped
+    max_pending: int = 16                   # inbound peers at once that have not said "version" yet
+    ping_interval: float = 600.0            # seconds between our pings to a peer (its min ping protects it)
+    eviction_grace: float = 2.0             # a newcomer gets this long to answer a ping before it can be evicted
+    max_side_ahead: int = 144               # a side block (no more work than our tip) this far above it is not stored
+    max_side_bytes_per_peer: int = 8_000_000   # side-branch bytes one peer may make us store (until its branch wins)
+    max_side_bytes: int = 64_000_000        # ... all peers together, a budget that refills in side_bytes_window
+    side_bytes_window: float = 3600.0
+    max_side_pool: int = 200                # side blocks kept in memory only (unrequested, over budget): count
+    max_side_pool_bytes: int = 16_000_000   # ... and bytes (each peer at most orphan_share of either)
 
 
 @dataclass
@@ -110,6 +124,8 @@ class _Orphan:
     raw: bytes
     prev_hash: bytes
     peer: str | None
+    solicited: bool = True                 # we asked this peer for it
+    work: int = 0                          # the work its header claims (its bits)
 
     @property
     def block(self) -> Block:
@@ -155,6 +171,12 @@ class Node:
         self.peers: dict[str, dict] = {}                  # connected peers -> handshake and slot state
         self.orphans: OrderedDict[bytes, _Orphan] = OrderedDict()
         self.orphan_bytes = 0
+        # side blocks kept out of the chain (nobody asked for them and they would not move our tip,
+        # or their sender is over its side-branch budget): raw bytes, in memory, bounded like orphans;
+        # connected only if a branch through them gets more work than our tip
+        self.side_pool: OrderedDict[bytes, _Orphan] = OrderedDict()
+        self.side_pool_bytes = 0
+        self.side_level, self.side_level_at = 0.0, self.transport.now()   # global side-branch budget used
         self.requested: dict[bytes, tuple[str, float, int]] = {}   # hash -> (peer, deadline, kind)
         self.announcers: dict[bytes, list[str]] = {}      # hash -> peers that announced it
         self.seen_txs: OrderedDict[bytes, None] = OrderedDict()
@@ -216,6 +238,8 @@ class Node:
             if self.peers[peer]["version"] or now - self.peers[peer]["hello_at"] < self.config.hello_retry:
                 return
         else:
+            if inbound:
+                self._limit_pending(now)
             if inbound and len(self.inbound_peers()) >= self.config.max_inbound and not self._make_room(now):
                 self.stats["inbound-refused"] += 1
                 self._emit("refused", peer=peer, reason="no-free-slot")
@@ -233,12 +257,21 @@ class Node:
             self.peerbook.forget(peer)                    # identities come and go: keep scores of live ones (and bans)
 
     def on_message(self, peer: str, data: bytes) -> None:
-        """Bytes from ``peer``: charge the cost, decode, check, act. Never raises for anything a peer can send."""
+        """Bytes from ``peer``: charge the cost, decode, check, act. Never raises for anything a peer
+        can send; a bug in a handler is caught, logged, emitted and counted (``stats["handler-crash"]``),
+        and the node carries on (only KeyboardInterrupt and SystemExit go through)."""
+        command = "?"
+        try:
+            command = m.peek_command(data)
+            self._handle(peer, data, command)
+        except Exception as err:                       # noqa: BLE001 - a supervisor: nothing a peer does ends the node
+            self._crashed("message", err, peer=peer, command=command)
+
+    def _handle(self, peer: str, data: bytes, command: str) -> None:
         now = self.transport.now()
         if self.peerbook.is_banned(peer, now):
             self.stats["from-banned"] += 1
             return
-        command = m.peek_command(data)
         if not self.peerbook.allow_message(peer, now, message_cost(command, len(data))):
             self.stats["rate-limited"] += 1
             self._maybe_ban(peer, now)
@@ -257,19 +290,60 @@ class Node:
             self.stats[f"error-{err.reason}"] += 1
             self._emit("error", peer=peer, command=msg.command, reason=err.reason, message=err.message)
 
+    def _crashed(self, where: str, err: Exception, **details) -> None:
+        """A bug (ours) met while serving a peer or a timer: log it, count it, keep running."""
+        self.stats["handler-crash"] += 1
+        self.stats[f"handler-crash-{where}"] += 1
+        log.error("node %s: %s failed (%s): %r", self.name, where, details, err, exc_info=err)
+        try:
+            self._emit("handler-error", where=where, error=repr(err), **details)
+        except Exception:                              # noqa: BLE001 - a broken listener must not end us either
+            self.stats["listener-crash"] += 1
+
     def on_tick(self) -> None:
-        """Housekeeping: forget requests that timed out (ask someone else); re-announce our tip."""
+        """Housekeeping: forget requests that timed out (ask someone else); say hello again, drop
+        peers that never answer it, ping; re-announce our tip. Each part is guarded on its own (and
+        each peer within a part): a bug in one is counted and logged, and the others still run."""
         now = self.transport.now()
+        for where, part in (("tick-requests", self._tick_requests), ("tick-peers", self._tick_peers),
+                            ("tick-heartbeat", self._tick_heartbeat)):
+            try:
+                part(now)
+            except Exception as err:                   # noqa: BLE001 - see on_message
+                self._crashed(where, err)
+
+    def _tick_requests(self, now: float) -> None:
         for h, (peer, deadline, kind) in list(self.requested.items()):
-            if deadline <= now:
+            if deadline <= now and self.requested.get(h, ("",))[0] == peer:
                 self._unrequest(h, peer)
                 others = [p for p in self.announcers.get(h, []) if p != peer and p in self.peers]
                 if others:
                     self._request(others[0], [m.InvItem(kind, h)])
-        for peer, state in list(self.peers.items()):
-            if not state["version"] and now - state["hello_at"] >= self.config.hello_retry:
+
+    def _tick_peers(self, now: float) -> None:
+        for peer in list(self.peers):
+            try:
+                self._tick_peer(peer, now)
+            except Exception as err:                   # noqa: BLE001 - one peer's timer cannot stop the others'
+                self._crashed("tick-peer", err, peer=peer)
+
+    def _tick_peer(self, peer: str, now: float) -> None:
+        state = self.peers.get(peer)
+        if state is None:                              # gone while we were walking the table
+            return
+        if not state["version"]:
+            if state["inbound"] and now - state["connected_at"] >= self.config.handshake_timeout:
+                self.stats["handshake-timeout"] += 1       # a stranger holding a slot without talking
+                self._emit("handshake-timeout", peer=peer)
+                self._drop(peer)
+                return
+            if now - state["hello_at"] >= self.config.hello_retry:
                 self._hello(peer, now)                 # our hello may have been lost: say it again
-            self._pump(peer)
+        elif now - state["ping_at"] >= self.config.ping_interval:
+            self._ping(peer, now)
+        self._pump(peer)
+
+    def _tick_heartbeat(self, now: float) -> None:
         hb = self.config.heartbeat
         if hb is not None and now - self.last_heartbeat >= hb:   # quiet for a while: say where we are
             self.last_heartbeat = now
@@ -387,6 +461,9 @@ class Node:
         if not state["sent_version"]:
             self._hello(peer, now)
         self._send(peer, m.Verack())
+        self._ping(peer, now)                          # how fast it answers protects it from eviction
+        if peer not in self.peers:                     # a send may have found it gone
+            return
         if msg.best_hash not in self.chain:            # they know blocks we do not: ask what follows ours
             self._send(peer, m.GetBlocks(tuple(self.chain.locator()[:m.MAX_LOCATOR])))
         elif msg.best_hash != self.tip:                # we are ahead (or elsewhere): show them our tip
@@ -403,7 +480,15 @@ class Node:
         self._send(peer, m.Pong(msg.nonce))
 
     def _on_pong(self, peer: str, msg: m.Pong) -> None:
-        pass
+        """The answer to our ping: its round trip, if the nonce is the one we sent (nobody can
+        answer a ping before it arrives without guessing a 64-bit secret), lowers the peer's min ping."""
+        state = self.peers.get(peer)
+        if state is None or state["ping_nonce"] is None or msg.nonce != state["ping_nonce"]:
+            self.stats["pong-unexpected"] += 1
+            return
+        rtt = max(0.0, self.transport.now() - state["ping_at"])
+        state["ping_nonce"] = None
+        state["min_ping"] = min(state["min_ping"], rtt)
 
     def _on_inv(self, peer: str, msg: m.Inv) -> None:
         if not self._handshaken(peer):
@@ -492,12 +577,23 @@ class Node:
         solicited = self.requested.get(h, ("",))[0] == peer
         if solicited:
             self._unrequest(h, peer)
+        old_tip = self.tip
+        kept_out = False
         if header.prev_hash not in self.chain and h not in self.chain:
             # an orphan: keep its bytes as they are (parsing a big block costs more than storing it;
             # it is parsed and validated when its parent arrives)
             self.stats["block-rejected-unknown-parent"] += 1
             self._emit("block-rejected", hash=h, reason="unknown-parent", peer=peer)
             self._keep_orphan(h, header.prev_hash, raw, peer, solicited)
+            self._settle_pools()
+            kept_out = True
+        elif h not in self.chain and not self._admit(header, raw, peer, solicited):
+            kept_out = True
+        if kept_out:
+            if self.tip != old_tip:                    # it completed a heavier branch waiting in the pools
+                self._announce_tip()
+                if peer in self.peers:
+                    self.peers[peer].update(last_block=self.transport.now(), side_bytes=0)
             self._pump(peer)
             return
         try:
@@ -544,26 +640,143 @@ class Node:
         while pending:                                   # orphans whose parent just arrived
             parent = pending.pop()
             for h, orphan in list(self.orphans.items()):
-                if orphan.prev_hash == parent:
+                if orphan.prev_hash == parent and h in self.orphans:
                     self._forget_orphan(h)
                     try:
                         child = Block.parse(orphan.raw, max_size=self.chain.params.max_block_bytes)
                     except ParseError:
                         continue
+                    if not self._admit(child.header, orphan.raw, orphan.peer, orphan.solicited, punish=False):
+                        continue                       # kept out of the chain (side pool), see _admit
                     if self._try_add(child, orphan.peer, orphan.raw) is not None:
                         pending.append(h)
+        self._settle_pools()
         if announce and self.tip != old_tip:
             self._announce_tip()
         if source is not None and source in self.peers and self.tip != old_tip:
             self.peers[source]["last_block"] = self.transport.now()  # a useful peer (eviction protects it)
+            self.peers[source]["side_bytes"] = 0                     # its side branch won: not wasted
         return result
+
+    # ================================================================== side branches
+    def _claimed_work(self, header: BlockHeader) -> tuple[int, int] | None:
+        """(chain work, height) ``header`` would have on its known parent, from the bits it claims."""
+        parent = self.chain.get(header.prev_hash)
+        if parent is None:
+            return None
+        return parent.chain_work + bits_to_work(header.bits), parent.height + 1
+
+    def _admit(self, header: BlockHeader, raw: bytes, peer: str | None, solicited: bool,
+               punish: bool = True) -> bool:
+        """May this block (its parent is in the chain) go into the chain now? Bitcoin Core's
+        AcceptBlock rule, made a policy of the node: a block with more work than our tip always
+        (the chain still checks that the work is real); a block that would not move our tip only if
+        we asked this peer for it, it is at most ``max_side_ahead`` above our tip, and its sender
+        and all senders together are within their side-branch byte budgets. Otherwise the block is
+        kept as raw bytes in the bounded side pool (never in the chain or the store), and connected
+        from there only if a branch through it gets more work than our tip (``_settle_pools``).
+        A side block nobody asked for costs its sender the ``unsolicited`` points (2)."""
+        claimed = self._claimed_work(header)
+        if claimed is None or claimed[0] > self.chain.tip.chain_work:
+            return True
+        h, now, size = header.hash(), self.transport.now(), len(raw)
+        cfg, state = self.config, self.peers.get(peer) if peer is not None else None
+        reason = None
+        if not solicited:
+            reason = "unrequested"
+        elif claimed[1] > self.chain.height + cfg.max_side_ahead:
+            reason = "too-far-ahead"
+        elif state is not None and state["side_bytes"] + size > cfg.max_side_bytes_per_peer:
+            reason = "peer-budget"
+        else:
+            level = max(0.0, self.side_level - (now - self.side_level_at) * cfg.max_side_bytes / cfg.side_bytes_window)
+            self.side_level_at = now
+            self.side_level = level
+            if level + size > cfg.max_side_bytes:
+                reason = "budget"
+            else:
+                self.side_level += size
+                if state is not None:
+                    state["side_bytes"] += size
+                return True
+        self.stats[f"side-kept-out-{reason}"] += 1
+        self._emit("side-kept-out", hash=h, reason=reason, peer=peer)
+        if h not in self.side_pool:
+            self._pool_add(self.side_pool, h, _Orphan(bytes(raw), header.prev_hash, peer, solicited,
+                                                      bits_to_work(header.bits)), side=True)
+            if reason == "unrequested" and punish and peer is not None and peer in self.peers:
+                self._punish(peer, "unsolicited", "a side block nobody asked for, with no more work than our tip")
+        self._settle_pools()
+        return False
+
+    def _settle_pools(self) -> None:
+        """Connect a branch waiting in the pools (orphans and side blocks) if it has more work than
+        our tip: the heaviest path from a block whose parent is in the chain, through pooled
+        children, is added in order (each block fully checked by the chain; this is the "needed"
+        case of AcceptBlock). Pools hold a few hundred blocks: one pass is cheap."""
+        moved = True
+        while moved:                                   # an orphan whose parent waits in the side pool is no
+            moved = False                              # orphan (its parent is known): it waits there too
+            for h, o in list(self.orphans.items()):
+                if o.prev_hash in self.side_pool:
+                    self._forget_orphan(h)
+                    self._pool_add(self.side_pool, h, o, side=True)
+                    moved = True
+        for _ in range(8):                             # each pass connects a branch or stops
+            pools = {**self.orphans, **self.side_pool}
+            children: dict[bytes, list[bytes]] = {}
+            for h, o in pools.items():
+                children.setdefault(o.prev_hash, []).append(h)
+            # heaviest[h] = (work of the heaviest path down from h, its next block), children first
+            heaviest: dict[bytes, tuple[int, bytes | None]] = {}
+            for root in pools:
+                stack = [(root, False)]
+                while stack:
+                    h, done = stack.pop()
+                    if h in heaviest:
+                        continue
+                    if not done:
+                        stack.append((h, True))
+                        stack.extend((c, False) for c in children.get(h, ()) if c not in heaviest)
+                        continue
+                    work, nxt = 0, None
+                    for c in children.get(h, ()):
+                        if c in heaviest and heaviest[c][0] > work:
+                            work, nxt = heaviest[c][0], c
+                    heaviest[h] = (pools[h].work + work, nxt)
+            best_root, best_work = None, self.chain.tip.chain_work
+            for h, o in pools.items():
+                parent = self.chain.get(o.prev_hash)
+                if parent is not None and h not in self.chain and parent.chain_work + heaviest[h][0] > best_work:
+                    best_root, best_work = h, parent.chain_work + heaviest[h][0]
+            best_path: list[bytes] = []
+            while best_root is not None and len(best_path) <= len(pools):
+                best_path.append(best_root)
+                best_root = heaviest[best_root][1]
+            del pools, children, heaviest
+            if not best_path:
+                return
+            self.stats["side-branches-connected"] += 1
+            for h in best_path:
+                o = self.orphans.get(h) or self.side_pool.get(h)
+                self._forget_orphan(h)
+                self._forget_side(h)
+                if o is None:
+                    break
+                try:
+                    block = Block.parse(o.raw, max_size=self.chain.params.max_block_bytes)
+                except ParseError:
+                    break
+                if self._try_add(block, o.peer, o.raw) is None:
+                    break
 
     def _announce_tip(self) -> None:
         """``inv`` our new tip to every peer that has not announced it to us already."""
         knows = set(self.announcers.get(self.tip, ()))
         data = m.encode(m.Inv((m.InvItem(m.INV_BLOCK, self.tip),)))
-        for peer, state in self.peers.items():
-            if state["version"] and peer not in knows:
+        for peer in list(self.peers):                  # a send may disconnect a peer (it left): walk a snapshot
+            state = self.peers.get(peer)
+            if state is not None and state["version"] and peer not in knows:
                 self.stats["sent-inv"] += 1
                 self.transport.send(peer, data)
         self.last_heartbeat = self.transport.now()
@@ -615,38 +828,59 @@ class Node:
                      solicited: bool = True) -> None:
         """Keep a block whose parent we lack, within the pool's bounds, and ask its sender for the gap."""
         if h not in self.orphans:
-            cfg = self.config
-            share_count = max(1, int(cfg.max_orphans * cfg.orphan_share))
-            share_bytes = max(1, int(cfg.max_orphan_bytes * cfg.orphan_share))
-            if len(raw) > share_bytes:
-                self.stats["orphan-too-big"] += 1
-                return
-            mine = [k for k, o in self.orphans.items() if o.peer == source]
-            used = sum(len(self.orphans[k].raw) for k in mine)
-            while mine and (len(mine) >= share_count or used + len(raw) > share_bytes):
-                k = mine.pop(0)                            # the sender's own oldest orphan makes room
-                used -= len(self.orphans[k].raw)
-                self._forget_orphan(k)
-                self.stats["orphans-evicted"] += 1
-            self.orphans[h] = _Orphan(bytes(raw), prev_hash, source)
-            self.orphan_bytes += len(raw)
-            while len(self.orphans) > cfg.max_orphans or self.orphan_bytes > cfg.max_orphan_bytes:
-                self._forget_orphan(next(iter(self.orphans)))   # the oldest of all
-                self.stats["orphans-evicted"] += 1
-            self.stats["orphans"] += 1
+            try:
+                work = bits_to_work(BlockHeader.parse(raw[:HEADER_SIZE]).bits)
+            except (ParseError, ValueError):
+                work = 0
+            self._pool_add(self.orphans, h, _Orphan(bytes(raw), prev_hash, source, solicited, work), side=False)
         if source is not None and source in self.peers:   # ask for the missing ancestors
             if not solicited:
                 self._punish(source, "unsolicited-orphan", "an orphan block nobody asked for")
             if source in self.peers:
                 self._send(source, m.GetBlocks(tuple(self.chain.locator()[:m.MAX_LOCATOR])))
 
+    def _pool_add(self, pool: OrderedDict, h: bytes, entry: _Orphan, side: bool) -> None:
+        """Add to the orphan pool or the side pool, within its count and byte bounds: a sender may
+        hold at most ``orphan_share`` of either (its own oldest entries make room), then the oldest
+        of all go."""
+        cfg = self.config
+        max_count, max_bytes = (cfg.max_side_pool, cfg.max_side_pool_bytes) if side else (cfg.max_orphans,
+                                                                                          cfg.max_orphan_bytes)
+        forget, what = (self._forget_side, "side-pool") if side else (self._forget_orphan, "orphans")
+        share_count = max(1, int(max_count * cfg.orphan_share))
+        share_bytes = max(1, int(max_bytes * cfg.orphan_share))
+        if len(entry.raw) > share_bytes:
+            self.stats["side-pool-too-big" if side else "orphan-too-big"] += 1
+            return
+        mine = [k for k, o in pool.items() if o.peer == entry.peer]
+        used = sum(len(pool[k].raw) for k in mine)
+        while mine and (len(mine) >= share_count or used + len(entry.raw) > share_bytes):
+            k = mine.pop(0)                            # the sender's own oldest entry makes room
+            used -= len(pool[k].raw)
+            forget(k)
+            self.stats[f"{what}-evicted"] += 1
+        pool[h] = entry
+        if side:
+            self.side_pool_bytes += len(entry.raw)
+        else:
+            self.orphan_bytes += len(entry.raw)
+        while len(pool) > max_count or (self.side_pool_bytes if side else self.orphan_bytes) > max_bytes:
+            forget(next(iter(pool)))                   # the oldest of all
+            self.stats[f"{what}-evicted"] += 1
+        self.stats[what] += 1
+
     def _forget_orphan(self, h: bytes) -> None:
         orphan = self.orphans.pop(h, None)
         if orphan is not None:
             self.orphan_bytes -= len(orphan.raw)
 
+    def _forget_side(self, h: bytes) -> None:
+        entry = self.side_pool.pop(h, None)
+        if entry is not None:
+            self.side_pool_bytes -= len(entry.raw)
+
     def _want_block(self, h: bytes) -> bool:
-        if h in self.chain or h in self.orphans:
+        if h in self.chain or h in self.orphans or h in self.side_pool:
             return False
         pending = self.requested.get(h)
         return pending is None or pending[1] <= self.transport.now()
@@ -663,11 +897,38 @@ class Node:
         state.update(sent_version=True, hello_at=now)
         self._send(peer, self._version())
 
+    def _ping(self, peer: str, now: float) -> None:
+        state = self.peers.get(peer)
+        if state is None:
+            return
+        state.update(ping_nonce=secrets.randbits(64), ping_at=now)   # unpredictable: a pong cannot come early
+        self._send(peer, m.Ping(state["ping_nonce"]))
+
+    def _limit_pending(self, now: float) -> None:
+        """A new inbound peer: if ``max_pending`` inbound peers have not said ``version`` yet, the
+        oldest of them goes (it had the longest chance to talk; an honest peer answers in one round trip)."""
+        pending = [p for p, s in self.peers.items() if s["inbound"] and not s["version"]]
+        while len(pending) >= max(1, self.config.max_pending):
+            oldest = min(pending, key=lambda p: self.peers[p]["connected_at"])
+            pending.remove(oldest)
+            self.stats["evicted"] += 1
+            self.stats["pending-evicted"] += 1
+            self._emit("evict", peer=oldest, reason="pending")
+            self._drop(oldest)
+
     def _make_room(self, now: float) -> bool:
-        """All inbound slots are taken: evict one inbound peer (True) or refuse the newcomer (False)."""
-        candidates = [EvictionCandidate(p, s["connected_at"], s["last_block"], s["last_tx"], s["netgroup"])
+        """All inbound slots are taken: evict one inbound peer (True) or refuse the newcomer (False).
+
+        Protection counts follow Bitcoin Core's for 125 slots (4 network groups, 8 lowest pings,
+        4 block relayers, 4 transaction relayers) scaled to ``max_inbound``, at least 1 each."""
+        slots = self.config.max_inbound
+        candidates = [EvictionCandidate(p, s["connected_at"], s["last_block"], s["last_tx"], s["netgroup"],
+                                        s["min_ping"])
                       for p, s in self.peers.items() if s["inbound"]]
-        victim = select_eviction(candidates, salt=self.nonce.to_bytes(8, "little"))
+        victim = select_eviction(candidates, salt=self.nonce.to_bytes(8, "little"),
+                                 protect_netgroups=max(1, slots // 16), protect_ping=max(1, slots // 8),
+                                 protect_blocks=max(1, slots // 16), protect_txs=max(1, slots // 16),
+                                 now=now, grace=self.config.eviction_grace)
         if victim is None:
             return False
         self.stats["evicted"] += 1
@@ -781,8 +1042,9 @@ class Node:
 
     def _broadcast(self, msg: m.Message, exclude: str | None = None) -> None:
         data = m.encode(msg)
-        for peer, state in self.peers.items():
-            if peer != exclude and state["version"]:
+        for peer in list(self.peers):                  # a send may disconnect a peer (it left): walk a snapshot
+            state = self.peers.get(peer)
+            if state is not None and peer != exclude and state["version"]:
                 self.stats[f"sent-{msg.command}"] += 1
                 self.transport.send(peer, data)
 
@@ -796,4 +1058,5 @@ def _new_peer(inbound: bool, netgroup: str, now: float) -> dict:
     return {"version": False, "verack": False, "sent_version": False, "nonce": None, "hello_at": now, "version_at": now,
             "listen": "", "inbound": inbound, "netgroup": netgroup, "connected_at": now,
             "last_block": float("-inf"), "last_tx": float("-inf"),
+            "ping_nonce": None, "ping_at": now, "min_ping": float("inf"), "side_bytes": 0,
             "queue": deque(), "requests": 0, "in_flight": 0}

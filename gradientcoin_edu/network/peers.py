@@ -12,10 +12,12 @@ proportion, so a peer that floods with big messages is banned after a handful of
 
 Connection slots: ``select_eviction`` chooses which inbound peer to drop when all slots are taken,
 in the spirit of Bitcoin Core's ``SelectNodeToEvict``: protect peers from a few distinct network
-groups (chosen by a keyed hash an attacker cannot predict), the peers that most recently gave us a
-new block or transaction, and the longest-connected half; evict the youngest peer of the most
-crowded network group among the rest. Throwaway identities are new, useless and come from a few
-machines: they evict each other, not the honest peers.
+groups (chosen by a keyed hash an attacker cannot predict), the peers with the lowest measured
+ping, the peers that most recently gave us a new block or transaction, and the longest-connected
+half; evict the youngest peer of the most crowded network group among the rest, preferring one
+that has been connected for ``grace`` seconds (long enough to answer a ping) over one that has
+just arrived. Throwaway identities are new, useless and come from a few machines: they evict each
+other, not the honest peers, even when everyone shares one network group (a classroom).
 
 Offences are named with short codes so tests and notebooks can ask "why was this peer banned?".
 Nothing here knows how messages travel; time is passed in. Taught in notebook 04.
@@ -156,11 +158,21 @@ class EvictionCandidate:
     last_block: float = float("-inf")      # when it last gave us a block that moved our tip
     last_tx: float = float("-inf")         # when it last gave us a new valid transaction
     netgroup: str = ""                     # where it connects from (an IPv4 /16)
+    min_ping: float = float("inf")         # its fastest answer to one of our pings (seconds; inf: none yet)
 
 
 def select_eviction(candidates: list[EvictionCandidate], salt: bytes = b"", protect_netgroups: int = 4,
-                    protect_blocks: int = 4, protect_txs: int = 4) -> str | None:
-    """The inbound peer to evict to make room for a new one, or None (everyone is protected)."""
+                    protect_blocks: int = 4, protect_txs: int = 4, protect_ping: int = 8,
+                    now: float | None = None, grace: float = 0.0) -> str | None:
+    """The inbound peer to evict to make room for a new one, or None (everyone is protected).
+
+    Protected, in this order: the longest-connected peer of ``protect_netgroups`` network groups
+    (picked by a hash keyed with ``salt``), the ``protect_ping`` peers with the lowest ``min_ping``,
+    the ``protect_blocks`` / ``protect_txs`` peers that most recently gave us a new block /
+    transaction, then the longest-connected half of the rest. Of the rest, the network group with
+    the most peers loses its youngest peer, among those connected at least ``grace`` seconds before
+    ``now`` if there are any (a peer that just arrived has had no chance to answer a ping or relay
+    anything: a key churned every half second must not push it out before it could)."""
     rest = list(candidates)
 
     def protect(key, n: int, only=lambda c: True) -> None:
@@ -172,6 +184,7 @@ def select_eviction(candidates: list[EvictionCandidate], salt: bytes = b"", prot
     groups = sorted({c.netgroup for c in rest}, key=lambda g: hashlib.sha256(salt + g.encode()).digest())
     for g in groups[:protect_netgroups]:
         protect(lambda c: c.connected_at, 1, lambda c, g=g: c.netgroup == g)
+    protect(lambda c: (c.min_ping, c.connected_at), protect_ping, lambda c: c.min_ping < float("inf"))
     protect(lambda c: -c.last_block, protect_blocks, lambda c: c.last_block > float("-inf"))
     protect(lambda c: -c.last_tx, protect_txs, lambda c: c.last_tx > float("-inf"))
     protect(lambda c: c.connected_at, len(rest) // 2)          # the longest-connected half
@@ -181,4 +194,7 @@ def select_eviction(candidates: list[EvictionCandidate], salt: bytes = b"", prot
     for c in rest:
         by_group.setdefault(c.netgroup, []).append(c)
     crowded = max(by_group.values(), key=lambda cs: (len(cs), max(c.connected_at for c in cs)))
+    if now is not None and grace > 0:
+        settled = [c for c in crowded if now - c.connected_at >= grace]
+        crowded = settled or crowded
     return max(crowded, key=lambda c: c.connected_at).peer
