@@ -36,7 +36,7 @@ from zmq.utils import z85
 from ..errors import StoreError
 
 __all__ = ["SECRET_FILE", "PUBLIC_FILE", "write_secret_file", "read_secret_file", "load_or_create_keypair",
-           "public_key_of", "key_bytes", "parse_peer", "format_peer"]
+           "public_key_of", "key_bytes", "key_hex", "parse_peer", "format_peer"]
 
 SECRET_FILE = "p2p_key"
 PUBLIC_FILE = "p2p_key.pub"
@@ -171,3 +171,8 @@ def parse_peer(spec: str) -> tuple[str, bytes]:
 def format_peer(address: str, public: bytes) -> str:
     """``"HEXKEY@tcp://host:port"`` (hex: safe in shells and URLs)."""
     return binascii.hexlify(z85.decode(public)).decode("ascii") + "@" + address
+
+
+def key_hex(key: str | bytes) -> str:
+    """A public key (Z85 or hex) as the 64 hex characters ``--peer`` takes."""
+    return binascii.hexlify(z85.decode(key_bytes(key))).decode("ascii")

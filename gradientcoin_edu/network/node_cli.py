@@ -61,7 +61,8 @@ DEFAULT_MINE_EVERY = {"regtest": 5.0, "demo": 10.0, "llm": 10.0}
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--listen", default=None,
                         help="where this node accepts connections, e.g. tcp://127.0.0.1:5001 (tcp://0.0.0.0:5001: "
-                             "every interface, for a classroom relay); without it the node only dials out "
+                             "every interface, for a classroom relay; port 0: any free port, shown in the log and "
+                             "status.json); without it the node only dials out "
                              "(a student in Colab or behind NAT) and needs at least one --peer")
     parser.add_argument("--peer", action="append", default=[],
                         help="a peer, PUBKEY@tcp://host:port (its key is in its DATA_DIR/p2p_key.pub and in its "
@@ -84,6 +85,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                                 "written to DATA_DIR/rpc.json)")
     parser.add_argument("--status-every", type=float, default=0.5, help="seconds between status.json updates")
     parser.add_argument("--threads", type=int, default=1, help="llm: torch threads (default 1)")
+    parser.add_argument("--pending-timeout", type=float, default=10.0,
+                        help="seconds an inbound connection may stay silent (no message yet) before it is "
+                             "closed (default 10)")
     loud = parser.add_mutually_exclusive_group()
     loud.add_argument("--quiet", action="store_true", help="terminal: warnings only (reorgs, rejections, bans)")
     loud.add_argument("--verbose", action="store_true", help="terminal: every event")
@@ -91,12 +95,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def check_arguments(args: argparse.Namespace) -> None:
     """Range checks before anything is touched; a ``UsageError`` says what to change."""
-    from .zmq_transport import valid_address
+    from .zmq_transport import valid_address, valid_listen
     if args.listen is None and not args.peer:
         raise UsageError("no-listen-no-peer", "give --listen tcp://host:port, or at least one --peer to dial out to")
-    if args.listen is not None and not valid_address(args.listen):
-        raise UsageError("bad-listen", f"--listen must look like tcp://127.0.0.1:5001 (host and port), "
-                                       f"not {args.listen!r}")
+    if args.listen is not None and not valid_listen(args.listen):
+        raise UsageError("bad-listen", f"--listen must look like tcp://127.0.0.1:5001 (host and port; port 0: "
+                                       f"any free port), not {args.listen!r}")
     from .keys import parse_peer
     for spec in args.peer:
         try:
@@ -113,7 +117,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     if args.mine_every == 0 and args.chain == "llm":
         raise UsageError("bad-mine-every", "--mine-every 0 (flat out) is for proof-of-work chains; "
                                            "give llm nodes a mean time such as 10")
-    for name in ("duration", "status_every"):
+    for name in ("duration", "status_every", "pending_timeout"):
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise UsageError(f"bad-{name}", f"--{name.replace('_', '-')} is a positive number of seconds")
@@ -155,17 +159,25 @@ class RunningNode:
         signal.signal(signal.SIGINT, self.request_stop)
         from .keys import parse_peer
         for spec in self.args.peer:
-            self.transport.connect(*parse_peer(spec))
+            try:
+                self.transport.connect(*parse_peer(spec))
+            except ValueError as err:                  # e.g. our own key, or our own address
+                raise UsageError("bad-peer", f"--peer {spec}: {err}") from None
+        if self.args.peer:
+            log.info("dialling %d peer(s); a warning follows if one cannot be reached", len(self.args.peer))
         deadline = None if self.args.duration is None else self.started + self.args.duration
         self.transport.run(until=lambda: self.stop_now or (deadline is not None and time.time() >= deadline),
                            work=self._work)
 
     def _work(self) -> None:
-        self.rpc.serve_pending()
-        self.miner.step()
+        """One slice between message batches; each part supervised on its own (a failing status
+        write, e.g. a full disk or no descriptor left, is logged and counted, never fatal)."""
+        guard = self.transport.guard
+        guard("rpc", self.rpc.serve_pending)
+        guard("miner", self.miner.step)
         if self.status.due():
-            self.service.watch_peers()
-            self.status.write()
+            guard("watch-peers", self.service.watch_peers)
+            guard("status-file", self.status.write)
 
     def close(self) -> None:
         try:
@@ -185,11 +197,17 @@ def open_node(args: argparse.Namespace) -> RunningNode:
     from ..rpc import RpcServer
     from .service import NodeService, load_or_create_key
 
+    from .zmq_transport import raise_fd_limit
     datadir = open_datadir(args.data_dir)
     try:
         name = args.name or _default_name(args, datadir.path)
         _setup_logging(datadir / "node.log", name, args)
-        transport = _open_transport(args.listen, datadir.path)
+        before, fd_limit, hard = raise_fd_limit()
+        log.log(logging.INFO if fd_limit >= 4096 else logging.WARNING,
+                "file descriptors: soft limit %d (was %d, hard limit %s)", fd_limit, before,
+                "unlimited" if hard == -1 else hard)
+        transport = _open_transport(args.listen, datadir.path, args.pending_timeout)
+        args.listen = transport.listen                # port 0: the port the OS gave
         try:
             chain = _open_chain(args, datadir.path)
         except BaseException:
@@ -221,6 +239,9 @@ def open_node(args: argparse.Namespace) -> RunningNode:
              "mining %s", _chain_label(args), name, chain.height, chain.tip.hash_hex()[:16], len(chain),
              args.listen or "nothing (outbound connections only)", rpc.url, _mining_label(args))
     if args.listen is not None:
+        log.info("inbound connections: at most %d (%d not yet peers), idle ones closed after %g s",
+                 transport.max_connections, transport.max_pending, transport.pending_seconds)
+    if args.listen is not None:
         service.peer_line = format_peer(args.listen, transport.public_key)
         shown = service.peer_line.replace("tcp://0.0.0.0:", "tcp://THIS-MACHINE'S-ADDRESS:")
         log.info("peers connect to this node with --peer %s", shown)
@@ -238,19 +259,19 @@ def _mining_label(args) -> str:
 
 
 def _default_name(args, data: Path) -> str:
-    if args.listen is not None:
+    if args.listen is not None and not args.listen.endswith(":0"):
         return args.listen.rsplit(":", 1)[1]
     from .keys import load_or_create_keypair
     return "node-" + load_or_create_keypair(data)[0].decode("ascii")[:6]
 
 
-def _open_transport(listen: str | None, data: Path):
+def _open_transport(listen: str | None, data: Path, pending_seconds: float = 10.0):
     import zmq
     from .keys import load_or_create_keypair
     from .zmq_transport import ZmqTransport
     _, secret = load_or_create_keypair(data)          # the CURVE identity peers know this node by
     try:
-        return ZmqTransport(listen, secret_key=secret)
+        return ZmqTransport(listen, secret_key=secret, pending_seconds=pending_seconds)
     except zmq.ZMQError as err:
         raise UsageError("listen-failed", f"cannot listen on {listen}: {err.strerror}; is another node using "
                                           "that port? Choose another --listen port") from None
@@ -341,7 +362,11 @@ class _Miner:
 
 
 class _Status:
-    """``status.json``, written atomically (write to a temporary file, then rename)."""
+    """``status.json``, written atomically: a new file under a random name (``O_EXCL | O_NOFOLLOW``:
+    never through a file or symlink planted there), then renamed over the old one.
+
+    ``peers``: handshaken peers by Z85 key (as before); ``peer_links``: every peer we dial or that
+    dialled us, with its key in the form ``--peer`` takes, its state and last error."""
 
     def __init__(self, path: Path, node, transport, every: float, service=None):
         self.path, self.node, self.transport, self.every = path, node, transport, every
@@ -353,6 +378,7 @@ class _Status:
 
     def write(self) -> None:
         from ..crypto.hashes import hash_to_hex
+        from ..datadir import write_atomic
         self.last = time.time()
         node = self.node
         status = {
@@ -361,27 +387,33 @@ class _Status:
             "peers": sorted(p for p, s in node.peers.items() if s["version"]),
             "mempool": len(node.mempool), "orphans": len(node.orphans),
             "mined": node.stats["mined"], "reorgs": node.stats["reorgs"], "dropped_sends": self.transport.dropped,
-            "banned": sorted(node.peerbook.bans),
+            "banned": sorted(node.peerbook.bans), "listen": self.transport.listen,
+            "peer_links": self.peer_links(), "connections": self.transport.connection_stats(),
+            "errors": dict(self.transport.error_counts),
         }
         if self.service is not None and self.service.llm:
             status.update(val_loss=self.service.val_loss(), weights_root=node.chain.rule.weights_root().hex())
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(status))
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(status).encode(), mode=0o644, sync=False)
+
+    def peer_links(self) -> list[dict]:
+        peers = self.node.peers
+        out = []
+        for key, info in sorted(self.transport.peer_states().items(), key=lambda kv: kv[1]["key"]):
+            state = peers.get(key)
+            out.append({**info, "handshaken": bool(state and state.get("version"))})
+        return out
 
 
 def _setup_logging(path: Path, name: str, args) -> None:
     """Terminal (stdout) and ``node.log``: INFO by default, WARNING with --quiet, DEBUG with --verbose."""
+    from ..datadir import open_log
     log.handlers.clear()
     log.propagate = False
     fmt = logging.Formatter(f"%(asctime)s {name} %(message)s", datefmt="%H:%M:%S")
     console = logging.StreamHandler(sys.stdout)
     console.setFormatter(fmt)
     console.setLevel(logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO)
-    try:
-        handler = logging.FileHandler(path)
-    except OSError as err:
-        raise UsageError("log-unwritable", f"cannot write {path}: {err.strerror}") from None
+    handler = logging.StreamHandler(open_log(path))     # no symlink followed, our own file only
     handler.setFormatter(logging.Formatter(f"%(asctime)s {name} %(levelname)s %(message)s"))
     handler.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     log.addHandler(console)
