@@ -134,6 +134,7 @@ class _HttpServer(ThreadingHTTPServer):
         self.connections: dict[socket.socket, _Connection] = {}      # in arrival order
         self.lock = threading.Lock()
         self.evicted = self.refused = 0
+        self.closing: list[tuple[float, socket.socket]] = []       # refused, answered 503, closed soon
         super().__init__(address, handler)
 
     def process_request(self, request, client_address):
@@ -160,20 +161,34 @@ class _HttpServer(ThreadingHTTPServer):
             return self.connections.get(sock)
 
     def _refuse(self, request) -> None:
+        """Answer 503 without reading (never blocking this thread), then close a second later: closing
+        at once, with the request unread, would reset the connection before the client reads the 503."""
         body = b'{"error": "the node\'s RPC is busy: every connection is waiting for the node; try again"}'
         try:
             request.setblocking(False)
             request.send(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
                          b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            request.shutdown(socket.SHUT_WR)
         except OSError:
             pass
-        super().shutdown_request(request)
+        self.closing.append((time.monotonic() + 1.0, request))
+        while len(self.closing) > self.max_connections:             # bounded, whatever the flood
+            self.close_request(self.closing.pop(0)[1])
+
+    def service_actions(self):
+        """Called by ``serve_forever`` between connections: close the refused sockets whose second is up."""
+        now = time.monotonic()
+        while self.closing and self.closing[0][0] <= now:
+            self.close_request(self.closing.pop(0)[1])
 
     def hang_up_all(self) -> None:
         with self.lock:
             conns, self.connections = list(self.connections), {}
         for sock in conns:
             _hang_up(sock)
+        for _, sock in self.closing:
+            self.close_request(sock)
+        self.closing = []
 
     def handle_error(self, request, client_address):
         """A client that went away mid-request is not the node's error: log it, print nothing."""

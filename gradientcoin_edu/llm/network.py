@@ -26,11 +26,15 @@ from ..network.service import NodeService, hex32
 from ..network.simulator import SimNode, Simulator, _Transport
 from .chain import LLMChain
 from .data import contribution_records
-from .inference import check_query
+from .inference import Query, check_query
+from .miner import mine_llm_block
 from .rule import miner_id_for
 from .spec import LLMSpec
 
 __all__ = ["LLMMempool", "LLMNode", "LLMSimulator", "LLMNodeService"]
+
+
+QUERY_AHEAD = 2        # blocks past our tip a relayed query may name (its node is ahead of us)
 
 
 class LLMMempool(Mempool):
@@ -45,10 +49,24 @@ class LLMMempool(Mempool):
 
     def add(self, tx: Transaction, utxos, now: float = 0.0) -> int:
         if tx.kind == KIND_INFERENCE_QUERY:                      # well formed (cheap), before anything else
-            check_query(tx, self.chain.spec.params, self.chain.spec.tokenizer)
+            query = check_query(tx, self.chain.spec.params, self.chain.spec.tokenizer)
+            self._check_query_height(query.height)
         elif tx.kind == KIND_TRAINING_DATA:
             contribution_records(tx, self.chain.spec.params, self.chain.spec.tokenizer)
         return super().add(tx, utxos, now)       # chain bounds, then signatures, then _minimum_fee
+
+    def _check_query_height(self, height: int) -> None:
+        """A query must name weights that a block can use now or soon: at most ``QUERY_AHEAD`` blocks
+        past our tip (a node that is ahead of us asked it; it waits until we catch up) and not so old
+        that the next block cannot take it (``policy-query-too-new``, ``policy-query-expired``).
+        Without the first bound a query naming height 10**9 would sit in every pool for free."""
+        params, tip = self.chain.spec.params, self.chain.height
+        if height > tip + QUERY_AHEAD:
+            raise InvalidTransaction("policy-query-too-new", f"it names the weights after block {height}; our "
+                                                             f"tip is {tip}, at most {QUERY_AHEAD} ahead are kept")
+        if height < tip + 1 - params.query_window:
+            raise InvalidTransaction("policy-query-expired", f"it names the weights after block {height}; the next "
+                                     f"block takes queries naming {tip + 1 - params.query_window} or later")
 
     def _minimum_fee(self, tx: Transaction, fee: int) -> None:
         """The relay minimum of data and query transactions (the pool's policy hook: run after the
@@ -96,17 +114,28 @@ class LLMNode(Node):
         if txs is None:
             txs = [e.tx for e in self.mempool.select(self.chain.params.max_block_bytes // 4,
                                                      self.config.max_block_txs)]
+            verified = True                   # the pool checked their signatures on entry (select_txs)
+        else:
+            verified = False
         now = int(self.transport.now()) if time is None else int(time)
-        block, proof, rejected = self.chain.mine(self.miner_address or bytes(20), list(txs), time=now, tag=self.name.encode()[:20], strict=False)
+        block, proof, rejected = mine_llm_block(self.chain, self.miner_address or bytes(20), list(txs), time=now,
+                                                tag=self.name.encode()[:20], strict=False, verified=verified)
         for tx, reason in rejected:           # cannot enter this block, nor (but for the caps) any later one
-            if reason not in ("data-block-full", "query-block-full"):
-                self.mempool.remove(tx.txid)
-                self.stats[f"tx-dropped-{reason}"] += 1
+            if reason in ("data-block-full", "query-block-full") or self._query_too_new(tx, reason):
+                continue
+            self.mempool.remove(tx.txid)
+            self.stats[f"tx-dropped-{reason}"] += 1
         self.stats["mined"] += 1
         self.stats["gradients"] += proof.attempts
         self.stats["guard-dropped"] += proof.rejected_by_guard
         self.submit_block(block, publish=publish)
         return block
+
+    def _query_too_new(self, tx: Transaction, reason: str) -> bool:
+        """A query naming weights our chain has not reached yet (asked on a node a block ahead of
+        us): valid in a later block, so it waits (the pool bounds how far ahead: LLMMempool.add)."""
+        return (reason == "query-height" and tx.kind == KIND_INFERENCE_QUERY
+                and Query.parse(tx.payload).height > self.chain.height)
 
 
 class LLMSimulator(Simulator):
@@ -171,26 +200,123 @@ class LLMNodeService(NodeService):
                       "losscurve": self.rpc_losscurve})
         return table
 
-    def rpc_contribute(self, text: str, wallet: str = "default") -> dict:
-        """Pay to add TEXT to the training data (records of the model's block size; fee per record)."""
-        from .data import build_data_tx, data_fee
-        params = self.node.chain.spec.params
-        if not isinstance(text, str) or len(text) < params.record_tokens:
-            raise UsageError("text-too-short", f"a contribution has at least {params.record_tokens} characters")
-        text = text[: params.max_records_per_tx * params.record_tokens]
-        tx = build_data_tx(self.node.mempool.coins(self.node.chain.utxo), self.wallet(wallet), text, params)
-        out = self.submit(tx, "contribution", records=len(text) // params.record_tokens)
-        out["fee"] = self.coins(data_fee(text, params))
-        return out
+    def rpc_contribute(self, text: str, wallet: str = "default", max_fee=None, dry_run: bool = False) -> dict:
+        """Pay to add TEXT, every character, to the training data (DRY_RUN: only state the fee).
 
-    def rpc_ask(self, prompt: str, tokens: int = 8, wallet: str = "default") -> dict:
+        The text is cut into records of the model's block size + 1 characters; a last, shorter
+        piece becomes a record of the text's last characters (overlapping the one before), so no
+        character is dropped and none is invented. The records go into as many data transactions
+        as they need (``max_records_per_tx`` each), each paying ``data_fee_per_record`` per record
+        plus what the mempool asks for its size. Refused, before anything is sent: a character the
+        tokenizer cannot encode (all of them named), a text shorter than one record, more
+        transactions than the mempool chains in one go, a total fee above MAX_FEE coins (default
+        0.1), or more than the wallet can spend. Returns the txids (``txid``: the last one)."""
+        from .data import build_data_tx
+        chain, params = self.node.chain, self.node.chain.spec.params
+        if not isinstance(text, str):
+            raise UsageError("bad-text", "a contribution is a text (a JSON string)")
+        if not isinstance(dry_run, bool):
+            raise UsageError("bad-dry-run", "dry_run is true or false")
+        key, limit = self.wallet(wallet), self.max_fee(max_fee)
+        records = self.contribution_records(text)
+        per_tx = params.max_records_per_tx
+        groups = ["".join(records[i: i + per_tx]) for i in range(0, len(records), per_tx)]
+        self._check_chain_room(groups, key.address())
+
+        def fee_for(group: str, size: int) -> int:
+            return len(group) // params.record_tokens * params.data_fee_per_record + self.relay_fee(size)
+        # sizes: one build per transaction shape, from our coins (nothing is sent)
+        fees = [fee_for(g, len(g.encode()) + 400) for g in groups]     # 400 B: inputs, outputs, signatures
+        total = sum(fees)
+        plan = {"characters": len(text), "records": len(records), "record_characters": params.record_tokens,
+                "transactions": len(groups), "fee": self.coins(total), "max_fee": self.coins(limit)}
+        self.check_max_fee(total, limit)
+        self.check_funds(wallet, total)
+        if dry_run:
+            return {"dry_run": True, **plan}
+        txids: list[str] = []
+        for group, fee in zip(groups, fees):
+            tx = build_data_tx(self.pool_coins(), key, group, params, fee=fee)
+            if fee < (needed := fee_for(group, tx.size)):           # more inputs than estimated
+                tx = build_data_tx(self.pool_coins(), key, group, params, fee=needed)
+            try:
+                txids.append(self.submit(tx, "contribution", records=len(group) // params.record_tokens)["txid"])
+            except (InvalidTransaction, UsageError) as err:
+                if not txids:
+                    raise
+                raise UsageError("contribution-partial",
+                                 f"sent {len(txids)} of {len(groups)} data transactions ({', '.join(txids)}); "
+                                 f"the next was refused: {err.reason}: {err.message}") from None
+        return {**plan, "txid": txids[-1], "txids": txids}
+
+    def contribution_records(self, text: str) -> list[str]:
+        """``text`` as records of ``record_tokens`` characters, every character in one (see
+        :meth:`rpc_contribute`); a ``UsageError`` naming every character the tokenizer lacks."""
+        params, tokenizer = self.node.chain.spec.params, self.node.chain.spec.tokenizer
+        r = params.record_tokens
+        unknown = sorted(set(text) - set(tokenizer.vocab))
+        if unknown:
+            lines = text.split("\n")
+            where = []
+            for ch in unknown[:8]:
+                row = next(i for i, line in enumerate(lines) if ch in line)
+                where.append(f"{ch!r} ({text.count(ch)}x, first on line {row + 1} column {lines[row].index(ch) + 1})")
+            more = f" and {len(unknown) - 8} more" if len(unknown) > 8 else ""
+            hint = " (Windows line ends: convert the file with dos2unix)" if "\r" in unknown else ""
+            raise UsageError("data-unknown-character",
+                             f"the model's tokenizer cannot encode {len(unknown)} character(s) of the text: "
+                             f"{', '.join(where)}{more}{hint}; it knows {len(tokenizer.vocab)} characters: "
+                             f"{tokenizer.vocab!r}")
+        if len(text) < r:
+            raise UsageError("text-too-short", f"a contribution has at least {r} characters (one record of "
+                                               f"this model), not {len(text)}")
+        records = [text[i: i + r] for i in range(0, len(text) - r + 1, r)]
+        if len(text) % r:
+            records.append(text[-r:])
+        return records
+
+    def _check_chain_room(self, groups: list[str], address: bytes) -> None:
+        """Refuse, before sending anything, a contribution the mempool's chain bounds would cut
+        half-way: its transactions may spend each other's change, so with the wallet's transactions
+        already waiting they must fit in one chain of unconfirmed transactions."""
+        limits = getattr(self.node.mempool, "limits", None)
+        if limits is None:
+            return
+        pool = self.node.mempool
+        waiting = [txid for txid in pool.entries if any(o.address == address for o in pool.entries[txid].tx.outputs)]
+        depth = max((1 + len(pool.ancestors(t)) for t in waiting), default=0)
+        room = limits.ancestors - depth
+        sizes = [len(g.encode()) + 400 for g in groups]
+        byte_room = sum(1 for i in range(len(sizes)) if sum(sizes[: i + 1]) <= limits.ancestor_bytes)
+        room = max(0, min(room, byte_room))
+        if len(groups) > room:
+            params = self.node.chain.spec.params
+            chars = room * params.max_records_per_tx * params.record_tokens
+            busy = f", and {depth} of this wallet's transactions are still waiting" if depth else ""
+            raise UsageError("contribution-too-long",
+                             f"this text needs {len(groups)} data transactions ({params.max_records_per_tx} records of "
+                             f"{params.record_tokens} characters each); one contribute can send {room} now (the "
+                             f"mempool keeps chains of at most {limits.ancestors} unconfirmed transactions and "
+                             f"{limits.ancestor_bytes:,} bytes{busy}): contribute at most {chars:,} characters now "
+                             "and the rest after the next block")
+
+    def rpc_ask(self, prompt: str, tokens: int = 8, wallet: str = "default", max_fee=None) -> dict:
         """Pay for the model to complete PROMPT (TOKENS characters) from the weights at the tip."""
         from .inference import Query, build_query_tx
-        query = Query(str(prompt), self.node.chain.height, int(tokens))
-        tx = build_query_tx(self.node.mempool.coins(self.node.chain.utxo), self.wallet(wallet), query,
-                            self.node.chain.spec.params)
+        if not isinstance(prompt, str):
+            raise UsageError("bad-prompt", "a prompt is a text (a JSON string)")
+        if isinstance(tokens, bool) or not isinstance(tokens, int):
+            raise UsageError("bad-tokens", f"tokens is a whole number, not {tokens!r}")
+        params, limit = self.node.chain.spec.params, self.max_fee(max_fee)
+        query = Query(prompt, self.node.chain.height, tokens)
+
+        def build(fee: int):
+            self.check_funds(wallet, fee)
+            return build_query_tx(self.pool_coins(), self.wallet(wallet), query, params, fee=fee)
+        tx, fee = self.build_paying_relay_fee(build, params.query_fee)
+        self.check_max_fee(fee, limit)
         out = self.submit(tx, "query", prompt=query.prompt)
-        out.update(weights_height=query.height, fee=self.coins(self.node.chain.spec.params.query_fee))
+        out["weights_height"] = query.height
         return out
 
     def rpc_answer(self, txid: str) -> dict:

@@ -8,7 +8,9 @@ rejected blocks with their reasons) that the terminal log, ``node.log`` and the 
 
 Wallets: ``default`` is the node's mining key (``DATA_DIR/key``); ``createwallet NAME`` adds
 ``DATA_DIR/wallets/NAME.key`` (written by ``datadir.write_private``: mode 0600, atomic). Amounts
-on the RPC are coins (``1.5``), fees are smallest units. The service never prints; it logs to the
+and fees on the RPC, in and out, are coins (``1.5``, ``"0.00001"``); the service works out the fee
+a transaction needs when none is given, and refuses one above ``max_fee`` (default
+``DEFAULT_MAX_FEE``, 0.1 coin, as Bitcoin Core's ``-maxtxfee``). The service never prints; it logs to the
 ``gradientcoin.node`` logger and returns plain JSON data. The proof-of-gradient methods
 (contribute training text, ask the model, check an answer) are added by
 ``llm.network.LLMNodeService``, so this module never imports the LLM layer.
@@ -29,11 +31,17 @@ from ..datadir import read_private, write_private
 from ..errors import UsageError
 from ..ledger import COIN, build_payment
 
-__all__ = ["NodeService", "parse_coins", "load_or_create_key", "hex32", "EVENT_LOG_SIZE"]
+__all__ = ["NodeService", "parse_coins", "parse_fee", "coins", "load_or_create_key", "hex32", "EVENT_LOG_SIZE",
+           "DEFAULT_MAX_FEE", "DEFAULT_FEE"]
 
 log = logging.getLogger("gradientcoin.node")
 EVENT_LOG_SIZE = 500
 _WALLET_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+# The most a payment may pay in fees unless its caller says more: Bitcoin Core's wallet refuses a
+# fee above -maxtxfee (0.10 BTC) for the same reason - a fee typed in the wrong unit, or a text
+# far longer than meant, must not silently hand a miner the wallet's coins.
+DEFAULT_MAX_FEE = 10_000_000                 # 0.1 coin, in smallest units
+DEFAULT_FEE = 1_000                          # a payment's fee when the mempool states no minimum
 
 
 def parse_coins(amount) -> int:
@@ -42,15 +50,35 @@ def parse_coins(amount) -> int:
         units = Decimal(str(amount)) * COIN
     except InvalidOperation:
         raise UsageError("bad-amount", f"an amount is a number of coins such as 1.5, not {amount!r}") from None
-    if units != units.to_integral_value() or units <= 0:
+    if not units.is_finite() or units != units.to_integral_value() or units <= 0:
         raise UsageError("bad-amount", f"an amount is a positive number of coins with at most 8 decimals, not {amount}")
     return int(units)
+
+
+def parse_fee(fee) -> int:
+    """A fee in coins (``0.00001`` or ``"0.00001"``; 0 is allowed) -> smallest units."""
+    if isinstance(fee, bool):
+        fee = "not a number"
+    try:
+        units = Decimal(str(fee)) * COIN
+    except InvalidOperation:
+        raise UsageError("bad-fee", f"a fee is a number of coins such as 0.00001, not {fee!r}") from None
+    if not units.is_finite() or units != units.to_integral_value() or units < 0:
+        raise UsageError("bad-fee", f"a fee is a number of coins >= 0 with at most 8 decimals, not {fee}")
+    return int(units)
+
+
+def coins(units: int) -> str:
+    """Smallest units -> coins as text, ``"1.50000000"``."""
+    sign = "-" if units < 0 else ""
+    units = abs(int(units))
+    return f"{sign}{units // COIN}.{units % COIN:08d}"
 
 
 def load_or_create_key(path: Path) -> PrivateKey:
     """The key at ``path``, or a new one written there (0600, atomic, no symlink followed)."""
     if path.exists() or path.is_symlink():
-        return PrivateKey.from_bytes(read_private(path))
+        return PrivateKey.from_bytes(read_private(path, "mining key"))   # ours, 0600, not a symlink
     key = PrivateKey.generate()
     write_private(path, key.to_bytes())
     return key
@@ -198,15 +226,26 @@ class NodeService:
             self.wallets[name] = load_or_create_key(self.datadir / "wallets" / f"{name}.key")
         return {"wallet": name, "address": address_to_str(self.wallets[name].address())}
 
-    def rpc_send(self, address: str, amount, fee: int = 1000, wallet: str = "default") -> dict:
-        """Pay AMOUNT coins to ADDRESS from a wallet (fee in smallest units); returns the txid.
+    def rpc_send(self, address: str, amount, fee=None, wallet: str = "default", max_fee=None) -> dict:
+        """Pay AMOUNT coins to ADDRESS from a wallet (FEE in coins, default what the mempool asks); the txid.
 
-        It may spend outputs still waiting in the mempool (change of an earlier payment)."""
+        It may spend outputs still waiting in the mempool (change of an earlier payment). A fee
+        above MAX_FEE coins (default 0.1) is refused."""
         to = address_from_str(address)
         key = self.wallet(wallet)
-        coins = self.node.mempool.coins(self.node.chain.utxo)      # change still in the pool counts too
-        tx = build_payment(coins, key, [(to, parse_coins(amount))], _fee(fee))
-        return self.submit(tx, "payment", to=address)
+        units = parse_coins(amount)
+        limit = self.max_fee(max_fee)
+
+        def build(fee_units):
+            self.check_funds(wallet, units + fee_units)
+            return build_payment(self.pool_coins(), key, [(to, units)], fee_units)
+        if fee is None:
+            tx, fee_units = self.build_paying_relay_fee(build, DEFAULT_FEE)
+        else:
+            fee_units = parse_fee(fee)
+            tx = build(fee_units)
+        self.check_max_fee(fee_units, limit)
+        return self.submit(tx, "payment", to=address, amount=coins(units))
 
     def rpc_peers(self) -> list:
         """Connected peers with their handshake state, score and reported height."""
@@ -218,9 +257,10 @@ class NodeService:
         return out
 
     def rpc_mempool(self) -> list:
-        """Transactions waiting to be mined: txid, kind, fee."""
+        """Transactions waiting to be mined: txid, kind, fee (coins), size (bytes)."""
         entries = self.node.mempool.select(10**9, 10**6)
-        return [{"txid": hash_to_hex(e.tx.txid), "kind": e.tx.kind, "fee": e.fee} for e in entries]
+        return [{"txid": hash_to_hex(e.tx.txid), "kind": e.tx.kind, "fee": coins(e.fee), "size": e.size}
+                for e in entries]
 
     def rpc_blocktree(self, since: int = 0) -> dict:
         """Every known block after arrival number SINCE (side branches too), and the best chain's tip."""
@@ -250,10 +290,54 @@ class NodeService:
 
     # ================================================================== helpers
     def submit(self, tx, what: str, **extra) -> dict:
-        """Hand our wallet's ``tx`` to the node (mempool + gossip); the txid and fee as JSON."""
+        """Hand our wallet's ``tx`` to the node (mempool + gossip); the txid and fee (coins) as JSON."""
         fee = self.node.submit_transaction(tx)
         self.record("sent", what=what, txid=hash_to_hex(tx.txid)[:16])
-        return {"txid": hash_to_hex(tx.txid), "fee_units": fee, **extra}
+        return {"txid": hash_to_hex(tx.txid), "fee": coins(fee), **extra}
+
+    # ------------------------------------------------------------------ paying
+    def pool_coins(self):
+        """The coins our wallets may spend: confirmed ones and the change still waiting in the pool."""
+        return self.node.mempool.coins(self.node.chain.utxo)
+
+    def relay_fee(self, size: int) -> int:
+        """The smallest fee the node's mempool relays for ``size`` bytes (0 if it states none).
+
+        Asked of the mempool (``min_fee(size)``) when it has such a rule, so the wallet pays what
+        the node itself and its peers will relay."""
+        min_fee = getattr(self.node.mempool, "min_fee", None)
+        return max(0, int(min_fee(size))) if callable(min_fee) else 0
+
+    def build_paying_relay_fee(self, build: Callable[[int], object], floor: int):
+        """``(build(fee), fee)`` with ``fee`` = ``floor`` plus what the mempool asks for the
+        transaction's size (the size hardly depends on the fee: a second build settles it)."""
+        fee = floor
+        for _ in range(3):
+            tx = build(fee)
+            needed = floor + self.relay_fee(tx.size)
+            if needed <= fee:
+                return tx, fee
+            fee = needed
+        return build(fee), fee
+
+    @staticmethod
+    def max_fee(max_fee) -> int:
+        """The caller's ceiling on fees (coins), or ``DEFAULT_MAX_FEE``; in smallest units."""
+        return DEFAULT_MAX_FEE if max_fee is None else parse_fee(max_fee)
+
+    @staticmethod
+    def check_max_fee(fee: int, limit: int) -> None:
+        if fee > limit:
+            raise UsageError("fee-too-high", f"the fee would be {coins(fee)} coins, more than the maximum "
+                                             f"{coins(limit)} coins; pass a larger max fee (--max-fee) to pay it")
+
+    def check_funds(self, wallet: str, needed: int) -> None:
+        """``insufficient-funds`` in coins, before building anything, when ``wallet`` cannot pay ``needed``."""
+        address = self.wallet(wallet).address()
+        have = sum(o.amount for _, o in self.pool_coins().coins_of(address))
+        if have < needed:
+            raise UsageError("insufficient-funds", f"wallet {wallet!r} can spend {coins(have)} coins (confirmed, "
+                                                   f"and change still waiting), this needs {coins(needed)} coins")
 
     def wallet(self, name: str) -> PrivateKey:
         key = self.wallets.get(name)
@@ -294,7 +378,7 @@ class NodeService:
 
     @staticmethod
     def coins(units: int) -> str:
-        return f"{units // COIN}.{units % COIN:08d}"
+        return coins(units)
 
 
 def hex32(text, what: str) -> bytes:
@@ -306,12 +390,6 @@ def hex32(text, what: str) -> bytes:
     if len(raw) != 32:
         raise UsageError("bad-hash", f"a {what} is 64 hex digits, not {text!r}")
     return raw[::-1]
-
-
-def _fee(fee) -> int:
-    if isinstance(fee, bool) or not isinstance(fee, int) or fee < 0:
-        raise UsageError("bad-fee", f"a fee is a whole number of smallest units (>= 0), not {fee!r}")
-    return fee
 
 
 _LEVELS = {"tip": logging.INFO, "reorg": logging.WARNING, "block-rejected": logging.WARNING,
