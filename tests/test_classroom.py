@@ -112,3 +112,53 @@ def test_a_relay_and_four_outbound_only_students_converge(tmp_path):
     finally:
         stop_processes([n.process for n in nodes if n.alive()], [n.client for n in nodes if n.alive()])
     assert time.monotonic() - t0 < 240                  # ~25 s of CPU; wall time depends on the load
+
+
+_PARENT = """
+import sys, time
+from pathlib import Path
+from gradientcoin_edu.classroom import free_ports, start_relay
+relay = start_relay(Path(sys.argv[1]), listen=f"tcp://127.0.0.1:{free_ports(1)[0]}", mine_every=2.0)
+print(relay.process.pid, flush=True)
+if sys.argv[2] == "raise":
+    raise RuntimeError("a notebook cell failed")
+time.sleep(600)
+"""
+
+
+def _gone(pid: int) -> bool:
+    """The process has exited (a zombie waiting for a parent that does not reap counts as gone)."""
+    try:
+        status = open(f"/proc/{pid}/status").read()
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["kill", "raise"])
+def test_the_relay_stops_when_the_python_that_started_it_dies(tmp_path, how):
+    """A notebook kernel killed with SIGKILL (or a script that raises) takes its nodes down within a
+    few seconds; before, they kept mining in their own sessions until someone killed them."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT, str(tmp_path / "relay"), how],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    node_pid = None
+    try:
+        node_pid = int(parent.stdout.readline())          # printed once the relay answers its RPC
+        assert not _gone(node_pid)
+        if how == "kill":
+            os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=30)
+        assert _wait(lambda: _gone(node_pid), 10, poll=0.1), f"the relay (pid {node_pid}) outlived its parent"
+        if how == "raise":
+            assert "a notebook cell failed" in parent.stderr.read()
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        if node_pid is not None and not _gone(node_pid):
+            os.killpg(node_pid, signal.SIGKILL)
+        parent.wait(timeout=10)
