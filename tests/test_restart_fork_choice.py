@@ -132,7 +132,8 @@ def test_a_fork_below_the_pruned_blocks_needs_data_and_is_never_marked_invalid(s
         results = [node.add_block(block) for block in fork]
     assert results[-1] is AddResult.NEEDS_DATA and node.tip.hash == tip and node.rule.tip_hash == tip
     assert not node.invalid and node.needs_data[fork[-1].hash()].reason == "reorg-below-pruned"
-    assert "NOT marked invalid" in caplog.text and "cannot reorg deeper than the blocks and states it keeps" in caplog.text
+    assert "NOT marked invalid" in caplog.text
+    assert "cannot reorg deeper than the blocks and states it keeps" in caplog.text
     assert not gradients                                             # the attacker's blocks cost us no verification
     assert {node.store.get(b.hash()).status for b in fork} == {"header-ok"}
     assert node.add_block(more) is AddResult.NEEDS_DATA and node.tip.hash == tip and not gradients

@@ -28,9 +28,9 @@ re-verified; a *snapshot* of the weights at or above it lets a restarting node s
 (``Chain`` assumes the blocks up to the latest snapshot valid, loads the snapshot, and
 replays the rest). Blocks found invalid are kept with status ``invalid`` and no payload, so a
 restarted node still refuses them and their descendants (unless the mark is one to re-check, above).
-A block whose payload is missing can get it back (``put_payload``: a peer sent it again). ``size_bytes()`` and ``vacuum()`` show the disk reclaimed. Used by every
-node (``gradientcoin node``), by the network simulator and by the decentralized LLM
-(``gradientcoin_edu/llm/pruning.py``).
+A block whose payload is missing can get it back (``put_payload``: a peer sent it again).
+``size_bytes()`` and ``vacuum()`` show the disk reclaimed. Used by every node (``gradientcoin node``),
+by the network simulator and by the decentralized LLM (``gradientcoin_edu/llm/pruning.py``).
 """
 from __future__ import annotations
 
