@@ -20,7 +20,7 @@ import pytest
 from _chain_helpers import ALICE, extend, new_chain, next_block
 from _fixtures import gradients, one_torch_thread, spec  # noqa: F401 (fixtures)
 from gradientcoin_edu.chain import AddResult, Block, BlockStore
-from gradientcoin_edu.errors import InvalidBlock, MutatedBlock
+from gradientcoin_edu.errors import InvalidBlock, MutatedBlock, StoreError
 from gradientcoin_edu.ledger import COIN, Transaction, TxIn, TxOut, Wallet
 from gradientcoin_edu.llm import LLMChain
 from gradientcoin_edu.llm.pruning import prune
@@ -137,6 +137,8 @@ def test_a_fork_below_the_pruned_blocks_needs_data_and_is_never_marked_invalid(s
     assert not gradients                                             # the attacker's blocks cost us no verification
     assert {node.store.get(b.hash()).status for b in fork} == {"header-ok"}
     assert node.add_block(more) is AddResult.NEEDS_DATA and node.tip.hash == tip and not gradients
+    assert node.add_block(main[0]) is AddResult.DUPLICATE             # a pruned body sent again is not stored again
+    assert node.store.get(main[0].hash()).pruned
     node.close()
     again = LLMChain(spec, store=str(path), clock=CLOCK, snapshot_interval=100)   # a restart tries it, stays
     assert again.tip.hash == tip and not again.invalid and more.hash() in again.needs_data
@@ -144,6 +146,21 @@ def test_a_fork_below_the_pruned_blocks_needs_data_and_is_never_marked_invalid(s
     resynced = fed(spec, [*main, *fork, more], tmp_path / "new.sqlite")   # the remedy: re-sync from genesis
     assert resynced.tip.hash == more.hash()
     resynced.close()
+
+
+def test_a_pruned_store_without_its_snapshot_is_refused_and_left_as_it_was(spec, main, tmp_path):
+    path = tmp_path / "node.sqlite"
+    node = fed(spec, main, path, snapshot_interval=100)
+    prune(node, keep=2)
+    node.store.delete_snapshots(N + 1)                               # the snapshots are lost (a bad copy, say)
+    rows = [(r.hash, r.status, r.pruned) for r in node.store.rows()]
+    node.close()
+    with pytest.raises(StoreError) as err:
+        LLMChain(spec, store=str(path), clock=CLOCK, snapshot_interval=100)
+    assert err.value.reason == "missing-data" and "re-sync from genesis" in err.value.message
+    store = BlockStore(path)
+    assert [(r.hash, r.status, r.pruned) for r in store.rows()] == rows   # no block marked invalid
+    store.close()
 
 
 # ============================================================================ marks left by the old code

@@ -306,8 +306,8 @@ class Chain(StoreReplay):
         if known is not None:
             if known.status == INVALID:
                 raise InvalidBlock("known-invalid", f"block {block.hash_hex()} was found invalid before")
-            if not known.has_data and block.payload:
-                return self._attach_payload(known, block)
+            if not known.has_data and block.payload and block_hash in self._needs_data:
+                return self._attach_payload(known, block)      # only a body we found missing: no disk refill
             return AddResult.DUPLICATE
         parent = self._check_header(block, self.clock() if now is None else now)
         entry = self._new_entry(block, parent)
@@ -337,8 +337,9 @@ class Chain(StoreReplay):
         return self._report(old_tip, entry)
 
     def _attach_payload(self, entry: BlockIndex, block: Block) -> AddResult:
-        """A block kept without its payload arrived whole (its body matches its header: ``check_body``
-        ran): store the payload and look for the best chain again, since what was missing may be here."""
+        """A block kept without its payload, which a branch needs, arrived whole (its body matches its
+        header: ``check_body`` ran): store the payload and look for the best chain again. Old blocks
+        pruned on purpose are not refilled (a peer cannot make a pruned node store them again)."""
         try:
             check_block(block, self.params)
         except InvalidBlock as err:
