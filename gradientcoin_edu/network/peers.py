@@ -196,5 +196,7 @@ def select_eviction(candidates: list[EvictionCandidate], salt: bytes = b"", prot
     crowded = max(by_group.values(), key=lambda cs: (len(cs), max(c.connected_at for c in cs)))
     if now is not None and grace > 0:
         settled = [c for c in crowded if now - c.connected_at >= grace]
-        crowded = settled or crowded
+        if not settled:                            # everyone just arrived: the one that had the most time goes
+            return min(crowded, key=lambda c: c.connected_at).peer
+        crowded = settled
     return max(crowded, key=lambda c: c.connected_at).peer
