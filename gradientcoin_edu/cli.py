@@ -89,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     except GradientCoinError as err:
         print(f"gradientcoin {args.command}: error: {err.message}", file=sys.stderr)
         return 2
-    except (PermissionError, IsADirectoryError, NotADirectoryError, FileNotFoundError) as err:
+    except OSError as err:          # a file the user named: missing, a folder, unreadable, too many links...
+        if err.filename is None:
+            raise                       # not the user's file: a bug or the system, keep its traceback
         print(f"gradientcoin {args.command}: error: {err.strerror}: {err.filename}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -506,17 +506,24 @@ class NodeClient:
     def createwallet(self, name: str) -> dict:
         return self.call("createwallet", name)
 
-    def send(self, address: str, amount, fee=None, wallet: str | None = None) -> dict:
-        """Pay ``amount`` coins (a number or a string such as "1.5") to ``address`` (hex)."""
-        return self.call("send", **_drop_none(address=address, amount=amount, fee=fee, wallet=wallet))
+    def send(self, address: str, amount, fee=None, wallet: str | None = None, max_fee=None) -> dict:
+        """Pay ``amount`` coins (a number or a string such as "1.5") to ``address`` (gc1...).
 
-    def contribute(self, text: str, wallet: str | None = None) -> dict:
-        """Pay to add ``text`` to the training data (the next blocks train on it)."""
-        return self.call("contribute", **_drop_none(text=text, wallet=wallet))
+        ``fee``: coins (default: what the node's mempool asks); refused above ``max_fee`` coins (default 0.1)."""
+        return self.call("send", **_drop_none(address=address, amount=amount, fee=fee, wallet=wallet,
+                                              max_fee=max_fee))
 
-    def ask(self, prompt: str, tokens: int = 8, wallet: str | None = None, wait: float | None = 60.0) -> dict:
+    def contribute(self, text: str, wallet: str | None = None, max_fee=None, dry_run: bool = False) -> dict:
+        """Pay to add ``text``, every character, to the training data (the next blocks train on it).
+
+        ``dry_run=True``: the number of records and transactions and the fee, nothing sent."""
+        return self.call("contribute", **_drop_none(text=text, wallet=wallet, max_fee=max_fee,
+                                                    dry_run=dry_run or None))
+
+    def ask(self, prompt: str, tokens: int = 8, wallet: str | None = None, wait: float | None = 60.0,
+            max_fee=None) -> dict:
         """Pay for a query; with ``wait`` (seconds), poll until a block answers it and return the answer."""
-        sent = self.call("ask", **_drop_none(prompt=prompt, tokens=tokens, wallet=wallet))
+        sent = self.call("ask", **_drop_none(prompt=prompt, tokens=tokens, wallet=wallet, max_fee=max_fee))
         if not wait:
             return sent
         return self.wait_answer(sent["txid"], wait)
@@ -533,8 +540,8 @@ class NodeClient:
             if result.get("answered"):
                 return result
             if time.monotonic() >= deadline:
-                raise RpcError("no-answer", f"query {txid[:16]}.. not answered within {timeout:.0f} s "
-                                            "(is anyone mining?)")
+                raise RpcError("no-answer", f"query {txid} not answered within {timeout:g} s (is anyone "
+                                            f"mining?); its answer later: answer({txid!r})")
             time.sleep(poll)
 
     def peers(self) -> list:

@@ -311,10 +311,10 @@ class LLMNodeService(NodeService):
         query = Query(prompt, self.node.chain.height, tokens)
 
         def build(fee: int):
+            self.check_max_fee(fee, limit)
             self.check_funds(wallet, fee)
             return build_query_tx(self.pool_coins(), self.wallet(wallet), query, params, fee=fee)
         tx, fee = self.build_paying_relay_fee(build, params.query_fee)
-        self.check_max_fee(fee, limit)
         out = self.submit(tx, "query", prompt=query.prompt)
         out["weights_height"] = query.height
         return out

@@ -46,6 +46,8 @@ DEFAULT_FEE = 1_000                          # a payment's fee when the mempool 
 
 def parse_coins(amount) -> int:
     """``1.5`` or ``"1.5"`` coins -> smallest units; a ``UsageError`` for anything else."""
+    if isinstance(amount, bool):
+        amount = "not a number"
     try:
         units = Decimal(str(amount)) * COIN
     except InvalidOperation:
@@ -237,6 +239,7 @@ class NodeService:
         limit = self.max_fee(max_fee)
 
         def build(fee_units):
+            self.check_max_fee(fee_units, limit)
             self.check_funds(wallet, units + fee_units)
             return build_payment(self.pool_coins(), key, [(to, units)], fee_units)
         if fee is None:
@@ -244,7 +247,6 @@ class NodeService:
         else:
             fee_units = parse_fee(fee)
             tx = build(fee_units)
-        self.check_max_fee(fee_units, limit)
         return self.submit(tx, "payment", to=address, amount=coins(units))
 
     def rpc_peers(self) -> list:
