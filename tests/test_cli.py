@@ -150,3 +150,30 @@ def test_ctrl_c_stops_the_demo_without_a_traceback():
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130 and "Traceback" not in err and "interrupted" in err
+
+
+def test_bench_compile_only_names_kernel_modules_that_exist():
+    """``bench --compile-only`` imports the Triton kernel modules by name: every name it uses is a
+    module of the package with the kernel it compiles (they were renamed triton_*; the bench kept
+    the old names and failed with a missing module before compiling anything)."""
+    pytest.importorskip("triton")
+    from gradientcoin_edu.kernels import bench
+    cases = bench.compile_cases()
+    assert len(cases) == 7
+    for label, kernel, signature, constants in cases:
+        assert hasattr(kernel, "fn") and kernel.fn.__module__.startswith("gradientcoin_edu.kernels.triton_"), label
+        names = kernel.fn.__code__.co_varnames[:kernel.fn.__code__.co_argcount]
+        assert set(signature) | set(constants) == set(names), label      # every argument given, no other
+
+
+def test_bench_compile_only_refuses_a_bad_architecture_in_one_line():
+    _one_line_error(gradientcoin("bench", "--compile-only", "hopper"), "such as sm_90")
+
+
+@pytest.mark.slow
+def test_bench_compile_only_compiles_a_kernel_for_sm_90_without_a_gpu(capsys):
+    """The compile-only path end to end on one kernel (about 20 s on one CPU core)."""
+    pytest.importorskip("triton")
+    from gradientcoin_edu.kernels import bench
+    assert bench.compile_only("sm_90", only="merkle_leaf") == 0
+    assert "merkle_leaf" in capsys.readouterr().out
