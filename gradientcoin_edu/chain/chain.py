@@ -40,9 +40,9 @@ pruned nodes neither); the remedy is to re-sync from genesis into a new store. W
 arrives again, ``add_block`` stores it and looks for the best chain again.
 
 Invalid marks are written to the store with their reason (the block without its payload), so a
-restart keeps them (``replay.py`` re-checks a mark whose reason is unknown or missing data). Every rejection raises ``InvalidBlock`` with a ``reason`` and leaves the tip, the UTXO
-set, the work rule's state and the store's valid blocks exactly as they were; the only trace
-is that mark. A block connected once is *verified*: when a reorganisation returns to it, the
+restart keeps them (``replay.py`` re-checks a mark whose reason is unknown or missing data).
+Every rejection raises ``InvalidBlock`` with a ``reason`` and leaves the tip, the UTXO set, the
+work rule's state and the store's valid blocks exactly as they were; the only trace is that mark. A block connected once is *verified*: when a reorganisation returns to it, the
 work rule's ``reconnect`` is called instead of its full check (``work.py``) and the signatures
 are not verified again, so a forged fork cannot make a node redo the expensive work for the
 honest blocks it displaced.
@@ -351,7 +351,8 @@ class Chain(StoreReplay):
         if self.store is not None:
             self.store.put_payload(entry.hash, block.payload)
         entry.block, entry.has_data = block, True
-        self._needs_data.clear()                       # every branch may be evaluable again: look again
+        for e in self._descendants_and_self(entry):    # the branches through it may be evaluable now
+            self._needs_data.pop(e.hash, None)
         old_tip = self.tip
         failures: dict[BlockIndex, GradientCoinError] = {}
         try:

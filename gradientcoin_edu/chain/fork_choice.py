@@ -13,6 +13,10 @@ A block of the tree has one of three statuses (kept in the store too):
 * ``HEADER_OK`` - passed every check that needs no UTXO set, stored on a side branch;
 * ``INVALID`` - its body matches its header and breaks a rule, or an ancestor is invalid.
 
+A block the node cannot evaluate for lack of data (``chain.work.MissingData``: pruned, or below a
+snapshot with nothing to rebuild from) keeps ``HEADER_OK``: it is left out of the candidates for
+now (``Chain.needs_data``, in memory), never marked invalid (``docs/protocol.md`` section 1.3).
+
 ``Chain``, ``BlockIndex``, ``AddResult`` and ``ChainEvent`` can still be imported from here.
 Taught in notebook 03.
 """
