@@ -26,9 +26,13 @@ must also survive peers that lie, flood or hoard; every structure a peer can gro
 
 * **slots**: at most ``max_inbound`` peers that dialled us. When a new one arrives and all are
   taken, one is evicted in the spirit of Bitcoin Core: peers from distinct network groups, those
-  that recently gave us new blocks or transactions, and the longest-connected half are protected;
-  among the rest, the youngest peer of the most crowded network group goes. If everyone is
-  protected the newcomer is refused. Peers we dialled ourselves (outbound) are never evicted.
+  with the lowest ping (we ping every peer on hello and every ``ping_interval``), those that
+  recently gave us new blocks or transactions, and the longest-connected half are protected;
+  among the rest, the youngest peer of the most crowded network group goes, preferring one that
+  has had ``eviction_grace`` seconds to prove itself. If everyone is protected the newcomer is
+  refused. Peers we dialled ourselves (outbound) are never evicted.
+* **handshake**: an inbound peer that has not said ``version`` after ``handshake_timeout`` seconds
+  is dropped; at most ``max_pending`` such peers at once (the oldest goes first).
 * **work per message**: a cost-weighted rate budget per peer (``peers.message_cost``): big and
   expensive messages use up more of it, and what a getdata makes us send is charged on top.
 * **requests**: at most ``max_blocks_in_flight`` blocks and ``max_requests_per_peer`` objects
@@ -37,6 +41,14 @@ must also survive peers that lie, flood or hoard; every structure a peer can gro
   each peer at most ``orphan_share`` of either; the oldest of the sender's own go first.
 * **getdata**: each item once per request (repeats are an offence), at most
   ``max_getdata_bytes`` sent per request (the rest answered ``notfound``).
+* **side branches**: a block that would not move our tip goes into the chain (and the store) only
+  if we asked its sender for it, within ``max_side_bytes_per_peer`` and ``max_side_bytes`` and at
+  most ``max_side_ahead`` above our tip; otherwise it waits as raw bytes in a bounded side pool and
+  is connected only when a branch through it gets more work than our tip (``_admit``).
+
+The node supervises itself: every walk over the peer table is over a snapshot (a send may tell us
+a peer left), and a bug in a message handler or a timer is logged, emitted (``handler-error``) and
+counted (``stats["handler-crash"]``), never raised to the transport.
 """
 from __future__ import annotations
 
