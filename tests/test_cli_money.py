@@ -262,3 +262,20 @@ def test_every_command_mistake_is_one_line(llm, tmp_path):
     finally:
         holder.close()
     assert len(node.mempool) == 0
+
+
+def test_the_wallet_pays_what_the_mempool_asks_for_the_size(llm):
+    """A node whose pool asks 100 units per byte (its minimum relay fee rate, or a full pool's
+    rolling minimum): the default fees of ``send``, ``ask`` and ``contribute`` follow it, where
+    the fixed defaults (1,000 units a payment, 0.0001 coin a query, 0.00001 a record) would be
+    refused by the node itself."""
+    from gradientcoin_edu.network import mempool as mp
+    if not hasattr(mp, "RelayPolicy") or not hasattr(mp.Mempool, "min_feerate"):
+        pytest.skip("this mempool states no minimum fee rate")
+    node, service, client, _ = llm
+    node.mempool.relay = mp.RelayPolicy(min_relay_feerate=100.0)
+    payee = address_to_str(PrivateKey.from_seed(b"payee").address())
+    for sent in (client.send(payee, "1"), client.ask("\n3+4=", wait=None), client.contribute(_lines(9))):
+        tx = node.mempool.get(bytes.fromhex(sent["txid"])[::-1])
+        fee = round(float(sent["fee"]) * 10**8)
+        assert 100 * tx.size <= fee <= 100 * tx.size + 100                # what it asks, hardly more

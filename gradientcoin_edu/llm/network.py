@@ -207,12 +207,12 @@ class LLMNodeService(NodeService):
         piece becomes a record of the text's last characters (overlapping the one before), so no
         character is dropped and none is invented. The records go into as many data transactions
         as they need (``max_records_per_tx`` each), each paying ``data_fee_per_record`` per record
-        plus what the mempool asks for its size. Refused, before anything is sent: a character the
-        tokenizer cannot encode (all of them named), a text shorter than one record, more
-        transactions than the mempool chains in one go, a total fee above MAX_FEE coins (default
-        0.1), or more than the wallet can spend. Returns the txids (``txid``: the last one)."""
+        (or what the mempool asks for its size, if more). Refused, before anything is sent: a
+        character the tokenizer cannot encode (all of them named), a text shorter than one record,
+        more transactions than the mempool chains in one go, a total fee above MAX_FEE coins
+        (default 0.1), or more than the wallet can spend. Returns the txids (``txid``: the last)."""
         from .data import build_data_tx
-        chain, params = self.node.chain, self.node.chain.spec.params
+        params = self.node.chain.spec.params
         if not isinstance(text, str):
             raise UsageError("bad-text", "a contribution is a text (a JSON string)")
         if not isinstance(dry_run, bool):
@@ -223,10 +223,15 @@ class LLMNodeService(NodeService):
         groups = ["".join(records[i: i + per_tx]) for i in range(0, len(records), per_tx)]
         self._check_chain_room(groups, key.address())
 
-        def fee_for(group: str, size: int) -> int:
-            return len(group) // params.record_tokens * params.data_fee_per_record + self.relay_fee(size)
-        # sizes: one build per transaction shape, from our coins (nothing is sent)
-        fees = [fee_for(g, len(g.encode()) + 400) for g in groups]     # 400 B: inputs, outputs, signatures
+        def floor(group: str) -> int:
+            return len(group) // params.record_tokens * params.data_fee_per_record
+
+        def build(group: str, fee: int):
+            return build_data_tx(self.pool_coins(), key, group, params, fee=fee)
+        self.check_funds(wallet, sum(floor(g) for g in groups))
+        # the fee of each: its records', or what the mempool asks for its size if more (sized by
+        # building it on the coins we hold now; nothing is sent)
+        fees = [max(floor(g), self.relay_fee(build(g, floor(g)).size)) for g in groups]
         total = sum(fees)
         plan = {"characters": len(text), "records": len(records), "record_characters": params.record_tokens,
                 "transactions": len(groups), "fee": self.coins(total), "max_fee": self.coins(limit)}
@@ -235,11 +240,12 @@ class LLMNodeService(NodeService):
         if dry_run:
             return {"dry_run": True, **plan}
         txids: list[str] = []
-        for group, fee in zip(groups, fees):
-            tx = build_data_tx(self.pool_coins(), key, group, params, fee=fee)
-            if fee < (needed := fee_for(group, tx.size)):           # more inputs than estimated
-                tx = build_data_tx(self.pool_coins(), key, group, params, fee=needed)
+        paid = 0
+        for group in groups:
+            tx, fee = self.build_paying_relay_fee(lambda f, g=group: build(g, f), floor(group))
+            paid += fee
             try:
+                self.check_max_fee(paid, limit)          # sizes as estimated, so this holds but for a byte or two
                 txids.append(self.submit(tx, "contribution", records=len(group) // params.record_tokens)["txid"])
             except (InvalidTransaction, UsageError) as err:
                 if not txids:
@@ -247,7 +253,7 @@ class LLMNodeService(NodeService):
                 raise UsageError("contribution-partial",
                                  f"sent {len(txids)} of {len(groups)} data transactions ({', '.join(txids)}); "
                                  f"the next was refused: {err.reason}: {err.message}") from None
-        return {**plan, "txid": txids[-1], "txids": txids}
+        return {**plan, "fee": self.coins(paid), "txid": txids[-1], "txids": txids}
 
     def contribution_records(self, text: str) -> list[str]:
         """``text`` as records of ``record_tokens`` characters, every character in one (see

@@ -18,6 +18,7 @@ a transaction needs when none is given, and refuses one above ``max_fee`` (defau
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from collections import deque
@@ -303,20 +304,21 @@ class NodeService:
         return self.node.mempool.coins(self.node.chain.utxo)
 
     def relay_fee(self, size: int) -> int:
-        """The smallest fee the node's mempool relays for ``size`` bytes (0 if it states none).
-
-        Asked of the mempool (``min_fee(size)``) when it has such a rule, so the wallet pays what
-        the node itself and its peers will relay."""
-        min_fee = getattr(self.node.mempool, "min_fee", None)
-        return max(0, int(min_fee(size))) if callable(min_fee) else 0
+        """The smallest fee the node's mempool takes now for ``size`` bytes (0 if it states none):
+        its fee rate (``min_feerate``: the minimum relay fee rate, or the rolling minimum of a full
+        pool) times the size, so the wallet pays what this node and its peers will relay."""
+        min_feerate = getattr(self.node.mempool, "min_feerate", None)
+        if not callable(min_feerate):
+            return 0
+        return max(0, math.ceil(min_feerate(self.node.transport.now()) * size))
 
     def build_paying_relay_fee(self, build: Callable[[int], object], floor: int):
-        """``(build(fee), fee)`` with ``fee`` = ``floor`` plus what the mempool asks for the
-        transaction's size (the size hardly depends on the fee: a second build settles it)."""
+        """``(build(fee), fee)`` with ``fee`` the larger of ``floor`` and what the mempool asks for
+        the transaction's size (the size hardly depends on the fee: a second build settles it)."""
         fee = floor
         for _ in range(3):
             tx = build(fee)
-            needed = floor + self.relay_fee(tx.size)
+            needed = max(floor, self.relay_fee(tx.size))
             if needed <= fee:
                 return tx, fee
             fee = needed
