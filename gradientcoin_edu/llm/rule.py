@@ -292,8 +292,8 @@ class LLMRule(ProofOfGradient):
         for the blocks below the snapshot: rebuilt from the nearest height below whose best is known (a
         loaded snapshot, or genesis), replaying the states forward and taking each block's validation
         loss (the same ``validation_loss`` the guard computed when the block was verified: the same
-        number, bit for bit). None if the states or gradients needed are pruned."""
-        if self._best[height] is not None or not self._weights_known:
+        number, bit for bit). None if the states or gradients needed are pruned (or the guard is off)."""
+        if self._best[height] is not None or not self._weights_known or not self.check_validation:
             return self._best[height]
         base = height
         while base > 0 and self._best[base] is None:
