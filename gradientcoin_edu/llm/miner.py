@@ -27,12 +27,12 @@ from typing import Callable, NamedTuple, Sequence
 from ..chain import Block, BlockHeader, compute_tx_root
 from ..chain.work import header_target
 from ..errors import GradientCoinError, InvalidBlock, InvalidProof
-from ..ledger import KIND_TRAINING_DATA, Transaction, TxOut
+from ..ledger import KIND_INFERENCE_QUERY, KIND_TRAINING_DATA, Coin, CoinsView, OutPoint, Transaction, TxOut
 from ..proof_of_gradient import Verified, attempt, check_validation, stamped_payload
 from ..proof_of_gradient.verify import HeaderFields
 from .commitment import Commitment, commitment_coinbase
 from .inference import answers_root
-from .rule import BlockContents, LLMRule, miner_id_for, tx_fees
+from .rule import BlockContents, LLMRule, miner_id_for
 
 __all__ = ["Proof", "MinedBlock", "mine_proof", "select_txs", "block_template", "assemble_block", "mine_llm_block",
            "miner_id_for"]
@@ -90,39 +90,100 @@ def mine_proof(rule: LLMRule, template: BlockHeader, target: int | None = None, 
 
 
 def select_txs(rule: LLMRule, utxo, height: int, candidates: Sequence[Transaction],
-               strict: bool = False) -> tuple[list[Transaction], BlockContents, dict[bytes, int], list]:
+               strict: bool = False, verified: bool = False
+               ) -> tuple[list[Transaction], BlockContents, dict[bytes, int], list]:
     """The transactions to mine at ``height`` on the rule's tip: valid together on ``utxo`` (the
     tip's coins), each passing the data and query rules (screen included) within the caps.
 
-    ``strict=True`` raises the first rejection instead of leaving the transaction out.
-    Returns (transactions, their contents, fee by txid, [(left-out transaction, reason)]).
+    Linear in the candidates: each is checked once against the coins of the tip plus those the
+    candidates before it created (:class:`_BlockCoins`), and each data or query transaction once
+    against the data and query rules, the caps counted as it goes. ``verified=True``: the
+    candidates come from our mempool, which checked their signatures against these very coins on
+    entry (and re-checks the pool after every reorg), so the signatures are not verified again;
+    everything else is. ``strict=True`` raises the first rejection instead of leaving the
+    transaction out. Returns (transactions, their contents, fee by txid, [(left-out transaction,
+    reason)]).
     """
+    view = _BlockCoins(utxo)
     chosen: list[Transaction] = []
     rejected: list = []
+    fees: dict[bytes, int] = {}
     for tx in candidates:                                      # the UTXO rules
         try:
-            _apply(utxo, height, [*chosen, tx])
+            fees[tx.txid] = view.apply(tx, height, check_signatures=not verified)
             chosen.append(tx)
         except GradientCoinError as err:
             if strict:
                 raise
             rejected.append((tx, err.reason))
-    fees = tx_fees(chosen, _apply(utxo, height, chosen))
-    order = chosen if strict else sorted(chosen, key=lambda t: (t.kind == KIND_TRAINING_DATA,
-                                                                -fees[t.txid] / max(1, t.size)))
-    kept: list[Transaction] = []
+    if strict:
+        order = chosen
+    else:
+        rate = {tx.txid: fees[tx.txid] / max(1, tx.size) for tx in chosen}
+        order = sorted(chosen, key=lambda t: (t.kind == KIND_TRAINING_DATA, -rate[t.txid]))
+    llm = rule.llm
+    admitted: dict[bytes, BlockContents] = {}
+    n_records = n_queries = 0
     for tx in order:                                           # the data and query rules, within the caps
+        if tx.kind not in (KIND_TRAINING_DATA, KIND_INFERENCE_QUERY):
+            continue
         try:
-            contents = rule.contents([*kept, tx], height, fees)
-            if rule.screening and tx.kind == KIND_TRAINING_DATA:
-                rule.screen(tx, contents.data[-1][1])
-            kept.append(tx)
+            one = rule.contents([tx], height, fees)            # format, fee, query height: this one only
+            if one.data:
+                if n_records + len(one.data[0][1]) > llm.max_records_per_block:
+                    raise InvalidBlock("data-block-full", f"more than {llm.max_records_per_block} records in one block")
+                if rule.screening:
+                    rule.screen(tx, one.data[0][1])
+            elif n_queries + 1 > llm.max_queries_per_block:
+                raise InvalidBlock("query-block-full", f"more than {llm.max_queries_per_block} queries in one block")
         except GradientCoinError as err:
             if strict:
                 raise
             rejected.append((tx, err.reason))
-    kept = _without_orphans(chosen, kept, rejected)              # back in the order they were given
-    return kept, rule.contents(kept, height, fees), fees, rejected
+            continue
+        n_records += sum(len(records) for _, records in one.data)
+        n_queries += len(one.queries)
+        admitted[tx.txid] = one
+    left_out = {tx.txid for tx, _ in rejected}
+    kept = [tx for tx in chosen if tx.txid not in left_out]
+    kept = _without_orphans(chosen, kept, rejected)            # back in the order they were given
+    parts = [admitted[tx.txid] for tx in kept if tx.txid in admitted]
+    contents = BlockContents(tuple(d for p in parts for d in p.data), tuple(q for p in parts for q in p.queries))
+    return kept, contents, fees, rejected
+
+
+class _BlockCoins(CoinsView):
+    """The tip's coins plus the outputs of the block's transactions so far, minus what they spent
+    (a block being built: ``apply`` checks one more transaction and records its effect)."""
+
+    def __init__(self, utxo):
+        self.utxo, self.created, self.spent = utxo, {}, {}
+        self.coinbase_maturity, self.height = utxo.coinbase_maturity, utxo.height
+
+    def coin(self, outpoint: OutPoint) -> Coin | None:
+        if outpoint in self.spent:
+            return None
+        coin = self.created.get(outpoint)
+        return coin if coin is not None else self.utxo.coin(outpoint)
+
+    def spent_by(self, outpoint: OutPoint) -> bytes | None:
+        return self.spent.get(outpoint) or self.utxo.spent_by(outpoint)
+
+    def items(self):
+        raise NotImplementedError("a block's coins are looked up one by one")
+
+    def apply(self, tx: Transaction, height: int, check_signatures: bool = True) -> int:
+        """Check ``tx`` as the next transaction of the block at ``height``; record it; return its fee."""
+        fee = self.validate_transaction(tx, height, check_signatures=check_signatures)
+        txid = tx.txid
+        outpoints = [OutPoint(txid, i) for i in range(len(tx.outputs))]
+        if any(op in self.created or self.utxo.coin(op) is not None for op in outpoints):
+            raise InvalidBlock("duplicate-tx", "a transaction with this txid still has unspent outputs")
+        for txin in tx.inputs:
+            self.spent[txin.outpoint] = txid
+        for op, out in zip(outpoints, tx.outputs):
+            self.created[op] = Coin(out, height)
+        return fee
 
 
 def _without_orphans(chosen: list[Transaction], kept: list[Transaction], rejected: list) -> list[Transaction]:
@@ -142,12 +203,6 @@ def _without_orphans(chosen: list[Transaction], kept: list[Transaction], rejecte
             reasons[tx.txid] = parent_reason
             rejected.append((tx, parent_reason))
     return out
-
-
-def _apply(utxo, height: int, txs: Sequence[Transaction]):
-    """The UTXO undo record of ``txs`` applied at ``height`` on a copy of ``utxo`` (raises if invalid)."""
-    placeholder = Transaction.coinbase(height, [TxOut(0, bytes(20))])
-    return utxo.copy().apply_block([placeholder, *txs], height, 0)
 
 
 def block_template(chain, txs: Sequence[Transaction], contents: BlockContents, fees: dict[bytes, int],
@@ -177,16 +232,17 @@ def assemble_block(proof: Proof, all_txs: Sequence[Transaction]) -> Block:
 
 def mine_llm_block(chain, miner_address: bytes, txs: Sequence[Transaction] = (), *, time: int | None = None,
                    tag: bytes = b"", strict: bool = True, start_nonce: int = 0,
-                   on_attempt: Callable[[int], None] | None = None) -> MinedBlock:
+                   on_attempt: Callable[[int], None] | None = None, verified: bool = False) -> MinedBlock:
     """Mine one block on ``chain``'s tip paying ``miner_address`` (not added: pass it to ``chain.add_block``).
 
-    ``strict``: raise on an invalid transaction (else leave it out). Returns (block, proof, rejected).
+    ``strict``: raise on an invalid transaction (else leave it out). ``verified``: the transactions
+    come from our mempool, signatures checked on entry (``select_txs``). Returns (block, proof, rejected).
     """
     rule: LLMRule = chain.work_rule
     if rule.tip_hash != chain.tip.hash:
         raise InvalidBlock("stale-parent", "the rule is not at the chain's tip")
     height = chain.height + 1
-    chosen, contents, fees, rejected = select_txs(rule, chain.utxo, height, list(txs), strict)
+    chosen, contents, fees, rejected = select_txs(rule, chain.utxo, height, list(txs), strict, verified)
     template, all_txs = block_template(chain, chosen, contents, fees, miner_address, time, tag)
     proof = None
     while proof is None:
