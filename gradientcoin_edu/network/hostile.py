@@ -301,7 +301,8 @@ class ChaosReport:
     final_heights: dict = field(default_factory=dict)
     final_mempool: dict = field(default_factory=dict)
     converged: bool = False
-    converge_seconds: float | None = None
+    converge_seconds: float | None = None   # the last block (mining stopped, or the tie-breaking one) -> one tip
+    tiebreak_seconds: float | None = None   # waiting for tie-breaking blocks, if any were needed
     wall_seconds: float = 0.0
     honest_started: int = 0
     reorgs: int = 0
@@ -323,8 +324,10 @@ class ChaosReport:
             ("reorgs (sum) / bans at relays", f"{self.reorgs} / {self.bans}"),
             ("final tips (distinct) / heights", f"{len(set(self.final_tips.values()))} / "
                                                 f"{sorted(set(self.final_heights.values()))}"),
-            ("time to converge after mining stopped (s)",
+            ("time to one tip after the last block (s)",
              "did not converge" if self.converge_seconds is None else f"{self.converge_seconds:.1f}"),
+            ("tie-breaking rounds / their wait for a block (s)",
+             f"{self.events['tie-break-round']} / {self.tiebreak_seconds or 0.0:.1f}"),
             ("wall time (s)", f"{self.wall_seconds:.0f}"),
             ("failures", len(self.failures)),
         ]
@@ -453,28 +456,55 @@ class _Drill:
 
     # -------------------------------------------------------------- the class
     def build(self) -> None:
-        from ..classroom import free_ports
+        """Two relays (relay-b dials relay-a), then students, half on each relay."""
+        from ..crypto.hashes import hex_to_hash
         from .keys import format_peer, load_or_create_keypair
         work = self.cfg.workdir
-        ports = free_ports(2)             # see docs/benchmarks.md: the node cannot report a port bound to :* yet
-        hub_a = _Member("relay-a", work / "relay-a", f"tcp://127.0.0.1:{ports[0]}", [])
-        hub_b = _Member("relay-b", work / "relay-b", f"tcp://127.0.0.1:{ports[1]}", [])
-        self.peer_line = {}
-        for hub in (hub_a, hub_b):
-            hub.data_dir.mkdir(parents=True, exist_ok=True)
-            self.peer_line[hub.name] = format_peer(hub.listen, load_or_create_keypair(hub.data_dir)[0])
-        hub_b.peers = [self.peer_line["relay-a"]]
+        hub_a = _Member("relay-a", work / "relay-a", None, [])
+        hub_b = _Member("relay-b", work / "relay-b", None, [])
         self.members = [hub_a, hub_b]
+        self.peer_line = {}
+        for hub, peers in ((hub_a, []), (hub_b, None)):
+            hub.data_dir.mkdir(parents=True, exist_ok=True)
+            if peers is None:
+                hub.peers = [self.peer_line["relay-a"]]
+            hub.listen = self._listen_address(hub)
+            if hub.listen.endswith(":*"):
+                self.start(hub)
+                if not self.ready(hub):
+                    raise RuntimeError(f"{hub.name} did not start")
+                hub.listen = self._bound_address(hub)     # restarts reuse the port the OS gave it
+            self.peer_line[hub.name] = format_peer(hub.listen, load_or_create_keypair(hub.data_dir)[0])
         for i in range(self.cfg.nodes - 2):
             hub = (hub_a, hub_b)[i % 2]
             self.members.append(_Member(f"student{i}", work / f"student{i}", None, [self.peer_line[hub.name]]))
         for m in self.members:
-            self.start(m)
+            if m.state == "new":
+                self.start(m)
         for m in self.members:
             self.ready(m)
-        from ..crypto.hashes import hex_to_hash
         self.genesis = hex_to_hash(hub_a.client.getblock(0)["hash"])
-        self.say(f"{len(self.members)} honest nodes running ({self.cfg.chain}, a block per ~{self.mine_every:g} s each)")
+        self.say(f"{len(self.members)} honest nodes running ({self.cfg.chain}, a block per ~{self.mine_every:g} s each; "
+                 f"relays on {hub_a.listen}, {hub_b.listen})")
+
+    @staticmethod
+    def _listen_address(hub: _Member) -> str:
+        """``tcp://127.0.0.1:*`` (the OS picks the port, the node reports it) once the node accepts it;
+        until then a port that was free a moment ago (``classroom.free_ports``)."""
+        from ..classroom import free_ports
+        from .zmq_transport import valid_address
+        if valid_address("tcp://127.0.0.1:*"):
+            return "tcp://127.0.0.1:*"
+        return f"tcp://127.0.0.1:{free_ports(1)[0]}"
+
+    @staticmethod
+    def _bound_address(hub: _Member) -> str:
+        from .keys import parse_peer
+        line = hub.client.status().get("peer") or ""
+        address = parse_peer(line)[0] if "@tcp://" in line else ""
+        if not address.rsplit(":", 1)[-1].isdigit():
+            raise RuntimeError(f"{hub.name} listens on :* but reports no bound port (status peer {line!r})")
+        return address
 
     # -------------------------------------------------------------- events
     EVENTS = ("kill", "kill", "leave", "late-join", "partition")
@@ -658,25 +688,32 @@ class _Drill:
             except RpcError as err:
                 self.fail(m, f"setmining false failed: {err.reason}: {err}")
         t_stop = time.monotonic()
-        time.sleep(2.0)
-        # one more block from relay-a breaks a tie between equal-work branches
-        a = self.members[0]
         deadline = t_stop + self.cfg.settle_seconds
-        try:
-            top = max(_height(m) for m in nodes)
-            a.client.setmining(True)
-            while time.monotonic() < deadline and _height(a) <= top:
-                time.sleep(0.2)
-            a.client.setmining(False)
-        except RpcError as err:
-            self.fail(a, f"RPC failed while breaking the tie: {err.reason}: {err}")
-        while time.monotonic() < deadline:
-            tips = self._tips(nodes)
-            if tips and len(set(tips.values())) == 1:
-                r.converged = True
-                r.converge_seconds = time.monotonic() - t_stop
+        agreed = self._one_tip(nodes, min(deadline, t_stop + 10.0))     # blocks still in flight arrive
+        t_last = t_stop
+        while not agreed and time.monotonic() < deadline:
+            # equal-work branches stay split until one more block: the class mines until anyone finds
+            # one, then stops (two found at once: another round). The wait for that block, at the
+            # simulated hash rate, is not the network's doing and is reported apart.
+            t_mine = time.monotonic()
+            try:
+                top = max(_height(m) for m in nodes)
+                for m in nodes:
+                    m.client.setmining(True)
+                while time.monotonic() < deadline and max(_height(m) for m in nodes) <= top:
+                    time.sleep(0.2)
+                for m in nodes:
+                    m.client.setmining(False)
+            except RpcError as err:
+                self.fail(None, f"RPC failed while mining the tie-breaking block: {err.reason}: {err}")
                 break
-            time.sleep(0.5)
+            t_last = time.monotonic()
+            r.tiebreak_seconds = (r.tiebreak_seconds or 0.0) + t_last - t_mine
+            r.events["tie-break-round"] += 1
+            agreed = self._one_tip(nodes, min(deadline, t_last + 15.0))
+        if agreed:
+            r.converged = True
+            r.converge_seconds = time.monotonic() - t_last
         self.check_alive()
         for m in self.running():
             try:
@@ -696,6 +733,15 @@ class _Drill:
             self.fail(None, "the honest nodes did not agree on one tip within "
                             f"{self.cfg.settle_seconds:.0f} s of mining stopping: "
                             + ", ".join(f"{k} h{r.final_heights.get(k)} {v[:12]}" for k, v in r.final_tips.items()))
+
+    def _one_tip(self, nodes, until: float) -> bool:
+        while True:
+            tips = self._tips(nodes)
+            if tips and len(set(tips.values())) == 1:
+                return True
+            if time.monotonic() >= until:
+                return False
+            time.sleep(0.5)
 
     def _tips(self, nodes) -> dict:
         from ..rpc import RpcError
