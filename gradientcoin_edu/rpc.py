@@ -473,6 +473,9 @@ class NodeClient:
             raise RpcError("http-error", f"the node at {url} answered HTTP {err.code}", err.code) from None
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as err:
             why = getattr(err, "reason", err)
+            if isinstance(why, TimeoutError):
+                raise RpcError("timeout", f"the node at {url} did not answer within {self.timeout:g} s: it is busy "
+                                          "or stuck (a longer --timeout waits more)") from None
             raise RpcError("unreachable", f"cannot reach the node at {url} ({why}): is it running? "
                                           "(`gradientcoin node ...` writes a new rpc.json when it starts)") from None
         except json.JSONDecodeError:

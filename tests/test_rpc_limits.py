@@ -160,3 +160,15 @@ def test_a_request_over_the_size_limit_says_what_the_limit_is(ping_server):
         client.call("ping", "x" * MAX_REQUEST_BYTES)
     assert err.value.reason == "too-large" and f"{MAX_REQUEST_BYTES:,} bytes" in err.value.message
     assert client.call("ping") == "pong"
+
+
+def test_a_node_that_does_not_answer_in_time_is_called_busy_not_down(tmp_path):
+    """The node's loop never runs the request (nobody calls ``serve_pending``): the client's
+    timeout says the node did not answer, not that it is not running."""
+    server = RpcServer({"ping": lambda: "pong"}, tmp_path, timeout=10)
+    try:
+        with pytest.raises(RpcError) as err:
+            NodeClient(tmp_path, timeout=0.5).call("ping")
+        assert err.value.reason == "timeout" and "did not answer within 0.5 s" in err.value.message
+    finally:
+        server.close()
