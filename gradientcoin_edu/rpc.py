@@ -33,6 +33,7 @@ import logging
 import queue
 import secrets
 import socket
+import sys
 import threading
 import time
 import urllib.error
@@ -192,7 +193,6 @@ class _HttpServer(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address):
         """A client that went away mid-request is not the node's error: log it, print nothing."""
-        import sys
         log.debug("RPC connection from %s ended: %s", client_address, sys.exc_info()[1])
 
 
@@ -323,10 +323,13 @@ class RpcServer:
                 self.reader.deadline = time.monotonic() + server.header_timeout
                 super().handle_one_request()
 
-            def _set_busy(self, busy: bool) -> None:
-                if self.conn is not None:
-                    with server.httpd.lock:
-                        self.conn.busy = busy
+            def _set_busy(self, busy: bool) -> bool:
+                """Mark the connection (not) closable; False if it was already closed to make room."""
+                with server.httpd.lock:
+                    if self.conn is None or server.httpd.connections.get(self.connection) is not self.conn:
+                        return False
+                    self.conn.busy = busy
+                    return True
 
             def do_POST(self):                      # noqa: N802 (http.server's naming)
                 if not server._authorized(self.headers.get("Authorization", "")):
@@ -347,7 +350,9 @@ class RpcServer:
                     self.close_connection = True
                     return
                 self.reader.deadline = None
-                self._set_busy(True)
+                if not self._set_busy(True):         # closed to make room just now: never run it unanswered
+                    self.close_connection = True
+                    return
                 self._reply(200, json.dumps(server._handle(body)).encode())
 
             def do_GET(self):                       # noqa: N802
