@@ -141,7 +141,10 @@ class Simulator:
         if self.params.retarget_interval:
             raise ValueError("the simulator draws block times from hash rates: use params without retargeting")
         self.block_interval = float(block_interval)
-        self.node_config = node_config or NodeConfig(heartbeat=self.block_interval)
+        # simulated links may be far slower than real ones (latency and jitter of minutes): give a
+        # handshake as long as a block interval before an inbound peer counts as silent
+        self.node_config = node_config or NodeConfig(heartbeat=self.block_interval,
+                                                     handshake_timeout=max(60.0, self.block_interval))
         self.tick = tick if tick is not None else self.block_interval / 4
         self.chain_factory = chain_factory or Chain     # e.g. a Chain with the proof-of-gradient work rule
         self.solver = solver                           # and the matching Node solver (default: PoW nonces)
