@@ -61,7 +61,7 @@ DEFAULT_MINE_EVERY = {"regtest": 5.0, "demo": 10.0, "llm": 10.0}
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--listen", default=None,
                         help="where this node accepts connections, e.g. tcp://127.0.0.1:5001 (tcp://0.0.0.0:5001: "
-                             "every interface, for a classroom relay; port 0: any free port, shown in the log and "
+                             "every interface, for a classroom relay; port 0 or *: any free port, shown in the log and "
                              "status.json); without it the node only dials out "
                              "(a student in Colab or behind NAT) and needs at least one --peer")
     parser.add_argument("--peer", action="append", default=[],
@@ -99,8 +99,8 @@ def check_arguments(args: argparse.Namespace) -> None:
     if args.listen is None and not args.peer:
         raise UsageError("no-listen-no-peer", "give --listen tcp://host:port, or at least one --peer to dial out to")
     if args.listen is not None and not valid_listen(args.listen):
-        raise UsageError("bad-listen", f"--listen must look like tcp://127.0.0.1:5001 (host and port; port 0: "
-                                       f"any free port), not {args.listen!r}")
+        raise UsageError("bad-listen", f"--listen must look like tcp://127.0.0.1:5001 (host and port; port 0 "
+                                       f"or *: any free port), not {args.listen!r}")
     from .keys import parse_peer
     for spec in args.peer:
         try:
@@ -259,7 +259,7 @@ def _mining_label(args) -> str:
 
 
 def _default_name(args, data: Path) -> str:
-    if args.listen is not None and not args.listen.endswith(":0"):
+    if args.listen is not None and not args.listen.endswith((":0", ":*")):
         return args.listen.rsplit(":", 1)[1]
     from .keys import load_or_create_keypair
     return "node-" + load_or_create_keypair(data)[0].decode("ascii")[:6]

@@ -115,9 +115,12 @@ def valid_address(address: str) -> bool:
 
 
 def valid_listen(address: str) -> bool:
-    """An address we may bind: ``tcp://host:port``, port 0 meaning "any free port" (read back after binding)."""
-    return valid_address(address) or (isinstance(address, str) and bool(ADDRESS_RE.match(address))
-                                      and int(address.rsplit(":", 1)[1]) == 0)
+    """An address we may bind: ``tcp://host:port``; port 0 or ``*``: any free port (read back after binding)."""
+    if not isinstance(address, str):
+        return False
+    if address.endswith(":*"):
+        address = address[:-1] + "0"
+    return valid_address(address) or (bool(ADDRESS_RE.match(address)) and int(address.rsplit(":", 1)[1]) == 0)
 
 
 def netgroup_of(ip: str) -> str:
@@ -289,8 +292,9 @@ class ZmqTransport:
         router.zap_domain = ZAP_DOMAIN.encode()
         monitor = router.get_monitor_socket(zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED)
         host, port = listen.rsplit(":", 1)
+        any_port = port in ("0", "*")
         try:
-            router.bind(f"{host}:*" if int(port) == 0 else listen)
+            router.bind(f"{host}:*" if any_port else listen)
         except zmq.ZMQError:
             router.disable_monitor()
             monitor.close(linger=0)
@@ -299,7 +303,7 @@ class ZmqTransport:
             if self._own_context:
                 self.context.term()
             raise
-        if int(port) == 0:                           # any free port: read back the one the OS gave
+        if any_port:                                 # any free port: read back the one the OS gave
             self.listen = f"{host}:{router.last_endpoint.decode().rsplit(':', 1)[1]}"
         self.router, self.router_monitor = router, monitor
         self.poller.register(router, zmq.POLLIN)
@@ -505,8 +509,8 @@ class ZmqTransport:
                     continue                        # (not accepted yet: the event is about an earlier connection)
                 del self.conns[fd]
                 if conn.peer is not None and not any(c.peer == conn.peer for c in self.conns.values()):
-                    self.routes.pop(conn.peer, None)
-                    self._peer_gone(conn.peer)
+                    if self.routes.pop(conn.peer, None) is not None:
+                        self._peer_gone(conn.peer)  # (no route left: send or disconnect saw to it already)
 
     def _enforce_caps(self, new: _Conn) -> None:
         if len(self.conns) > self.max_connections:
