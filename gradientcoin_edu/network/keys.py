@@ -88,11 +88,12 @@ def read_secret_file(path: str | os.PathLike, max_bytes: int = 4096) -> bytes:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise StoreError("key-file-not-regular", f"{path} is not a regular file")
+        if hasattr(os, "getuid") and st.st_uid != os.getuid():
+            raise StoreError("key-file-owner", f"{path} belongs to another user (uid {st.st_uid}), who may have "
+                                               "planted it: remove it (a new key is made) if you did not create it")
         if st.st_mode & 0o077:
             raise StoreError("key-file-permissions",
-                             f"{path} can be read by others (mode {stat.S_IMODE(st.st_mode):o}); chmod 600 it")
-        if hasattr(os, "getuid") and st.st_uid != os.getuid():
-            raise StoreError("key-file-owner", f"{path} belongs to another user")
+                             f"{path} can be read by others (mode {stat.S_IMODE(st.st_mode):o}); chmod 600 {path}")
         return os.read(fd, max_bytes)
     finally:
         os.close(fd)
