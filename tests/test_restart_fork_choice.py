@@ -22,7 +22,7 @@ from _fixtures import gradients, one_torch_thread, spec  # noqa: F401 (fixtures)
 from gradientcoin_edu.chain import AddResult, Block, BlockStore
 from gradientcoin_edu.errors import InvalidBlock, MutatedBlock, StoreError
 from gradientcoin_edu.ledger import COIN, Transaction, TxIn, TxOut, Wallet
-from gradientcoin_edu.llm import LLMChain
+from gradientcoin_edu.llm import LLMChain, LLMSpec
 from gradientcoin_edu.llm.pruning import prune
 
 CLOCK = lambda: 2_000_000_000                      # noqa: E731
@@ -42,7 +42,7 @@ _forks: dict = {}
 
 def fork_from(spec, main, height: int, length: int) -> list[Block]:
     """``length`` rival blocks on main's block at ``height`` (cached across tests)."""
-    key = (height, length)
+    key = (spec.genesis.hash(), height, length)
     if key not in _forks:
         rival = LLMChain(spec, clock=CLOCK)
         for block in main[:height]:
@@ -96,6 +96,24 @@ def test_a_restarted_node_follows_the_heavier_fork_a_fresh_node_follows(spec, ma
     again = LLMChain(spec, store=str(tmp_path / "node.sqlite"), clock=CLOCK)    # and a second restart agrees
     assert same_state(again, fresh) and not again.invalid
     again.close()
+
+
+def test_an_sgd_chain_restarted_or_pruned_follows_the_fork_too(tmp_path):
+    """SGD undoes an update from its gradient (no stored states): the anchor is rebuilt all the same."""
+    sgd = LLMSpec.builtin("tiny", pog={"optimizer": 0})
+    source = LLMChain(sgd, clock=CLOCK)
+    main = [source.mine_and_add(MINER.address) for _ in range(N)]
+    fork = fork_from(sgd, main, 3, N - 3 + 1)
+    fresh = fed(sgd, [*main, *fork])
+    node = restarted(sgd, main, tmp_path / "a.sqlite")
+    assert [node.add_block(b) for b in fork][-1] is AddResult.REORG and same_state(node, fresh)
+    pruned = fed(sgd, main, tmp_path / "b.sqlite", snapshot_interval=100)
+    assert prune(pruned, keep=2).pruned_below == 4                  # fork point 3: the deepest it keeps
+    pruned.close()
+    pruned = LLMChain(sgd, store=str(tmp_path / "b.sqlite"), clock=CLOCK, snapshot_interval=100)
+    assert [pruned.add_block(b) for b in fork][-1] is AddResult.REORG and same_state(pruned, fresh)
+    node.close()
+    pruned.close()
 
 
 # ============================================================================ pruned nodes
