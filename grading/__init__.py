@@ -1,0 +1,1 @@
+"""Private grading of the course with otter-grader: see docs/grading.md."""
