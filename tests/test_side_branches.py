@@ -136,6 +136,20 @@ def test_requested_side_blocks_stay_within_the_per_peer_budget_and_the_branch_ca
     assert victim.tip == winner[0].hash() and victim.height == 6 and not victim.side_pool
 
 
+def test_the_side_branch_budget_refills_so_a_long_honest_branch_still_arrives():
+    size = len(honest_block_bytes())
+    victim, forger, honest, wire = victim_and_forger(max_side_bytes_per_peer=int(2.5 * size),
+                                                     side_bytes_window=3600.0)
+    entries = len(victim.chain.entries())
+    _announce_and_deliver(victim, wire, "relay", fork(forger, honest[0], 2, salt=1))
+    assert len(victim.chain.entries()) == entries + 2
+    _announce_and_deliver(victim, wire, "relay", fork(forger, honest[1], 1, salt=2))
+    assert len(victim.chain.entries()) == entries + 2     # over its budget: kept out
+    wire.t += 3600                                        # an hour later the budget is back
+    _announce_and_deliver(victim, wire, "relay", fork(forger, honest[1], 1, salt=3))
+    assert len(victim.chain.entries()) == entries + 3
+
+
 def test_all_peers_together_stay_within_the_side_branch_budget():
     size = len(honest_block_bytes())
     victim, forger, honest, wire = victim_and_forger(max_side_bytes=int(3.5 * size))

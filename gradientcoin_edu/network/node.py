@@ -605,7 +605,9 @@ class Node:
             if self.tip != old_tip:                    # it completed a heavier branch waiting in the pools
                 self._announce_tip()
                 if peer in self.peers:
-                    self.peers[peer].update(last_block=self.transport.now(), side_bytes=0)
+                    self.peers[peer]["last_block"] = self.transport.now()
+                    if not self.chain.is_active(old_tip):
+                        self.peers[peer]["side_bytes"] = 0.0
             self._pump(peer)
             return
         try:
@@ -667,7 +669,8 @@ class Node:
             self._announce_tip()
         if source is not None and source in self.peers and self.tip != old_tip:
             self.peers[source]["last_block"] = self.transport.now()  # a useful peer (eviction protects it)
-            self.peers[source]["side_bytes"] = 0                     # its side branch won: not wasted
+            if not self.chain.is_active(old_tip):
+                self.peers[source]["side_bytes"] = 0.0               # its side branch won: not wasted
         return result
 
     # ================================================================== side branches
@@ -698,7 +701,7 @@ class Node:
             reason = "unrequested"
         elif claimed[1] > self.chain.height + cfg.max_side_ahead:
             reason = "too-far-ahead"
-        elif state is not None and state["side_bytes"] + size > cfg.max_side_bytes_per_peer:
+        elif state is not None and self._peer_side_level(state, now) + size > cfg.max_side_bytes_per_peer:
             reason = "peer-budget"
         else:
             level = max(0.0, self.side_level - (now - self.side_level_at) * cfg.max_side_bytes / cfg.side_bytes_window)
@@ -720,6 +723,14 @@ class Node:
                 self._punish(peer, "unsolicited", "a side block nobody asked for, with no more work than our tip")
         self._settle_pools()
         return False
+
+    def _peer_side_level(self, state: dict, now: float) -> float:
+        """Side-branch bytes charged to a peer, leaking away over ``side_bytes_window`` (so an honest
+        side branch longer than the budget still arrives, slowly)."""
+        cfg = self.config
+        leak = (now - state["side_at"]) * cfg.max_side_bytes_per_peer / cfg.side_bytes_window
+        state["side_bytes"], state["side_at"] = max(0.0, state["side_bytes"] - leak), now
+        return state["side_bytes"]
 
     def _settle_pools(self) -> None:
         """Connect a branch waiting in the pools (orphans and side blocks) if it has more work than
@@ -1070,5 +1081,5 @@ def _new_peer(inbound: bool, netgroup: str, now: float) -> dict:
     return {"version": False, "verack": False, "sent_version": False, "nonce": None, "hello_at": now, "version_at": now,
             "listen": "", "inbound": inbound, "netgroup": netgroup, "connected_at": now,
             "last_block": float("-inf"), "last_tx": float("-inf"),
-            "ping_nonce": None, "ping_at": now, "min_ping": float("inf"), "side_bytes": 0,
+            "ping_nonce": None, "ping_at": now, "min_ping": float("inf"), "side_bytes": 0.0, "side_at": now,
             "queue": deque(), "requests": 0, "in_flight": 0}
