@@ -79,7 +79,7 @@ def full_pool_refusals(utxo: UtxoSet, size: int, newcomers: int = 20) -> list[fl
         pool._insert(MempoolEntry(tx, 10_000 + i, tx.size, float(i)), set())
     (op, out), = utxo.coins_of(KEY.address())
     times = []
-    for fee in range(1, newcomers + 1):
+    for fee in range(200, 200 + newcomers):               # above the relay minimum (1 unit/byte), below the pool
         tx = Transaction(inputs=(TxIn(op.txid, op.index),), outputs=(TxOut(out.amount - fee, KEY.address()),))
         tx = tx.sign_input(0, KEY, out)
         t = time.perf_counter()
