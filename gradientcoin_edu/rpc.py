@@ -12,6 +12,12 @@ the node is single-threaded: a request is put on a queue, the node's event loop 
 messages (``RpcServer.serve_pending``), and the HTTP thread waits for the answer. The node's
 state is therefore only ever touched by one thread.
 
+No client can hold the server: each connection must deliver its request line and headers within
+``HEADER_TIMEOUT`` (30 s, as Bitcoin Core's ``-rpcservertimeout``) and its body within
+``BODY_TIMEOUT`` after them, however slowly it dribbles them; at most ``MAX_CONNECTIONS`` (32) are
+open, a newcomer closing the oldest one still sending its request (never one the node is
+running), or getting ``503`` when all of them wait for the node. Bodies are at most 1 MB.
+
 :class:`NodeClient` is the client, for scripts and notebooks::
 
     node = NodeClient("/tmp/n1")           # reads rpc.json and the cookie
