@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.data_dir:
         raise UsageError("no-data-dir", "give the node's --data-dir (or set GRADIENTCOIN_DATA_DIR)")
     if not 0 < args.timeout <= 86_400:
-        raise UsageError("bad-timeout", f"--timeout is a positive number of seconds (at most a day), not {args.timeout}")
+        raise UsageError("bad-timeout", f"--timeout is a positive number of seconds (at most a day), "
+                                        f"not {args.timeout}")
     if os.path.exists(args.data_dir) and not os.path.isdir(args.data_dir):
         raise UsageError("bad-data-dir", f"--data-dir {args.data_dir} is a file, not a node's data dir")
     client = NodeClient(args.data_dir, timeout=args.timeout)
