@@ -9,6 +9,7 @@ the regtest target about 64 MB per forger CPU-second). See docs/protocol.md sect
 """
 from __future__ import annotations
 
+from gradientcoin_edu.chain.block import Block
 from gradientcoin_edu.chain.fork_choice import Chain
 from gradientcoin_edu.chain.params import ChainParams
 from gradientcoin_edu.chain.store import BlockStore
@@ -174,3 +175,23 @@ def test_side_blocks_far_above_the_tip_are_not_stored():
 def honest_block_bytes() -> bytes:
     forger = Node("size", Chain(PARAMS, clock=lambda: T0 + 100_000), Wire(), miner_address=bytes(20))
     return forger.mine_block(time=T0 + 600).serialize()
+
+
+def test_a_fake_heavy_block_under_a_pooled_branch_gets_nothing_stored():
+    """The forger pools a low-work branch unrequested, then sends a child that claims the work
+    that would make the branch heaviest but did not do it (its hash is above its target). The
+    headers are checked before anything is stored: nothing is, and the forger is banned."""
+    victim, forger, honest, _ = victim_and_forger()
+    entries, rows = len(victim.chain.entries()), len(victim.chain.store)
+    branch = fork(forger, honest[1], 3)                   # heights 3..5: equal work at best
+    for b in branch:
+        send(victim, "attacker", b)
+    assert len(victim.chain.entries()) == entries and len(victim.side_pool) == 3
+    real = fork(forger, branch[-1], 1)[0]
+    fake = Block(next(h for h in (real.header.with_nonce(n) for n in range(1000)) if h.hash_value() > 1 << 255),
+                 real.txs)
+    send(victim, "attacker", fake)
+    assert len(victim.chain.entries()) == entries and len(victim.chain.store) == rows
+    assert victim.tip == honest[-1].hash()
+    assert victim.peerbook.is_banned("attacker", victim.transport.now())
+    assert not victim.side_pool or fake.hash() not in victim.side_pool

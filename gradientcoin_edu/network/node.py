@@ -724,6 +724,29 @@ class Node:
         self._settle_pools()
         return False
 
+    def _headers_hold(self, path: list[bytes], pools: dict[bytes, _Orphan]) -> bool:
+        """Before anything of ``path`` is stored: does every header do the work it claims (the work
+        rule's header check: a hash or ticket under its own target)? The first that does not is
+        dropped from the pools with what follows it, and its sender punished as for an invalid
+        block; a forger cannot get a low-work branch stored by hanging a fake heavy block under it."""
+        parent = self.chain.get(pools[path[0]].prev_hash)
+        prev_header = parent.header if parent is not None else None
+        for i, h in enumerate(path):
+            entry = pools[h]
+            try:
+                header = BlockHeader.parse(entry.raw[:HEADER_SIZE])
+                self.chain.work_rule.check_header(header, prev_header)
+            except GradientCoinError as err:
+                for bad in path[i:]:
+                    self._forget_orphan(bad)
+                    self._forget_side(bad)
+                self.stats["pool-bad-work"] += 1
+                if entry.peer is not None and entry.peer in self.peers:
+                    self._punish(entry.peer, "invalid-block", f"pooled block: {err.reason}")
+                return False
+            prev_header = header
+        return True
+
     def _peer_side_level(self, state: dict, now: float) -> float:
         """Side-branch bytes charged to a peer, leaking away over ``side_bytes_window`` (so an honest
         side branch longer than the budget still arrives, slowly)."""
@@ -776,9 +799,12 @@ class Node:
             while best_root is not None and len(best_path) <= len(pools):
                 best_path.append(best_root)
                 best_root = heaviest[best_root][1]
-            del pools, children, heaviest
+            del children, heaviest
             if not best_path:
                 return
+            if not self._headers_hold(best_path, pools):
+                continue                               # a block claimed work it did not do: look again
+            del pools
             self.stats["side-branches-connected"] += 1
             for h in best_path:
                 o = self.orphans.get(h) or self.side_pool.get(h)
