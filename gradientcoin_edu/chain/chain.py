@@ -42,10 +42,11 @@ arrives again, ``add_block`` stores it and looks for the best chain again.
 Invalid marks are written to the store with their reason (the block without its payload), so a
 restart keeps them (``replay.py`` re-checks a mark whose reason is unknown or missing data).
 Every rejection raises ``InvalidBlock`` with a ``reason`` and leaves the tip, the UTXO set, the
-work rule's state and the store's valid blocks exactly as they were; the only trace is that mark. A block connected once is *verified*: when a reorganisation returns to it, the
-work rule's ``reconnect`` is called instead of its full check (``work.py``) and the signatures
-are not verified again, so a forged fork cannot make a node redo the expensive work for the
-honest blocks it displaced.
+work rule's state and the store's valid blocks exactly as they were; the only trace is that mark.
+A block connected once is *verified*: when a reorganisation returns to it, the work rule's
+``reconnect`` is called instead of its full check (``work.py``) and the signatures are not
+verified again, so a forged fork cannot make a node redo the expensive work for the honest
+blocks it displaced.
 Restart from the store is in ``replay.py``. Taught in notebook 03; the network layer
 (``network/node.py``) is built on it.
 """
