@@ -60,7 +60,7 @@ class HostileCrowd:
     def __init__(self, seed: int = 0, max_held: int = 200):
         self.rng = random.Random(seed)
         self.context = zmq.Context()
-        self.context.setsockopt(zmq.MAX_SOCKETS, 4096)
+        self.context.set(zmq.MAX_SOCKETS, 4096)          # a crowd, not one peer: more than the default 1023
         self.max_held = max_held
         self.curve: list[zmq.Socket] = []        # CURVE connections that never speak
         self.tcp: list[socket.socket] = []       # raw TCP connections that never handshake
