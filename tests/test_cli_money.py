@@ -279,3 +279,7 @@ def test_the_wallet_pays_what_the_mempool_asks_for_the_size(llm):
         tx = node.mempool.get(bytes.fromhex(sent["txid"])[::-1])
         fee = round(float(sent["fee"]) * 10**8)
         assert 100 * tx.size <= fee <= 100 * tx.size + 100                # what it asks, hardly more
+    with pytest.raises(RpcError) as err:                                 # a fee given too low: said in coins
+        client.send(payee, "1", fee="0.00001")
+    assert err.value.reason == "policy-min-relay-fee" and "0.00001000 coins" in err.value.message
+    assert "units" not in err.value.message

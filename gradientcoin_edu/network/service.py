@@ -248,6 +248,10 @@ class NodeService:
         else:
             fee_units = parse_fee(fee)
             tx = build(fee_units)
+            if fee_units < (needed := self.relay_fee(tx.size)):        # said in coins, before the pool says it in units
+                raise UsageError("policy-min-relay-fee", f"a fee of {coins(fee_units)} coins is below what this node "
+                                                         f"relays for this {tx.size}-byte payment: at least "
+                                                         f"{coins(needed)} coins (without --fee it pays that)")
         return self.submit(tx, "payment", to=address, amount=coins(units))
 
     def rpc_peers(self) -> list:
