@@ -98,6 +98,23 @@ def test_a_restarted_node_follows_the_heavier_fork_a_fresh_node_follows(spec, ma
     again.close()
 
 
+def test_a_corrupt_older_snapshot_does_not_stop_a_restart(spec, main, tmp_path, caplog):
+    path = tmp_path / "node.sqlite"
+    fed(spec, main, path).close()
+    store = BlockStore(path)
+    data = bytearray(store.get_snapshot(main[4].hash()))            # the snapshot at 5 (the latest is at 10)
+    data[-1] ^= 1
+    store.put_snapshot(main[4].hash(), 5, bytes(data))
+    store.close()
+    with caplog.at_level(logging.WARNING, logger="gradientcoin_edu.chain"):
+        node = LLMChain(spec, store=str(path), clock=CLOCK)
+    assert "is corrupt and is not used" in caplog.text and node.tip.hash == main[-1].hash()
+    fork = fork_from(spec, main, N - 4, 5)                           # still followed: rebuilt from genesis
+    assert [node.add_block(b) for b in fork][-1] is AddResult.REORG
+    assert same_state(node, fed(spec, [*main, *fork]))
+    node.close()
+
+
 def test_an_sgd_chain_restarted_or_pruned_follows_the_fork_too(tmp_path):
     """SGD undoes an update from its gradient (no stored states): the anchor is rebuilt all the same."""
     sgd = LLMSpec.builtin("tiny", pog={"optimizer": 0})

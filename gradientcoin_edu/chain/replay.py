@@ -131,6 +131,10 @@ class StoreReplay:
             try:
                 self.work_rule.check_snapshot(entry.header, self.store.get_snapshot(block_hash))
             except GradientCoinError as err:
+                if self._assumed:                 # an older one only serves deep reorgs: start without it
+                    log.warning("the snapshot of block %s (height %d) is corrupt and is not used: %s",
+                                entry.hash_hex()[:16], height, err.message)
+                    continue
                 raise StoreError("bad-snapshot", f"the snapshot of block {entry.hash_hex()[:16]}.. "
                                  f"is corrupt: {err.message}") from None
             self._snapshots[block_hash] = height
