@@ -220,3 +220,87 @@ def test_an_llm_miner_does_not_check_the_pools_signatures_again(spec, monkeypatc
     assert len(block.txs) == 41 and not node.mempool
     assert len(checked) <= 40        # the block's own check when it is added (the old miner: 820 more)
 
+
+
+# ----------------------------------------------------------------------------- LLM queries across reorgs
+
+def _llm_node(spec, name, address, start=10_000):
+    from gradientcoin_edu.llm import LLMChain
+    from gradientcoin_edu.llm.network import LLMNode
+    from gradientcoin_edu.network.node import NodeConfig
+    from gradientcoin_edu.network.peers import PeerPolicy
+    transport = FakeTransport(spec.chain_params.genesis_time + start)
+    return LLMNode(name, LLMChain(spec, clock=transport.now), transport, miner_address=address,
+                   config=NodeConfig(policy=PeerPolicy()))
+
+
+def _paid_query_setup(spec, contribution_in_rival: bool):
+    """Bob's node X and a rival miner Y share block 1 (Bob's coins). X mines block 2 with Bob's
+    contribution; Bob asks a query paid from the contribution's change. Y mines a competing block 2
+    (with the contribution too, or without it) and a block 3: X reorganizes to Y's branch."""
+    from gradientcoin_edu.ledger import Wallet
+    from gradientcoin_edu.llm import Query, build_data_tx, build_query_tx
+    g = spec.chain_params.genesis_time
+    bob = Wallet.from_seed("limits-bob")
+    x = _llm_node(spec, "x", bob.address)
+    y = _llm_node(spec, "y", Wallet.from_seed("limits-y").address)
+    y.submit_block(x.mine_block(time=g + 600, txs=[]))
+    x.miner_address = Wallet.from_seed("limits-x").address
+    contribution = build_data_tx(x.chain.utxo, bob.key, "2+3=5\nthe dog has a hat.\n" * 3, spec.params)
+    x.submit_transaction(contribution)
+    x.mine_block(time=g + 1200)
+    query = build_query_tx(x.mempool.coins(x.chain.utxo), bob.key, Query("\n2+3=", x.chain.height, 3), spec.params)
+    assert [i.prev_txid for i in query.inputs] == [contribution.txid]
+    x.submit_transaction(query)
+    if contribution_in_rival:
+        y.submit_transaction(contribution)
+    rival = [y.mine_block(time=g + 1207), y.mine_block(time=g + 1807)]
+    assert (contribution.txid in [t.txid for t in rival[0].txs]) == contribution_in_rival
+    for block in rival:
+        x.submit_block(block)
+    assert x.stats["reorgs"] == 1 and x.chain.tip.hash == rival[1].hash()
+    return x, contribution, query
+
+
+@pytest.mark.parametrize("in_both", [True, False], ids=["parent-in-both-branches", "parent-only-in-the-losing-one"])
+def test_a_paid_query_survives_a_reorg_of_its_parents_block(spec, in_both):
+    """The notebook-13 situation: the block holding Bob's contribution is replaced by a rival block
+    at the same height. Whether the rival holds the contribution too or not, the query paid from its
+    change stays in the pool (with its parent back when only the lost block had it) and is mined."""
+    x, contribution, query = _paid_query_setup(spec, in_both)
+    assert query.txid in x.mempool
+    assert (contribution.txid in x.mempool) != in_both
+    block = x.mine_block(time=spec.chain_params.genesis_time + 2400)
+    assert query.txid in [t.txid for t in block.txs] and query.txid not in x.mempool
+
+
+def test_a_query_asked_on_a_node_one_block_ahead_waits_for_its_weights(spec):
+    """A query names the weights after block h; a node still at h - 1 (the block is on its way, or it
+    is on a branch one block shorter) gets it first. The old miner found it ``query-height`` (too new)
+    and dropped it for good: lost, although valid one block later. Now it waits; a query naming
+    weights more than two blocks ahead (never usable soon: free space in every pool) or too old for
+    the next block is refused at the door."""
+    from gradientcoin_edu.ledger import Wallet
+    from gradientcoin_edu.llm import Query, build_query_tx
+    g = spec.chain_params.genesis_time
+    bob = Wallet.from_seed("limits-bob")
+    x = _llm_node(spec, "x", bob.address)
+    x.mine_block(time=g + 600, txs=[])
+    x.miner_address = Wallet.from_seed("limits-x").address
+    ahead = build_query_tx(x.chain.utxo, bob.key, Query("\n2+3=", x.chain.height + 1, 3), spec.params)
+    x.mempool.add(ahead, x.chain.utxo)                            # as if relayed by a peer (no wallet check)
+    first = x.mine_block(time=g + 1200)
+    assert ahead.txid not in [t.txid for t in first.txs] and ahead.txid in x.mempool
+    second = x.mine_block(time=g + 1800)
+    assert ahead.txid in [t.txid for t in second.txs]
+    view = x.mempool.coins(x.chain.utxo)
+    far = build_query_tx(view, bob.key, Query("\n2+3=", x.chain.height + 3, 3), spec.params)
+    with pytest.raises(InvalidTransaction) as err:
+        x.mempool.add(far, x.chain.utxo)
+    assert err.value.reason == "policy-query-too-new"
+    for i in range(spec.params.query_window):
+        x.mine_block(time=g + 2400 + 600 * i, txs=[])
+    old = build_query_tx(view, bob.key, Query("\n2+3=", 1, 3), spec.params)
+    with pytest.raises(InvalidTransaction) as err:
+        x.mempool.add(old, x.chain.utxo)
+    assert err.value.reason == "policy-query-expired"
