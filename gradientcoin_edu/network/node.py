@@ -306,7 +306,9 @@ class Node:
         """A bug (ours) met while serving a peer or a timer: log it, count it, keep running."""
         self.stats["handler-crash"] += 1
         self.stats[f"handler-crash-{where}"] += 1
-        log.error("node %s: %s failed (%s): %r", self.name, where, details, err, exc_info=err)
+        count = self.stats[f"handler-crash-{where}"]
+        if count & (count - 1) == 0:                   # the 1st, 2nd, 4th, 8th...: a bug met every tick cannot flood the log
+            log.error("node %s: %s failed %d time(s) (%s): %r", self.name, where, count, details, err, exc_info=err)
         try:
             self._emit("handler-error", where=where, error=repr(err), **details)
         except Exception:                              # noqa: BLE001 - a broken listener must not end us either
