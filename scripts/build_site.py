@@ -16,6 +16,10 @@ Steps (docs/site.md explains the choice of tools):
    and of the library's source, so an unchanged notebook that ran cleanly is not run again.
 2. Every ipywidgets view in the outputs is replaced by a static fallback: a line naming its
    controls and their values, then the outputs its ``Output`` areas held after the first run.
+   A figure redrawn in place while its cell ran (a live dashboard) keeps only its last frame: plotly
+   figures define ``_ipython_display_``, so IPython ignores ``display_id`` for them and each
+   ``DisplayHandle.update`` appends a new output instead of replacing the first, which is the empty
+   frame shown before any data arrived (``collapse_redrawn_figures``).
 3. ``docs/site`` is copied to ``build/site/src`` with the executed notebooks, and Sphinx
    (myst-nb, sphinx-book-theme, autodoc/autosummary) builds ``build/site/html``.
 4. Unless ``--no-slides``: Sphinx's ``revealjs`` builder (sphinx-revealjs) turns the same
@@ -46,7 +50,8 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 PLOTLY_JSON = "application/vnd.plotly.v1+json"
 CELL_TIMEOUT_S = 600            # a hang fails the build; a slow but finishing cell does not
 
-__all__ = ["build", "execute_notebook", "error_cells", "static_widget_fallbacks", "plotly_to_html", "notebook_paths", "main"]
+__all__ = ["build", "execute_notebook", "error_cells", "static_widget_fallbacks", "collapse_redrawn_figures",
+           "plotly_to_html", "notebook_paths", "main"]
 
 
 def notebook_paths() -> list[Path]:
@@ -69,6 +74,7 @@ def _cache_key(nb_path: Path, library: str) -> str:
     h = hashlib.sha256(nb_path.read_bytes())
     h.update(library.encode())
     h.update(f"{sys.version_info[:2]} plotly {plotly.__version__}".encode())
+    h.update(Path(__file__).read_bytes())          # a change to how outputs are post-processed re-executes
     return h.hexdigest()[:16]
 
 
@@ -100,6 +106,7 @@ def execute_notebook(nb_path: Path, target: Path) -> float:
                    resources={"metadata": {"path": str(nb_path.parent)}}).execute()
     seconds = time.perf_counter() - start
     static_widget_fallbacks(nb)
+    collapse_redrawn_figures(nb)
     plotly_to_html(nb)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")
@@ -165,6 +172,38 @@ def static_widget_fallbacks(nb) -> int:
         cell.outputs = new_outputs
     nb.metadata.pop("widgets", None)
     return replaced
+
+
+def _figure_signature(fig: dict) -> tuple:
+    title = (fig.get("layout") or {}).get("title")
+    title = title.get("text") if isinstance(title, dict) else title
+    return title, tuple(t.get("type", "scatter") for t in fig.get("data", []))
+
+
+def collapse_redrawn_figures(nb) -> int:
+    """In each cell, keep only the last frame of a figure drawn several times; return how many were dropped.
+
+    Frames of one figure are the plotly outputs of a cell with the same title and the same trace
+    types (a live display updated by appending: see step 2 of the module docstring). The last frame
+    stays where the last one was."""
+    dropped = 0
+    for cell in nb.cells:
+        outputs = cell.get("outputs", [])
+        last: dict[tuple, int] = {}
+        for i, out in enumerate(outputs):
+            fig = out.get("data", {}).get(PLOTLY_JSON) if out.get("output_type") == "display_data" else None
+            if fig is not None:
+                last[_figure_signature(fig)] = i
+        keep = []
+        for i, out in enumerate(outputs):
+            fig = out.get("data", {}).get(PLOTLY_JSON) if out.get("output_type") == "display_data" else None
+            if fig is not None and last[_figure_signature(fig)] != i:
+                dropped += 1
+                continue
+            keep.append(out)
+        if dropped:
+            cell.outputs = keep
+    return dropped
 
 
 def plotly_to_html(nb) -> int:

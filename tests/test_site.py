@@ -2,8 +2,11 @@
 
 Every page (the executed notebooks, the API reference, the slide decks) must load with no console
 error and no request leaving the local server; every plotly figure must have drawn an SVG with
-its traces; every formula must have been typeset by MathJax; each widget must have its static
-fallback; there is a slide deck and an API page for every notebook and module.
+its traces, and on the notebook pages with data in them (not empty axes); every formula must have
+been typeset by MathJax; no code block is clipped or scrolls sideways (long lines wrap); each
+widget must have its static fallback; each notebook page links to Colab and to the repository;
+there is a slide deck and an API page for every notebook and module, and the decks are made for a
+lecture (one idea per slide, the prose in speaker notes, figures that fit the slide).
 
 Needs the ``[site]`` extra, and Debian's ``chromium`` for the browser checks (``.ci/run``
 installs both, so in CI nothing here is skipped). The build is cached under ``build/site``.
@@ -67,10 +70,28 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 _PLOTLY_JS = """() => Array.from(document.querySelectorAll('.plotly-graph-div')).map(d => {
   const svg = d.querySelector('svg.main-svg');
   const r = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
+  const lines = Array.from(d.querySelectorAll('svg path.js-line')).filter(p => (p.getAttribute('d') || '').length > 4);
   return {id: d.id, svg: !!svg, width: r.width, height: r.height,
+          layoutHeight: d.layout ? d.layout.height || null : null,
           marks: d.querySelectorAll('svg .trace, svg .hm, svg .imagelayer image, svg .shapelayer path,'
-                                    + ' svg .annotation, svg .table .column-cell').length};
+                                    + ' svg .annotation, svg .table .column-cell').length,
+          data: lines.length + d.querySelectorAll('svg .points path, svg .bars path, svg .hm, svg image,'
+                                    + ' svg .shapelayer path, svg .table .column-cell, svg .pielayer path,'
+                                    + ' svg .contour path, svg .textpoint').length};
 })"""
+_CODE_JS = """() => Array.from(document.querySelectorAll('div.highlight pre, .cell_output pre, pre.literal-block'))
+  .filter(p => p.clientWidth > 0)
+  .map(p => ({scroll: p.scrollWidth, client: p.clientWidth, text: p.textContent.slice(0, 60)}))"""
+_SLIDES_JS = """() => Array.from(document.querySelectorAll('.reveal .slides section'))
+  .filter(s => !s.querySelector('section'))
+  .map(s => {
+    const outside = el => !el.closest('aside.notes') && !el.closest('.cell');
+    return {title: (s.querySelector('h1, h2, h3') || {textContent: ''}).textContent.trim().slice(0, 50),
+            paragraphs: Array.from(s.querySelectorAll('p')).filter(outside).length,
+            lists: Array.from(s.querySelectorAll('ul, ol')).filter(outside).length,
+            figures: s.querySelectorAll('.plotly-graph-div, img').length,
+            notes: s.querySelectorAll('aside.notes').length};
+  })"""
 _MATH_JS = """() => ({math: document.querySelectorAll('.math').length,
                       typeset: document.querySelectorAll('.math mjx-container').length,
                       errors: document.querySelectorAll('mjx-merror').length,
@@ -92,8 +113,9 @@ def _inspect(page, url: str) -> dict:
                                    ".every(d => d.querySelector('svg.main-svg'))", timeout=PAGE_TIMEOUT_MS)
         except Exception:
             pass
-    info = {"plotly": page.evaluate(_PLOTLY_JS), "math": page.evaluate(_MATH_JS)}
+    info = {"plotly": page.evaluate(_PLOTLY_JS), "math": page.evaluate(_MATH_JS), "code": page.evaluate(_CODE_JS)}
     if "/slides/" in url:
+        info["slides"] = page.evaluate(_SLIDES_JS)
         info["reveal"] = page.evaluate("() => ({ready: !!document.querySelector('.reveal.ready'),"
                                        " slides: document.querySelectorAll('.reveal .slides section').length})")
     return info
@@ -255,3 +277,67 @@ def test_slide_decks_start_in_the_browser(browsed):
     assert len(decks) == len(_notebook_stems())
     not_ready = {p: i["reveal"] for p, i in decks.items() if not (i["reveal"]["ready"] and i["reveal"]["slides"] >= 3)}
     assert not not_ready, f"decks where reveal.js did not start: {not_ready}"
+
+
+def test_no_code_block_is_clipped_or_scrolls_sideways(browsed):
+    """Long code lines wrap (``white-space: pre-wrap``): on every page, each visible code block is
+    at most as wide as its box."""
+    blocks = [(p, b) for p, i in browsed["pages"].items() for b in i["code"]]
+    assert sum(1 for p, _ in blocks if p.startswith("notebooks/")) >= 100, "hardly any code blocks measured"
+    wide = [(p, b) for p, b in blocks if b["scroll"] > b["client"] + 1]
+    assert not wide, f"code blocks wider than their box: {wide[:10]}"
+
+
+def test_notebook_figures_show_data_not_empty_axes(browsed):
+    """A figure on a notebook page draws data (points, lines, bars, cells, ...): the first dashboard
+    of notebook 13 used to show its empty first frame."""
+    empty = [(p, f["id"]) for p, i in browsed["pages"].items() if p.startswith("notebooks/")
+             for f in i["plotly"] if f["data"] == 0]
+    assert not empty, f"figures with empty axes: {empty}"
+
+
+def test_every_notebook_page_links_to_colab_and_to_the_repository(site):
+    repo = "https://github.com/gradientcoin-edu/gradientcoin_edu"
+    for stem in _notebook_stems():
+        page = (site["html"] / "notebooks" / f"{stem}.html").read_text()
+        colab = f"https://colab.research.google.com/github/gradientcoin-edu/gradientcoin_edu/blob/main/notebooks/{stem}.ipynb"
+        assert colab in page, f"{stem}: no Colab link"
+        assert f'href="{repo}"' in page, f"{stem}: no repository link"
+        assert "logo_colab.png" in page and "<img" in page
+        for src in re.findall(r'<img[^>]+src="([^"]+)"', page):
+            assert not src.startswith(("http:", "https:", "//")), f"{stem}: an image from outside the site: {src}"
+
+
+def test_slide_decks_are_made_for_a_lecture(browsed):
+    """One idea per slide: at most one paragraph of prose and no bullet list outside the speaker
+    notes, at most one figure; the rest of the prose is in speaker notes; figures fit the slide."""
+    decks = {p: i for p, i in browsed["pages"].items() if p.startswith("slides/") and p != "slides/index.html"}
+    crowded, notes, tall = [], 0, []
+    for page, info in decks.items():
+        for slide in info["slides"]:
+            notes += slide["notes"]
+            if slide["paragraphs"] > 1 or slide["lists"] > 0 or slide["figures"] > 1:
+                crowded.append((page, slide))
+        tall += [(page, f["layoutHeight"]) for f in info["plotly"] if (f["layoutHeight"] or 0) > 560]
+    assert not crowded, f"slides with more than one idea on them: {crowded[:10]}"
+    assert notes >= 3 * len(decks), f"only {notes} speaker notes in {len(decks)} decks"
+    assert not tall, f"figures taller than a slide: {tall[:10]}"
+
+
+def test_collapse_redrawn_figures_keeps_the_last_frame_of_a_live_figure():
+    """A dashboard redrawn through a display handle leaves one output per frame (plotly figures
+    ignore display ids); the site keeps the last frame, not the empty first one."""
+    import nbformat
+
+    def frame(title, xs):
+        return nbformat.v4.new_output("display_data", data={build_site.PLOTLY_JSON: {
+            "data": [{"type": "scatter", "x": xs, "y": xs}], "layout": {"title": {"text": title}}}})
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("dash.display(); dash.watch(...)", outputs=[
+        frame("network", []), frame("network", [1]), frame("network", [1, 2]),
+        nbformat.v4.new_output("stream", name="stdout", text="heights\n"), frame("loss", [3])]))
+    assert build_site.collapse_redrawn_figures(nb) == 2
+    outs = nb.cells[0].outputs
+    assert [o["output_type"] for o in outs] == ["display_data", "stream", "display_data"]
+    assert outs[0]["data"][build_site.PLOTLY_JSON]["data"][0]["x"] == [1, 2]
+    assert outs[2]["data"][build_site.PLOTLY_JSON]["layout"]["title"]["text"] == "loss"

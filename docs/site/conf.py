@@ -51,11 +51,21 @@ autodoc_mock_imports = ["triton"]
 html_theme = "sphinx_book_theme"
 html_title = "GradientCoin course"
 html_static_path = ["_static"]
+REPOSITORY_URL = "https://github.com/gradientcoin-edu/gradientcoin_edu"   # the README's Colab badges point there too
 html_theme_options = {
     "show_toc_level": 2,
     "navigation_with_keys": False,
     "use_download_button": True,
+    # a repository link on every page, and on each notebook page a "launch in Colab" entry that opens
+    # notebooks/NN_name.ipynb of the repository (the theme's own bundled Colab logo: nothing is loaded
+    # from outside when the page opens; the links lead outside only when clicked)
+    "repository_url": REPOSITORY_URL,
+    "repository_branch": "main",
+    "path_to_docs": "",
+    "use_repository_button": True,
+    "launch_buttons": {"colab_url": "https://colab.research.google.com"},
 }
+html_css_files = ["course.css"]   # code blocks wrap long lines instead of scrolling or clipping
 html_context = {"default_mode": "light"}   # left empty, pydata-sphinx-theme logs a console error on a first visit
 
 # --- offline assets: MathJax 3 from the sphinx-mathjax-offline package, plotly.js from plotly ---
