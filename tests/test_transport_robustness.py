@@ -38,10 +38,12 @@ class _Recorder:
         self.peers: dict[str, dict] = {}
         self.messages: list[tuple[str, bytes]] = []
         self.gone: list[str] = []
+        self.connects: list[str] = []
         self.ticks = 0
 
     def on_connect(self, peer, inbound=False, netgroup=""):
         self.peers.setdefault(peer, {"inbound": inbound})
+        self.connects.append(peer)
 
     def on_disconnect(self, peer):
         self.peers.pop(peer, None)
@@ -110,6 +112,37 @@ def test_a_peer_hanging_up_mid_broadcast_is_reported_from_the_event_loop(listeni
     assert sorted(t.node.gone) == sorted(p for _, p in clients[:2])
     assert list(t.node.peers) == [clients[2][1]]
     assert clients[2][0].poll(2000) and clients[2][0].recv() == b"new tip"   # the one left still hears us
+
+
+def test_a_peer_we_dial_that_restarts_is_reported_gone_then_greeted_afresh(listening):
+    """The node we dial is killed and restarted on the same address: our node hears the link go
+    (so it forgets that peer's handshake) and a new ``on_connect`` when it is back (a fresh hello).
+    The old transport said nothing: the restarted peer got our messages before any version and
+    scored us as misbehaving."""
+    t, pub, ctx = listening
+    secret = t.secret_key
+    _, dsec = zmq.curve_keypair()
+    dialer = ZmqTransport(None, secret_key=dsec)
+    dialer.node = _Recorder(dialer)
+    restarted = None
+    try:
+        peer = dialer.connect(t.listen, pub)
+        assert _poll_until(dialer, lambda: dialer.node.connects == [peer])
+        address = t.listen
+        t.close()                                    # the peer dies
+        assert _poll_until(dialer, lambda: dialer.node.gone == [peer])
+        assert peer not in dialer.node.peers
+        restarted = ZmqTransport(address, secret_key=secret)   # and comes back where it was
+        restarted.node = _Recorder(restarted)
+        deadline = time.monotonic() + 10
+        while dialer.node.connects != [peer, peer] and time.monotonic() < deadline:
+            dialer.poll(10)
+            restarted.poll(10)
+        assert dialer.node.connects == [peer, peer] and peer in dialer.node.peers
+    finally:
+        dialer.close()
+        if restarted is not None:
+            restarted.close()
 
 
 def test_run_survives_failing_work_ticks_and_handlers_but_not_ctrl_c(listening, caplog):

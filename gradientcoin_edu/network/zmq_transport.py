@@ -334,7 +334,8 @@ class ZmqTransport:
                 self._peer_gone(peer)              # the node hears it from the event loop, not from here
 
     def _peer_gone(self, peer: str) -> None:
-        if peer not in self.outbound and peer not in self._gone:
+        """A link to ``peer`` is gone; the node hears it (from the event loop) unless another link is up."""
+        if peer not in self._gone:
             self._gone.append(peer)
 
     def disconnect(self, peer: str) -> None:
@@ -483,8 +484,8 @@ class ZmqTransport:
         """Tell the node about peers that hung up (queued by ``send`` and the monitors)."""
         while self._gone:
             peer = self._gone.popleft()
-            if peer in self.routes or peer in self.outbound or self.node is None:
-                continue                            # it came back meanwhile, or it is a peer we dial
+            if peer in self.routes or peer in self.linked or self.node is None:
+                continue                            # another link to it is up, or it came back meanwhile
             self.guard("on_disconnect", self.node.on_disconnect, peer)
 
     def _router_events(self) -> None:
@@ -541,8 +542,9 @@ class ZmqTransport:
                 if self.node is not None:
                     self.guard("on_connect", self.node.on_connect, peer, inbound=False)
                 continue
-            if kind == zmq.EVENT_DISCONNECTED:
+            if kind == zmq.EVENT_DISCONNECTED and peer in self.linked:
                 self.linked.discard(peer)          # until ZeroMQ redials: send by the peer's own link if any
+                self._peer_gone(peer)              # (a restarted peer knows nothing of us: a fresh hello)
             if dial is None:
                 continue
             if kind == zmq.EVENT_CONNECTED:
@@ -622,7 +624,7 @@ class ZmqTransport:
             if conn.peer is not None and conn.peer != peer:
                 self._peer_gone(conn.peer)          # (its descriptor was reused: that peer is gone)
             conn.peer = peer
-        if peer not in self.routes and peer not in self.outbound:
+        if peer not in self.routes and peer not in self.linked:    # (a live dial to it: the node knows it)
             self.routes[peer] = frames[0].bytes
             try:
                 ip = frames[1].get("Peer-Address")
@@ -698,5 +700,5 @@ class ZmqTransport:
         if self.auth is not None:
             self.auth.stop()
             self.auth = None
-        if self._own_context:
+        if self._own_context and not self.context.closed:
             self.context.term()
