@@ -259,6 +259,7 @@ class ZmqTransport:
         self.dials: dict[str, _Dial] = {}            # peer key -> state of our dial to it
         self.routes: dict[str, bytes] = {}           # inbound peer key -> ROUTER routing id
         self.conns: dict[int, _Conn] = {}            # inbound TCP connections by descriptor
+        self.pending: dict[int, _Conn] = {}          # those that have not delivered a message, oldest first
         self.refused: dict[str, float] = {}          # peer key -> ignore its messages until (clock)
         self.dropped = 0                             # messages we could not send (peer gone or too slow)
         self.errors = 0                              # unexpected exceptions (message handlers, work, ticks, polls)
@@ -359,9 +360,15 @@ class ZmqTransport:
 
     def _close_conn(self, conn: _Conn, why: str) -> None:
         """Really close one inbound TCP connection (libzmq closes the descriptor; we forget it now)."""
-        self.conns.pop(conn.fd, None)
+        self._forget(conn)
         if _shutdown_fd(conn.fd, conn.pair):
             self.closed[why] += 1
+
+    def _forget(self, conn: _Conn) -> None:
+        if self.conns.get(conn.fd) is conn:
+            del self.conns[conn.fd]
+        if self.pending.get(conn.fd) is conn:
+            del self.pending[conn.fd]
 
     def _close_outbound(self, peer: str) -> None:
         self.linked.discard(peer)
@@ -446,7 +453,7 @@ class ZmqTransport:
 
     def connection_stats(self) -> dict:
         """Inbound TCP connections: how many, how many have not spoken yet, the caps, and what we closed."""
-        pending = sum(1 for c in self.conns.values() if c.peer is None)
+        pending = len(self.pending)
         return {"inbound_connections": len(self.conns), "pending": pending, "max_connections": self.max_connections,
                 "max_pending": self.max_pending, "closed": dict(self.closed)}
 
@@ -502,13 +509,16 @@ class ZmqTransport:
                 if known is not None and not known.accepted and known.pair == pair:
                     known.accepted = True           # we saw its first message before its accept event
                     continue
-                self.conns[fd] = _Conn(fd, pair, time.monotonic(), True)
-                self._enforce_caps(self.conns[fd])
+                old = self.conns.get(fd)
+                if old is not None:
+                    self._forget(old)
+                conn = self.conns[fd] = self.pending[fd] = _Conn(fd, pair, time.monotonic(), True)
+                self._enforce_caps(conn)
             elif event["event"] == zmq.EVENT_DISCONNECTED:
                 conn = self.conns.get(fd)
                 if conn is None or not conn.accepted:
                     continue                        # (not accepted yet: the event is about an earlier connection)
-                del self.conns[fd]
+                self._forget(conn)
                 if conn.peer is not None and not any(c.peer == conn.peer for c in self.conns.values()):
                     if self.routes.pop(conn.peer, None) is not None:
                         self._peer_gone(conn.peer)  # (no route left: send or disconnect saw to it already)
@@ -517,9 +527,8 @@ class ZmqTransport:
         if len(self.conns) > self.max_connections:
             self._close_conn(new, "full")           # no descriptor to spare for a newcomer
             return
-        pending = [c for c in self.conns.values() if c.peer is None]
-        if len(pending) > self.max_pending:
-            oldest = min(pending, key=lambda c: c.since)
+        if len(self.pending) > self.max_pending:
+            oldest = next(iter(self.pending.values()))
             self._close_conn(oldest, "pending-cap")
 
     def _dial_events(self, monitor: zmq.Socket) -> None:
@@ -572,7 +581,9 @@ class ZmqTransport:
     def _housekeeping(self) -> None:
         """Close inbound connections that never spoke; warn about peers we cannot reach."""
         now = time.monotonic()
-        for conn in [c for c in self.conns.values() if c.peer is None and now - c.since > self.pending_seconds]:
+        for conn in list(self.pending.values()):
+            if now - conn.since <= self.pending_seconds:
+                break                               # (oldest first: the rest are younger)
             self._close_conn(conn, "no-message")
         wall = time.time()
         out_of_reach = 0
@@ -624,6 +635,7 @@ class ZmqTransport:
             if conn.peer is not None and conn.peer != peer:
                 self._peer_gone(conn.peer)          # (its descriptor was reused: that peer is gone)
             conn.peer = peer
+            self.pending.pop(conn.fd, None)
         if peer not in self.routes and peer not in self.linked:    # (a live dial to it: the node knows it)
             self.routes[peer] = frames[0].bytes
             try:
