@@ -321,7 +321,7 @@ class ChaosReport:
             ("max threads (any node)", self.max_threads),
             ("final fds per node", " ".join(f"{v}" for v in self.final_fds.values())),
             ("final mempool sizes", " ".join(str(v) for v in self.final_mempool.values())),
-            ("reorgs (sum) / bans at relays", f"{self.reorgs} / {self.bans}"),
+            ("reorgs (running nodes, since their start) / bans the relays hold at the end", f"{self.reorgs} / {self.bans}"),
             ("final tips (distinct) / heights", f"{len(set(self.final_tips.values()))} / "
                                                 f"{sorted(set(self.final_heights.values()))}"),
             ("time to one tip after the last block (s)",
