@@ -422,9 +422,11 @@ def test_idle_connection_flood_against_a_small_descriptor_limit(tmp_path):
 
 
 @pytest.mark.processes
+@pytest.mark.slow
 def test_unreachable_peers_are_reported_and_startup_mistakes_exit_2(tmp_path):
     """Every --peer out of reach: the node keeps running, warns, and shows why in status.json.
-    A peer given as our own key: one line, exit 2."""
+    Mistakes at start, each one line and exit 2: our own key as a --peer, a host name that does
+    not exist, a p2p_key file that holds no key. (Five processes: about 15 s, more on a busy machine.)"""
     data = tmp_path / "lonely"
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
@@ -447,3 +449,15 @@ def test_unreachable_peers_are_reported_and_startup_mistakes_exit_2(tmp_path):
     r = subprocess.run([sys.executable, "-m", "gradientcoin_edu", "node", "--data-dir", str(data), "--peer",
                         format_peer(nowhere, own), "--duration", "5"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "own public key" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+    def one_line_exit_2(*args) -> str:
+        r = subprocess.run([sys.executable, "-m", "gradientcoin_edu", "node", *args, "--duration", "5"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
+        return r.stderr
+
+    assert "no host named" in one_line_exit_2("--data-dir", str(tmp_path / "x"), "--peer",
+                                              format_peer("tcp://no-such-host.invalid:5000", other))
+    assert not (tmp_path / "x").exists()                  # refused before anything was written
+    (data / "p2p_key").write_text("not a key\n")
+    assert "p2p_key" in one_line_exit_2("--data-dir", str(data), "--listen", LOOPBACK)

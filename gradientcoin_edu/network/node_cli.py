@@ -112,6 +112,7 @@ def check_arguments(args: argparse.Namespace) -> None:
                                          f"peer's DATA_DIR/p2p_key.pub), not {spec!r}")
         if peer == args.listen:
             raise UsageError("bad-peer", f"--peer {peer} is this node's own --listen address")
+        _check_host(spec, peer)
     if args.mine_every is not None and args.mine_every < 0:
         raise UsageError("bad-mine-every", "--mine-every is a number of seconds >= 0")
     if args.mine_every == 0 and args.chain == "llm":
@@ -125,6 +126,18 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise UsageError("bad-rpc-port", "--rpc-port is 0 (any free port) or 1..65535")
     if args.threads < 1:
         raise UsageError("bad-threads", "--threads is at least 1")
+
+
+def _check_host(spec: str, address: str) -> None:
+    """A --peer host name that does not exist is a mistake (exit 2); a DNS failure that may pass is not."""
+    import socket
+    host = address[len("tcp://"):].rsplit(":", 1)[0]
+    try:
+        socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except socket.gaierror as err:
+        if err.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)):
+            raise UsageError("bad-peer", f"--peer {spec}: no host named {host!r}") from None
+        log.warning("--peer %s: cannot look up %s now (%s); will keep trying", spec, host, err.strerror)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -571,6 +571,9 @@ class ZmqTransport:
                 self._set_state(dial, "handshake-failed", f"{dial.address}: {_BAD_STATES['handshake-failed']}")
             elif kind == zmq.EVENT_CONNECT_RETRIED:
                 dial.attempts += 1
+                if dial.state == "connecting":         # not even a TCP attempt: the name does not resolve
+                    self._set_state(dial, "unreachable", f"cannot connect to {dial.address}: the host name does "
+                                                         "not resolve, or nothing answers")
 
     @staticmethod
     def _set_state(dial: _Dial, state: str, error: str | None) -> None:
