@@ -26,7 +26,21 @@ locks the folder (a second node on it is refused), and after a crash (even ``kil
 command restarts it from the store; it catches up with its peers by asking for what it missed.
 It logs to the terminal (new tips, reorgs, peers, rejected blocks with their reasons;
 ``--quiet`` keeps only warnings, ``--verbose`` adds every event) and to ``DATA_DIR/node.log``;
-``DATA_DIR/status.json`` is rewritten twice a second for scripts.
+``DATA_DIR/status.json`` is rewritten twice a second for scripts: height, tip, ``peers``
+(handshaken peers by Z85 key), ``peer_links`` (every peer we dial or that dialled us: its key as
+``--peer`` takes it, ``HEXKEY@tcp://host:port`` for the ones we dial, its state such as
+``connected``, ``unreachable`` or ``handshake-failed``, and its last error), ``listen`` (the bound
+address: ``--listen tcp://127.0.0.1:0`` takes any free port), ``connections`` (inbound
+connections, pending ones, the caps, what was closed and why) and ``errors`` (exceptions the event
+loop caught, by source). A peer that cannot be reached is logged as a warning within seconds; the
+node keeps running and redialling.
+
+Nothing a peer or another local user does stops the node: a peer that hangs up, a failing status
+write (full disk, no descriptor left) or a bug in one handler is logged and counted; at start the
+node lifts its descriptor limit, and idle inbound connections are closed (docs/protocol.md 10.6).
+The data dir must be ours and closed to others' writes, and every secret in it ours and 0600
+(section 11). Mistakes at start (a bad address, a key file that is not ours or not a key, a
+--peer that is our own key or names no host) are one line and exit status 2.
 
 Control it with the JSON-RPC on ``127.0.0.1`` (``rpc.py``): ``gradientcoin status --data-dir
 DIR``, ``gradientcoin send``, ``gradientcoin ask``, ... or ``NodeClient(DIR)`` in Python.

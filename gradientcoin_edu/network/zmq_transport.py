@@ -10,10 +10,12 @@ another node scored or banned by claiming to be it.
 Usage (what ``gradientcoin node`` does)::
 
     public, secret = load_or_create_keypair(datadir)
+    raise_fd_limit()                                    # every connection is a descriptor
     t = ZmqTransport("tcp://0.0.0.0:5001", secret_key=secret, public_key=public)   # listen=None: outbound only
     node = Node(name, chain, t, listen="tcp://my.host:5001"); t.node = node
     t.connect("tcp://relay.example:5001", relay_public_key)      # or parse_peer("HEXKEY@tcp://...")
-    t.run(until=lambda: stopped, work=mine_a_little)
+    t.run(until=lambda: stopped, work=mine_a_little)   # supervised: errors are logged and counted
+    t.peer_states()                                     # each peer's key, address, state, last error
     t.close()
 
 Sockets:
