@@ -99,9 +99,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                                 "written to DATA_DIR/rpc.json)")
     parser.add_argument("--status-every", type=float, default=0.5, help="seconds between status.json updates")
     parser.add_argument("--threads", type=int, default=1, help="llm: torch threads (default 1)")
-    parser.add_argument("--pending-timeout", type=float, default=10.0,
+    parser.add_argument("--pending-timeout", type=float, default=20.0,
                         help="seconds an inbound connection may stay silent (no message yet) before it is "
-                             "closed (default 10)")
+                             "closed (default 20)")
     loud = parser.add_mutually_exclusive_group()
     loud.add_argument("--quiet", action="store_true", help="terminal: warnings only (reorgs, rejections, bans)")
     loud.add_argument("--verbose", action="store_true", help="terminal: every event")
@@ -266,7 +266,7 @@ def open_node(args: argparse.Namespace) -> RunningNode:
              "mining %s", _chain_label(args), name, chain.height, chain.tip.hash_hex()[:16], len(chain),
              args.listen or "nothing (outbound connections only)", rpc.url, _mining_label(args))
     if args.listen is not None:
-        log.info("inbound connections: at most %d (%d not yet peers), idle ones closed after %g s",
+        log.info("inbound connections: at most %d (%d not yet peers), silent ones closed after %g s",
                  transport.max_connections, transport.max_pending, transport.pending_seconds)
     if args.listen is not None:
         service.peer_line = format_peer(args.listen, transport.public_key)
@@ -292,7 +292,7 @@ def _default_name(args, data: Path) -> str:
     return "node-" + load_or_create_keypair(data)[0].decode("ascii")[:6]
 
 
-def _open_transport(listen: str | None, data: Path, pending_seconds: float = 10.0):
+def _open_transport(listen: str | None, data: Path, pending_seconds: float = 20.0):
     import zmq
     from .keys import load_or_create_keypair
     from .zmq_transport import ZmqTransport

@@ -231,7 +231,7 @@ class ZmqTransport:
                  server_public_keys: dict[str, bytes | str] | None = None, context: zmq.Context | None = None,
                  send_hwm: int = 1000, recv_hwm: int = 10_000, max_payload: int = MAX_PAYLOAD_BYTES,
                  max_batch: int = 1000, refuse_seconds: float = 60.0, clock: Callable[[], float] = time.time,
-                 handshake_seconds: float = 5.0, pending_seconds: float = 10.0, max_pending: int | None = None,
+                 handshake_seconds: float = 10.0, pending_seconds: float = 20.0, max_pending: int | None = None,
                  max_connections: int | None = None, warn_seconds: float = 3.0):
         if listen is not None and not valid_listen(listen):
             raise ValueError(f"listen address must look like tcp://127.0.0.1:5000, not {listen!r}")
