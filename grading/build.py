@@ -10,12 +10,13 @@ cases, all or nothing (1 point per exercise):
 * **the public check, rerun by the grader** (``gradientcoin_edu.exercises.verify``) on the function
   the submitted notebook defined, so what the notebook printed (or a faked "correct!") counts for
   nothing;
-* **hidden cases** (``grading/hidden_cases.py``) on inputs drawn from the private seed, and a
-  refusal of the library's own function.
+* **hidden cases** (``grading/hidden_cases.py``) on inputs drawn from the private seed, compared
+  with the reference solution (``solutions/nbNN.py``, copied in as ``reference.py``), and a refusal
+  of the library's own function.
 
-Then ``otter generate`` packs the tests, ``hidden_cases.py`` and an ``otter_config.json`` into
-``DIR/NN/autograder.zip``. The seed file is created (random, mode 0600) if it does not exist. Keep
-the seed and ``DIR`` out of the public repository (docs/grading.md).
+Then ``otter generate`` packs the tests, ``hidden_cases.py``, ``reference.py`` and an
+``otter_config.json`` into ``DIR/NN/autograder.zip``. The seed file is created (random, mode 0600)
+if it does not exist. Keep the seed and ``DIR`` out of the public repository (docs/grading.md).
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
+SOLUTIONS = REPO / "solutions"
 HIDDEN_CASES = Path(__file__).resolve().parent / "hidden_cases.py"
 CHECK_CALL = re.compile(r"""\bcheck\(\s*["'](\d\d\.\d+)["']\s*,\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\)""")
 
@@ -62,7 +64,12 @@ def public_check(env):
 @test_case(name="{ex_id}: hidden cases", hidden=True)
 def hidden(env):
     import hidden_cases as cases
-    cases.run(name, _answer(env), SEED)
+    try:
+        import reference
+        solution = reference.SOLUTIONS.get(name)
+    except ImportError:
+        solution = None
+    cases.run(name, _answer(env), SEED, reference=solution, function=FUNCTION)
 '''
 
 
@@ -99,7 +106,8 @@ def test_file_source(ex_id: str, title: str, function: str, seed: str) -> str:
     return TEST_TEMPLATE.format(ex_id=ex_id, title=title.replace('"', "'"), function=function, seed=seed)
 
 
-def build_notebook(notebook: Path, out: Path, seed: str, hidden_cases: Path = HIDDEN_CASES) -> Path:
+def build_notebook(notebook: Path, out: Path, seed: str, hidden_cases: Path = HIDDEN_CASES,
+                   solutions: Path = SOLUTIONS) -> Path:
     """Write ``out/NN/tests/*.py`` and ``out/NN/autograder.zip`` for one notebook; return the zip."""
     from otter.generate import main as otter_generate
 
@@ -123,6 +131,11 @@ def build_notebook(notebook: Path, out: Path, seed: str, hidden_cases: Path = HI
         (tests / f"{ex_id.replace('.', '_')}.py").write_text(
             test_file_source(ex_id, exercises[ex_id].title, function, seed))
     shutil.copyfile(hidden_cases, folder / "hidden_cases.py")
+    support = ["hidden_cases.py"]
+    reference = Path(solutions) / f"nb{number}.py"
+    if reference.exists():
+        shutil.copyfile(reference, folder / "reference.py")
+        support.append("reference.py")
     config = {"name": notebook.stem, "lang": "python", "show_hidden": False, "print_summary": False}
     (folder / "otter_config.json").write_text(json.dumps(config, indent=1) + "\n")
     (folder / "requirements.txt").write_text("gradientcoin_edu[notebooks]\n")   # for otter's Docker/Gradescope image
@@ -131,14 +144,14 @@ def build_notebook(notebook: Path, out: Path, seed: str, hidden_cases: Path = HI
     try:   # otter generate resolves the support files relative to the working folder
         os.chdir(folder)
         otter_generate(tests_dir="tests", output_path="autograder.zip", config="otter_config.json",
-                       requirements="requirements.txt", no_environment=True, files=["hidden_cases.py"])
+                       requirements="requirements.txt", no_environment=True, files=support)
     finally:
         os.chdir(here)
     return folder / "autograder.zip"
 
 
 def build(seed_file: Path, out: Path, only: list[str] | None = None, log=print,
-          hidden_cases: Path = HIDDEN_CASES) -> list[Path]:
+          hidden_cases: Path = HIDDEN_CASES, solutions: Path = SOLUTIONS) -> list[Path]:
     seed = read_seed(seed_file)
     out = Path(out).expanduser()
     notebooks = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
@@ -148,7 +161,7 @@ def build(seed_file: Path, out: Path, only: list[str] | None = None, log=print,
     for notebook in notebooks:
         if not graded_functions(notebook):
             continue
-        zips.append(build_notebook(notebook, out, seed, hidden_cases))
+        zips.append(build_notebook(notebook, out, seed, hidden_cases, solutions))
         log(f"{notebook.name}: {zips[-1]}")
     return zips
 
@@ -160,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", metavar="NN", help="only these notebook numbers (e.g. 03 06)")
     parser.add_argument("--hidden-cases", type=Path, default=HIDDEN_CASES,
                         help="your own copy of grading/hidden_cases.py (default: the public one)")
+    parser.add_argument("--solutions", type=Path, default=SOLUTIONS,
+                        help="the folder of reference solutions nbNN.py (default: the repository's solutions/)")
     args = parser.parse_args(argv)
     if args.only and not all(re.fullmatch(r"\d\d", n) for n in args.only):
         parser.exit(2, f"{parser.prog}: error: --only takes two-digit notebook numbers, got {args.only}\n")
@@ -170,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.hidden_cases.is_file():
             raise FileNotFoundError(f"no hidden-cases file {args.hidden_cases}")
-        zips = build(args.seed_file, out, args.only, hidden_cases=args.hidden_cases)
+        zips = build(args.seed_file, out, args.only, hidden_cases=args.hidden_cases, solutions=args.solutions)
     except (ValueError, FileNotFoundError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     print(f"{len(zips)} autograders written to {out}")

@@ -129,9 +129,9 @@ def prepare_notebook(sub: Submission, functions: dict[str, str]) -> dict:
             continue
         inserts.append((where[-1], ex_id, function))
     for index, ex_id, function in sorted(inserts, reverse=True):
+        record = f"globals().setdefault('_GRADED_ANSWERS', {{}})[{ex_id!r}] = globals().get({function!r})"
         cells.insert(index + 1, {"cell_type": "code", "metadata": {"tags": ["otter_ignore"]}, "outputs": [],
-                                 "execution_count": None, "source":
-                                 f"globals().setdefault('_GRADED_ANSWERS', {{}})[{ex_id!r}] = globals().get({function!r})"})
+                                 "execution_count": None, "source": record})
     return nb
 
 

@@ -58,7 +58,8 @@ def marker_problems(markdown: str, needs_added: bool) -> list[str]:
     problems = []
     if needs_added and not added:
         problems.append("no '> **Added by this project**: ... **Why:** ...' marker")
-    problems += [f"an Added-by-this-project marker without **Why:** ({q[:70]}...)" for q in added if "**Why:**" not in q]
+    problems += [f"an Added-by-this-project marker without **Why:** ({q[:70]}...)"
+                 for q in added if "**Why:**" not in q]
     prose = "\n".join(line for line in markdown.splitlines() if not line.lstrip().startswith(">"))
     for name, pattern in MECHANISMS.items():
         if (pattern.search(prose) or any(pattern.search(q) for q in quotes if ADDED not in q)) \

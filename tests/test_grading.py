@@ -33,10 +33,21 @@ def _solution(ex_id: str):
 
 # --- hidden cases ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("ex_id", sorted(hidden_cases.GENERATORS))
-def test_hidden_cases_pass_the_reference_solution(ex_id):
+def _graded() -> list[tuple[str, str]]:
+    """(exercise id, function name) of every exercise whose function has hidden cases."""
+    return [(ex_id, name) for nb in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+            for ex_id, name in sorted(grading_build.graded_functions(nb).items()) if name in hidden_cases.INPUTS]
+
+
+def test_most_notebooks_with_exercises_have_hidden_cases():
+    assert len({ex_id[:2] for ex_id, _ in _graded()}) >= 6, _graded()
+
+
+@pytest.mark.parametrize("ex_id,name", _graded())
+def test_hidden_cases_accept_the_reference_solution(ex_id, name):
+    solution = _solution(ex_id)
     for seed in ("course-2026", "another seed"):
-        hidden_cases.run(ex_id, _solution(ex_id), seed)
+        hidden_cases.run(ex_id, solution, seed, reference=solution, function=name)
 
 
 def test_hidden_cases_refuse_wrong_answers_and_the_library_itself():
@@ -44,47 +55,59 @@ def test_hidden_cases_refuse_wrong_answers_and_the_library_itself():
     from gradientcoin_edu.chain.bits import bits_to_target
 
     with pytest.raises(AssertionError, match="library's own function"):
-        hidden_cases.run("03.2", bits_to_target, "s")
+        hidden_cases.run("03.2", bits_to_target, "s", reference=_solution("03.2"), function="decode_bits")
     with pytest.raises(AssertionError, match="library's own function"):
-        hidden_cases.run("05.2", attacker_success_probability, "s")
-    with pytest.raises(AssertionError):
-        hidden_cases.run("06.2", lambda amounts: 0, "s")
-    with pytest.raises(AssertionError):                       # right for heights 0 and 1 only
-        hidden_cases.run("04.1", lambda h: [h, 0] if h else [0], "s")
+        hidden_cases.run("05.2", attacker_success_probability, "s", reference=_solution("05.2"),
+                         function="attacker_success")
+    with pytest.raises(AssertionError, match="expected"):
+        hidden_cases.run("06.2", lambda amounts: 0, "s", reference=_solution("06.2"), function="change_index")
+    with pytest.raises(AssertionError, match="expected"):                 # right for heights 0 and 1 only
+        hidden_cases.run("04.1", lambda h: [h, 0] if h else [0], "s", reference=_solution("04.1"),
+                         function="locator_heights")
 
 
-def test_hidden_cases_catch_a_function_that_remembers_the_public_cases():
-    """A lookup table of the public check's inputs passes the public check, not the hidden cases."""
-    from gradientcoin_edu.exercises import verdict
-    from gradientcoin_edu.chain.bits import bits_to_target
+def test_hidden_cases_catch_a_function_that_remembers_inputs_it_has_seen():
+    """A table of answers to inputs seen before (another seed: what a student could collect) fails
+    on the inputs of the grading seed."""
+    reference = _solution("04.3")
+    table = {}
 
-    seen = {}
+    def recorder(delay, interval):
+        table[(delay, interval)] = reference(delay, interval)
+        return table[(delay, interval)]
+    hidden_cases.run("04.3", recorder, "seen", reference=reference, function="fork_probability")
+    assert len(table) >= 10
 
-    def recorder(bits):
-        seen[bits] = bits_to_target(bits)
-        return seen[bits]
-    assert verdict("03.2", recorder).status == "correct"
-    table = dict(seen)
-
-    def memorised(bits):
-        return table.get(bits, 0)
-    print("the public check on a table of its own inputs:", verdict("03.2", memorised).status)
-    with pytest.raises(AssertionError):                       # the hidden inputs are not in the table
-        hidden_cases.run("03.2", memorised, "private seed")
+    def memorised(delay, interval):
+        return table.get((delay, interval), 0.5)
+    hidden_cases.run("04.3", memorised, "seen", reference=reference, function="fork_probability")   # passes there
+    with pytest.raises(AssertionError, match="expected"):
+        hidden_cases.run("04.3", memorised, "private", reference=reference, function="fork_probability")
 
 
-def test_the_seed_changes_the_hidden_inputs():
+def test_the_seed_picks_the_hidden_inputs():
     drawn = {}
+    reference = _solution("06.2")
     for seed in ("a", "b", "a"):
         calls = []
 
-        def laggards(heights, tolerance, calls=calls):
-            calls.append((sorted(heights.items()), tolerance))
-            return _solution("13.2")(heights, tolerance)
-        hidden_cases.run("13.2", laggards, seed)
+        def change_index(amounts, calls=calls):
+            calls.append(list(amounts))
+            return reference(amounts)
+        hidden_cases.run("06.2", change_index, seed, reference=reference, function="change_index")
         assert seed not in drawn or drawn[seed] == calls        # the same seed draws the same inputs
         drawn[seed] = calls
     assert drawn["a"] != drawn["b"]
+
+
+def test_same_compares_answers_by_kind():
+    import numpy as np
+
+    assert hidden_cases.same(0.1 + 0.2, 0.3) and not hidden_cases.same(0.31, 0.3)
+    assert hidden_cases.same([1, 2], (1, 2)) and not hidden_cases.same([1, 2], [1, 2, 3])
+    assert hidden_cases.same(np.array([1.0, 2.0]), np.array([1.0, 2.0]))
+    assert not hidden_cases.same(np.array([1.0, 2.0]), np.array([1.0, 3.0]))
+    assert not hidden_cases.same(True, 1.0) and not hidden_cases.same(None, 0)
 
 
 # --- the submission zip ----------------------------------------------------------------------------
@@ -161,13 +184,14 @@ def test_batch_grading_gives_a_correct_submission_full_marks_and_a_wrong_one_les
     [autograder] = grading_build.build(seed_file, tmp_path / "autograders", only=["06"], log=lambda *_: None)
     assert autograder.exists() and (seed_file.stat().st_mode & 0o777) == 0o600
     with zipfile.ZipFile(autograder) as zf:
-        assert {"tests/06_1.py", "tests/06_2.py", "files/hidden_cases.py"} <= set(zf.namelist())
+        assert {"tests/06_1.py", "tests/06_2.py", "files/hidden_cases.py", "files/reference.py"} <= set(zf.namelist())
 
     nb = json.loads(NB06.read_text())
     cluster, change = (inspect.getsource(_solution(ex)) for ex in ("06.1", "06.2"))
     subs = tmp_path / "submissions"
+    wrong = "def change_index(amounts):\n    return 0\n"
     for student, answers in {"ada": {"cluster": cluster, "change_index": change},
-                             "bob": {"cluster": cluster, "change_index": "def change_index(amounts):\n    return 0\n"}}.items():
+                             "bob": {"cluster": cluster, "change_index": wrong}}.items():
         (subs / student).mkdir(parents=True)
         (subs / student / NB06.name).write_text(json.dumps(_filled(nb, answers)))
     # eve leaves the stubs and replaces the check cells by their "correct!" line, then hands in a zip

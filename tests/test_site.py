@@ -200,7 +200,8 @@ def _text_fragment(title: str) -> str:
 def test_api_reference_has_a_page_for_every_module(site):
     import gradientcoin_edu
 
-    modules = ["gradientcoin_edu"] + [m.name for m in pkgutil.walk_packages(gradientcoin_edu.__path__, "gradientcoin_edu.")
+    modules = ["gradientcoin_edu"] + [m.name for m in pkgutil.walk_packages(gradientcoin_edu.__path__,
+                                                                            "gradientcoin_edu.")
                                       if not m.name.endswith("__main__")]     # runs the CLI when imported
     missing = [m for m in modules if not (site["html"] / "api" / f"{m}.html").exists()]
     assert not missing, f"modules without an API page: {missing}"

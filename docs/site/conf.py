@@ -51,7 +51,7 @@ autodoc_mock_imports = ["triton"]
 html_theme = "sphinx_book_theme"
 html_title = "GradientCoin course"
 html_static_path = ["_static"]
-REPOSITORY_URL = "https://github.com/gradientcoin-edu/gradientcoin_edu"   # the README's Colab badges point there too
+REPOSITORY_URL = "https://github.com/gradientcoin-edu/gradientcoin_edu"   # as the README's Colab badges
 html_theme_options = {
     "show_toc_level": 2,
     "navigation_with_keys": False,
