@@ -19,7 +19,7 @@ file and the fix. :func:`open_log` opens ``node.log`` for appending the same car
 writable, the folder is in use) into a :class:`~gradientcoin_edu.errors.UsageError` with a
 sentence that says what to do, before anything is changed. It also refuses a data dir that is
 not ours or that group or others may write to (anyone who can write the folder can plant files
-in it), and a known file in it (keys, store, log, status) that is a symlink or belongs to
+in it; a group-writable folder is fine when the group is our own user-private group), and a known file in it (keys, store, log, status) that is a symlink or belongs to
 another user (docs/protocol.md section 11).
 """
 from __future__ import annotations
@@ -115,7 +115,7 @@ def check_datadir(path: Path) -> None:
     if hasattr(os, "getuid") and st.st_uid != os.getuid():
         raise UsageError("datadir-not-ours", f"data dir {path} belongs to another user (uid {st.st_uid}): "
                                              "use a folder of your own as --data-dir")
-    if st.st_mode & 0o022:
+    if st.st_mode & 0o002 or (st.st_mode & 0o020 and not _private_group(st.st_gid)):
         raise UsageError("datadir-shared", f"data dir {path} can be written by group or others (mode "
                                            f"{stat.S_IMODE(st.st_mode):o}), who could plant keys in it: "
                                            f"chmod go-w {path}, or choose a folder of your own")
@@ -130,6 +130,19 @@ def check_datadir(path: Path) -> None:
         if hasattr(os, "getuid") and fst.st_uid != os.getuid():
             raise UsageError("datadir-foreign-file", f"{path / name} belongs to another user (uid {fst.st_uid}); "
                                                      "a node uses only its own files: remove it")
+
+
+def _private_group(gid: int) -> bool:
+    """Is ``gid`` our own user-private group (named like us, no other member), as on Debian/Ubuntu
+    with umask 002? Then group-writable means writable by us only (OpenSSH on Debian allows it too)."""
+    try:
+        import grp
+        import pwd
+        me = pwd.getpwuid(os.getuid())
+        group = grp.getgrgid(gid)
+    except (ImportError, KeyError):
+        return False
+    return gid == me.pw_gid and group.gr_name == me.pw_name and set(group.gr_mem) <= {me.pw_name}
 
 
 def _read_pid(fd: int) -> str:

@@ -137,6 +137,16 @@ def test_a_data_dir_of_another_user_or_with_planted_files_is_refused(tmp_path):
         open_datadir(theirs)
     assert err.value.reason == "datadir-not-ours"
 
+    group = tmp_path / "group"                                     # writable by a group others are in
+    group.mkdir()
+    os.chmod(group, 0o775)
+    os.chown(group, -1, OTHER_UID)
+    with pytest.raises(UsageError) as err:
+        open_datadir(group)
+    assert err.value.reason == "datadir-shared"
+    os.chown(group, -1, os.getgid())                               # our user-private group (umask 002)
+    open_datadir(group).close()
+
     ours = tmp_path / "ours"
     ours.mkdir(mode=0o700)
     (ours / "blocks.sqlite").symlink_to(tmp_path / "elsewhere.sqlite")
