@@ -11,6 +11,11 @@ RSS, descriptor and thread counts of any node, the final tips, and the time the 
 
     python benchmarks/classroom_chaos.py --minutes 5 --nodes 8 --seed 1
     python benchmarks/classroom_chaos.py --minutes 5 --chain llm --model tiny
+    python benchmarks/classroom_chaos.py --crowd 400 --fd-limit 256 --trials 4   # the crowd alone
+
+``--crowd N --fd-limit L`` measures one thing instead: a relay whose descriptor limit is L receives N
+CURVE connections (fresh keys) that never speak; how long does a student joining 5 s later take to
+get a block to it (up to 40 s), and how long after the crowd leaves?
 
 Exit status 1 when anything failed (each failure is printed with the node's last log lines).
 """
@@ -37,7 +42,12 @@ def main() -> int:
     parser.add_argument("--no-hostile", action="store_true", help="only kills, restarts, leavers, joiners, partitions")
     parser.add_argument("--event-every", type=float, default=3.0, help="mean seconds between chaos events")
     parser.add_argument("--keep", action="store_true", help="keep the data dirs (printed) for reading the logs")
+    parser.add_argument("--crowd", type=int, default=None, help="instead: N silent CURVE connections against one relay")
+    parser.add_argument("--fd-limit", type=int, default=1024, help="with --crowd: the relay's RLIMIT_NOFILE")
+    parser.add_argument("--trials", type=int, default=3, help="with --crowd: how many times")
     args = parser.parse_args()
+    if args.crowd is not None:
+        return crowd_against_limit(args.crowd, args.fd_limit, args.trials)
     if args.nodes < 4 or args.minutes <= 0:
         print("classroom_chaos: --nodes is at least 4 and --minutes is positive", file=sys.stderr)
         return 2
@@ -63,6 +73,62 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
     print(f"finished {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}")
     return 1 if report.failures else 0
+
+
+def crowd_against_limit(n: int, limit: int, trials: int, patience: float = 40.0) -> int:
+    """One regtest relay with RLIMIT_NOFILE ``limit``, ``n`` silent CURVE connections, one student."""
+    import resource
+    import shutil
+
+    from gradientcoin_edu.classroom import NodeProcess, free_ports, start_node_process, stop_all
+    from gradientcoin_edu.network.hostile import HostileCrowd, proc_usage
+    from gradientcoin_edu.network.keys import format_peer, load_or_create_keypair, parse_peer
+    from gradientcoin_edu.rpc import RpcError
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"relay RLIMIT_NOFILE {limit}, {n} silent CURVE connections; a student (a block per ~1 s) joins 5 s later")
+    print("trial  relay fds (5 s)  student's block at the relay  after the crowd left  relay alive")
+
+    def reached(relay, student, until):
+        while time.monotonic() < until:
+            try:
+                if student.client.status()["height"] >= 1 and relay.client.status()["height"] >= 1:
+                    return True
+            except RpcError:
+                pass
+            time.sleep(0.5)
+        return False
+
+    for trial in range(trials):
+        work = Path(tempfile.mkdtemp(prefix="crowd-"))
+        crowd = HostileCrowd(seed=trial, max_held=n)
+        try:
+            listen = f"tcp://127.0.0.1:{free_ports(1)[0]}"
+            (work / "relay").mkdir()
+            line = format_peer(listen, load_or_create_keypair(work / "relay")[0])
+            relay = NodeProcess(start_node_process(listen, work / "relay", [], "--chain", "regtest", "--name", "relay"),
+                                work / "relay", "relay")
+            resource.prlimit(relay.process.pid, resource.RLIMIT_NOFILE, (limit, limit))
+            relay.wait_ready()
+            crowd.silent_connections(listen, parse_peer(line)[1], n)
+            time.sleep(5.0)
+            fds = (proc_usage(relay.process.pid) or {}).get("fds")
+            student = NodeProcess(start_node_process(None, work / "student", [line], "--chain", "regtest", "--name",
+                                                     "student", "--mine", "--mine-every", "1"), work / "student", "student")
+            student.wait_ready()
+            t0 = time.monotonic()
+            during = reached(relay, student, t0 + patience)
+            first = f"{time.monotonic() - t0:.1f} s" if during else f"not within {patience:.0f} s"
+            after = "-"
+            if not during:
+                crowd.release()
+                t1 = time.monotonic()
+                after = f"{time.monotonic() - t1:.1f} s" if reached(relay, student, t1 + patience) else "never"
+            print(f"{trial:5d}  {fds!s:>15}  {first:>28}  {after:>19}  {relay.alive()!s:>11}", flush=True)
+        finally:
+            crowd.close()
+            stop_all()
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
 
 
 if __name__ == "__main__":
