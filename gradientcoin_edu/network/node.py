@@ -189,6 +189,8 @@ class Node:
         self.side_pool: OrderedDict[bytes, _Orphan] = OrderedDict()
         self.side_pool_bytes = 0
         self.side_level, self.side_level_at = 0.0, self.transport.now()   # global side-branch budget used
+        # side blocks charged to the budgets and not yet judged by the chain (emptied after each message)
+        self._side_charges: dict[bytes, tuple[str | None, int]] = {}
         self.requested: dict[bytes, tuple[str, float, int]] = {}   # hash -> (peer, deadline, kind)
         self.announcers: dict[bytes, list[str]] = {}      # hash -> peers that announced it
         self.seen_txs: OrderedDict[bytes, None] = OrderedDict()
@@ -278,6 +280,8 @@ class Node:
             self._handle(peer, data, command)
         except Exception as err:                       # noqa: BLE001 - a supervisor: nothing a peer does ends the node
             self._crashed("message", err, peer=peer, command=command)
+        finally:
+            self._side_charges.clear()                 # every charge was judged within the message
 
     def _handle(self, peer: str, data: bytes, command: str) -> None:
         now = self.transport.now()
@@ -615,6 +619,7 @@ class Node:
         try:
             block = Block.parse(raw, max_size=self.chain.params.max_block_bytes)
         except ParseError as err:
+            self._refund_side(h)
             self._punish(peer, "malformed-message", f"block: {err.reason}")
             return
         self._add_block(block, source=peer, announce=True, raw=raw)
@@ -715,6 +720,7 @@ class Node:
                 self.side_level += size
                 if state is not None:
                     state["side_bytes"] += size
+                self._side_charges[h] = (peer, size)   # given back if the chain refuses the block
                 return True
         self.stats[f"side-kept-out-{reason}"] += 1
         self._emit("side-kept-out", hash=h, reason=reason, peer=peer)
@@ -725,6 +731,19 @@ class Node:
                 self._punish(peer, "unsolicited", "a side block nobody asked for, with no more work than our tip")
         self._settle_pools()
         return False
+
+    def _refund_side(self, h: bytes) -> None:
+        """A side block charged to the budgets was not stored (the chain refused it, or it did not
+        parse): give its bytes back, so forged blocks from throwaway keys cannot spend the budget
+        that honest side branches need."""
+        charge = self._side_charges.pop(h, None)
+        if charge is None:
+            return
+        peer, size = charge
+        self.side_level = max(0.0, self.side_level - size)
+        state = self.peers.get(peer) if peer is not None else None
+        if state is not None:
+            state["side_bytes"] = max(0.0, state["side_bytes"] - size)
 
     def _headers_hold(self, path: list[bytes], pools: dict[bytes, _Orphan]) -> bool:
         """Before anything of ``path`` is stored: does every header do the work it claims (the work
@@ -770,7 +789,10 @@ class Node:
                     self._forget_orphan(h)
                     self._pool_add(self.side_pool, h, o, side=True)
                     moved = True
-        for _ in range(8):                             # each pass connects a branch or stops
+        # each pass connects a branch, drops at least one pooled block (a header that did not do its
+        # work, a block the chain refused) or stops: the pools' size bounds the passes. (A fixed number
+        # of passes let fake heavy children, one dropped per pass, keep an honest branch waiting.)
+        for _ in range(len(self.orphans) + len(self.side_pool) + 1):
             pools = {**self.orphans, **self.side_pool}
             children: dict[bytes, list[bytes]] = {}
             for h, o in pools.items():
@@ -839,6 +861,7 @@ class Node:
             result = self.chain.add_block(block, now=self.transport.now())
         except InvalidBlock as err:
             self._events.clear()
+            self._refund_side(h)                       # nothing stored: its bytes go back to the budgets
             if err.reason == "unknown-parent":
                 self._keep_orphan(h, block.prev_hash, raw if raw is not None else block.serialize(), source)
             elif source is not None and err.reason not in QUIET_BLOCK_REASONS:
@@ -847,6 +870,7 @@ class Node:
                 self.stats[f"block-rejected-{err.reason}"] += 1
             self._emit("block-rejected", hash=h, reason=err.reason, peer=source)
             return None
+        self._side_charges.pop(h, None)
         if result is not AddResult.DUPLICATE:
             self._after_chain_change(block, result)
         if h in self.continue_sync:
@@ -916,7 +940,12 @@ class Node:
         else:
             self.orphan_bytes += len(entry.raw)
         while len(pool) > max_count or (self.side_pool_bytes if side else self.orphan_bytes) > max_bytes:
-            forget(next(iter(pool)))                   # the oldest of all
+            # the sender holding the most entries loses its own oldest: throwaway keys flooding the
+            # pool evict each other, not the few entries an honest peer has waiting (oldest-of-all let
+            # five keys of 45 unrequested blocks each push out an honest waiting branch)
+            held = Counter(o.peer for o in pool.values())
+            most = max(held.values())
+            forget(next(k for k, o in pool.items() if held[o.peer] == most))
             self.stats[f"{what}-evicted"] += 1
         self.stats[what] += 1
 

@@ -1,0 +1,158 @@
+"""Red team: attacks on the node's newest defences (side pool, side-branch budgets, pool settling).
+
+Each test plays an attacker against the real ``Node`` and ``Chain`` classes (regtest proof-of-work,
+an in-memory wire) and states what the attacker tried to gain. See docs/protocol.md section 10.3.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gradientcoin_edu.chain.block import Block
+from gradientcoin_edu.chain.fork_choice import Chain
+from gradientcoin_edu.chain.params import ChainParams
+from gradientcoin_edu.chain.store import BlockStore
+from gradientcoin_edu.network import messages as m
+from gradientcoin_edu.network.node import Node, NodeConfig
+
+PARAMS = ChainParams.preset("regtest")
+T0 = PARAMS.genesis_time
+
+
+class Wire:
+    def __init__(self):
+        self.t = T0 + 100_000
+        self.sent: list[tuple[str, m.Message]] = []
+        self.disconnected: list[str] = []
+
+    def send(self, peer, data):
+        self.sent.append((peer, m.decode(data)))
+
+    def disconnect(self, peer):
+        self.disconnected.append(peer)
+
+    def now(self):
+        return self.t
+
+
+def connect(victim: Node, peer: str) -> None:
+    victim.on_connect(peer)
+    victim.on_message(peer, m.encode(m.Version(genesis=victim.chain.genesis.hash, nonce=hash(peer) & 0xFFFF)))
+
+
+def setup(**config):
+    """A victim on an honest chain of 5 blocks (with a block store) and a forger that can make valid
+    blocks anywhere on it."""
+    wire = Wire()
+    victim = Node("victim", Chain(PARAMS, store=BlockStore(":memory:"), clock=wire.now), wire,
+                  config=NodeConfig(**config))
+    forger = Node("forger", Chain(PARAMS, clock=wire.now), Wire(), miner_address=bytes(20))
+    connect(victim, "honest")
+    honest = [forger.mine_block(time=T0 + 600 * (i + 1)) for i in range(5)]
+    for b in honest:
+        send(victim, "honest", b)
+    assert victim.tip == honest[-1].hash()
+    return victim, forger, honest, wire
+
+
+def fork(forger: Node, parent, length: int, salt: int = 0):
+    blocks, prev = [], parent
+    height = forger.chain.get(parent.hash()).height
+    for i in range(length):
+        b = forger.mine_block(time=T0 + 600 * (height + i + 1) + 1 + salt, parent=prev.hash(), publish=False)
+        blocks.append(b)
+        prev = b
+    return blocks
+
+
+def send(victim: Node, peer: str, block) -> None:
+    victim.on_message(peer, m.encode(m.BlockMsg(block.serialize())))
+
+
+def announce_and_deliver(victim: Node, wire: Wire, peer: str, blocks) -> None:
+    """``peer`` announces ``blocks`` and delivers the ones the victim asks it for."""
+    by_hash = {b.hash(): b for b in blocks}
+    wire.sent.clear()
+    victim.on_message(peer, m.encode(m.Inv(tuple(m.InvItem(m.INV_BLOCK, h) for h in by_hash))))
+    asked = [i.hash for p, msg in wire.sent if p == peer and isinstance(msg, m.GetData) for i in msg.items]
+    for h in asked:
+        send(victim, peer, by_hash[h])
+
+
+def no_work(block: Block, bits: int | None = None) -> Block:
+    """``block`` with a header that does not do the work it claims (its hash above its target)."""
+    header = block.header if bits is None else replace(block.header, bits=bits)
+    target_of = 1 << 255 if bits is None else 1 << 8
+    for nonce in range(100_000):
+        h = header.with_nonce(nonce)
+        if h.hash_value() > target_of:
+            return Block(h, block.txs, block.payload)
+    raise AssertionError("no nonce found")
+
+
+def test_a_sybil_flood_of_the_side_pool_does_not_evict_an_honest_waiting_branch():
+    """An honest side block waits in the side pool (the side-branch budget is spent). The attacker
+    churns five keys, each sending 45 unrequested side blocks (90 points: no ban), 225 in all for a
+    pool of 200. With the pool evicting the oldest entry of all, the honest block was pushed out and
+    the heavier honest child that follows became an orphan the node must fetch the gap for again;
+    now the sender holding the most entries loses its own oldest, so the honest one stays and the
+    child connects the branch at once."""
+    victim, forger, honest, wire = setup(max_side_bytes=1)      # every requested side block waits in the pool
+    connect(victim, "relay")
+    waiting = fork(forger, honest[3], 2, salt=7)                 # heights 5, 6: 5 is a side block, 6 wins
+    announce_and_deliver(victim, wire, "relay", waiting[:1])
+    assert waiting[0].hash() in victim.side_pool and victim.tip == honest[-1].hash()
+    for k in range(5):
+        key = f"sybil{k}"
+        connect(victim, key)
+        for b in (fork(forger, honest[i % 4], 1, salt=1000 * (k + 1) + i)[0] for i in range(45)):
+            send(victim, key, b)
+        assert not victim.peerbook.is_banned(key, wire.now())
+    assert len(victim.side_pool) <= victim.config.max_side_pool
+    assert waiting[0].hash() in victim.side_pool, "the honest side block was evicted by the flood"
+    wire.sent.clear()
+    announce_and_deliver(victim, wire, "relay", waiting[1:])
+    assert victim.tip == waiting[1].hash() and victim.height == 6
+
+
+def test_many_fake_heavy_children_cannot_keep_an_honest_branch_waiting_in_the_pools():
+    """An honest branch that becomes heavier than our tip waits in the pools (its first block is
+    the last to arrive, and the budget is spent). Under it the attacker hangs fake children that
+    claim a huge work they did not do, from two keys (9 orphans each, 90 points). Settling the pools
+    tried the heaviest claimed path eight times, each time dropping one fake, and gave up: the node
+    stayed on the lighter chain. Now it looks again until the pools hold no heavier path."""
+    victim, forger, honest, wire = setup(max_side_bytes=1)
+    connect(victim, "relay")
+    branch = fork(forger, honest[1], 4, salt=3)                  # heights 3..6: heavier from block 6 on
+    announce_and_deliver(victim, wire, "relay", branch[1:])      # orphans: their first block is missing
+    assert victim.tip == honest[-1].hash() and len(victim.orphans) == 3
+    for k in range(2):
+        key = f"faker{k}"
+        connect(victim, key)
+        for i in range(9):
+            fake = fork(forger, branch[1], 1, salt=500 + 10 * k + i)[0]
+            send(victim, key, no_work(fake, bits=0x03000001))    # claims far more work than our chain
+        assert not victim.peerbook.is_banned(key, wire.now())
+    announce_and_deliver(victim, wire, "relay", branch[:1])      # the missing block: a side block, over budget
+    assert victim.tip == branch[-1].hash() and victim.height == 6
+
+
+def test_invalid_side_blocks_do_not_spend_the_side_branch_budget():
+    """The all-peers side-branch budget was charged when a requested side block arrived, before the
+    chain checked it. Throwaway keys each announce and deliver one side block that fails the chain's
+    checks (its hash above its target): each is banned, but the budget stayed spent for an hour, so
+    an honest side block was then kept out of the chain and the store (in memory only, lost on a
+    restart). Now a block the chain rejects gives its bytes back."""
+    size = len(setup()[2][0].serialize())
+    victim, forger, honest, wire = setup(max_side_bytes=int(3.5 * size))
+    for k in range(3):                                           # 3 blocks' bytes of a 3.5-block budget
+        key = f"thrower{k}"
+        connect(victim, key)
+        bad = no_work(fork(forger, honest[2], 1, salt=300 + k)[0])
+        announce_and_deliver(victim, wire, key, [bad])
+        assert bad.hash() not in victim.chain or victim.chain.get(bad.hash()).status == "invalid"
+        assert victim.peerbook.is_banned(key, wire.now())
+    connect(victim, "relay")
+    side = fork(forger, honest[2], 1, salt=99)[0]
+    announce_and_deliver(victim, wire, "relay", [side])
+    assert side.hash() in victim.chain and victim.chain.get(side.hash()).status != "invalid"
+    assert victim.stats["side-kept-out-budget"] == 0
