@@ -713,7 +713,7 @@ class _Drill:
             agreed = self._one_tip(nodes, min(deadline, t_last + 15.0))
         if agreed:
             r.converged = True
-            r.converge_seconds = time.monotonic() - t_last
+            r.converge_seconds = self.agreed_at - t_last
         self.check_alive()
         for m in self.running():
             try:
@@ -734,10 +734,17 @@ class _Drill:
                             f"{self.cfg.settle_seconds:.0f} s of mining stopping: "
                             + ", ".join(f"{k} h{r.final_heights.get(k)} {v[:12]}" for k, v in r.final_tips.items()))
 
-    def _one_tip(self, nodes, until: float) -> bool:
+    def _one_tip(self, nodes, until: float, stable: float = 2.0) -> bool:
+        """True once every node reports the same tip, and still the same ``stable`` seconds later
+        (a block mined just before mining stopped may still be on its way)."""
+        agreed_on, since = None, 0.0
         while True:
             tips = self._tips(nodes)
-            if tips and len(set(tips.values())) == 1:
+            tip = next(iter(tips.values())) if tips and len(set(tips.values())) == 1 else None
+            if tip is None or tip != agreed_on:
+                agreed_on, since = tip, time.monotonic()
+            elif time.monotonic() - since >= stable:
+                self.agreed_at = since
                 return True
             if time.monotonic() >= until:
                 return False
