@@ -15,12 +15,12 @@ def make_records(ids: list[int], block_size: int) -> np.ndarray:
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """07.2: softmax(q k^T / sqrt(hs)) v with the future masked out. (B, T, hs) -> (B, T, hs)."""
+    """07.2: softmax(q k^T / sqrt(hs)) v with the future masked out. (..., T, hs) -> (..., T, hs)."""
     T = q.shape[-2]
-    att = (q @ k.transpose(-2, -1)) / math.sqrt(k.shape[-1])              # (B, T, T)
+    att = (q @ k.transpose(-2, -1)) / math.sqrt(k.shape[-1])              # (..., T, T)
     future = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
     att = att.masked_fill(future, float("-inf")).softmax(dim=-1)
-    return att @ v                                                          # (B, T, hs)
+    return att @ v                                                          # (..., T, hs)
 
 
 SOLUTIONS = {"07.1": make_records, "07.2": attention}

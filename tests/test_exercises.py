@@ -182,3 +182,125 @@ def test_a_method_exercise_restores_the_library_method():
     original = BlockHeader.__dict__["parse"]
     exercises.verdict("03.4", lambda cls, data: None)
     assert BlockHeader.__dict__["parse"] is original
+
+
+# --- notebooks 07-09: the checks refuse the library's own functions and the near misses ---------------
+
+def _bypasses_07_to_09():
+    """(exercise, what, candidate): each must be judged wrong. Built lazily (torch and the model load)."""
+    import hashlib
+    import math
+
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from gradientcoin_edu import kernels
+    from gradientcoin_edu.exercises import nb07, nb09
+    from gradientcoin_edu.model import Dataset
+    from gradientcoin_edu.chain.block import BlockHeader
+    from gradientcoin_edu.model import CharTokenizer
+    from gradientcoin_edu.proof_of_gradient import batch_seed, grad_root, payload_from_q, quantize
+    from gradientcoin_edu.proof_of_gradient.update import _lion, apply_update
+    from gradientcoin_edu.proof_of_gradient.verify import compare_gradient
+
+    tok = CharTokenizer()
+
+    def attention_times_inverse(q, k, v):           # right to 1e-16, not bit for bit
+        T = q.shape[-2]
+        att = (q @ k.transpose(-2, -1)) * (1 / math.sqrt(k.size(-1)))
+        att = att.masked_fill(~torch.tril(torch.ones(T, T, dtype=torch.bool)), float("-inf"))
+        return F.softmax(att, dim=-1) @ v
+
+    def attention_own_softmax(q, k, v):
+        T = q.shape[-2]
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))
+        att = att.masked_fill(~torch.tril(torch.ones(T, T, dtype=torch.bool)), float("-inf"))
+        e = (att - att.amax(-1, keepdim=True)).exp()
+        return (e / e.sum(-1, keepdim=True)) @ v
+
+    def round_unclamped(g, k):
+        with np.errstate(invalid="ignore"):
+            return np.rint(np.asarray(g, dtype=np.float64) * 2.0**k).astype(np.int32)
+
+    def round_half_up(g, k):
+        x = np.clip(np.asarray(g, dtype=np.float64) * 2.0**k, -2.0**31, 2.0**31 - 1)
+        return np.floor(x + 0.5).astype(np.int32)
+
+    def quantize_accepting_nan(g, k):
+        with np.errstate(invalid="ignore"):
+            return np.rint(np.nan_to_num(np.clip(np.asarray(g, dtype=np.float64) * 2.0**k, -2.0**31, 2.0**31 - 1))).astype(np.int32)
+
+    def root_native_bytes_no_chunks(q, chunk):
+        return hashlib.sha256(np.asarray(q).tobytes()).digest()
+
+    def lion_half_even(w, m, q, step, b1, b2):
+        g = np.asarray(q, dtype=np.int64) << 8
+        new_w = np.asarray(w) - step * np.sign(b1 * np.asarray(m) + (65536 - b1) * g)
+        v = b2 * np.asarray(m) + (65536 - b2) * g
+        return new_w, np.sign(v) * ((np.abs(v) >> 16) + ((np.abs(v) & 65535) > 32768)
+                                    + (((np.abs(v) & 65535) == 32768) & ((np.abs(v) >> 16) & 1).astype(bool)))
+
+    def lion_gradient_sign(w, m, q, step, b1, b2):
+        g = np.asarray(q, dtype=np.int64) << 8
+        v = b2 * np.asarray(m) + (65536 - b2) * g
+        return np.asarray(w) - step * np.sign(g), np.sign(v) * ((np.abs(v) + 32768) >> 16)
+
+    return [
+        ("07.1", "the library's Dataset.from_text", Dataset.from_text),
+        ("07.1", "a wrapper of the library's Dataset.from_text",
+         lambda ids, b: Dataset.from_text(tok.decode(ids), tok, b).records),
+        ("07.1", "overlapping windows", lambda ids, b: np.array([ids[i:i + b + 1] for i in range(len(ids) - b)])),
+        ("07.2", "the check's own unmasked helper", nb07._full_attention),
+        ("07.2", "torch's fused attention (not the library's bits)",
+         lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True)),
+        ("07.2", "multiplying by 1/sqrt(hs)", attention_times_inverse),
+        ("07.2", "a softmax of one's own", attention_own_softmax),
+        ("08.1", "the library's quantize", quantize),
+        ("08.1", "a one-line wrapper of the library's quantize", lambda g, k: quantize(g, k)),
+        ("08.1", "the kernels' quantize", kernels.quantize),
+        ("08.1", "no clamp", round_unclamped),
+        ("08.1", "round half up", round_half_up),
+        ("08.1", "NaN accepted", quantize_accepting_nan),
+        ("08.2", "the kernels' gradient_root (right signature)", kernels.gradient_root),
+        ("08.2", "the library's grad_root", grad_root),
+        ("08.2", "a wrapper of the library's grad_root", lambda q, c: grad_root(payload_from_q(q), c)),
+        ("08.2", "one hash of the whole payload", root_native_bytes_no_chunks),
+        ("08.3", "the library's batch_seed", batch_seed),
+        ("08.3", "a wrapper of the library's batch_seed", lambda raw: batch_seed(BlockHeader.parse(raw))),
+        ("08.3", "a hash of all 180 bytes", lambda raw: hashlib.sha256(raw).digest()),
+        ("08.3", "weights_root left in", lambda raw: hashlib.sha256(raw[:68] + raw[100:]).digest()),
+        ("08.4", "the library's compare_gradient", compare_gradient),
+        ("08.4", "no tolerance", lambda g, q, k, d: (lambda dev: (dev, dev))(int(np.sum(quantize(g, k) != q)))),
+        ("09.1", "the library's Lion", _lion),
+        ("09.1", "the library's apply_update", apply_update),
+        ("09.1", "momentum halves rounded to even", lion_half_even),
+        ("09.1", "the sign of the gradient, not of the momentum mix", lion_gradient_sign),
+        ("09.2", "the check's own reference", nb09._reference_root),
+        ("09.3", "anchored to the parent", lambda history, new, m: new - history[-1] <= m),
+        ("09.3", "NaN let through", lambda history, new, m: not new - min(history) > m),
+    ]
+
+
+def test_checks_07_to_09_refuse_bypasses():
+    """Each check of notebooks 07-09 judges the library's function, the check's own helpers and the
+    usual near misses wrong (so a pass means the student wrote the piece, bit for bit)."""
+    for ex_id, what, candidate in _bypasses_07_to_09():
+        result = exercises.verdict(ex_id, candidate)
+        assert result.status == "wrong", (ex_id, what, result)
+
+
+def test_checks_07_to_09_draw_fresh_inputs():
+    """The checks of notebooks 07-09 draw their inputs afresh: two calls see different inputs."""
+    seen = {}
+    for ex_id in ("07.1", "07.2", "08.1", "08.2", "08.3", "08.4", "09.1", "09.2", "09.3"):
+        calls = []
+
+        def spy(*args):
+            calls.append(repr(args)[:20000])
+            raise NotImplementedError
+        exercises.verdict(ex_id, spy)
+        exercises.verdict(ex_id, spy)
+        seen[ex_id] = calls
+        assert len(calls) == 2 and calls[0] != calls[1], ex_id
+
