@@ -63,7 +63,8 @@ def main() -> int:
     print()
     print(report.table())
     print(f"{'drill process CPU (s)':<42}  {cpu1.user - cpu0.user + cpu1.system - cpu0.system:.1f}; "
-          f"node processes CPU (s): {cpu1.children_user - cpu0.children_user + cpu1.children_system - cpu0.children_system:.1f}")
+          f"node processes CPU (s): "
+          f"{cpu1.children_user - cpu0.children_user + cpu1.children_system - cpu0.children_system:.1f}")
     for name, use in sorted(report.max_by_node.items()):
         print(f"  {name:10s} max RSS {use['rss_mb']:6.1f} MB  max fds {use['fds']:4d}  max threads {use['threads']:3d}")
     for line in report.failures:
@@ -112,8 +113,9 @@ def crowd_against_limit(n: int, limit: int, trials: int, patience: float = 40.0)
             crowd.silent_connections(listen, parse_peer(line)[1], n)
             time.sleep(5.0)
             fds = (proc_usage(relay.process.pid) or {}).get("fds")
-            student = NodeProcess(start_node_process(None, work / "student", [line], "--chain", "regtest", "--name",
-                                                     "student", "--mine", "--mine-every", "1"), work / "student", "student")
+            student_args = ("--chain", "regtest", "--name", "student", "--mine", "--mine-every", "1")
+            student = NodeProcess(start_node_process(None, work / "student", [line], *student_args),
+                                  work / "student", "student")
             student.wait_ready()
             t0 = time.monotonic()
             during = reached(relay, student, t0 + patience)

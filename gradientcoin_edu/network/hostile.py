@@ -31,9 +31,9 @@ import struct
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import zmq
 
@@ -321,7 +321,8 @@ class ChaosReport:
             ("max threads (any node)", self.max_threads),
             ("final fds per node", " ".join(f"{v}" for v in self.final_fds.values())),
             ("final mempool sizes", " ".join(str(v) for v in self.final_mempool.values())),
-            ("reorgs (running nodes, since their start) / bans the relays hold at the end", f"{self.reorgs} / {self.bans}"),
+            ("reorgs (running nodes, since their start) / bans the relays hold at the end",
+             f"{self.reorgs} / {self.bans}"),
             ("final tips (distinct) / heights", f"{len(set(self.final_tips.values()))} / "
                                                 f"{sorted(set(self.final_heights.values()))}"),
             ("time to one tip after the last block (s)",
@@ -398,7 +399,8 @@ class _Drill:
 
     # -------------------------------------------------------------- processes
     def _args(self, m: _Member) -> list[str]:
-        args = ["--chain", self.cfg.chain, "--name", m.name, "--quiet", "--mine", "--mine-every", f"{self.mine_every:g}",
+        args = ["--chain", self.cfg.chain, "--name", m.name, "--quiet", "--mine",
+                "--mine-every", f"{self.mine_every:g}",
                 "--status-every", "1.0", "--rpc-port", "0"]
         if self.cfg.chain == "llm":
             args += ["--model", self.cfg.model]
@@ -484,8 +486,8 @@ class _Drill:
         for m in self.members:
             self.ready(m)
         self.genesis = hex_to_hash(hub_a.client.getblock(0)["hash"])
-        self.say(f"{len(self.members)} honest nodes running ({self.cfg.chain}, a block per ~{self.mine_every:g} s each; "
-                 f"relays on {hub_a.listen}, {hub_b.listen})")
+        self.say(f"{len(self.members)} honest nodes running ({self.cfg.chain}, a block per ~{self.mine_every:g} s "
+                 f"each; relays on {hub_a.listen}, {hub_b.listen})")
 
     @staticmethod
     def _listen_address(hub: _Member) -> str:
