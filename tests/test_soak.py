@@ -34,6 +34,7 @@ def test_eight_nodes_survive_kills_restarts_partitions_and_hostile_peers(tmp_pat
     assert not report.failures, "\n\n".join(report.failures)
     for kind in _Drill.EVENTS + _Drill.HOSTILE_EVENTS:            # the drill played every kind of trouble
         assert report.events["drawn-" + kind] >= 1, f"{kind} never happened"
+    assert report.hostile["version-answered"] >= 1, report.hostile   # the crowd's CURVE handshakes got through
     assert report.events["kill"] >= 1 and report.events["restart"] >= report.events["kill"]
     assert report.events["heal"] >= 1 and report.events["late-join"] >= 1
     assert report.converged and len(set(report.final_tips.values())) == 1

@@ -120,6 +120,7 @@ class HostileCrowd:
         finally:
             sock.close(linger=0)
         self.counts["version-hangup"] += 1
+        self.counts["version-answered"] += answered      # the handshake got through and the node heard us
         return answered
 
     def silent_connections(self, address: str, server_key, n: int) -> None:
