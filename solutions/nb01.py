@@ -5,9 +5,11 @@ import hashlib
 import struct
 
 
-def bit_difference(a: bytes, b: bytes) -> int:
-    """01.1: the number of bit positions in which a and b differ (Hamming distance)."""
-    return sum(bin(x ^ y).count("1") for x, y in zip(a, b))
+def differing_bits(a: bytes, b: bytes) -> list[int]:
+    """01.1: the positions 8*i + j (j from the most significant bit) where a and b differ."""
+    if len(a) != len(b):
+        raise ValueError("the two strings must have the same length")
+    return [8 * i + j for i, (x, y) in enumerate(zip(a, b, strict=True)) for j in range(8) if (x ^ y) >> (7 - j) & 1]
 
 
 def pad(message: bytes) -> bytes:
@@ -17,8 +19,11 @@ def pad(message: bytes) -> bytes:
 
 
 def address_from_public_key(public_key: bytes) -> bytes:
-    """01.3: the first 20 bytes of SHA-256 of the compressed public key."""
+    """01.3: the first 20 bytes of SHA-256 of the compressed public key (an uncompressed one is compressed first)."""
+    if len(public_key) == 65 and public_key[0] == 4:
+        x, y = public_key[1:33], int.from_bytes(public_key[33:], "big")
+        public_key = bytes([2 + (y & 1)]) + x
     return hashlib.sha256(public_key).digest()[:20]
 
 
-SOLUTIONS = {"01.1": bit_difference, "01.2": pad, "01.3": address_from_public_key}
+SOLUTIONS = {"01.1": differing_bits, "01.2": pad, "01.3": address_from_public_key}

@@ -6,7 +6,7 @@ import struct
 
 
 def bits_to_target(bits: int) -> int:
-    """03.2: size byte and 3-byte mantissa -> mantissa * 256^(size - 3)."""
+    """03.2: size byte and 23-bit mantissa -> mantissa * 256^(size - 3) (0 for a zero mantissa)."""
     size, mantissa = bits >> 24, bits & 0x007FFFFF
     if size <= 3:
         return mantissa >> (8 * (3 - size))

@@ -19,10 +19,10 @@ def greedy_decode(logits_fn, prompt_ids, n_new, block_size):
 def verify_chunk(chunk, proof, root):
     """10.2: leaf = H(0x00 | SHA-256(chunk)); climb with the siblings (left or right by the index);
     an odd last node is carried up without a sibling."""
-    h, i, n = leaf_hash(sha256(chunk)), proof.index, proof.leaf_count
-    siblings = list(proof.siblings)
+    i, n = proof.index, proof.leaf_count
     if not 0 <= i < n:
         return False
+    h, siblings = leaf_hash(sha256(chunk)), list(proof.siblings)
     while n > 1:
         if i ^ 1 < n:                                # this node has a sibling at this level
             if not siblings:

@@ -14,7 +14,7 @@ def gradient(A, b, x, lam):
 
 
 def convexity_threshold(A, b):
-    """12.2: lam* = 1/2 (1 + max b - min b) ||A||_2^2."""
+    """12.2: lam* = 1/2 (1 + max b - min b) ||A||_2^2 (the spectral norm)."""
     return 0.5 * (1.0 + b.max() - b.min()) * np.linalg.norm(A, 2) ** 2
 
 

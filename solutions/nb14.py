@@ -4,13 +4,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gradientcoin_edu.chain.block import compute_tx_root
-from gradientcoin_edu.ledger import TxOut
+from gradientcoin_edu.ledger import Transaction, TxOut
 
 
-def steal_block(block, thief_address: bytes):
-    """14.2: the same proof, the coinbase paying the whole reward to the thief, tx_root recomputed."""
+def steal_block(block, thief_address: bytes, note: bytes):
+    """14.2: the same proof; a new coinbase of the same height paying the whole reward to the thief
+    and carrying the note; tx_root recomputed."""
     coinbase = block.txs[0]
-    stolen = replace(coinbase, outputs=(TxOut(coinbase.total_out(), thief_address),))
+    stolen = Transaction.coinbase(coinbase.coinbase_height, [TxOut(coinbase.total_out(), thief_address)], extra=note)
     txs = (stolen, *block.txs[1:])
     return replace(block, header=replace(block.header, tx_root=compute_tx_root(txs)), txs=txs)
 

@@ -304,3 +304,131 @@ def test_checks_07_to_09_draw_fresh_inputs():
         seen[ex_id] = calls
         assert len(calls) == 2 and calls[0] != calls[1], ex_id
 
+
+# --- notebooks 01, 03, 05, 10, 11, 12, 14: the checks refuse the library, the printed helpers and near misses -
+
+def _bypasses_own_work():
+    """(exercise, what, candidate): each must be judged wrong. Each was accepted by the checks before
+    they drew fresh inputs, refused the library and set tripwires (the comment says why)."""
+    import hashlib
+    from dataclasses import replace
+
+    import numpy as np
+
+    from gradientcoin_edu import kernels, theory
+    from gradientcoin_edu.calculations import attacker_success_probability, min_confirmations
+    from gradientcoin_edu.chain.bits import bits_to_target
+    from gradientcoin_edu.chain.block import compute_tx_root
+    from gradientcoin_edu.chain.params import ChainParams
+    from gradientcoin_edu.chain.pow import search_nonces
+    from gradientcoin_edu.crypto.hashes import sha256
+    from gradientcoin_edu.crypto.keys import address_of
+    from gradientcoin_edu.crypto.merkle import merkle_root, verify_proof
+    from gradientcoin_edu.crypto.teaching import sha256_pad
+    from gradientcoin_edu.ledger import COIN, Transaction, TxOut
+
+    def flipped_bits(a, b):                         # notebook 01's printed helper (passed the old 01.1)
+        return sum(bin(x ^ y).count("1") for x, y in zip(a, b, strict=False))
+
+    def steal(block, thief, miner_id=None):        # notebook 14's printed helper (passed the old 14.2)
+        coinbase = block.txs[0]
+        txs = (replace(coinbase, outputs=(TxOut(coinbase.total_out(), thief),)), *block.txs[1:])
+        header = replace(block.header, tx_root=compute_tx_root(txs), miner_id=miner_id or block.header.miner_id)
+        return replace(block, header=header, txs=txs)
+
+    def theft_as_printed(block, thief, note):       # notebook 14's inline theft: height 1, 50 coins
+        txs = (Transaction.coinbase(1, [TxOut(50 * COIN, thief)], extra=note),)
+        return replace(block, txs=txs, header=replace(block.header, tx_root=compute_tx_root(txs)))
+
+    def nonce_from_one(header):                     # a search that skips nonce 0 (passed the old 03.3)
+        nonce = 1
+        while header.with_nonce(nonce).hash_value() > bits_to_target(header.bits):
+            nonce += 1
+        return nonce
+
+    def digests_native_order(q, chunk_bytes):       # the array's own byte order, not little-endian
+        data = np.asarray(q).tobytes()
+        return [hashlib.sha256(data[i:i + chunk_bytes]).digest() for i in range(0, len(data), chunk_bytes)]
+
+    def newton_via_library(A, b, x, lam):           # the library's step refuses an indefinite Hessian
+        return theory.newton_step(A, b, x, lam)
+
+    return [
+        ("01.1", "the printed flipped_bits helper", flipped_bits),
+        ("01.1", "positions that ignore a length mismatch",
+         lambda a, b: [8 * i + j for i, (x, y) in enumerate(zip(a, b, strict=False)) for j in range(8)
+                       if (x ^ y) >> (7 - j) & 1]),
+        ("01.2", "the library's sha256_pad", sha256_pad),
+        ("01.2", "a wrapper around the library's sha256_pad", lambda m: sha256_pad(m)),
+        ("01.3", "the library's address_of", address_of),
+        ("01.3", "a wrapper around address_of", lambda pub: address_of(pub)),
+        ("01.3", "hashing the uncompressed key as it is", lambda pub: hashlib.sha256(pub).digest()[:20]),
+        ("03.1", "the library's merkle_root", merkle_root),
+        ("03.1", "a wrapper around merkle_root", lambda items: merkle_root(items)),
+        ("03.2", "the library's bits_to_target", bits_to_target),
+        ("03.2", "a wrapper around bits_to_target", lambda bits: bits_to_target(bits)),
+        ("03.3", "a search that starts at nonce 1", nonce_from_one),
+        ("03.3", "the library's search_nonces",
+         lambda h: search_nonces(h.serialize()[:-4], bits_to_target(h.bits), 0, 2**20)),
+        ("05.1", "the library's ChainParams.total_supply",
+         lambda s, i: ChainParams(initial_subsidy=s, halving_interval=i).total_supply()),
+        ("05.2", "the library's attacker_success_probability", attacker_success_probability),
+        ("05.2", "a wrapper around it", lambda q, z: attacker_success_probability(q, z)),
+        ("05.3", "the library's min_confirmations", min_confirmations),
+        ("05.3", "a wrapper around it", lambda q, p: min_confirmations(q, p)),
+        ("10.2", "the library's verify_proof on the digest", lambda c, p, r: verify_proof(sha256(c), p, r)),
+        ("11.1", "the library's chunk_digests", kernels.chunk_digests),
+        ("11.1", "a wrapper around chunk_digests", lambda q, c: [bytes(d) for d in kernels.chunk_digests(q, c)]),
+        ("11.1", "the array's native byte order", digests_native_order),
+        ("11.3", "NumPy's rint", np.rint),
+        ("11.3", "a wrapper around np.rint", lambda x: np.rint(x)),
+        ("12.1", "the library's theory.gradient", theory.gradient),
+        ("12.1", "a wrapper around theory.gradient", lambda A, b, x, lam: theory.gradient(A, b, x, lam)),
+        ("12.1", "SoftmaxRegression.gradient",
+         lambda A, b, x, lam: theory.SoftmaxRegression(A, b, lam).gradient(x)),
+        ("12.2", "the library's convexity_threshold", theory.convexity_threshold),
+        ("12.2", "a wrapper around it", lambda A, b: theory.convexity_threshold(A, b)),
+        ("12.2", "the Frobenius norm", lambda A, b: 0.5 * (1 + b.max() - b.min()) * np.linalg.norm(A) ** 2),
+        ("12.3", "the library's newton_step", theory.newton_step),
+        ("12.3", "a wrapper around newton_step", newton_via_library),
+        ("14.2", "the printed steal helper", steal),
+        ("14.2", "the printed steal helper, note dropped", lambda block, thief, note: steal(block, thief)),
+        ("14.2", "the printed inline theft, copied", theft_as_printed),
+    ]
+
+
+def test_checks_refuse_library_and_printed_helpers():
+    """Each check of notebooks 01, 03, 05, 10, 11, 12 and 14 judges the library's own function, a
+    one-line wrapper around it, the helpers the notebooks print and the usual near misses wrong."""
+    for ex_id, what, candidate in _bypasses_own_work():
+        result = exercises.verdict(ex_id, candidate)
+        assert result.status == "wrong", (ex_id, what, result)
+
+
+def test_tripwires_restore_the_library():
+    """After a check has set its tripwires, the library functions work again, in the library and in
+    the namespace of the candidate that reached them."""
+    from gradientcoin_edu import theory
+    from gradientcoin_edu.crypto import merkle
+
+    original = merkle.merkle_root
+    exercises.verdict("03.1", lambda items: merkle.merkle_root(items))
+    assert merkle.merkle_root is original and merkle.merkle_root([b"a"]) == original([b"a"])
+    assert theory.SoftmaxRegression.__dict__["gradient"] is not None
+    exercises.verdict("12.1", lambda A, b, x, lam: theory.SoftmaxRegression(A, b, lam).gradient(x))
+    P = theory.SoftmaxRegression.random(n=3, d=2)
+    assert P.gradient(P.A[0]).shape == (2,)
+
+
+def test_own_work_checks_draw_fresh_inputs():
+    """The checks of notebooks 01, 03, 05, 10, 11, 12 draw their inputs afresh: two calls see different inputs."""
+    for ex_id in ("01.1", "01.2", "01.3", "03.1", "03.2", "03.3", "05.1", "05.2", "05.3", "10.1", "10.2",
+                  "11.1", "11.2", "11.3", "12.1", "12.2", "12.3", "14.2", "14.3"):
+        calls = []
+
+        def spy(*args):
+            calls.append(repr(args))
+            raise NotImplementedError
+        exercises.verdict(ex_id, spy)
+        exercises.verdict(ex_id, spy)
+        assert len(calls) == 2 and calls[0] != calls[1], ex_id

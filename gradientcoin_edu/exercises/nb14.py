@@ -1,22 +1,24 @@
 """Checks for notebook 14, "The attack lab".
 
 14.1 a check: rule 0 - does a proof-of-work block's body match its header (mutated or not)?
-14.2 an attack: steal a block under the naive rules by paying its coinbase to yourself (the
-naive ticket and batch seed do not cover the transactions). 14.3 a check: BIP 94's time-warp
-rule for the first block of a difficulty period. 14.1 compares the student's answer with the
-chain's own ``Chain.check_body`` on genuine, mutated and invalid-but-genuine regtest blocks; 14.2
-mines a block of the ``tiny`` LLM network under the naive rules (``naive_rules.py``) and runs the
-student's theft through ``naive_check_block``; 14.3 compares the student's rule with the library's
-``chain.validation.check_time_warp`` on boundary cases. A stub's ``NotImplementedError`` passes
-through untouched.
+14.2 an attack: steal a block under the naive rules with a coinbase of your own - paying the whole
+reward to you and carrying your note (the naive ticket and batch seed do not cover the transactions;
+the notebook's ``steal`` helper keeps Alice's coinbase and takes no note, so it is not an answer).
+14.3 a check: BIP 94's time-warp rule for the first block of a difficulty period. 14.1 compares
+the student's answer with the chain's own ``Chain.check_body`` on genuine, mutated and
+invalid-but-genuine regtest blocks; 14.2 mines a block of the ``tiny`` LLM network under the naive
+rules (``naive_rules.py``) and runs the student's theft through ``naive_check_block``; 14.3
+compares the student's rule with the library's ``chain.validation.check_time_warp`` on boundary
+cases. The thief, the note and the parent time are drawn afresh at every call, and the library's
+own functions are refused. A stub's ``NotImplementedError`` passes through untouched.
 """
 from __future__ import annotations
 
 from functools import lru_cache
 
 from . import exercise
+from ._own_work import fresh_rng, guarded
 
-_THIEF = bytes.fromhex("7e" * 20)
 _EASY = 2**252                   # the naive target: about 1 ticket in 16 wins
 
 
@@ -44,18 +46,41 @@ def _victim_block():
 
 @exercise("14.2", "steal a block under the naive rules")
 def check_steal_block(candidate) -> None:
+    import struct
+
     from ..chain.block import Block
     from ..errors import InvalidBlock
     from ..naive_rules import naive_check_block
 
-    params, dataset, weights, block = _victim_block()
-    stolen = candidate(block, _THIEF)
+    from dataclasses import replace
+
+    from ..chain.block import compute_tx_root
+    from ..ledger import Transaction, TxOut
+
+    call = guarded(candidate, (), "steal_block")
+    params, dataset, weights, mined = _victim_block()
+    rng = fresh_rng()
+    # Alice's block with a coinbase of a height and a reward drawn afresh (the naive rules do not look
+    # at them: that is the hole), so that no amount or height printed in the notebook is the answer
+    alice = mined.txs[0].outputs[0].address
+    coinbase = Transaction.coinbase(rng.randrange(2, 10**6), [TxOut(rng.randrange(1, 10**10), alice),
+                                                              TxOut(rng.randrange(1, 10**10), alice)], extra=b"alice")
+    block = replace(mined, txs=(coinbase,), header=replace(mined.header, tx_root=compute_tx_root((coinbase,))))
+    naive_check_block(params, dataset, weights, block, _EASY)                  # the check's own sanity
+    thief, note = rng.randbytes(20), b"mallory " + rng.randbytes(rng.randrange(1, 12))
+    stolen = call(block, thief, note)
     assert stolen is not None, "steal_block returned None - did you forget `return`?"
-    assert isinstance(stolen, Block), "return a Block (dataclasses.replace(block, header=..., txs=...))"
+    assert isinstance(stolen, Block), "return a Block"
     coinbase = stolen.txs[0] if stolen.txs else None
     assert coinbase is not None and coinbase.is_coinbase, "the stolen block must still start with a coinbase"
-    assert all(out.address == _THIEF for out in coinbase.outputs), "every coinbase output must pay the thief"
+    assert coinbase.outputs and all(out.address == thief for out in coinbase.outputs), \
+        "every coinbase output must pay the thief"
+    assert len(coinbase.outputs) == 1, "pay the thief in one output"
     assert coinbase.total_out() == block.txs[0].total_out(), "take the whole reward, no more and no less"
+    height = block.txs[0].coinbase_height
+    assert coinbase.inputs[0].signature == struct.pack("<I", height) + note, (
+        "the new coinbase must be a coinbase of the same height that carries `note` as its extra data - "
+        "build a new one rather than editing Alice's outputs")
     assert stolen.payload == block.payload, "keep the payload: the gradient is the work you are stealing"
     h, g = stolen.header, block.header
     assert (h.prev_hash, h.miner_id, h.nonce, h.grad_root) == (g.prev_hash, g.miner_id, g.nonce, g.grad_root), (
@@ -63,8 +88,8 @@ def check_steal_block(candidate) -> None:
     try:
         naive_check_block(params, dataset, weights, stolen, _EASY)
     except InvalidBlock as err:
-        hint = ("Hint: the header must commit to the new transactions - set tx_root to "
-                "compute_tx_root(new_txs) with dataclasses.replace." if err.reason == "bad-tx-root" else "")
+        hint = ("Hint: a header commits to its transactions - what in it must change when they do?"
+                if err.reason == "bad-tx-root" else "")
         raise AssertionError(f"the naive rules refuse your block ({err.reason}). {hint}") from None
 
 
@@ -75,7 +100,8 @@ def check_timewarp_ok(candidate) -> None:
     from ..chain.validation import check_time_warp
     from ..errors import InvalidBlock
 
-    parent_time = 1_700_000_000
+    call = guarded(candidate, (check_time_warp,), "timewarp_ok")
+    parent_time = 1_700_000_000 + fresh_rng().randrange(10**6)
     cases = []
     for interval in (6, 10, 2016):
         for grace in (0, 600, 7200):
@@ -91,7 +117,7 @@ def check_timewarp_ok(candidate) -> None:
             want = True
         except InvalidBlock:
             want = False
-        got = candidate(height, time, parent_time, interval, grace)
+        got = call(height, time, parent_time, interval, grace)
         assert got is not None, "timewarp_ok returned None - did you forget `return`?"
         assert bool(got) == want, (
             f"height {height}, time {time}, parent time {parent_time}, interval {interval}, grace {grace}: "
@@ -140,10 +166,13 @@ def _pow_cases():
 
 @exercise("14.1", "mutated or not: the body against the header")
 def check_is_mutated(candidate) -> None:
+    from ..chain import Chain
+
+    call = guarded(candidate, ((Chain, "check_body"),), "is_mutated")
     cases = _pow_cases()
     assert sum(m for _, m in cases) >= 4 and sum(not m for _, m in cases) >= 3      # the check's own sanity
     for block, want in cases:
-        got = candidate(block)
+        got = call(block)
         assert got is not None, "is_mutated returned None - did you forget `return`?"
         assert bool(got) == want, (
             f"a block with {len(block.txs)} transactions and a {len(block.payload)}-byte payload: expected "
