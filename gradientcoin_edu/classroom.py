@@ -52,8 +52,9 @@ from .errors import GradientCoinError
 __all__ = ["NodeProcess", "start_relay", "join", "free_ports", "start_node_process", "stop_processes", "stop_all",
            "running_processes"]
 
-# Every node process this Python started and has not seen exit: stop_all() (and atexit) stops them.
-_STARTED: list[subprocess.Popen] = []
+# Every node process this Python started and has not seen exit, with the pid of the Python that
+# started it (a forked copy of this interpreter must not stop its parent's nodes when it exits).
+_STARTED: list[tuple[subprocess.Popen, int]] = []
 _STARTED_LOCK = threading.Lock()
 WATCH_PARENT_SECONDS = 0.5          # how often a child checks that the process that started it still runs
 
@@ -97,15 +98,15 @@ def start_node_process(listen: str | None, data_dir: Path, peers: list[str], *ex
     finally:
         out.close()
     with _STARTED_LOCK:
-        _STARTED[:] = [p for p in _STARTED if p.poll() is None]
-        _STARTED.append(proc)
+        _STARTED[:] = [(p, owner) for p, owner in _STARTED if p.poll() is None]
+        _STARTED.append((proc, os.getpid()))
     return proc
 
 
 def running_processes() -> list[subprocess.Popen]:
     """The node processes started by this Python that are still running."""
     with _STARTED_LOCK:
-        return [p for p in _STARTED if p.poll() is None]
+        return [p for p, owner in _STARTED if owner == os.getpid() and p.poll() is None]
 
 
 def stop_all(grace: float = 10.0) -> int:
