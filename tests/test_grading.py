@@ -146,6 +146,17 @@ def test_a_later_rebinding_does_not_change_what_is_graded():
     assert not sub.flags
 
 
+def test_code_aimed_at_the_grader_and_missing_definitions_are_flagged():
+    nb = json.loads(NB06.read_text())
+    for cell in nb["cells"]:
+        if "def change_index(" in "".join(cell["source"]):
+            cell["source"] = "import otter.execute\notter.execute.Checker.get_results = lambda: {}\n"
+    sub = grading_grade.Submission(NB06, "mallory", NB06.name, nb)
+    grading_grade.prepare_notebook(sub, {"06.1": "cluster", "06.2": "change_index"})
+    assert "mentions the grader (otter)" in sub.flags
+    assert "06.2: no definition of change_index" in sub.flags
+
+
 # --- the command line ------------------------------------------------------------------------------
 
 def _run(*args):
