@@ -215,3 +215,18 @@ def test_a_restart_that_loses_the_side_pool_still_follows_the_branch_a_fresh_nod
     _pump(nodes)
     assert relay.tip == winner.hash()
     assert fresh.tip == winner.hash() and victim.tip == winner.hash()
+
+
+def test_a_flood_of_silent_connections_from_one_network_evicts_its_own_not_a_slow_peer_from_another():
+    """Pre-version peers are capped (``max_pending``). A slow honest peer from another network has
+    connected and not said ``version`` yet; the attacker opens silent connections from its own
+    network. The oldest pending peer of all went first: the honest one, at the attacker's fourth
+    connection. Now the oldest of the most crowded network group goes: the attacker's own."""
+    victim, _, _, wire = setup(max_pending=4)
+    victim.on_connect("slow-honest", inbound=True, netgroup="10.1")
+    for i in range(12):
+        wire.t += 0.1
+        victim.on_connect(f"silent{i}", inbound=True, netgroup="10.2")
+    assert "slow-honest" in victim.peers
+    assert sum(1 for s in victim.peers.values() if s["inbound"] and not s["version"]) <= 4
+    assert victim.stats["pending-evicted"] == 9

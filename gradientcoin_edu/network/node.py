@@ -254,7 +254,7 @@ class Node:
                 return
         else:
             if inbound:
-                self._limit_pending(now)
+                self._limit_pending(now, netgroup or f"peer:{peer}")
             if inbound and len(self.inbound_peers()) >= self.config.max_inbound and not self._make_room(now):
                 self.stats["inbound-refused"] += 1
                 self._emit("refused", peer=peer, reason="no-free-slot")
@@ -987,12 +987,19 @@ class Node:
         state.update(ping_nonce=secrets.randbits(64), ping_at=now)   # unpredictable: a pong cannot come early
         self._send(peer, m.Ping(state["ping_nonce"]))
 
-    def _limit_pending(self, now: float) -> None:
-        """A new inbound peer: if ``max_pending`` inbound peers have not said ``version`` yet, the
-        oldest of them goes (it had the longest chance to talk; an honest peer answers in one round trip)."""
+    def _limit_pending(self, now: float, netgroup: str = "") -> None:
+        """A new inbound peer (from ``netgroup``): if ``max_pending`` inbound peers have not said
+        ``version`` yet, the oldest of the most crowded network group goes (counting the newcomer's;
+        it had the longest chance to talk, and an honest peer answers in one round trip). A flood of
+        silent connections from one group evicts its own, not a slow honest peer from another."""
         pending = [p for p, s in self.peers.items() if s["inbound"] and not s["version"]]
         while len(pending) >= max(1, self.config.max_pending):
-            oldest = min(pending, key=lambda p: self.peers[p]["connected_at"])
+            crowd = Counter(self.peers[p]["netgroup"] for p in pending)
+            first = {g: min(self.peers[p]["connected_at"] for p in pending if self.peers[p]["netgroup"] == g)
+                     for g in crowd}
+            group = max(crowd, key=lambda g: (crowd[g] + (g == netgroup), -first[g]))
+            oldest = min((p for p in pending if self.peers[p]["netgroup"] == group),
+                         key=lambda p: self.peers[p]["connected_at"])
             pending.remove(oldest)
             self.stats["evicted"] += 1
             self.stats["pending-evicted"] += 1
