@@ -208,8 +208,9 @@ class Transaction:
         """SHA-256d of the full serialization (internal byte order; show with ``hash_to_hex``)."""
         return sha256d(self.serialize())
 
-    @property
+    @cached_property
     def size(self) -> int:
+        """Serialized bytes (computed once: the mempool, the miner and the block checks all ask)."""
         return len(self.serialize())
 
     def total_out(self) -> int:

@@ -26,7 +26,7 @@ from typing import Callable, NamedTuple, Sequence
 
 from ..chain import Block, BlockHeader, compute_tx_root
 from ..chain.work import header_target
-from ..errors import GradientCoinError, InvalidBlock, InvalidProof
+from ..errors import GradientCoinError, InvalidBlock, InvalidProof, InvalidTransaction
 from ..ledger import KIND_INFERENCE_QUERY, KIND_TRAINING_DATA, Coin, CoinsView, OutPoint, Transaction, TxOut
 from ..proof_of_gradient import Verified, attempt, check_validation, stamped_payload
 from ..proof_of_gradient.verify import HeaderFields
@@ -98,9 +98,10 @@ def select_txs(rule: LLMRule, utxo, height: int, candidates: Sequence[Transactio
     Linear in the candidates: each is checked once against the coins of the tip plus those the
     candidates before it created (:class:`_BlockCoins`), and each data or query transaction once
     against the data and query rules, the caps counted as it goes. ``verified=True``: the
-    candidates come from our mempool, which checked their signatures against these very coins on
-    entry (and re-checks the pool after every reorg), so the signatures are not verified again;
-    everything else is. ``strict=True`` raises the first rejection instead of leaving the
+    candidates come from our mempool, which checked them in full against these very coins on
+    entry (and re-checks the pool after every reorg), so only what the block changes is checked
+    again - their inputs unspent and mature, their fees (``_BlockCoins.apply``); no signature,
+    key or context-free rule twice. ``strict=True`` raises the first rejection instead of leaving the
     transaction out. Returns (transactions, their contents, fee by txid, [(left-out transaction,
     reason)]).
     """
@@ -110,7 +111,7 @@ def select_txs(rule: LLMRule, utxo, height: int, candidates: Sequence[Transactio
     fees: dict[bytes, int] = {}
     for tx in candidates:                                      # the UTXO rules
         try:
-            fees[tx.txid] = view.apply(tx, height, check_signatures=not verified)
+            fees[tx.txid] = view.apply(tx, height, verified)
             chosen.append(tx)
         except GradientCoinError as err:
             if strict:
@@ -172,17 +173,25 @@ class _BlockCoins(CoinsView):
     def items(self):
         raise NotImplementedError("a block's coins are looked up one by one")
 
-    def apply(self, tx: Transaction, height: int, check_signatures: bool = True) -> int:
-        """Check ``tx`` as the next transaction of the block at ``height``; record it; return its fee."""
-        fee = self.validate_transaction(tx, height, check_signatures=check_signatures)
+    def apply(self, tx: Transaction, height: int, verified: bool = False) -> int:
+        """Check ``tx`` as the next transaction of the block at ``height``; record it; return its fee.
+
+        ``verified``: a mempool transaction, checked in full against these coins on entry (context-
+        free rules, keys, signatures): only what the block changes is checked again - each input
+        still unspent (and mature), the fee. (A transaction whose txid still has unspent outputs
+        would spend the same, already spent, inputs: no separate duplicate check is needed.)"""
         txid = tx.txid
-        outpoints = [OutPoint(txid, i) for i in range(len(tx.outputs))]
-        if any(op in self.created or self.utxo.coin(op) is not None for op in outpoints):
-            raise InvalidBlock("duplicate-tx", "a transaction with this txid still has unspent outputs")
+        if verified:
+            spent = [self._coin_for_spend(txin.outpoint, height) for txin in tx.inputs]
+            fee = sum(c.output.amount for c in spent) - tx.total_out()
+            if fee < 0:
+                raise InvalidTransaction("overspend", f"outputs exceed inputs by {-fee}")
+        else:
+            fee = self.validate_transaction(tx, height)
         for txin in tx.inputs:
             self.spent[txin.outpoint] = txid
-        for op, out in zip(outpoints, tx.outputs):
-            self.created[op] = Coin(out, height)
+        for i, out in enumerate(tx.outputs):
+            self.created[OutPoint(txid, i)] = Coin(out, height)
         return fee
 
 
