@@ -70,7 +70,8 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 _PLOTLY_JS = """() => Array.from(document.querySelectorAll('.plotly-graph-div')).map(d => {
   const svg = d.querySelector('svg.main-svg');
   const r = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
-  const lines = Array.from(d.querySelectorAll('svg path.js-line')).filter(p => (p.getAttribute('d') || '').length > 4);
+  const lines = Array.from(d.querySelectorAll('svg path.js-line'))
+    .filter(p => !p.closest('.legend') && (p.getAttribute('d') || '').length > 4);
   return {id: d.id, svg: !!svg, width: r.width, height: r.height,
           layoutHeight: d.layout ? d.layout.height || null : null,
           marks: d.querySelectorAll('svg .trace, svg .hm, svg .imagelayer image, svg .shapelayer path,'
