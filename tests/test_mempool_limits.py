@@ -298,8 +298,12 @@ def test_a_query_asked_on_a_node_one_block_ahead_waits_for_its_weights(spec):
     with pytest.raises(InvalidTransaction) as err:
         x.mempool.add(far, x.chain.utxo)
     assert err.value.reason == "policy-query-too-new"
-    for i in range(spec.params.query_window):
+    stale = build_query_tx(view, bob.key, Query("\n1+1=", x.chain.height, 3), spec.params)
+    x.mempool.add(stale, x.chain.utxo)
+    for i in range(spec.params.query_window):                 # blocks that do not take it
+        assert stale.txid in x.mempool
         x.mine_block(time=g + 2400 + 600 * i, txs=[])
+    assert stale.txid not in x.mempool                         # too old for any next block: gone
     old = build_query_tx(view, bob.key, Query("\n2+3=", 1, 3), spec.params)
     with pytest.raises(InvalidTransaction) as err:
         x.mempool.add(old, x.chain.utxo)

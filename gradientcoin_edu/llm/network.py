@@ -55,6 +55,17 @@ class LLMMempool(Mempool):
             contribution_records(tx, self.chain.spec.params, self.chain.spec.tokenizer)
         return super().add(tx, utxos, now)       # chain bounds, then signatures, then _minimum_fee
 
+    def remove_for_block(self, txs) -> list[bytes]:
+        """A block was connected: as the plain pool, and queries that no block can take any more
+        (too old for the next one) leave with their descendants."""
+        removed = super().remove_for_block(txs)
+        oldest = self.chain.height + 1 - self.chain.spec.params.query_window
+        for txid, entry in list(self.entries.items()):
+            if (txid in self.entries and entry.tx.kind == KIND_INFERENCE_QUERY
+                    and Query.parse(entry.tx.payload).height < oldest):
+                removed += self.remove_with_descendants(txid)
+        return removed
+
     def _check_query_height(self, height: int) -> None:
         """A query must name weights that a block can use now or soon: at most ``QUERY_AHEAD`` blocks
         past our tip (a node that is ahead of us asked it; it waits until we catch up) and not so old
