@@ -13,7 +13,8 @@ before its signature is checked.
 
 Then a full pool (``--full``, default 5,000 transactions: synthetic entries, every one paying more
 than the newcomers) and 20 newcomers that pay too little, each a new txid spending the attacker's
-coin: the time of each refusal (``mempool-full``), signature check included.
+coin: the time of each refusal (``mempool-full``; since the fee and eviction checks come before the
+signature, a refusal no longer includes it).
 
 ``--memory``: what a pool transaction costs in resident memory (RSS, ``/proc/self/status``). K
 transactions are signed, serialized, then parsed (as from a peer) and added to a pool, and the
@@ -188,7 +189,7 @@ def main() -> None:
         times = full_pool_refusals(utxo, args.full)
         rest = sorted(times[1:])
         print(f"full pool of {args.full}: first refusal {times[0]:.2f} ms, the next {len(rest)}: "
-              f"median {rest[len(rest) // 2]:.2f} ms, max {rest[-1]:.2f} ms (signature check included)")
+              f"median {rest[len(rest) // 2]:.2f} ms, max {rest[-1]:.2f} ms (the pool refuses before the signature check)")
 
 
 if __name__ == "__main__":
