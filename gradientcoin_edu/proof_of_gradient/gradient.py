@@ -94,13 +94,49 @@ def compute_gradient(cfg: GPTConfig, weights: np.ndarray, x: torch.Tensor, y: to
         return g.detach().to("cpu", torch.float64).numpy(), loss.item()
 
 
+SUM_BLOCK_LOG2 = 15              # sum_of_squares reduces aligned blocks of 2^15 elements (256 kB) in cache
+
+
 def sum_of_squares(g: np.ndarray) -> float:
     """``sum(g * g)`` in a fixed order: pairs of neighbours added level by level (an odd last
-    element is carried up unchanged). Element-wise IEEE operations only: the same bits everywhere."""
-    s = np.asarray(g, dtype=np.float64).reshape(-1) ** 2            # (n,)
+    element is carried up unchanged). Element-wise IEEE operations only: the same bits everywhere.
+
+    Computed in aligned blocks of ``2^SUM_BLOCK_LOG2`` elements: the first ``SUM_BLOCK_LOG2`` levels
+    of the tree never pair across such a block (a full block starts at an even index on every level
+    and holds an even number of entries there; the level sizes of the tail have the parity of the
+    whole level's), so each block's sum is the level-``SUM_BLOCK_LOG2`` entry of the whole tree and
+    the tree of those entries finishes it: the same additions, the same bits as the level-by-level
+    definition (``tests/test_update_exact.py`` checks it), with no vector-sized temporaries."""
+    g = np.asarray(g, dtype=np.float64).reshape(-1)
+    n = g.size
+    if n == 0:
+        return 0.0
+    size = 1 << SUM_BLOCK_LOG2
+    sums = np.empty((n + size - 1) // size, dtype=np.float64)
+    a = np.empty(min(size, n), dtype=np.float64)
+    b = np.empty(max(1, (a.size + 1) // 2), dtype=np.float64)
+    for i, lo in enumerate(range(0, n, size)):
+        k = min(size, n - lo)
+        cur = a[:k]
+        np.multiply(g[lo:lo + k], g[lo:lo + k], out=cur)          # g**2: the same correctly rounded square
+        src, dst = cur, b
+        while src.size > 1:
+            h = src.size // 2
+            odd = src.size % 2
+            out = dst[:h + odd]
+            np.add(src[0:2 * h:2], src[1:2 * h:2], out=out[:h])
+            if odd:
+                out[h] = src[-1]
+            src, dst = out, (a if dst is b else b)
+        sums[i] = src[0]
+    return _level_tree(sums)
+
+
+def _level_tree(s: np.ndarray) -> float:
+    """The level-by-level definition itself (used on the per-block sums)."""
     while s.size > 1:
         carry = s[-1:] if s.size % 2 else s[:0]
-        s = np.concatenate([s[0:s.size - 1:2] + s[1::2], carry])    # (ceil(n/2),)
+        s = np.concatenate([s[0:s.size - 1:2] + s[1::2], carry])
     return float(s[0]) if s.size else 0.0
 
 

@@ -92,27 +92,106 @@ def lr_units(params: PoGParams, t: int) -> int:
     return peak >> min(halvings, params.lr_min_shift)
 
 
+BLOCK = 1 << 14                # elements per block of the in-place passes (a few 128 kB buffers: cache-sized)
+
+
 def _lion(state: np.ndarray, q: np.ndarray, params: PoGParams) -> np.ndarray:
+    """Lion, block by block into one freshly allocated state (no state-sized temporaries).
+
+    Per element the same integer operations as the formula in the module docstring, in the same
+    order: ``c = b1*m + (2^16-b1)*(Q<<8)``, ``W - lr*sign(c)``, ``round((b2*m + (2^16-b2)*(Q<<8)) /
+    2^16)`` ties away from zero. Integer arithmetic is exact, so the blocks give the same integers
+    as the whole-vector formula (``tests/test_update_exact.py`` checks it against that formula)."""
     w, m, t = split_state(state, params)
-    q = np.asarray(q, dtype=np.int64) << np.int64(M_EXTRA_BITS)         # in momentum units; |Q|, |m| < 2^39
+    n = params.n_params
+    q = np.asarray(q).reshape(-1)
     b1, b2 = np.int64(params.beta1_num), np.int64(params.beta2_num)
-    direction = np.sign(b1 * m + (_ONE - b1) * q)                       # exact: |.| < 2^55
-    new_w = w - np.int64(lr_units(params, t + 1)) * direction
-    new_m = _round_shift(b2 * m + (_ONE - b2) * q, 16)
-    return np.concatenate([new_w, new_m, np.array([t + 1], dtype=np.int64)])
+    c1, c2 = _ONE - b1, _ONE - b2
+    lr = np.int64(lr_units(params, t + 1))
+    half = np.int64(1 << 15)
+    new = np.empty(2 * n + 1, dtype=np.int64)
+    new_w, new_m = new[:n], new[n:2 * n]
+    size = min(BLOCK, n) or 1
+    g, a, b = (np.empty(size, dtype=np.int64) for _ in range(3))
+    for lo in range(0, n, BLOCK):
+        hi = min(lo + BLOCK, n)
+        k = hi - lo
+        gk, ak, bk = g[:k], a[:k], b[:k]
+        gk[...] = q[lo:hi]                                     # int32 -> int64
+        np.left_shift(gk, M_EXTRA_BITS, out=gk)                # G = Q * 2^8: |G| < 2^39
+        mk = m[lo:hi]
+        np.multiply(mk, b1, out=ak)                            # direction: sign(b1*m + (1-b1)*G), |.| < 2^55
+        np.multiply(gk, c1, out=bk)
+        np.add(ak, bk, out=ak)
+        np.sign(ak, out=ak)
+        np.multiply(ak, lr, out=ak)
+        np.subtract(w[lo:hi], ak, out=new_w[lo:hi])
+        np.multiply(mk, b2, out=ak)                            # momentum: round((b2*m + (1-b2)*G) / 2^16)
+        np.multiply(gk, c2, out=bk)
+        np.add(ak, bk, out=ak)
+        np.sign(ak, out=bk)
+        np.abs(ak, out=ak)
+        np.add(ak, half, out=ak)
+        np.right_shift(ak, 16, out=ak)
+        np.multiply(ak, bk, out=new_m[lo:hi])
+    new[2 * n] = t + 1
+    return new
+
+
+def _sgd(state: np.ndarray, q: np.ndarray, params: PoGParams) -> np.ndarray:
+    """``state - apply(Q)`` block by block (the same integers as the whole-vector formula)."""
+    n = params.n_params
+    q = np.asarray(q).reshape(-1)
+    lr_num, shift = np.int64(params.lr_num), -params.update_shift
+    new = np.empty(n, dtype=np.int64)
+    size = min(BLOCK, n) or 1
+    a, s = np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64)
+    for lo in range(0, n, BLOCK):
+        hi = min(lo + BLOCK, n)
+        ak, sk = a[:hi - lo], s[:hi - lo]
+        ak[...] = q[lo:hi]
+        np.multiply(ak, lr_num, out=ak)                        # |v| < 2^62
+        if shift <= 0:
+            np.left_shift(ak, np.int64(-shift), out=ak)
+        else:
+            np.sign(ak, out=sk)
+            np.abs(ak, out=ak)
+            np.add(ak, np.int64(1) << np.int64(shift - 1), out=ak)
+            np.right_shift(ak, np.int64(shift), out=ak)
+            np.multiply(ak, sk, out=ak)
+        np.subtract(state[lo:hi], ak, out=new[lo:hi])
+    return new
+
+
+def _out_of_range(w: np.ndarray) -> bool:
+    """``np.any(np.abs(w) >= WEIGHT_LIMIT)``, block by block (the same int64 ``abs``)."""
+    size = min(BLOCK, w.size) or 1
+    a = np.empty(size, dtype=np.int64)
+    for lo in range(0, w.size, BLOCK):
+        ak = a[:min(BLOCK, w.size - lo)]
+        np.abs(w[lo:lo + ak.size], out=ak)
+        if ak.max() >= WEIGHT_LIMIT:
+            return True
+    return False
 
 
 def apply_update(state: np.ndarray, q: np.ndarray, params: PoGParams) -> np.ndarray:
     """The child state after gradient ``Q``: a new int64 array. ``InvalidProof("weights-overflow")``
-    when a weight would leave ``(-2^62, 2^62)``."""
+    when a weight would leave ``(-2^62, 2^62)``. Computed in cache-sized blocks without state-sized
+    temporaries; the integers are those of the formulas above."""
     state = np.asarray(state, dtype=np.int64)
+    q = np.asarray(q)
+    if q.size != params.n_params:
+        raise ModelError("state-size", f"a gradient of {q.size} integers; this chain's model has {params.n_params}")
     if params.optimizer == SGD:
-        new = state - apply(q, params)
+        if state.shape != (params.state_size,):
+            raise ModelError("state-size", f"a state of {state.size} integers; this chain's has {params.state_size}")
+        new = _sgd(state, q, params)
         w = new
     else:
         new = _lion(state, q, params)
         w = new[:params.n_params]
-    if np.any(np.abs(w) >= WEIGHT_LIMIT):
+    if _out_of_range(w):
         raise InvalidProof("weights-overflow", "the update drives a weight out of the int64 fixed-point range")
     return new
 
