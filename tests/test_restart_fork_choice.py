@@ -245,6 +245,57 @@ def test_an_invalid_mark_left_by_the_old_restart_bug_is_not_honoured(spec, main,
     again.close()
 
 
+@pytest.mark.parametrize("reason", [None, "no-anchor"])
+def test_a_node_asks_its_peers_for_the_body_a_reopened_mark_needs(spec, main, tmp_path, reason):
+    """The same old marks, under a real ``Node``: the chain can take the missing body, but a node
+    only fetches blocks it does not index, so it never asked for it - a peer announcing the block
+    was ignored, a peer sending the next block of that branch got it stored as "needs data" and
+    nothing more. The heavier branch waited for good (the split the re-check was meant to end).
+    Now a block kept without the body a branch needs is wanted like an unknown one, and a block
+    that needs data makes the node ask its sender for the missing bodies."""
+    from gradientcoin_edu.network import messages as m
+    from gradientcoin_edu.network.node import Node
+
+    class Wire:
+        def __init__(self):
+            self.sent = []
+
+        def send(self, peer, data):
+            self.sent.append((peer, m.decode(data)))
+
+        def disconnect(self, peer):
+            pass
+
+        def now(self):
+            return CLOCK()
+
+    def asked(wire, peer):
+        return [i.hash for p, msg in wire.sent if p == peer and isinstance(msg, m.GetData) for i in msg.items]
+
+    path = tmp_path / "node.sqlite"
+    fork = fork_from(spec, main, N - 2, 5)
+    fed(spec, [*main, *fork[:4]], path).close()
+    _doctor_as_old_bug(path, main, fork[:4], reason)                 # fork[3] kept without its payload
+    wire = Wire()
+    node = Node("victim", LLMChain(spec, store=str(path), clock=CLOCK), wire)
+    assert node.tip == fork[2].hash() and fork[3].hash() in node.chain.needs_data
+    for peer in ("announcer", "relay"):
+        node.on_connect(peer)
+        node.on_message(peer, m.encode(m.Version(genesis=node.chain.genesis.hash, nonce=len(peer))))
+    wire.sent.clear()
+    node.on_message("relay", m.encode(m.BlockMsg(fork[4].serialize())))   # the next block of that branch
+    assert node.tip == fork[2].hash() and fork[4].hash() in node.chain.needs_data
+    assert asked(wire, "relay") == [fork[3].hash()], "the node did not ask for the body its branch needs"
+    wire.sent.clear()
+    node.requested.clear()
+    node.on_message("announcer", m.encode(m.Inv((m.InvItem(m.INV_BLOCK, fork[3].hash()),))))
+    assert asked(wire, "announcer") == [fork[3].hash()], "an announced body the branch needs was ignored"
+    node.on_message("announcer", m.encode(m.BlockMsg(fork[3].serialize())))
+    assert node.tip == fork[4].hash() and not node.chain.needs_data
+    assert same_state(node.chain, fed(spec, [*main, *fork]))
+    node.chain.close()
+
+
 # ============================================================================ proof-of-work (regtest)
 
 def test_a_restarted_pow_node_follows_the_heavier_fork(tmp_path):

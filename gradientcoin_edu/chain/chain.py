@@ -242,6 +242,23 @@ class Chain(StoreReplay):
         """Blocks this node cannot evaluate now for lack of data (hash -> why); not invalid."""
         return dict(self._needs_data)
 
+    def wants_body(self, block_hash: bytes) -> bool:
+        """Is ``block_hash`` a block kept without its payload that a branch needs? (A peer's copy is
+        then worth asking for: ``add_block`` takes it, see ``_attach_payload``.)"""
+        entry = self._index.get(block_hash)
+        return entry is not None and not entry.has_data and block_hash in self._needs_data
+
+    def missing_bodies(self, block_hash: bytes, limit: int = 16) -> list[bytes]:
+        """The blocks from ``block_hash`` down to our best chain that are kept without a payload a
+        branch needs (``wants_body``), lowest first, at most ``limit``: what to ask a peer for when
+        a block it sent "needs data" for want of them."""
+        found, entry = [], self._index.get(block_hash)
+        while entry is not None and not self.is_active(entry.hash) and entry.hash in self._needs_data:
+            if not entry.has_data:
+                found.append(entry.hash)
+            entry = entry.parent
+        return found[::-1][:limit]
+
     def balance(self, address: bytes) -> int:
         return self.utxo.balance(address)
 

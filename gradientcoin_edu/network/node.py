@@ -874,6 +874,13 @@ class Node:
             self._emit("block-rejected", hash=h, reason=err.reason, peer=source)
             return None
         self._side_charges.pop(h, None)
+        if result is AddResult.NEEDS_DATA and source is not None and source in self.peers:
+            # its branch lacks a body we kept without its payload (an old mark, a restart): the
+            # peer that sent a block on that branch has that body; without asking, the branch would
+            # wait for good (nobody announces a block we already index)
+            missing = [b for b in self.chain.missing_bodies(h) if self._want_block(b)]
+            if missing:
+                self._request(source, [m.InvItem(m.INV_BLOCK, b) for b in missing])
         if result is not AddResult.DUPLICATE:
             self._after_chain_change(block, result)
         if h in self.continue_sync:
@@ -963,8 +970,8 @@ class Node:
             self.side_pool_bytes -= len(entry.raw)
 
     def _want_block(self, h: bytes) -> bool:
-        if h in self.chain or h in self.orphans or h in self.side_pool:
-            return False
+        if (h in self.chain and not self.chain.wants_body(h)) or h in self.orphans or h in self.side_pool:
+            return False                               # (a block kept without the body a branch needs is wanted)
         pending = self.requested.get(h)
         return pending is None or pending[1] <= self.transport.now()
 
