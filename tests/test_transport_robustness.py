@@ -224,6 +224,33 @@ def test_idle_connections_are_closed_and_capped_while_an_honest_peer_is_served()
         ctx.destroy(linger=0)
 
 
+def test_a_flood_from_one_address_evicts_its_own_pending_connections_first():
+    """A stranger on 127.0.0.1 floods a node whose pending cap is 5 while a newcomer from another
+    address (127.0.0.2) is still handshaking: the flood's own oldest connections are closed, the
+    newcomer's is kept. (Evicting simply the oldest would close the newcomer first.)"""
+    pub, sec = zmq.curve_keypair()
+    t = ZmqTransport(LOOPBACK, secret_key=sec, max_pending=5, max_connections=100)
+    t.node = _Recorder(t)
+    host, port = t.listen[len("tcp://"):].rsplit(":", 1)
+    socks = []
+    try:
+        newcomer = socket.socket()
+        newcomer.bind(("127.0.0.2", 0))
+        newcomer.connect((host, int(port)))
+        socks.append(newcomer)
+        assert _poll_until(t, lambda: len(t.pending) == 1)
+        for _ in range(20):
+            socks.append(socket.create_connection((host, int(port))))
+            t.poll(5)
+        assert _poll_until(t, lambda: t.closed["pending-cap"] >= 16, 5.0)
+        assert len(t.pending) <= 5
+        assert any(c.pair and c.pair[1][0] == "127.0.0.2" for c in t.pending.values())   # the newcomer is kept
+    finally:
+        for x in socks:
+            x.close()
+        t.close()
+
+
 def test_disconnect_of_an_inbound_peer_closes_its_tcp_connection(listening):
     """``disconnect`` (eviction, a ban) now really closes the connection, and the handshake of the
     refused key is turned away for ``refuse_seconds``. The old ROUTER only forgot the route."""

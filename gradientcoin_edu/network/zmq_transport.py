@@ -204,10 +204,11 @@ class _Gate:
 class _Conn:
     """One inbound TCP connection on the ROUTER: its descriptor, addresses, age, and peer once it spoke."""
 
-    __slots__ = ("fd", "pair", "since", "peer", "accepted")
+    __slots__ = ("fd", "pair", "since", "peer", "accepted", "ip")
 
     def __init__(self, fd: int, pair, since: float, accepted: bool):
         self.fd, self.pair, self.since, self.accepted = fd, pair, since, accepted
+        self.ip = pair[1][0] if pair else ""
         self.peer: str | None = None
 
 
@@ -470,6 +471,8 @@ class ZmqTransport:
         for sock in ready:
             if sock in self.monitors:
                 self._dial_events(sock)
+        if self.router is not None and self.router not in ready:
+            ready.append(self.router)               # (messages that came with the accepts just read)
         for sock in ready:
             if sock is self.router_monitor or sock in self.monitors:
                 continue
@@ -483,6 +486,8 @@ class ZmqTransport:
                     self._inbound(frames)
                 else:
                     self._outbound(sock, frames)
+        if self.router is not None:
+            self._enforce_caps()                    # after the messages: a connection that spoke is not pending
         self._deliver_gone()
         if time.monotonic() >= self._next_housekeeping:
             self._next_housekeeping = time.monotonic() + 0.25
@@ -514,8 +519,7 @@ class ZmqTransport:
                 old = self.conns.get(fd)
                 if old is not None:
                     self._forget(old)
-                conn = self.conns[fd] = self.pending[fd] = _Conn(fd, pair, time.monotonic(), True)
-                self._enforce_caps(conn)
+                self.conns[fd] = self.pending[fd] = _Conn(fd, pair, time.monotonic(), True)
             elif event["event"] == zmq.EVENT_DISCONNECTED:
                 conn = self.conns.get(fd)
                 if conn is None or not conn.accepted:
@@ -525,13 +529,16 @@ class ZmqTransport:
                     if self.routes.pop(conn.peer, None) is not None:
                         self._peer_gone(conn.peer)  # (no route left: send or disconnect saw to it already)
 
-    def _enforce_caps(self, new: _Conn) -> None:
-        if len(self.conns) > self.max_connections:
-            self._close_conn(new, "full")           # no descriptor to spare for a newcomer
-            return
-        if len(self.pending) > self.max_pending:
-            oldest = next(iter(self.pending.values()))
-            self._close_conn(oldest, "pending-cap")
+    def _enforce_caps(self) -> None:
+        """Over ``max_pending``: close the oldest pending connection of the address holding the most
+        (a flood from one place evicts itself, not newcomers from elsewhere). Over ``max_connections``:
+        close the newest pending one (or the newest of all), so descriptors never run out."""
+        while len(self.pending) > self.max_pending:
+            ip = Counter(c.ip for c in self.pending.values()).most_common(1)[0][0]
+            self._close_conn(next(c for c in self.pending.values() if c.ip == ip), "pending-cap")
+        while len(self.conns) > self.max_connections:
+            victim = next(reversed(self.pending.values()), None) or next(reversed(self.conns.values()))
+            self._close_conn(victim, "full")
 
     def _dial_events(self, monitor: zmq.Socket) -> None:
         """A DEALER's state changed: keep the dial's state; on a finished handshake tell the node."""
