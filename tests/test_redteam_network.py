@@ -230,3 +230,33 @@ def test_a_flood_of_silent_connections_from_one_network_evicts_its_own_not_a_slo
     assert "slow-honest" in victim.peers
     assert sum(1 for s in victim.peers.values() if s["inbound"] and not s["version"]) <= 4
     assert victim.stats["pending-evicted"] == 9
+
+
+def test_a_peer_that_vanished_without_a_word_does_not_hold_its_protected_slot_for_ever():
+    """A student's laptop closes (no FIN reaches the node: the link just goes quiet). It had answered
+    our first ping fast, so its min ping protects it from eviction, and the longest-connected half
+    is protected too: it held its inbound slot for good, one more dead slot per closed laptop. The
+    same costs an attacker one fast pong per key. Now a ping left unanswered for ``ping_timeout``
+    drops an inbound peer; one that answers stays."""
+    victim, _, _, wire = setup(ping_interval=60.0, ping_timeout=120.0)
+    for peer in ("laptop", "student"):
+        victim.on_connect(peer, inbound=True, netgroup="lan")
+        victim.on_message(peer, m.encode(m.Version(genesis=victim.chain.genesis.hash, nonce=len(peer))))
+
+    def answer(peer):
+        pings = [msg for p, msg in wire.sent if p == peer and isinstance(msg, m.Ping) and not isinstance(msg, m.Pong)]
+        if pings:
+            victim.on_message(peer, m.encode(m.Pong(pings[-1].nonce)))
+
+    wire.t += 0.002
+    answer("laptop")
+    answer("student")
+    assert victim.peers["laptop"]["min_ping"] < 0.01             # it was fast: protected from eviction
+    wire.sent.clear()
+    for _ in range(40):                                           # 20 minutes of ticks; the laptop is gone
+        wire.t += 30
+        victim.on_tick()
+        answer("student")
+        wire.sent.clear()
+    assert "student" in victim.peers
+    assert "laptop" not in victim.peers and victim.stats["ping-timeout"] == 1
