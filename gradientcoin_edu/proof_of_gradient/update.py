@@ -140,8 +140,7 @@ def _lion(state: np.ndarray, q: np.ndarray, params: PoGParams) -> np.ndarray:
 
 def _sgd(state: np.ndarray, q: np.ndarray, params: PoGParams) -> np.ndarray:
     """``state - apply(Q)`` block by block (the same integers as the whole-vector formula)."""
-    n = params.n_params
-    q = np.asarray(q).reshape(-1)
+    n = state.size
     lr_num, shift = np.int64(params.lr_num), -params.update_shift
     new = np.empty(n, dtype=np.int64)
     size = min(BLOCK, n) or 1
@@ -181,14 +180,12 @@ def apply_update(state: np.ndarray, q: np.ndarray, params: PoGParams) -> np.ndar
     temporaries; the integers are those of the formulas above."""
     state = np.asarray(state, dtype=np.int64)
     q = np.asarray(q)
-    if q.size != params.n_params:
-        raise ModelError("state-size", f"a gradient of {q.size} integers; this chain's model has {params.n_params}")
     if params.optimizer == SGD:
-        if state.shape != (params.state_size,):
-            raise ModelError("state-size", f"a state of {state.size} integers; this chain's has {params.state_size}")
-        new = _sgd(state, q, params)
+        new = _sgd(state, q, params) if q.shape == state.shape and state.ndim == 1 else state - apply(q, params)
         w = new
     else:
+        if q.size != params.n_params:
+            raise ModelError("state-size", f"a gradient of {q.size} integers; this chain's model has {params.n_params}")
         new = _lion(state, q, params)
         w = new[:params.n_params]
     if _out_of_range(w):

@@ -1,0 +1,138 @@
+"""How verification and mining grow with the model, against a bare forward+backward of the same batch.
+
+    python benchmarks/verify_scaling.py                       # 108k .. 7.1M parameters, 5 repeats
+    python benchmarks/verify_scaling.py --repeats 3 --gpu     # also the `gpu` preset (10.7M, context 128)
+
+For each model (context 32, batch 16, the demo preset's rules: Lion, clip 1, guard on 16 records,
+except ``stamp_log2 = 0`` so that building the proof does not search a stamp for each size; the
+verifier checks a stamp with one hash whatever its size), in one process, one torch thread, sides
+alternated within every repeat, CPU process time of
+
+* **fb64** a bare float64 forward+backward on the block's batch (a model already holding the weights),
+* **fb32** the same in float32,
+* **verify** ``verify(...)`` without the guard (``validation=None``): batch, gradient, clipping norm,
+  comparison with Q, Lion update, state root,
+* **verify+guard** ``verify(...)`` with the guard, the parent's validation loss cached (as a node has it),
+* **ticket** one mining attempt (``attempt``: batch, gradient, quantize, update, both roots, header hash;
+  the stamp is not part of a ticket).
+
+Prints min and median per size and side, verify / fb64, and the exponent of each side fitted by
+least squares on log(time) against log(parameters). Figures only; nothing is asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import time
+
+import numpy as np
+import torch
+
+SIZES = [(2, 64, 4), (2, 128, 4), (4, 128, 4), (4, 192, 6), (4, 256, 4), (6, 256, 4), (4, 384, 6)]
+
+
+def _cpu(fn) -> float:
+    start = time.process_time()
+    fn()
+    return time.process_time() - start
+
+
+def setup(model):
+    from gradientcoin_edu.chain.block import BlockHeader
+    from gradientcoin_edu.llm.spec import EASIEST_BITS, POG_DEFAULTS
+    from gradientcoin_edu.model.corpus import builtin_datasets
+    from gradientcoin_edu.model.tokenizer import CharTokenizer
+    from gradientcoin_edu.proof_of_gradient import ModelState, PoGParams, attempt, batch_seed, select_batch
+    from gradientcoin_edu.proof_of_gradient.verify import GradientProof, validation_loss
+    from gradientcoin_edu.proof_of_gradient.mine import stamped_payload
+
+    tok = CharTokenizer()
+    train, val = builtin_datasets(model.block_size, seed=0, n_lines=4000, tokenizer=tok)
+    pog = PoGParams.for_data(train, val, model, tokenizer=tok, **{**POG_DEFAULTS, "stamp_log2": 0})
+    w = pog.genesis_weights()
+    parent = bytes(range(32))
+    header = BlockHeader(1, parent, bytes(32), bits=EASIEST_BITS, miner_id=b"\1" * 32)
+    a = attempt(pog, train, header, w)
+    proof = GradientProof(a.header, stamped_payload(pog, a.header, a.q_bytes))
+    state = ModelState(parent, w)
+    _, x, y = select_batch(train, parent, batch_seed(a.header), pog.batch_size)
+    return dict(pog=pog, train=train, val=val, w=w, header=header, proof=proof, state=state, x=x, y=y,
+                val_before=validation_loss(pog, val, w))
+
+
+def bare(model_cfg, w, pog, x, y, dtype):
+    from gradientcoin_edu.model.fixed_point import load_weights
+    from gradientcoin_edu.model.gpt import GPT
+    m = GPT(model_cfg, dtype=dtype)
+    load_weights(m, w, pog.scale_log2)
+
+    def run():
+        m.zero_grad(set_to_none=True)
+        _, loss = m(x, y)
+        loss.backward()
+    return run
+
+
+def measure(model, repeats: int) -> dict:
+    from gradientcoin_edu.proof_of_gradient import attempt, verify
+    s = setup(model)
+    pog = s["pog"]
+    sides = {
+        "fb64": bare(model, s["w"], pog, s["x"], s["y"], torch.float64),
+        "fb32": bare(model, s["w"], pog, s["x"], s["y"], torch.float32),
+        "verify": lambda: verify(pog, s["train"], None, s["state"], s["proof"]),
+        "verify+guard": lambda: verify(pog, s["train"], s["val"], s["state"], s["proof"],
+                                       parent_val_loss=s["val_before"]),
+        "ticket": lambda: attempt(pog, s["train"], s["header"], s["w"], 1),
+    }
+    for fn in sides.values():                     # warm-up: caches, model construction
+        fn()
+    times = {k: [] for k in sides}
+    order = list(sides)
+    for r in range(repeats):
+        for k in (order if r % 2 == 0 else order[::-1]):     # alternate the order of the sides
+            times[k].append(_cpu(sides[k]))
+    return dict(n=pog.n_params, times=times)
+
+
+def fit(ns, ts) -> float:
+    """Least-squares slope of log t against log n."""
+    lx, ly = np.log(ns), np.log(ts)
+    return float(np.polyfit(lx, ly, 1)[0])
+
+
+def main(argv=None) -> None:
+    from gradientcoin_edu.model.gpt import GPTConfig
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--gpu", action="store_true", help="also the gpu preset (10.7M parameters, context 128)")
+    ap.add_argument("--max-params", type=float, default=float("inf"), help="skip models above this size")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    models = [GPTConfig(block_size=32, n_layer=L, n_head=h, n_embd=d) for L, d, h in SIZES]
+    if args.gpu:
+        models.append(GPTConfig.preset("gpu"))
+    rows = []
+    sides = ("fb64", "fb32", "verify", "verify+guard", "ticket")
+    print(f"{'params':>10} {'ctx':>4} " + " ".join(f"{s + ' min/med ms':>22}" for s in sides)
+          + f" {'verify/fb64':>12} {'+guard/fb64':>12}", flush=True)
+    for model in models:
+        from gradientcoin_edu.proof_of_gradient.params import num_params
+        if num_params(model) > args.max_params:
+            continue
+        r = measure(model, args.repeats)
+        rows.append((model, r))
+        med = {k: statistics.median(v) for k, v in r["times"].items()}
+        cells = " ".join(f"{1000 * min(r['times'][k]):>10.1f}/{1000 * med[k]:<11.1f}" for k in sides)
+        print(f"{r['n']:>10,} {model.block_size:>4} {cells} {med['verify'] / med['fb64']:>12.2f} "
+              f"{med['verify+guard'] / med['fb64']:>12.2f}", flush=True)
+    same_ctx = [(m, r) for m, r in rows if m.block_size == 32]
+    if len(same_ctx) >= 2:
+        ns = [r["n"] for _, r in same_ctx]
+        print("fitted exponents (median time ~ N^e, context-32 models): " + ", ".join(
+            f"{k} {fit(ns, [statistics.median(r['times'][k]) for _, r in same_ctx]):.2f}" for k in sides))
+
+
+if __name__ == "__main__":
+    main()
