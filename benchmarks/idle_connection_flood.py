@@ -1,15 +1,18 @@
 """A `gradientcoin node` process under a flood of connections that never speak.
 
-    python benchmarks/idle_connection_flood.py [--limit 512] [--curve 600] [--raw 100] [--compare OLD_TREE]
+    python benchmarks/idle_connection_flood.py [--limit 512] [--curve 600] [--raw 100] [--at 1,5,25]
+                                               [--compare OLD_TREE]
 
 Starts one mining regtest node whose descriptor limit is ``--limit`` (soft = hard, so the node
 cannot lift it), then opens ``--curve`` CURVE connections that finish the handshake and never send
 a message (libzmq redials them when the node closes them, as an attacker's would) and ``--raw``
-plain TCP connections that never say a byte. It reports, 1 s, 5 s and 25 s after the flood: whether the node still runs, how many
-descriptors it holds, and whether a fresh honest peer's ``version`` is answered within 10 s.
-``--compare OLD_TREE`` first runs the same against another version of the package (a folder
-holding ``gradientcoin_edu/``, e.g. ``git archive COMMIT gradientcoin_edu | tar -x -C /tmp/old``).
-The old node only takes a numbered port, so the listen port is one the OS had free a moment before.
+plain TCP connections that never say a byte. At each of ``--at`` seconds after the flood it
+reports whether the node still runs, how many descriptors it holds, whether a fresh honest peer
+(from the flood's own address) gets its ``version`` answered within 10 s, and the node's own
+connection counts (``status.json``, where it has them). ``--compare OLD_TREE`` first runs the
+same against another version of the package (a folder holding ``gradientcoin_edu/``, e.g.
+``git archive COMMIT gradientcoin_edu | tar -x -C /tmp/old``). The old node only takes a numbered
+port, so the listen port is one the OS had free a moment before.
 """
 from __future__ import annotations
 
@@ -60,7 +63,7 @@ def _honest_answered(ctx, pub, address, genesis) -> bool:
     return ok
 
 
-def run(label: str, tree: str | None, limit: int, n_curve: int, n_raw: int) -> None:
+def run(label: str, tree: str | None, limit: int, n_curve: int, n_raw: int, at_s=(1.0, 5.0, 25.0)) -> None:
     work = Path(tempfile.mkdtemp(prefix="flood-"))
     data = work / "node"
     pub = load_or_create_keypair(data)[0]
@@ -101,7 +104,7 @@ def run(label: str, tree: str | None, limit: int, n_curve: int, n_raw: int) -> N
         t0 = time.monotonic()
         print(f"{label}: node descriptors before the flood {before}; {n_curve} silent CURVE + {len(raw)} raw TCP "
               f"connections opened; descriptor limit {limit}")
-        for at in (1.0, 5.0, 25.0):
+        for at in at_s:
             time.sleep(max(0.0, t0 + at - time.monotonic()))
             alive = proc.poll() is None
             answered = _honest_answered(ctx, pub, address, genesis) if alive else False
@@ -134,10 +137,12 @@ def main() -> None:
     ap.add_argument("--curve", type=int, default=600)
     ap.add_argument("--raw", type=int, default=100)
     ap.add_argument("--compare", default=None, help="a folder holding another gradientcoin_edu/ to run first")
+    ap.add_argument("--at", default="1,5,25", help="seconds after the flood at which to look (comma-separated)")
     args = ap.parse_args()
+    at_s = tuple(float(x) for x in args.at.split(","))
     if args.compare:
-        run("before", args.compare, args.limit, args.curve, args.raw)
-    run("after", None, args.limit, args.curve, args.raw)
+        run("before", args.compare, args.limit, args.curve, args.raw, at_s)
+    run("after", None, args.limit, args.curve, args.raw, at_s)
 
 
 if __name__ == "__main__":

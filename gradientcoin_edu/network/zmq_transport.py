@@ -46,7 +46,8 @@ belongs to the same TCP connection (same local and remote address and port). Wit
 
 * the CURVE handshake must finish within ``handshake_seconds`` (``ZMQ_HANDSHAKE_IVL``);
 * an inbound connection that has not delivered a message within ``pending_seconds`` is closed;
-* at most ``max_pending`` such connections at once (the oldest is closed for a newcomer);
+* at most ``max_pending`` such connections at once (over it, one of the address holding the most,
+  drawn at random, is closed);
 * at most ``max_connections`` inbound connections in all, derived from the process's descriptor
   limit (``raise_fd_limit`` lifts the soft limit towards the hard one at start): a newcomer over
   the cap is closed at once, so a flood of idle connections cannot exhaust descriptors;
@@ -71,6 +72,7 @@ The event loop (``ZmqTransport.run``) polls the sockets, hands messages to the n
 from __future__ import annotations
 
 import logging
+import random
 import re
 import resource
 import socket
@@ -271,6 +273,7 @@ class ZmqTransport:
         self.closed: Counter = Counter()             # inbound connections we closed, by why
         self._gone: deque[str] = deque()             # peers that hung up, for the node (from the event loop)
         self._next_housekeeping = 0.0
+        self._rng = random.Random()
         self._all_down_warned = 0.0
         self.gate = _Gate()
         self.auth = None
@@ -530,12 +533,14 @@ class ZmqTransport:
                         self._peer_gone(conn.peer)  # (no route left: send or disconnect saw to it already)
 
     def _enforce_caps(self) -> None:
-        """Over ``max_pending``: close the oldest pending connection of the address holding the most
-        (a flood from one place evicts itself, not newcomers from elsewhere). Over ``max_connections``:
+        """Over ``max_pending``: close a pending connection, drawn at random, of the address holding
+        the most (a flood from one place evicts itself, not newcomers from elsewhere; at random, so
+        a newcomer from the flood's own address still gets through now and then, where "the oldest"
+        would always close it before a redialling flood lets it speak). Over ``max_connections``:
         close the newest pending one (or the newest of all), so descriptors never run out."""
         while len(self.pending) > self.max_pending:
             ip = Counter(c.ip for c in self.pending.values()).most_common(1)[0][0]
-            self._close_conn(next(c for c in self.pending.values() if c.ip == ip), "pending-cap")
+            self._close_conn(self._rng.choice([c for c in self.pending.values() if c.ip == ip]), "pending-cap")
         while len(self.conns) > self.max_connections:
             victim = next(reversed(self.pending.values()), None) or next(reversed(self.conns.values()))
             self._close_conn(victim, "full")
