@@ -5,6 +5,17 @@ To pay ``amount`` with ``fee`` it selects coins (largest first, ties by outpoint
 choice is deterministic), creates the payment outputs and, if the coins hold more than
 needed, a *change* output back to its own address, then signs every input. Used by
 notebook 02 and by the network simulator.
+
+A node's wallet spends through :class:`WalletCoins`, which hides *immature* coins: a coinbase
+output with fewer than ``COINBASE_SAFE_DEPTH`` confirmations, and an output of a transaction
+still waiting in the mempool that depends on one. Consensus may allow spending a fresh reward
+at once (the LLM chain's ``coinbase_maturity`` is 0), but a short reorg that abandons the
+reward's block makes the coin vanish, and with it the payment and everything built on that
+payment (change spent by a contribution, then by a query): they can never be mined again.
+Bitcoin Core's wallet likewise counts a reward as "immature" until it may be spent, and
+consensus there asks 100 blocks for the same reason. A payment from any *other* output whose
+block is abandoned is not lost: it goes back to the mempool with its children and is mined
+again. Change of our own waiting transactions stays spendable (the mempool keeps chains).
 """
 from __future__ import annotations
 
@@ -14,9 +25,15 @@ from typing import Collection, Sequence
 from ..crypto.keys import PrivateKey, address_to_str
 from ..errors import InvalidTransaction
 from .transaction import KIND_PAYMENT, OutPoint, Transaction, TxIn, TxOut
-from .utxo import CoinsView, UtxoSet
+from .utxo import Coin, CoinsView, UtxoSet
 
-__all__ = ["select_coins", "build_payment", "Wallet"]
+__all__ = ["select_coins", "build_payment", "Wallet", "WalletCoins", "COINBASE_SAFE_DEPTH"]
+
+# Confirmations before a node's wallet spends a coinbase output. A reward with k confirmations is
+# lost only to a reorg abandoning k blocks or more; on the simulated network (docs/protocol.md,
+# section 12) reorgs of 1 block are common, 2 happen, 3 are rare and 4 were not seen, so 3 makes
+# the loss rare at the price of two more blocks of waiting for a miner's first reward.
+COINBASE_SAFE_DEPTH = 3
 
 
 def select_coins(utxos: CoinsView, address: bytes, target: int,
@@ -56,6 +73,67 @@ def build_payment(utxos: CoinsView, key: PrivateKey, payments: Sequence[tuple[by
     for index, (_, spent) in enumerate(coins):
         tx = tx.sign_input(index, key, spent)
     return tx
+
+
+class WalletCoins(CoinsView):
+    """The coins of ``view`` (the UTXO set, or a mempool's view of it) that a wallet spends: all
+    but the *immature* ones (see the module text). A live view, like the one it wraps.
+
+    ``depth``: confirmations a coinbase output needs (a coin in the tip's block has 1)."""
+
+    def __init__(self, view: CoinsView, depth: int = COINBASE_SAFE_DEPTH):
+        self.view, self.depth = view, int(depth)
+        self.coinbase_maturity = view.coinbase_maturity
+
+    @property
+    def height(self) -> int:
+        return self.view.height
+
+    def coin(self, outpoint: OutPoint) -> Coin | None:
+        coin = self.view.coin(outpoint)
+        return None if coin is None or self.is_immature(outpoint, coin) else coin
+
+    def spent_by(self, outpoint: OutPoint) -> bytes | None:
+        return self.view.spent_by(outpoint)
+
+    def items(self) -> list[tuple[OutPoint, TxOut]]:
+        return [(op, out) for op, out in self.view.items() if not self.is_immature(op)]
+
+    def coins_of(self, address: bytes) -> list[tuple[OutPoint, TxOut]]:
+        return [(op, out) for op, out in self.view.coins_of(address) if not self.is_immature(op)]
+
+    def immature_of(self, address: bytes) -> list[tuple[OutPoint, TxOut]]:
+        """``address``'s coins the wallet will not spend yet."""
+        return [(op, out) for op, out in self.view.coins_of(address) if self.is_immature(op)]
+
+    def young_coinbase(self, coin: Coin) -> bool:
+        return coin.is_coinbase and self.view.height - coin.height + 1 < self.depth
+
+    def is_immature(self, outpoint: OutPoint, coin: Coin | None = None) -> bool:
+        """A young coinbase output, or an output of a waiting transaction that spends one (directly
+        or through waiting parents)."""
+        coin = coin or self.view.coin(outpoint)
+        if coin is not None and self.young_coinbase(coin):
+            return True
+        pool = getattr(self.view, "pool", None)          # a mempool's view: look through waiting parents
+        if pool is None or outpoint.txid not in pool.entries:
+            return False
+        return self._waits_on_young_coinbase(outpoint.txid, pool, set())
+
+    def _waits_on_young_coinbase(self, txid: bytes, pool, seen: set) -> bool:
+        if txid in seen:
+            return False
+        seen.add(txid)
+        for txin in pool.entries[txid].tx.inputs:
+            op = txin.outpoint
+            if op.txid in pool.entries:
+                if self._waits_on_young_coinbase(op.txid, pool, seen):
+                    return True
+            else:
+                coin = self.view.utxos.coin(op)
+                if coin is not None and self.young_coinbase(coin):
+                    return True
+        return False
 
 
 @dataclass(frozen=True)

@@ -221,8 +221,11 @@ class HostileCrowd:
                 self.counts["slowloris-closed-by-node"] += 1
 
     # -------------------------------------------------------------- the local user
-    def tx_flood(self, client, addresses: list[str], n: int, fees=(0, 1)) -> Counter:
-        """``n`` tiny payments with zero or low fees through a node's RPC (``send``); counts by outcome."""
+    def tx_flood(self, client, addresses: list[str], n: int, fees=("0", "0.00000001")) -> Counter:
+        """``n`` tiny payments with zero or low fees through a node's RPC (``send``); counts by outcome.
+
+        ``fees`` are in coins, as the RPC takes them: by default none or the smallest unit (a fee
+        below what the node relays, refused as ``policy-min-relay-fee``)."""
         from ..rpc import RpcError
         out: Counter = Counter()
         for _ in range(n):

@@ -10,7 +10,9 @@ Wallets: ``default`` is the node's mining key (``DATA_DIR/key``); ``createwallet
 ``DATA_DIR/wallets/NAME.key`` (written by ``datadir.write_private``: mode 0600, atomic). Amounts
 and fees on the RPC, in and out, are coins (``1.5``, ``"0.00001"``); the service works out the fee
 a transaction needs when none is given, and refuses one above ``max_fee`` (default
-``DEFAULT_MAX_FEE``, 0.1 coin, as Bitcoin Core's ``-maxtxfee``). The service never prints; it logs to the
+``DEFAULT_MAX_FEE``, 0.1 coin, as Bitcoin Core's ``-maxtxfee``). A wallet never spends a mining
+reward until it has ``COINBASE_SAFE_DEPTH`` confirmations (``ledger.wallet.WalletCoins``): balances
+say such coins are ``immature``, apart from the ``confirmed`` (spendable) ones. The service never prints; it logs to the
 ``gradientcoin.node`` logger and returns plain JSON data. The proof-of-gradient methods
 (contribute training text, ask the model, check an answer) are added by
 ``llm.network.LLMNodeService``, so this module never imports the LLM layer.
@@ -31,6 +33,7 @@ from ..crypto.keys import PrivateKey, address_from_str, address_to_str
 from ..datadir import read_private, write_private
 from ..errors import UsageError
 from ..ledger import COIN, build_payment
+from ..ledger.wallet import COINBASE_SAFE_DEPTH, WalletCoins
 
 __all__ = ["NodeService", "parse_coins", "parse_fee", "coins", "load_or_create_key", "hex32", "EVENT_LOG_SIZE",
            "DEFAULT_MAX_FEE", "DEFAULT_FEE"]
@@ -108,6 +111,7 @@ class NodeService:
         self.started = time.time()
         self.peer_line: str | None = None           # HEXKEY@tcp://host:port, if this node listens
         self.mining_switch: Callable[[bool | None], bool] | None = None   # set by the process that mines
+        self.coinbase_depth = COINBASE_SAFE_DEPTH   # confirmations before a wallet spends a reward
 
     # ================================================================== events
     def on_node_event(self, kind: str, details: dict) -> None:
@@ -175,7 +179,9 @@ class NodeService:
             "blocks_known": len(chain), "peers": sorted(self._known_peers), "mempool": len(node.mempool),
             "orphans": len(node.orphans), "mined": node.stats["mined"], "reorgs": node.stats["reorgs"],
             "banned": sorted(node.peerbook.bans), "address": address_to_str(self.wallets["default"].address()),
-            "balance": self.coins(chain.utxo.balance(self.wallets["default"].address())),
+            "balance": self.coins(self.confirmed_coins().balance(self.wallets["default"].address())),
+            "immature": self.coins(sum(o.amount for _, o in
+                                       self.confirmed_coins().immature_of(self.wallets["default"].address()))),
             "uptime": round(time.time() - self.started, 1), "listen": node.listen, "peer": self.peer_line,
         }
         if self.llm:
@@ -208,13 +214,18 @@ class NodeService:
                 "inputs": len(tx.inputs), "size": tx.size}
 
     def rpc_balance(self, wallet: str = "default") -> dict:
-        """A wallet's confirmed coins (and what its transactions in the mempool already spend)."""
+        """A wallet's confirmed coins it may spend, its immature rewards, and what the mempool spends.
+
+        ``confirmed``: mined coins the wallet spends; ``immature``: mining rewards with fewer than
+        ``coinbase_depth`` confirmations (not spent yet: a short reorg could still abandon them);
+        ``spent_in_mempool``: of these, what the wallet's waiting transactions already spend."""
         key = self.wallet(wallet)
-        utxo = self.node.chain.utxo
-        coins = utxo.coins_of(key.address())
-        pending = sum(o.amount for op, o in coins if op in self.node.mempool.spends)
+        view = self.confirmed_coins()
+        coins, young = view.coins_of(key.address()), view.immature_of(key.address())
+        pending = sum(o.amount for op, o in coins + young if op in self.node.mempool.spends)
         return {"wallet": wallet, "address": address_to_str(key.address()),
-                "confirmed": self.coins(sum(o.amount for _, o in coins)), "spent_in_mempool": self.coins(pending)}
+                "confirmed": self.coins(sum(o.amount for _, o in coins)),
+                "immature": self.coins(sum(o.amount for _, o in young)), "spent_in_mempool": self.coins(pending)}
 
     def rpc_address(self, wallet: str = "default") -> str:
         """A wallet's address (gc1...)."""
@@ -303,9 +314,15 @@ class NodeService:
         return {"txid": hash_to_hex(tx.txid), "fee": coins(fee), **extra}
 
     # ------------------------------------------------------------------ paying
-    def pool_coins(self):
-        """The coins our wallets may spend: confirmed ones and the change still waiting in the pool."""
-        return self.node.mempool.coins(self.node.chain.utxo)
+    def pool_coins(self) -> WalletCoins:
+        """The coins our wallets may spend: confirmed ones and the change still waiting in the pool,
+        less immature ones (a reward with fewer than ``coinbase_depth`` confirmations, and waiting
+        outputs that depend on one): a payment built on those dies if a reorg abandons the reward."""
+        return WalletCoins(self.node.mempool.coins(self.node.chain.utxo), self.coinbase_depth)
+
+    def confirmed_coins(self) -> WalletCoins:
+        """The mined coins, split as the wallet sees them (``coins_of``: spendable; ``immature_of``)."""
+        return WalletCoins(self.node.chain.utxo, self.coinbase_depth)
 
     def relay_fee(self, size: int) -> int:
         """The smallest fee the node's mempool takes now for ``size`` bytes (0 if it states none):
@@ -342,10 +359,15 @@ class NodeService:
     def check_funds(self, wallet: str, needed: int) -> None:
         """``insufficient-funds`` in coins, before building anything, when ``wallet`` cannot pay ``needed``."""
         address = self.wallet(wallet).address()
-        have = sum(o.amount for _, o in self.pool_coins().coins_of(address))
+        view = self.pool_coins()
+        have = sum(o.amount for _, o in view.coins_of(address))
         if have < needed:
+            young = sum(o.amount for _, o in view.immature_of(address))
+            later = (f"; {coins(young)} more are immature (a mining reward is spent once it has "
+                     f"{self.coinbase_depth} confirmations)") if young else ""
             raise UsageError("insufficient-funds", f"wallet {wallet!r} can spend {coins(have)} coins (confirmed, "
-                                                   f"and change still waiting), this needs {coins(needed)} coins")
+                                                   f"and change still waiting), this needs {coins(needed)} coins"
+                                                   f"{later}")
 
     def wallet(self, name: str) -> PrivateKey:
         key = self.wallets.get(name)
