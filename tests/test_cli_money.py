@@ -49,6 +49,7 @@ def llm(spec, tmp_path):
     key = PrivateKey.from_seed(b"cli money test")
     node = LLMNode("n1", LLMChain(spec), _NullTransport(), miner_address=key.address())
     service = LLMNodeService(node, tmp_path, key)
+    service.coinbase_depth = 1          # spend a reward at once (the reward depth: tests/test_wallet_reorg.py)
     server = RpcServer(service.methods(), tmp_path, inline=True)
     node.mine_block()
     try:

@@ -44,6 +44,7 @@ def served(tmp_path):
     node = Node("n1", Chain("regtest"), _NullTransport(), miner_address=key.address())
     stopped = []
     service = NodeService(node, tmp_path, key, on_stop=lambda: stopped.append(True), chain_name="regtest")
+    service.coinbase_depth = 1          # spend a reward at once (the reward depth: tests/test_wallet_reorg.py)
     node.listener = service.on_node_event
     server = RpcServer(service.methods(), tmp_path, inline=True)
     yield node, service, server, NodeClient(tmp_path, timeout=5), stopped
@@ -214,7 +215,9 @@ def llm_served(tmp_path):
     from gradientcoin_edu.llm.network import LLMNode, LLMNodeService
     key = PrivateKey.from_seed(b"llm rpc test")
     node = LLMNode("n1", LLMChain(LLMSpec.builtin("tiny")), _NullTransport(), miner_address=key.address())
-    server = RpcServer(LLMNodeService(node, tmp_path, key).methods(), tmp_path, inline=True)
+    service = LLMNodeService(node, tmp_path, key)
+    service.coinbase_depth = 1          # spend a reward at once (the reward depth: tests/test_wallet_reorg.py)
+    server = RpcServer(service.methods(), tmp_path, inline=True)
     yield node, key, NodeClient(tmp_path, timeout=30)
     server.close()
 
