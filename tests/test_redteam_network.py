@@ -236,8 +236,8 @@ def test_a_peer_that_vanished_without_a_word_does_not_hold_its_protected_slot_fo
     """A student's laptop closes (no FIN reaches the node: the link just goes quiet). It had answered
     our first ping fast, so its min ping protects it from eviction, and the longest-connected half
     is protected too: it held its inbound slot for good, one more dead slot per closed laptop. The
-    same costs an attacker one fast pong per key. Now a ping left unanswered for ``ping_timeout``
-    drops an inbound peer; one that answers stays."""
+    same costs an attacker one fast pong per key. Now an inbound peer that, pinged, sends nothing for
+    ``ping_timeout`` is dropped; one that answers stays."""
     victim, _, _, wire = setup(ping_interval=60.0, ping_timeout=120.0)
     for peer in ("laptop", "student"):
         victim.on_connect(peer, inbound=True, netgroup="lan")

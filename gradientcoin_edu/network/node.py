@@ -33,7 +33,7 @@ must also survive peers that lie, flood or hoard; every structure a peer can gro
   refused. Peers we dialled ourselves (outbound) are never evicted.
 * **handshake**: an inbound peer that has not said ``version`` after ``handshake_timeout`` seconds
   is dropped; at most ``max_pending`` such peers at once (the oldest of the most crowded network
-  group goes first). An inbound peer that leaves our ping unanswered for ``ping_timeout`` is dropped.
+  group goes first). An inbound peer that, pinged, sends nothing for ``ping_timeout`` is dropped.
 * **work per message**: a cost-weighted rate budget per peer (``peers.message_cost``): big and
   expensive messages use up more of it, and what a getdata makes us send is charged on top.
 * **requests**: at most ``max_blocks_in_flight`` blocks and ``max_requests_per_peer`` objects
@@ -121,7 +121,7 @@ class NodeConfig:
     handshake_timeout: float = 60.0         # an inbound peer that has not said "version" by then is dropped
     max_pending: int = 16                   # inbound peers at once that have not said "version" yet
     ping_interval: float = 600.0            # seconds between our pings to a peer (its min ping protects it)
-    ping_timeout: float = 1200.0            # an inbound peer that leaves a ping unanswered this long is dropped
+    ping_timeout: float = 1200.0            # an inbound peer we pinged that sends nothing for this long is dropped
     eviction_grace: float = 2.0             # a newcomer gets this long to answer a ping before it can be evicted
     max_side_ahead: int = 144               # a side block (no more work than our tip) this far above it is not stored
     max_side_bytes_per_peer: int = 8_000_000   # side-branch bytes one peer may make us store (until its branch wins)
@@ -291,6 +291,9 @@ class Node:
         if self.peerbook.is_banned(peer, now):
             self.stats["from-banned"] += 1
             return
+        state = self.peers.get(peer)
+        if state is not None:
+            state["last_recv"] = now                   # alive (see ping_timeout)
         if not self.peerbook.allow_message(peer, now, message_cost(command, len(data))):
             self.stats["rate-limited"] += 1
             self._maybe_ban(peer, now)
@@ -360,12 +363,12 @@ class Node:
                 return
             if now - state["hello_at"] >= self.config.hello_retry:
                 self._hello(peer, now)                 # our hello may have been lost: say it again
-        elif state["ping_nonce"] is not None:          # our ping is unanswered: no new one until it is
-            if state["inbound"] and now - state["ping_at"] >= self.config.ping_timeout:
-                self.stats["ping-timeout"] += 1        # gone without a word (a closed laptop): free its slot
-                self._emit("ping-timeout", peer=peer)
-                self._drop(peer)
-                return
+        elif (state["inbound"] and state["ping_nonce"] is not None and state["ping_at"] >= state["last_recv"]
+              and now - state["last_recv"] >= self.config.ping_timeout):
+            self.stats["ping-timeout"] += 1            # pinged, and not a word for that long (a closed
+            self._emit("ping-timeout", peer=peer)      # laptop): free its slot
+            self._drop(peer)
+            return
         elif now - state["ping_at"] >= self.config.ping_interval:
             self._ping(peer, now)
         self._pump(peer)
@@ -1164,4 +1167,5 @@ def _new_peer(inbound: bool, netgroup: str, now: float) -> dict:
             "listen": "", "inbound": inbound, "netgroup": netgroup, "connected_at": now,
             "last_block": float("-inf"), "last_tx": float("-inf"),
             "ping_nonce": None, "ping_at": now, "min_ping": float("inf"), "side_bytes": 0.0, "side_at": now,
+            "last_recv": now,
             "queue": deque(), "requests": 0, "in_flight": 0}
