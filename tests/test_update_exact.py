@@ -267,3 +267,24 @@ def test_clipped_gradient_same_bits():
     norm = np.sqrt(ref_sum_of_squares(g))
     want = g * (1.0 / norm)
     assert G.clip_gradient(g, 1.0).tobytes() == want.tobytes()
+
+
+# --- loading integer weights into the float model ------------------------------------------------
+def test_load_weights_same_bits_as_to_float():
+    """``load_weights`` converts per tensor in place; the floats are those of ``to_float`` (astype, ldexp)."""
+    import torch
+    from gradientcoin_edu.model.fixed_point import flatten_params, load_weights, to_float
+    from gradientcoin_edu.model.gpt import GPT
+    rng = np.random.default_rng(11)
+    m64, m32 = GPT(MICRO, dtype=torch.float64), GPT(MICRO)
+    n = m64.num_params()
+    for w in (rng.integers(-2**62, 2**62, n), rng.integers(-2**40, 2**40, n),
+              rng.integers(-2**10, 2**10, n) << rng.integers(0, 52, n),             # beyond 2^53: rounded
+              np.full(n, 2**53 + 1), np.full(n, -2**63 + 1)):
+        w = np.asarray(w, dtype=np.int64)
+        w.setflags(write=False)                                                    # as a frozen state
+        for s in (0, 7, 32, 60):
+            load_weights(m64, w, s)
+            assert flatten_params(m64).numpy().tobytes() == to_float(w, s).tobytes()
+            load_weights(m32, w, s)
+            assert flatten_params(m32).numpy().tobytes() == to_float(w, s).astype(np.float32).tobytes()

@@ -98,11 +98,17 @@ def load_weights(model: GPT, w: np.ndarray, scale_log2: int = SCALE_LOG2) -> GPT
     n = model.num_params()
     if w.size < n:
         raise ModelError("weights-size", f"{w.size} weights for a model of {n}")
-    values = torch.from_numpy(to_float(w[:n], scale_log2))
+    w = np.asarray(w[:n], dtype=np.int64)
+    factor = 2.0 ** -scale_log2
     offset = 0
-    for p in model.parameters():
-        p.copy_(values[offset: offset + p.numel()].view_as(p))
-        offset += p.numel()
+    for p in model.parameters():                     # per tensor, no model-sized temporaries
+        k = p.numel()
+        if p.dtype == torch.float64 and p.device.type == "cpu" and p.is_contiguous():
+            # int64 -> float64 (rounded to nearest, as astype), times 2^-s (exact: the bits of ldexp)
+            np.multiply(w[offset: offset + k], factor, out=p.detach().numpy().reshape(-1), casting="unsafe")
+        else:
+            p.copy_(torch.from_numpy(to_float(w[offset: offset + k], scale_log2)).view(p.shape))
+        offset += k
     return model
 
 

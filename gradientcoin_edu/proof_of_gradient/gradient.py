@@ -153,6 +153,11 @@ def canonical_gradient(params, weights: np.ndarray, x: torch.Tensor, y: torch.Te
     """The gradient the chain defines for ``params`` (a ``PoGParams``): float64, clipped.
     Returns ``(g, loss)`` with ``g`` in the canonical parameter order."""
     g, loss = compute_gradient(params.model, weights, x, y, scale_log2=params.scale_log2, device=device)
+    if params.clip_norm > 0:              # g is compute_gradient's own fresh vector (torch.cat): scale it
+        norm = math.sqrt(sum_of_squares(g))                                   # in place (the same products)
+        if norm > params.clip_norm:
+            np.multiply(g, params.clip_norm / norm, out=g)
+        return g, loss
     return clip_gradient(g, params.clip_norm), loss
 
 

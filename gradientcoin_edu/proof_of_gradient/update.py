@@ -105,29 +105,28 @@ def _lion(state: np.ndarray, q: np.ndarray, params: PoGParams) -> np.ndarray:
     w, m, t = split_state(state, params)
     n = params.n_params
     q = np.asarray(q).reshape(-1)
+    if q.dtype.kind not in "iu" or q.dtype.itemsize > 4:
+        q = q.astype(np.int64)                                 # as the formula's asarray(q, int64)
     b1, b2 = np.int64(params.beta1_num), np.int64(params.beta2_num)
-    c1, c2 = _ONE - b1, _ONE - b2
+    c1 = np.int64((_ONE - params.beta1_num) << M_EXTRA_BITS)   # (1-b1)*G = (1-b1)*2^8 * Q: the same
+    c2 = np.int64((_ONE - params.beta2_num) << M_EXTRA_BITS)   # integers (mod 2^64, as int64 wraps)
     lr = np.int64(lr_units(params, t + 1))
     half = np.int64(1 << 15)
     new = np.empty(2 * n + 1, dtype=np.int64)
     new_w, new_m = new[:n], new[n:2 * n]
     size = min(BLOCK, n) or 1
-    g, a, b = (np.empty(size, dtype=np.int64) for _ in range(3))
+    a, b = np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64)
     for lo in range(0, n, BLOCK):
         hi = min(lo + BLOCK, n)
-        k = hi - lo
-        gk, ak, bk = g[:k], a[:k], b[:k]
-        gk[...] = q[lo:hi]                                     # int32 -> int64
-        np.left_shift(gk, M_EXTRA_BITS, out=gk)                # G = Q * 2^8: |G| < 2^39
-        mk = m[lo:hi]
+        ak, bk, qk, mk = a[:hi - lo], b[:hi - lo], q[lo:hi], m[lo:hi]
         np.multiply(mk, b1, out=ak)                            # direction: sign(b1*m + (1-b1)*G), |.| < 2^55
-        np.multiply(gk, c1, out=bk)
+        np.multiply(qk, c1, out=bk)
         np.add(ak, bk, out=ak)
         np.sign(ak, out=ak)
         np.multiply(ak, lr, out=ak)
         np.subtract(w[lo:hi], ak, out=new_w[lo:hi])
         np.multiply(mk, b2, out=ak)                            # momentum: round((b2*m + (1-b2)*G) / 2^16)
-        np.multiply(gk, c2, out=bk)
+        np.multiply(qk, c2, out=bk)
         np.add(ak, bk, out=ak)
         np.sign(ak, out=bk)
         np.abs(ak, out=ak)
