@@ -2,6 +2,7 @@
 
     python benchmarks/verify_scaling.py                       # 108k .. 7.1M parameters, 5 repeats
     python benchmarks/verify_scaling.py --repeats 3 --gpu     # also the `gpu` preset (10.7M, context 128)
+    python benchmarks/verify_scaling.py --guard 40            # the guard in float32 against float64
 
 For each model (context 32, batch 16, the demo preset's rules: Lion, clip 1, guard on 16 records,
 except ``stamp_log2 = 0`` so that building the proof does not search a stamp for each size; the
@@ -96,6 +97,40 @@ def measure(model, repeats: int) -> dict:
     return dict(n=pog.n_params, times=times)
 
 
+def guard_study(states: int, repeats: int) -> None:
+    """The validation guard (16 records, demo preset) in float64 and float32 on ``states`` states of an
+    honest Lion chain: CPU time of each, and the largest |loss32 - loss64| seen."""
+    from gradientcoin_edu.llm import LLMSpec
+    from gradientcoin_edu.llm.spec import EASIEST_BITS
+    from gradientcoin_edu.chain.block import BlockHeader
+    from gradientcoin_edu.proof_of_gradient import apply_update, attempt
+    from gradientcoin_edu.proof_of_gradient.gradient import compute_loss
+    from gradientcoin_edu.proof_of_gradient.verify import _validation_tensors
+    spec = LLMSpec.builtin("demo")
+    pog = spec.pog
+    x, y = _validation_tensors(pog, spec.validation)
+    w = pog.genesis_weights()
+    diffs, t64, t32 = [], [], []
+    for i in range(states):
+        for r in range(repeats):
+            pair = [("64", torch.float64), ("32", torch.float32)]
+            for name, dtype in (pair if r % 2 == 0 else pair[::-1]):
+                start = time.process_time()
+                loss = compute_loss(pog.model, w, x, y, scale_log2=pog.scale_log2, dtype=dtype)
+                (t64 if name == "64" else t32).append(time.process_time() - start)
+                if name == "64":
+                    l64 = loss
+                else:
+                    l32 = loss
+        diffs.append(abs(l32 - l64))
+        header = BlockHeader(1, i.to_bytes(32, "little"), bytes(32), bits=EASIEST_BITS, miner_id=b"\1" * 32)
+        w = apply_update(w, attempt(pog, spec.train, header, w).q, pog)
+    print(f"guard, demo preset, {x.shape[0]} records: float64 min/median {1000 * min(t64):.2f}/"
+          f"{1000 * statistics.median(t64):.2f} ms, float32 {1000 * min(t32):.2f}/{1000 * statistics.median(t32):.2f} ms; "
+          f"|loss32 - loss64| over {states} chain states: max {max(diffs):.3g}, median {statistics.median(diffs):.3g} "
+          f"(last loss {l64:.4f})")
+
+
 def fit(ns, ts) -> float:
     """Least-squares slope of log t against log n."""
     lx, ly = np.log(ns), np.log(ts)
@@ -108,8 +143,12 @@ def main(argv=None) -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--gpu", action="store_true", help="also the gpu preset (10.7M parameters, context 128)")
     ap.add_argument("--max-params", type=float, default=float("inf"), help="skip models above this size")
+    ap.add_argument("--guard", type=int, default=0, metavar="STATES",
+                    help="instead: the guard in float32 and float64 on STATES states of an honest chain")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    if args.guard:
+        return guard_study(args.guard, args.repeats)
     models = [GPTConfig(block_size=32, n_layer=L, n_head=h, n_embd=d) for L, d, h in SIZES]
     if args.gpu:
         models.append(GPTConfig.preset("gpu"))
