@@ -121,8 +121,8 @@ def check_timewarp_ok(candidate) -> None:
         assert got is not None, "timewarp_ok returned None - did you forget `return`?"
         assert bool(got) == want, (
             f"height {height}, time {time}, parent time {parent_time}, interval {interval}, grace {grace}: "
-            f"expected {want}, you return {got}. Hint: only the first block of a period (height % interval == 0) "
-            "is constrained, and it may be at most `grace` seconds earlier than its parent.")
+            f"expected {want}, you return {got}. Hint: which blocks does BIP 94 constrain, and how far may such a "
+            "block's time fall behind its parent's?")
 
 
 @lru_cache(maxsize=1)
@@ -177,6 +177,6 @@ def check_is_mutated(candidate) -> None:
         assert bool(got) == want, (
             f"a block with {len(block.txs)} transactions and a {len(block.payload)}-byte payload: expected "
             f"{want}, you return {got}. Hint: mutated means the body does not match what the header commits to - "
-            "compute_tx_root(block.txs) must equal block.header.tx_root, and a proof-of-work block commits to an "
-            "empty payload. A block that breaks another rule (too much reward, a duplicated transaction the "
-            "header commits to) is invalid, not mutated.")
+            "what does a proof-of-work header commit to, for the transactions and for the payload? A block that "
+            "breaks another rule (too much reward, a duplicated transaction the header commits to) is invalid, "
+            "not mutated.")
