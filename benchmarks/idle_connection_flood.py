@@ -75,8 +75,9 @@ def run(label: str, tree: str | None, limit: int, n_curve: int, n_raw: int, at_s
     def set_limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
 
-    proc = subprocess.Popen([sys.executable, "-m", "gradientcoin_edu", "node", "--chain", "regtest", "--listen", address,
-                             "--data-dir", str(data), "--mine", "--mine-every", "1"], env=env, preexec_fn=set_limit,
+    proc = subprocess.Popen([sys.executable, "-m", "gradientcoin_edu", "node", "--chain", "regtest", "--listen",
+                             address, "--data-dir", str(data), "--mine", "--mine-every", "1"], env=env,
+                            preexec_fn=set_limit,
                             cwd=work,                                   # (not a folder holding the package)
                             stdout=open(work / "node.out", "wb"), stderr=subprocess.STDOUT, start_new_session=True)
     ctx = zmq.Context()

@@ -19,8 +19,9 @@ file and the fix. :func:`open_log` opens ``node.log`` for appending the same car
 writable, the folder is in use) into a :class:`~gradientcoin_edu.errors.UsageError` with a
 sentence that says what to do, before anything is changed. It also refuses a data dir that is
 not ours or that group or others may write to (anyone who can write the folder can plant files
-in it; a group-writable folder is fine when the group is our own user-private group), and a known file in it (keys, store, log, status) that is a symlink or belongs to
-another user (docs/protocol.md section 11).
+in it; a group-writable folder is fine when the group is our own user-private group), and a
+known file in it (keys, store, log, status) that is a symlink or belongs to another user
+(docs/protocol.md section 11).
 """
 from __future__ import annotations
 

@@ -253,7 +253,8 @@ class ZmqTransport:
         self.max_msg = 2 * max_payload + 4096
         self.refuse_seconds = refuse_seconds
         self.clock = clock
-        self.handshake_seconds, self.pending_seconds, self.warn_seconds = handshake_seconds, pending_seconds, warn_seconds
+        self.handshake_seconds, self.pending_seconds = handshake_seconds, pending_seconds
+        self.warn_seconds = warn_seconds
         self.max_connections = max_connections if max_connections is not None else connection_cap()
         self.max_pending = max_pending if max_pending is not None else max(4, min(128, self.max_connections // 4))
         self.node = None
@@ -273,6 +274,7 @@ class ZmqTransport:
         self.closed: Counter = Counter()             # inbound connections we closed, by why
         self._gone: deque[str] = deque()             # peers that hung up, for the node (from the event loop)
         self._next_housekeeping = 0.0
+        self._next_prune = 0.0
         self._rng = random.Random()
         self._all_down_warned = 0.0
         self.gate = _Gate()
@@ -450,11 +452,12 @@ class ZmqTransport:
         for conn in self.conns.values():
             if conn.peer is None or conn.peer in out:
                 continue
-            out[conn.peer] = {"key": key_hex(conn.peer), "peer": None, "address": UNKNOWN_ADDRESS, "direction": "inbound",
-                              "state": "connected", "since": now_wall - (now_mono - conn.since), "last_error": None}
+            out[conn.peer] = {"key": key_hex(conn.peer), "peer": None, "address": UNKNOWN_ADDRESS,
+                              "direction": "inbound", "state": "connected",
+                              "since": now_wall - (now_mono - conn.since), "last_error": None}
         for peer in self.routes:                    # inbound peers whose descriptor we did not see
-            out.setdefault(peer, {"key": key_hex(peer), "peer": None, "address": UNKNOWN_ADDRESS, "direction": "inbound",
-                                  "state": "connected", "since": None, "last_error": None})
+            out.setdefault(peer, {"key": key_hex(peer), "peer": None, "address": UNKNOWN_ADDRESS,
+                                  "direction": "inbound", "state": "connected", "since": None, "last_error": None})
         return out
 
     def connection_stats(self) -> dict:
@@ -596,8 +599,16 @@ class ZmqTransport:
         dial.last_error = error
 
     def _housekeeping(self) -> None:
-        """Close inbound connections that never spoke; warn about peers we cannot reach."""
+        """Close inbound connections that never spoke; warn about peers we cannot reach; forget
+        refusals that have expired (throwaway keys must not grow them for ever)."""
         now = time.monotonic()
+        if now >= self._next_prune:
+            self._next_prune = now + 10.0
+            clock, wall = self.clock(), time.time()
+            for peer in [p for p, until in self.refused.items() if until <= clock]:
+                del self.refused[peer]
+            for peer in [p for p, until in list(self.gate.refused.items()) if until <= wall]:
+                self.gate.refused.pop(peer, None)
         for conn in list(self.pending.values()):
             if now - conn.since <= self.pending_seconds:
                 break                               # (oldest first: the rest are younger)
