@@ -453,7 +453,7 @@ def test_idle_connection_flood_against_a_small_descriptor_limit(tmp_path):
             d.close(linger=0)
         s = _wait_status(data, proc, lambda s: s["connections"]["pending"] == 0
                          and s["connections"]["inbound_connections"] <= 2, 30)
-        assert proc.poll() is None and not s["errors"].get("status-file")
+        assert proc.poll() is None and time.time() - s["time"] < 5      # still running, still writing its status
         assert len(os.listdir(f"/proc/{proc.pid}/fd")) < limit // 2
     finally:
         for d in idle:
