@@ -3,6 +3,7 @@
     python benchmarks/verify_scaling.py                       # 108k .. 7.1M parameters, 5 repeats
     python benchmarks/verify_scaling.py --repeats 3 --gpu     # also the `gpu` preset (10.7M, context 128)
     python benchmarks/verify_scaling.py --guard 40            # the guard in float32 against float64
+    python benchmarks/verify_scaling.py --formulas            # blocked update and norm against the formulas
 
 For each model (context 32, batch 16, the demo preset's rules: Lion, clip 1, guard on 16 records,
 except ``stamp_log2 = 0`` so that building the proof does not search a stamp for each size; the
@@ -131,6 +132,30 @@ def guard_study(states: int, repeats: int) -> None:
           f"(last loss {l64:.4f})")
 
 
+def formulas(repeats: int) -> None:
+    """The blocked Lion update and clipping norm against the whole-vector formulas that define them
+    (the reference implementations of tests/test_update_exact.py), at 7.1M parameters."""
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+    from test_update_exact import ref_apply_update, ref_sum_of_squares
+    from gradientcoin_edu.model.gpt import GPTConfig
+    from gradientcoin_edu.proof_of_gradient import PoGParams, apply_update
+    from gradientcoin_edu.proof_of_gradient.gradient import sum_of_squares
+    p = PoGParams(model=GPTConfig(block_size=32, n_layer=4, n_head=6, n_embd=384), optimizer=1, lr_shift=10)
+    n, rng = p.n_params, np.random.default_rng(0)
+    state = np.concatenate([rng.integers(-2**40, 2**40, n), rng.integers(-2**39, 2**39, n), [5]]).astype(np.int64)
+    q, g = rng.integers(-1000, 1000, n).astype(np.int32), rng.standard_normal(n)
+    sides = [("update blocked", lambda: apply_update(state, q, p)), ("update formula", lambda: ref_apply_update(state, q, p)),
+             ("norm blocked", lambda: sum_of_squares(g)), ("norm formula", lambda: ref_sum_of_squares(g))]
+    times = {k: [] for k, _ in sides}
+    for r in range(repeats):
+        for k, fn in (sides if r % 2 == 0 else sides[::-1]):
+            times[k].append(1000 * _cpu(fn))
+    print(f"{n:,} parameters: " + "; ".join(f"{k} min/median {min(v):.1f}/{statistics.median(v):.1f} ms"
+                                            for k, v in times.items()))
+
+
 def fit(ns, ts) -> float:
     """Least-squares slope of log t against log n."""
     lx, ly = np.log(ns), np.log(ts)
@@ -145,8 +170,11 @@ def main(argv=None) -> None:
     ap.add_argument("--max-params", type=float, default=float("inf"), help="skip models above this size")
     ap.add_argument("--guard", type=int, default=0, metavar="STATES",
                     help="instead: the guard in float32 and float64 on STATES states of an honest chain")
+    ap.add_argument("--formulas", action="store_true", help="instead: blocked update and norm against the formulas")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    if args.formulas:
+        return formulas(args.repeats)
     if args.guard:
         return guard_study(args.guard, args.repeats)
     models = [GPTConfig(block_size=32, n_layer=L, n_head=h, n_embd=d) for L, d, h in SIZES]
