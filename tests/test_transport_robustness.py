@@ -504,3 +504,45 @@ def test_unreachable_peers_are_reported_and_startup_mistakes_exit_2(tmp_path):
     assert not (tmp_path / "x").exists()                  # refused before anything was written
     (data / "p2p_key").write_text("not a key\n")
     assert "p2p_key" in one_line_exit_2("--data-dir", str(data), "--listen", LOOPBACK)
+
+
+# ----------------------------------------------------------------------------- a peer that vanishes
+
+_FROZEN_PEER = r"""
+import sys, time, zmq
+server, address = sys.argv[1].encode(), sys.argv[2]
+ctx = zmq.Context()
+d = ctx.socket(zmq.DEALER)
+pub, sec = zmq.curve_keypair()
+d.curve_secretkey, d.curve_publickey, d.curve_serverkey = sec, pub, server
+d.setsockopt(zmq.RECONNECT_IVL, -1)
+d.connect(address)
+d.send(b"hello")
+print("sent", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_peer_that_vanishes_without_a_goodbye_loses_its_connection_to_the_heartbeat(listening, monkeypatch):
+    """A laptop closed mid-lesson sends no FIN: the TCP connection looks alive for ever and holds a
+    descriptor. A peer process frozen with SIGSTOP plays it (its kernel keeps the socket open, its
+    libzmq answers nothing). With ZMTP heartbeats the node closes that connection once the peer has
+    answered nothing for the heartbeat timeout; without them (the old transport) it stays open."""
+    import gradientcoin_edu.network.zmq_transport as zt
+    monkeypatch.setattr(zt, "HEARTBEAT_SECONDS", 1)
+    monkeypatch.setattr(zt, "HEARTBEAT_TIMEOUT", 3)
+    pub, sec = zmq.curve_keypair()
+    t = ZmqTransport(LOOPBACK, secret_key=sec, pending_seconds=600.0)
+    t.node = _Recorder(t)
+    peer = subprocess.Popen([sys.executable, "-c", _FROZEN_PEER, pub.decode(), t.listen],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert peer.stdout.readline().strip() == "sent"
+        assert _poll_until(t, lambda: t.node.messages and len(t.conns) == 1, seconds=10)
+        os.kill(peer.pid, signal.SIGSTOP)
+        assert _poll_until(t, lambda: not t.conns, seconds=15), "the frozen peer's connection is still open"
+        assert peer.poll() is None                   # the peer process is alive, only silent
+    finally:
+        peer.kill()
+        peer.wait(10)
+        t.close()

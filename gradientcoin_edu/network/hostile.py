@@ -498,8 +498,8 @@ class _Drill:
         """``tcp://127.0.0.1:*`` (the OS picks the port, the node reports it) once the node accepts it;
         until then a port that was free a moment ago (``classroom.free_ports``)."""
         from ..classroom import free_ports
-        from .zmq_transport import valid_address
-        if valid_address("tcp://127.0.0.1:*"):
+        from .zmq_transport import valid_listen
+        if valid_listen("tcp://127.0.0.1:*"):
             return "tcp://127.0.0.1:*"
         return f"tcp://127.0.0.1:{free_ports(1)[0]}"
 

@@ -446,3 +446,11 @@ def _setup_logging(path: Path, name: str, args) -> None:
     log.addHandler(console)
     log.addHandler(handler)
     log.setLevel(logging.DEBUG)
+    # the library's own loggers (chain: a branch that needs data it lacks; node logic: a handler bug
+    # caught by the supervisor) write their warnings to the same terminal and node.log
+    library = logging.getLogger("gradientcoin_edu")
+    library.handlers.clear()
+    library.propagate = False
+    library.addHandler(console)
+    library.addHandler(handler)
+    library.setLevel(logging.INFO)

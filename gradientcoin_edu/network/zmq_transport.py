@@ -159,6 +159,20 @@ def connection_cap(soft_limit: int | None = None) -> int:
     return max(8, min(MAX_CONNECTIONS, soft_limit - FD_RESERVE))
 
 
+HEARTBEAT_SECONDS = 10      # ZMTP heartbeats: a PING this often on every connection ...
+HEARTBEAT_TIMEOUT = 30      # ... and a connection that answers nothing for this long is closed
+
+
+def _keepalive(sock: zmq.Socket) -> None:
+    """ZMTP 3.1 heartbeats (answered by libzmq's I/O thread, so a node busy mining still answers):
+    a link that died without a goodbye (a laptop lid closed, a cable pulled, no FIN ever sent) is
+    closed after ``HEARTBEAT_TIMEOUT`` seconds and its descriptor freed, instead of being held until
+    the node's own ping timeout."""
+    sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_SECONDS * 1000)
+    sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT * 1000)
+    sock.setsockopt(zmq.HEARTBEAT_TTL, HEARTBEAT_TIMEOUT * 1000)
+
+
 def _fd_pair(fd: int):
     """(local, remote) address of the TCP socket on descriptor ``fd``, or None (closed, not a TCP socket)."""
     try:
@@ -296,6 +310,7 @@ class ZmqTransport:
         router.setsockopt(zmq.SNDHWM, self.send_hwm)
         router.setsockopt(zmq.MAXMSGSIZE, self.max_msg)
         router.setsockopt(zmq.HANDSHAKE_IVL, int(self.handshake_seconds * 1000))
+        _keepalive(router)
         router.curve_server = True
         router.curve_secretkey = self.secret_key
         router.zap_domain = ZAP_DOMAIN.encode()
@@ -420,6 +435,7 @@ class ZmqTransport:
         sock.setsockopt(zmq.RECONNECT_IVL, 100)
         sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
         sock.setsockopt(zmq.HANDSHAKE_IVL, int(self.handshake_seconds * 1000))
+        _keepalive(sock)
         sock.curve_secretkey = self.secret_key
         sock.curve_publickey = self.public_key
         sock.curve_serverkey = server
