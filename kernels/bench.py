@@ -247,6 +247,13 @@ def compile_only(arch: str, only: str | None = None) -> int:
     except ImportError as err:
         raise UsageError("no-triton", f"--compile-only needs the triton package ({err})") from None
     cases = [c for c in compile_cases() if only is None or c[0].startswith(only)]
+    if any(type(c[1]).__name__ == "InterpretedFunction" for c in cases):
+        # the kernels were imported under TRITON_INTERPRET=1 (Triton's CPU interpreter), and an
+        # interpreted kernel cannot be compiled: do it in a fresh interpreter without that setting
+        import sys
+        env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+        code = f"import sys; from gradientcoin_edu.kernels import bench; sys.exit(bench.compile_only({arch!r}, {only!r}))"
+        return subprocess.call([sys.executable, "-c", code], env=env)
     cuobjdump = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
     print(f"compiling for sm_{cc} (no GPU needed) | {device_line()}")
     failed = 0

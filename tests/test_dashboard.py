@@ -49,11 +49,13 @@ def test_the_dashboard_shows_the_loss_curve_and_rejections(tmp_path):
     loss = _panels(dash.figure)["validation loss"]
     assert list(loss.x) == sorted(loss.x) and len(loss.x) >= 2
     assert loss.y[-1] < sim.node("a").chain.val_loss(0)                       # training shows
-    # a peer sends a block with a bad proof: the rejection and its reason appear in the table
-    bad = sim.node("a").chain.tip.block
+    # a peer sends a block with a bad proof on top of the tip (a block that would not move the tip,
+    # sent unrequested, is not even looked at): the rejection and its reason appear in the table
+    bad = sim.node("b").chain.tip.block
     from dataclasses import replace
     from gradientcoin_edu.chain.block import Block
-    forged = Block(replace(bad.header, bits=bad.header.bits - 1), bad.txs, bad.payload)   # wrong difficulty
+    forged = Block(replace(bad.header, prev_hash=bad.hash(), bits=bad.header.bits - 1), bad.txs,
+                   bad.payload)                                              # wrong difficulty
     from gradientcoin_edu.network import messages as m
     sim.node("b").on_message("a", m.encode(m.BlockMsg(forged.serialize())))
     dash.update()
