@@ -19,26 +19,17 @@ from gradientcoin_edu.network import messages as m
 from gradientcoin_edu.network.node import Node, NodeConfig, pow_search
 from gradientcoin_edu.network.peers import PeerPolicy
 
+from _transport import RecordingTransport
+
 PARAMS = ChainParams.preset("regtest")
 T0 = PARAMS.genesis_time
 
 
-class FakeTransport:
+class FakeTransport(RecordingTransport):
     """Records what the node sends; time is set by hand."""
 
     def __init__(self, t: float = T0 + 10_000):
-        self.t = t
-        self.sent: list[tuple[str, m.Message]] = []
-        self.disconnected: list[str] = []
-
-    def send(self, peer, data):
-        self.sent.append((peer, m.decode(data)))
-
-    def disconnect(self, peer):
-        self.disconnected.append(peer)
-
-    def now(self):
-        return self.t
+        super().__init__(t)
 
 
 def make_node(name="n", policy: PeerPolicy | None = None, **config) -> Node:

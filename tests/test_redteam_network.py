@@ -14,24 +14,15 @@ from gradientcoin_edu.chain.store import BlockStore
 from gradientcoin_edu.network import messages as m
 from gradientcoin_edu.network.node import Node, NodeConfig
 
+from _transport import RecordingTransport
+
 PARAMS = ChainParams.preset("regtest")
 T0 = PARAMS.genesis_time
 
 
-class Wire:
+class Wire(RecordingTransport):
     def __init__(self):
-        self.t = T0 + 100_000
-        self.sent: list[tuple[str, m.Message]] = []
-        self.disconnected: list[str] = []
-
-    def send(self, peer, data):
-        self.sent.append((peer, m.decode(data)))
-
-    def disconnect(self, peer):
-        self.disconnected.append(peer)
-
-    def now(self):
-        return self.t
+        super().__init__(T0 + 100_000)
 
 
 def connect(victim: Node, peer: str) -> None:
@@ -162,7 +153,7 @@ def _pump(nodes: dict[str, tuple[Node, Wire]], rounds: int = 50) -> None:
     """Deliver what each node sent to the node it names, until nobody sends anything."""
     for _ in range(rounds):
         moved = False
-        for name, (node, wire) in nodes.items():
+        for name, (_node, wire) in nodes.items():
             out, wire.sent = wire.sent, []
             for peer, msg in out:
                 if peer in nodes:

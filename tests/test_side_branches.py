@@ -16,24 +16,15 @@ from gradientcoin_edu.chain.store import BlockStore
 from gradientcoin_edu.network import messages as m
 from gradientcoin_edu.network.node import Node, NodeConfig
 
+from _transport import RecordingTransport
+
 PARAMS = ChainParams.preset("regtest")
 T0 = PARAMS.genesis_time
 
 
-class Wire:
+class Wire(RecordingTransport):
     def __init__(self):
-        self.t = T0 + 100_000
-        self.sent: list[tuple[str, m.Message]] = []
-        self.disconnected: list[str] = []
-
-    def send(self, peer, data):
-        self.sent.append((peer, m.decode(data)))
-
-    def disconnect(self, peer):
-        self.disconnected.append(peer)
-
-    def now(self):
-        return self.t
+        super().__init__(T0 + 100_000)
 
 
 def victim_and_forger(**config):
