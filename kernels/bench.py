@@ -253,7 +253,10 @@ def compile_only(arch: str, only: str | None = None) -> int:
         import sys
         env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
         code = f"import sys; from gradientcoin_edu.kernels import bench; sys.exit(bench.compile_only({arch!r}, {only!r}))"
-        return subprocess.call([sys.executable, "-c", code], env=env)
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        print(done.stdout, end="")                  # shown as ours (and captured where ours would be)
+        print(done.stderr, end="", file=sys.stderr)
+        return done.returncode
     cuobjdump = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
     print(f"compiling for sm_{cc} (no GPU needed) | {device_line()}")
     failed = 0
