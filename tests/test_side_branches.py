@@ -16,7 +16,7 @@ from gradientcoin_edu.chain.store import BlockStore
 from gradientcoin_edu.network import messages as m
 from gradientcoin_edu.network.node import Node, NodeConfig
 
-from _transport import RecordingTransport
+from _transport import RecordingTransport, fork, send
 
 PARAMS = ChainParams.preset("regtest")
 T0 = PARAMS.genesis_time
@@ -44,19 +44,6 @@ def victim_and_forger(**config):
     return victim, forger, honest, wire
 
 
-def fork(forger: Node, parent, length: int, salt: int = 0):
-    """``length`` valid blocks on ``parent`` (a side branch for the victim)."""
-    blocks, prev = [], parent
-    height = forger.chain.get(parent.hash()).height
-    for i in range(length):
-        b = forger.mine_block(time=T0 + 600 * (height + i + 1) + 1 + salt, parent=prev.hash(), publish=False)
-        blocks.append(b)
-        prev = b
-    return blocks
-
-
-def send(victim: Node, peer: str, block) -> None:
-    victim.on_message(peer, m.encode(m.BlockMsg(block.serialize())))
 
 
 def test_unrequested_low_work_side_blocks_are_not_stored():
