@@ -50,7 +50,7 @@ from .quantize import q_from_payload
 from .sheet import sheet_mismatches, split_payload, spot_order
 from .update import apply_update
 
-__all__ = ["HeaderFields", "GradientProof", "ModelState", "Verified", "check_ticket", "check_body", "verify",
+__all__ = ["HeaderFields", "GradientProof", "ModelState", "Verified", "check_ticket", "check_body", "verify", "spot_check",
            "compare_gradient", "freeze", "validation_loss", "check_validation"]
 
 
@@ -202,9 +202,7 @@ def verify(params: PoGParams, dataset: Dataset, validation: Dataset | None, pare
     # 2. the loss sheet: first one record the node picks (a forward pass), then, from the
     #    gradient's own forward pass, every record; then the gradient, compared while hashing
     idx, x, y = select_batch(dataset, header.prev_hash, batch_seed(header), params.batch_size)
-    spot = spot_order(params.batch_size, spot_rng)
-    _check_sheet(sheet[spot], record_losses(params.model, parent.weights, x[spot], y[spot],
-                                            scale_log2=params.scale_log2), params, spot)
+    spot_check(params, parent.weights, x, y, sheet, spot_rng)
     g, train_loss, losses = canonical_gradient(params, parent.weights, x, y, per_record=True)
     _check_sheet(sheet, losses, params, range(params.batch_size))
     deviations, disallowed = compare_gradient(params, g, q)
@@ -222,6 +220,16 @@ def verify(params: PoGParams, dataset: Dataset, validation: Dataset | None, pare
     if validation is not None:
         before, after = check_validation(params, validation, parent.weights, new, parent_val_loss)
     return Verified(new, t, idx, deviations, train_loss, before, after)
+
+
+def spot_check(params: PoGParams, parent_weights: np.ndarray, x, y, sheet: np.ndarray, rng=None) -> list[int]:
+    """The loss sheet's spot check: the loss of ``SPOT_RECORDS`` records of the batch ``(x, y)``, chosen
+    with ``rng`` (default: the node's own randomness), recomputed in one forward pass on those records
+    alone and compared with ``sheet``. Returns the positions checked; ``InvalidProof("loss-sheet-mismatch")``."""
+    spot = spot_order(params.batch_size, rng)
+    _check_sheet(sheet[spot], record_losses(params.model, parent_weights, x[spot], y[spot],
+                                            scale_log2=params.scale_log2), params, spot)
+    return spot
 
 
 def _check_sheet(published: np.ndarray, losses: np.ndarray, params: PoGParams, positions) -> None:
