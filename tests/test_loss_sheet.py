@@ -71,7 +71,7 @@ def test_one_wrong_entry_is_caught_at_the_spot_check_with_probability_1_over_B_a
     spec, p, w, honest, x, y = net
     bad = honest.sheet.copy()
     bad[5] += 2**20                                       # about 0.0002 nats off: a guess, not a computation
-    rng, trials, caught = random.Random(7), 800, 0
+    rng, trials, caught = random.Random(7), 400, 0
     for _ in range(trials):
         try:
             spot_check(p, w, x, y, bad, rng)
