@@ -282,6 +282,57 @@ def test_disconnect_of_an_inbound_peer_closes_its_tcp_connection(listening):
     assert not t.refused and not t.gate.refused
 
 
+class _StaleFrame:
+    """A message as libzmq hands it over: its ``ZMQ_SRCFD`` names the descriptor it came in on,
+    which libzmq may have closed (and the process reused) by the time the node reads it."""
+
+    def __init__(self, fd: int, user_id: str, data: bytes = b"late"):
+        self.fd, self.user_id, self.bytes = fd, user_id, data
+
+    def get(self, prop):
+        if prop == zmq.SRCFD:
+            return self.fd
+        if prop == "User-Id":
+            return self.user_id
+        if prop == "Peer-Address":
+            return "127.0.0.1"
+        raise zmq.ZMQError(zmq.EINVAL)
+
+
+def test_a_late_frame_from_a_banned_key_never_closes_a_reused_descriptor(listening):
+    """The attacker: a key floods, is banned, and its last frames are still queued when libzmq has
+    closed its connection and the process has reused the descriptor number for an RPC connection
+    (CI saw an RPC status call answered by a hang-up). The frames name the old descriptor; the
+    transport used to record whatever socket held it now as the banned key's and shut it down.
+    Only a connection on the ROUTER's own port is ever recorded (or closed) as a peer's."""
+    t, pub, ctx = listening
+    d, key = _curve_client(ctx, pub, t.listen)
+    d.send(b"hello")
+    assert _poll_until(t, lambda: key in t.node.peers)
+    t.disconnect(key)                                # banned: its later frames are refused
+
+    server = socket.create_server(("127.0.0.1", 0))  # an unrelated TCP service in the same process
+    client = socket.create_connection(server.getsockname())
+    accepted, _ = server.accept()
+    try:
+        t._inbound([zmq.Frame(b"route"), _StaleFrame(accepted.fileno(), key)])
+        assert accepted.fileno() not in t.conns
+        client.sendall(b"still open")
+        accepted.settimeout(5)
+        assert accepted.recv(64) == b"still open"     # not shut down under the other service
+        accepted.sendall(b"reply")
+        client.settimeout(5)
+        assert client.recv(64) == b"reply"
+    finally:
+        for s in (client, accepted, server):
+            s.close()
+
+    d2, key2 = _curve_client(ctx, pub, t.listen)     # a real connection of the ROUTER is still tracked
+    d2.send(b"hello")
+    assert _poll_until(t, lambda: key2 in t.node.peers)
+    assert any(c.peer == key2 for c in t.conns.values())
+
+
 def test_connection_cap_follows_the_descriptor_limit():
     assert connection_cap(1024) == 1024 - 256
     assert connection_cap(300) == 44 and connection_cap(100) == 8
