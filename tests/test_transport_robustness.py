@@ -523,7 +523,7 @@ def test_unreachable_peers_are_reported_and_startup_mistakes_exit_2(tmp_path):
     not exist, a p2p_key file that holds no key. (Five processes: about 15 s, more on a busy machine.)"""
     data = tmp_path / "lonely"
     closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
+    closed.bind(("127.0.0.1", 0))                    # bound, never listening: connections are refused
     nowhere = f"tcp://127.0.0.1:{closed.getsockname()[1]}"
     other, _ = zmq.curve_keypair()
     proc = _node(data, "--peer", format_peer(nowhere, other))
@@ -539,7 +539,6 @@ def test_unreachable_peers_are_reported_and_startup_mistakes_exit_2(tmp_path):
         assert proc.poll() is None
     finally:
         _stop([proc])
-        closed.close()
     out = (tmp_path / "lonely.out").read_text()
     assert warning in out and "unreachable" in out and "Traceback" not in out, out[-3000:]
 
@@ -547,6 +546,7 @@ def test_unreachable_peers_are_reported_and_startup_mistakes_exit_2(tmp_path):
     r = subprocess.run([sys.executable, "-m", "gradientcoin_edu", "node", "--data-dir", str(data), "--peer",
                         format_peer(nowhere, own), "--duration", "5"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "own public key" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    closed.close()                                   # held until here: nobody else could take the port
 
     def one_line_exit_2(*args) -> str:
         r = subprocess.run([sys.executable, "-m", "gradientcoin_edu", "node", *args, "--duration", "5"],
