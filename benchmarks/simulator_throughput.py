@@ -106,7 +106,7 @@ def main() -> None:
     args = parser.parse_args()
     import os
     import statistics
-    nodes = args.nodes or ([3, 5, 10] if args.llm else [10, 50, 100, 200, 500])
+    nodes = args.nodes if args.nodes is not None else ([3, 5, 10] if args.llm else [10, 50, 100, 200, 500])
     if args.llm:
         import torch
         torch.set_num_threads(1)

@@ -189,6 +189,30 @@ def profile(sizes_m: list[float], calls: int = 3, top: int = 14) -> None:
         for t, (file, line, name) in rows[:top]:
             where = file.split("gradientcoin_edu/")[-1] if "gradientcoin_edu" in file else os.path.basename(file)
             print(f"   {1000 * t:8.1f}  {name} ({where}:{line})")
+        groups: dict[str, float] = {}
+        for t, key in rows:
+            groups[_group(*key)] = groups.get(_group(*key), 0.0) + t
+        print("   by kind, ms per call: " + ", ".join(f"{k} {1000 * v:.1f}" for k, v in
+                                                      sorted(groups.items(), key=lambda kv: -kv[1])))
+
+
+def _group(file: str, line: int, name: str) -> str:
+    """The kind of work a profiled function does (for ``profile``)."""
+    if "sha256" in name or "digest" in name or "hashlib" in name or file.endswith("kernels/cpu.py") \
+            or "merkle" in file or "crypto" in file:
+        return "hashing (roots, kernels.cpu)"
+    if file.endswith("update.py"):
+        return "update"
+    if file.endswith("fixed_point.py") or name in ("copy_", "numpy", "from_numpy", "tobytes", "frombuffer"):
+        return "weights in/out"
+    if file.endswith("proof_of_gradient/gradient.py") and name in ("sum_of_squares", "_level_tree", "clip_gradient"):
+        return "norm and clipping"
+    if "torch" in file or "torch" in name or file.endswith("gpt.py") or name.startswith("<built-in method torch") \
+            or "_EngineBase" in name or "TensorBase" in name or "_C." in name:
+        return "forward+backward (torch, model)"
+    if file.endswith("batch.py") or "corpus" in file:
+        return "batch"
+    return "other"
 
 
 def fit(ns, ts) -> float:
