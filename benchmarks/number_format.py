@@ -18,6 +18,13 @@ sides alternated in one process:
    float32 noise of a rounding boundary, and the grinding factor a float32
    tolerance wide enough for that noise would give: ``E[2^m] = e^λ`` tickets per gradient once the cap
    lets honest nodes agree (a cap below ``m`` rejects honest blocks instead).
+1b. **Another BLAS build** on the same machine: every linear layer's weight gradient ``g^T x`` of one
+   float64 pass, recomputed by torch (MKL) and by NumPy (OpenBLAS) in float32 and in float64; the
+   largest difference after clipping (as a CPU with another BLAS would see it; a GPU not measured).
+1c. The **whole clipped gradient** with every ``nn.Linear`` (forward, input and weight gradient)
+   computed by NumPy's OpenBLAS instead of torch's MKL - the rest of the pass stays in torch - so
+   that the differences propagate through the layers as they would between two CPU builds; max
+   |difference| against the chain's float64 noise bound ``2^NOISE_LOG2 = 2^-52`` (units of the clip).
 2. **Integer matmuls, exact in any order.** The model's linear layers on integer operands (int8
    range, |v| <= 127) carried in float32: a product is below 2^14 and every partial sum of up to
    1,024 of them below 2^24, so float32 BLAS adds them *exactly* in whatever order it likes; longer
@@ -188,7 +195,9 @@ def _quantize(t: torch.Tensor, bits: int) -> torch.Tensor:
     return torch.round(t * 2.0**-e).clamp(-top, top) * 2.0**e
 
 
-def int_quality(cfg) -> dict:
+def capture(cfg):
+    """The inputs and output gradients of every nn.Linear in one float64 forward+backward of a batch of
+    16 at the genesis weights, and the factor that clipping applies to this gradient."""
     from gradientcoin_edu.model.fixed_point import load_weights
     from gradientcoin_edu.model.gpt import GPT
     pog, train = setup(cfg)
@@ -205,6 +214,77 @@ def int_quality(cfg) -> dict:
     loss.backward()
     for h in hooks:
         h.remove()
+    norm = math.sqrt(sum(float((p.grad ** 2).sum()) for p in m.parameters() if p.grad is not None))
+    return seen, min(1.0, pog.clip_norm / norm)
+
+
+def blas_noise(cfg) -> dict:
+    """Another BLAS build on the same machine: every linear layer's weight gradient ``g^T x`` by
+    torch (MKL) and by NumPy (OpenBLAS), in float32 and in float64; max |difference| after clipping."""
+    seen, clip = capture(cfg)
+    out = {}
+    for name, dt, npdt in (("f32", torch.float32, np.float32), ("f64", torch.float64, np.float64)):
+        worst = 0.0
+        for s in seen.values():
+            xs, gs = s["x"].reshape(-1, s["x"].shape[-1]), s["g"].reshape(-1, s["g"].shape[-1])
+            a = (gs.to(dt).T @ xs.to(dt)).double().numpy()
+            b = (gs.numpy().astype(npdt).T @ xs.numpy().astype(npdt)).astype(np.float64)
+            worst = max(worst, float(np.max(np.abs(a - b))) * clip)
+        out[name] = worst
+    return out
+
+
+class _NumpyLinear(torch.autograd.Function):
+    """``x W^T + b`` with all three matmuls (forward, input gradient, weight gradient) in NumPy's BLAS."""
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        ctx.save_for_backward(x, w)
+        ctx.has_bias = b is not None
+        xs = x.detach().reshape(-1, x.shape[-1]).numpy()
+        y = torch.from_numpy(xs @ w.detach().numpy().T).reshape(*x.shape[:-1], w.shape[0])
+        return y + b if b is not None else y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        gs = g.reshape(-1, g.shape[-1]).numpy()
+        xs = x.reshape(-1, x.shape[-1]).numpy()
+        gx = torch.from_numpy(gs @ w.numpy()).reshape(x.shape)
+        gw = torch.from_numpy(gs.T @ xs)
+        return gx, gw, (g.reshape(-1, g.shape[-1]).sum(0) if ctx.has_bias else None)
+
+
+def full_blas_noise(cfg, batches: int) -> dict:
+    """The whole clipped gradient with every nn.Linear computed by NumPy (OpenBLAS) instead of torch
+    (MKL), the rest (attention products, norms, softmax) by torch: max |difference|, float32 and float64."""
+    from gradientcoin_edu.model.fixed_point import load_weights
+    from gradientcoin_edu.model.gpt import GPT
+    pog, train = setup(cfg)
+    rng = np.random.default_rng(1)
+    out = {"f32": 0.0, "f64": 0.0}
+    for dtype, name in ((torch.float32, "f32"), (torch.float64, "f64")):
+        m = GPT(cfg, dtype=dtype)
+        load_weights(m, pog.genesis_weights(), pog.scale_log2)
+        linears = [mod for mod in m.modules() if isinstance(mod, torch.nn.Linear)]
+        for _ in range(batches):
+            x, y = train.batch(rng.integers(0, len(train), pog.batch_size))
+            grads = []
+            for use_numpy in (False, True):
+                for mod in linears:
+                    mod.forward = ((lambda inp, mod=mod: _NumpyLinear.apply(inp, mod.weight, mod.bias))
+                                   if use_numpy else torch.nn.Linear.forward.__get__(mod))
+                m.zero_grad(set_to_none=True)
+                _, loss = m(x, y)
+                loss.backward()
+                g = torch.cat([p.grad.reshape(-1) for p in m.parameters()]).double().numpy()
+                grads.append(clipped(g, pog.clip_norm))
+            out[name] = max(out[name], float(np.max(np.abs(grads[0] - grads[1]))))
+    return out
+
+
+def int_quality(cfg) -> dict:
+    seen, _ = capture(cfg)
     out = {}
     for bits in (8, 16):
         num = den = dot = nq = 0.0
@@ -227,6 +307,7 @@ def main(argv=None) -> int:
     ap.add_argument("--gpu", action="store_true", help="also the gpu preset (10.7M parameters, context 128)")
     ap.add_argument("--batches", type=int, default=3, help="batches of the noise measurement (default 3)")
     ap.add_argument("--repeats", type=int, default=5, help="repeats of the matmul timing (default 5)")
+    ap.add_argument("--parts", default="1,1b,1c,2,3", help="which measurements (default 1,1b,1c,2,3)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
@@ -235,29 +316,54 @@ def main(argv=None) -> int:
               for s, (L, d, h) in SIZES.items() if s in args.sizes.split(",")}
     if args.gpu:
         models["gpu"] = GPTConfig.preset("gpu")
+    parts = args.parts.split(",")
+    if "1" in parts:
+        noise_table(models, args.batches)
+    if "1b" in parts:
+        print("\n1b. another BLAS build: each linear layer's weight gradient by torch (MKL) and NumPy (OpenBLAS), "
+              "max |difference| after clipping")
+        for s, cfg in models.items():
+            r = blas_noise(cfg)
+            print(f"{s:>6}: float32 {r['f32']:.2e}, float64 {r['f64']:.2e}", flush=True)
+    if "1c" in parts:
+        print("\n1c. the whole clipped gradient with every linear layer by NumPy (OpenBLAS) instead of torch (MKL), "
+              "max |difference|; the chain's float64 noise bound is 2^-52 = 2.2e-16")
+        for s, cfg in models.items():
+            r = full_blas_noise(cfg, args.batches)
+            print(f"{s:>6}: float32 {r['f32']:.2e}, float64 {r['f64']:.2e} (= 2^{math.log2(r['f64']):.1f})"
+                  if r["f64"] > 0 else f"{s:>6}: float32 {r['f32']:.2e}, float64 0", flush=True)
+    if "2" in parts:
+        matmul_table(models, args.repeats)
+    if "3" in parts:
+        print("\n3. weight gradients of the linear layers from quantized operands, against float64")
+        for s, cfg in models.items():
+            r = int_quality(cfg)
+            print(f"{s:>6}: " + "; ".join(f"int{b}: relative error {v['rel_err']:.2e}, cosine {v['cosine']:.6f}"
+                                          for b, v in r.items()), flush=True)
+    return 0
+
+
+def noise_table(models, batches) -> None:
     print("\n1. float noise of one clipped gradient (max |difference| over the batches; genesis weights)")
     print(f"{'model':>6} {'N':>11} {'k':>3} {'δ':>6} {'median|g|':>10} {'f64 1v2 thr':>12} {'f32 1v2 thr':>12} "
           f"{'f32 vs f64':>11} | {'f32 quantum (1v2)':>18} {'rounds to 0':>11} | {'λ at 2^-k':>10} {'G = 2^':>10}")
     for s, cfg in models.items():
-        r = noise(cfg, args.batches)
+        r = noise(cfg, batches)
         print(f"{s:>6} {r['n']:>11,} {r['k']:>3} {'2^-' + str(r['delta_log2']):>6} {r['median_abs_g']:>10.2e} "
               f"{r['f64']:>12.2e} {r['f32']:>12.2e} {r['f32_vs_f64']:>11.2e} | "
               f"{'2^' + format(-r['f32_quantum_log2'], '.1f'):>18} {r['f32_zero_share']:>11.1%} | "
               f"{r['f32_lambda']:>10.3g} {r['f32_grind_log2']:>10.3g}", flush=True)
+
+
+def matmul_table(models, repeats) -> None:
     print("\n2. the model's linear-layer matmuls (forward, input gradient, weight gradient), batch 16; CPU ms min/median")
     for s, cfg in models.items():
-        r = matmul_cost(cfg, args.repeats)
+        r = matmul_cost(cfg, repeats)
         med = {k: statistics.median(v) for k, v in r["times"].items()}
         print(f"{s:>6}: exact against int64 with 1 and 2 threads and reversed order: {r['exact']}; " + "; ".join(
             f"{k} {1000 * min(v):.1f}/{1000 * med[k]:.1f}" for k, v in r["times"].items())
               + f"; int8-exact / float64 {med['int8 exact (float32)'] / med['float64']:.2f}, "
                 f"float64 matmuls / whole fwd+bwd {med['float64'] / med['fwd+bwd float64']:.2f}", flush=True)
-    print("\n3. weight gradients of the linear layers from quantized operands, against float64")
-    for s, cfg in models.items():
-        r = int_quality(cfg)
-        print(f"{s:>6}: " + "; ".join(f"int{b}: relative error {v['rel_err']:.2e}, cosine {v['cosine']:.6f}"
-                                      for b, v in r.items()), flush=True)
-    return 0
 
 
 if __name__ == "__main__":
