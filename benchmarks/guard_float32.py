@@ -2,6 +2,7 @@
 
     python benchmarks/guard_float32.py                         # demo (108k), 0.8M, 3.2M; a few minutes
     python benchmarks/guard_float32.py --sizes demo --states 300
+    python benchmarks/guard_float32.py --bound-cost            # what certifying float32 would cost at least
 
 The guard (``docs/protocol.md`` section 8) computes the float64 mean cross-entropy of the first 16
 validation records after each update and compares it with the best loss so far plus the margin
@@ -88,14 +89,62 @@ def run(size: str, states: int, seed: int = 0) -> dict:
                 decisions=decisions, last=best, margin=pog.validation_margin)
 
 
+def bound_cost(size: str, repeats: int = 15) -> dict:
+    """CPU time of the guard's forward in float64, in float32, and in float32 plus the one product a
+    componentwise a-posteriori error bound cannot avoid: ``|x|·|W|`` for every linear layer (forward
+    hooks; the attention products ``|q|·|k|`` and ``|p|·|v|`` and the propagation are left out, so this
+    is a lower bound on the cost of a certified float32 guard). Alternated, min/median."""
+    from gradientcoin_edu.llm.spec import POG_DEFAULTS
+    from gradientcoin_edu.model import CharTokenizer, GPTConfig, builtin_datasets
+    from gradientcoin_edu.model.fixed_point import load_weights
+    from gradientcoin_edu.model.gpt import GPT
+    from gradientcoin_edu.proof_of_gradient import PoGParams
+    from gradientcoin_edu.proof_of_gradient.verify import _validation_tensors
+    n_layer, n_embd, n_head = SIZES[size]
+    cfg = GPTConfig(block_size=32, n_layer=n_layer, n_head=n_head, n_embd=n_embd)
+    tok = CharTokenizer()
+    train, val = builtin_datasets(32, seed=0, n_lines=4000, tokenizer=tok)
+    pog = PoGParams.for_data(train, val, cfg, tokenizer=tok, **POG_DEFAULTS)
+    vx, vy = _validation_tensors(pog, val)
+    models = {}
+    for name, dtype in (("f64", torch.float64), ("f32", torch.float32), ("f32 + |x||W|", torch.float32)):
+        m = GPT(cfg, dtype=dtype)
+        load_weights(m, pog.genesis_weights(), pog.scale_log2)
+        if name.startswith("f32 +"):
+            for mod in m.modules():
+                if isinstance(mod, torch.nn.Linear):
+                    absw = mod.weight.detach().abs()
+                    mod.register_forward_hook(lambda mod, i, o, a=absw: torch.nn.functional.linear(i[0].abs(), a))
+        models[name] = m
+    times = {k: [] for k in models}
+    order = list(models)
+    with torch.no_grad():
+        for r in range(repeats + 1):
+            for k in (order if r % 2 == 0 else order[::-1]):
+                start = time.process_time()
+                models[k](vx, vy)
+                if r:
+                    times[k].append(time.process_time() - start)
+    return times
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default=",".join(SIZES))
     ap.add_argument("--states", type=int, default=0, help="honest blocks (default: 200 demo, 40 0.8M, 15 3.2M)")
+    ap.add_argument("--bound-cost", action="store_true",
+                    help="instead: the guard's forward in float64, float32 and float32 + |x||W| (the core of a certificate)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     print(f"machine: {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, load average {os.getloadavg()[0]:.2f}")
+    if args.bound_cost:
+        for size in args.sizes.split(","):
+            t = bound_cost(size)
+            med = {k: statistics.median(v) for k, v in t.items()}
+            print(f"{size}: " + ", ".join(f"{k} {1000 * min(v):.2f}/{1000 * med[k]:.2f} ms" for k, v in t.items())
+                  + "; / f64 (medians): " + ", ".join(f"{k} {med[k] / med['f64']:.2f}" for k in t), flush=True)
+        return 0
     for size in args.sizes.split(","):
         states = args.states or {"demo": 200, "0.8M": 40, "3.2M": 15}[size]
         r = run(size, states)
