@@ -1,4 +1,4 @@
-"""The fixed per-block cost of the decentralized LLM that is not the gradient, the guard or the stamp.
+"""The fixed per-block cost of the decentralized LLM that is not the gradient, the guard or the spot check.
 
     python benchmarks/block_overhead.py                     # demo preset, 30 blocks (~10 s)
     python benchmarks/block_overhead.py --blocks 60 --profile
@@ -10,7 +10,7 @@ with its own ``add_block``. Per block, the median CPU process time (one torch th
 * **mining** (``LLMChain.mine``), **own connect** (the miner's ``add_block`` of its block) and
   **foreign verification** (the other node's ``add_block``),
 * and inside each, the time spent in the gradient (``canonical_gradient``: forward + backward),
-  the guard (``validation_loss``: the validation forward passes) and the stamp (``find_stamp``),
+  the guard (``validation_loss``: the validation forward passes) and the loss sheet's spot check (``record_losses``: one record's forward pass; payload version 2 has no stamp),
   so that "rest" - everything else - is visible.
 
 ``--profile`` adds the top functions by own time of the rest (cProfile). Prints figures only.
@@ -28,11 +28,11 @@ from collections import defaultdict
 
 import torch
 
-PARTS = ("gradient", "guard", "stamp")
+PARTS = ("gradient", "guard", "spot")
 
 
 def _instrument(spent: dict) -> None:
-    """Wrap the gradient, guard and stamp functions where they are looked up, adding their time to ``spent``."""
+    """Wrap the gradient, guard and spot-check functions where they are looked up, adding their time to ``spent``."""
     mine, rule, verify, llm_chain = (importlib.import_module(f"gradientcoin_edu.{m}") for m in (
         "proof_of_gradient.mine", "proof_of_gradient.rule", "proof_of_gradient.verify", "llm.chain"))
 
@@ -47,7 +47,7 @@ def _instrument(spent: dict) -> None:
 
     for module, name, part in [(mine, "canonical_gradient", "gradient"), (verify, "canonical_gradient", "gradient"),
                                (verify, "validation_loss", "guard"), (rule, "validation_loss", "guard"),
-                               (llm_chain, "validation_loss", "guard"), (mine, "find_stamp", "stamp")]:
+                               (llm_chain, "validation_loss", "guard"), (verify, "record_losses", "spot")]:
         setattr(module, name, timed(part, getattr(module, name)))
 
 
@@ -92,7 +92,7 @@ def _ms(xs) -> float:
 
 
 def report(result: dict) -> None:
-    print(f"{'per block, median ms':<22} {'total':>7} {'gradient':>9} {'guard':>7} {'stamp':>7} {'rest':>7}")
+    print(f"{'per block, median ms':<22} {'total':>7} {'gradient':>9} {'guard':>7} {'spot':>7} {'rest':>7}")
     for kind, rows in result["rows"].items():
         rest = [r["total"] - sum(r[p] for p in PARTS) for r in rows]
         cols = [_ms([r["total"] for r in rows])] + [_ms([r[p] for r in rows]) for p in PARTS] + [_ms(rest)]

@@ -1,193 +1,170 @@
-"""Forged blocks: what an attacker spends to make a node verify, against what the node spends.
+"""Forged blocks under the loss sheet: what each forgery costs its sender, and a node to refuse it.
 
-    python benchmarks/forged_blocks.py            # demo preset (nano GPT), about a minute on one CPU core
-    python benchmarks/forged_blocks.py --preset tiny
+    python benchmarks/forged_blocks.py                 # demo preset (nano GPT), about a minute
+    python benchmarks/forged_blocks.py --preset tiny --rounds 5
 
-A forged block is a header whose ticket (its hash) wins, over a junk payload: everything a node
-can check cheaply is right (the coinbase pays the miner id, the commitment, the payload's size and
-``grad_root``, the stamp), only the gradient is not a gradient. The attacker's cost is hashes:
-grinding the nonce until the header hash is below the target (``D`` hashes), then the stamp
-(``stamp.py``: the rest, ``2^stamp_log2 - D`` hashes, so header and stamp together cost
-``2^stamp_log2``, sized to one verification). The victim's cost is what ``add_block`` takes until it
-refuses the block. Measured:
+Every side is timed in CPU seconds (``time.process_time``) in this one process, the sides taking
+turns round after round (so a busy neighbour slows them alike); each figure is the minimum and the
+median over the rounds. One torch thread (the node's verifier runs one gradient at a time).
 
-1. **one forged block** on the victim's tip: attacker time (ticket + stamp) / victim time;
-   also without the stamp rule (the stamp's cost taken out), which is what the old rules allowed;
-2. **a forged fork 13 blocks deep**: the victim holds 13 honest blocks it verified; the attacker
-   sends 14 forged blocks from genesis (more work). The victim stores them after the cheap checks,
-   reorganises when the 14th arrives, verifies the first forged block, marks the fork invalid and
-   returns to its 13 blocks (remembered as verified: no gradient recomputed, ``rule._verified``).
-   Attacker time for 14 blocks / victim time for all 14 ``add_block`` calls.
-3. **the honest price**: the victim's own 13 blocks, mined before the fork arrives: seconds per
-   block, and the part of it spent grinding the stamp.
+The node's side (``verify`` on the block's parent state until it refuses):
 
-The same machine and the same code (``kernels.nonce_search``'s CPU path) do both sides, in one
-process, one torch thread, alternated block by block (forge, then the victim's ``add_block``). Every
-time is CPU time of the process (``time.process_time``), so other jobs on a shared machine do not
-count; one forged block gives min and median over the 10 blocks. Prints a markdown table.
+* **junk**: a winning header over junk ``Q`` and a junk loss sheet -> ``loss-sheet-mismatch`` after
+  the ticket, the payload hash and one record's forward pass;
+* **honest sheet, junk Q**: the forger ran the forward pass on the whole batch (so the sheet is
+  right) -> ``gradient-mismatch`` after the gradient;
+* **honest block**: a full verification (gradient, update, weights root, guard): what refusing an
+  honest gradient with a false guard claim costs (the guard is the last check).
+
+The forger's side: hashes for a winning ticket (``D = 2^256 / (target + 1)`` expected, at this
+package's rate - SHA-256d of the header bytes in a Python loop - and at 10 and 1,000 times that), the
+forward pass on the batch (to make the sheet right), a gradient per ticket (an honest ``Q``), a new
+CURVE identity (``zmq.curve_keypair``: the node bans the sender of an invalid block). And the
+honest miner's price of the sheet: the per-record losses from logits it already has, quantized.
+Prints markdown tables.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib
+import hashlib
+import statistics
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
 
-from gradientcoin_edu.chain import Block, BlockHeader, compute_tx_root
 from gradientcoin_edu.chain.work import header_target
-from gradientcoin_edu.errors import InvalidBlock
-from gradientcoin_edu.ledger import TxOut, Wallet
-from gradientcoin_edu.llm import LLMChain, LLMSpec, miner_id_for
-from gradientcoin_edu.llm.commitment import Commitment, commitment_coinbase
-from gradientcoin_edu.llm.inference import answers_root
-from gradientcoin_edu.proof_of_gradient import grad_root, join_payload
-from gradientcoin_edu.proof_of_gradient.stamp import find_stamp, stamp_target
+from gradientcoin_edu.llm import LLMSpec
+from gradientcoin_edu.proof_of_gradient import GradientProof, ModelState, attempt, grad_root, verify
+from gradientcoin_edu.proof_of_gradient.gradient import _per_record, canonical_torch, record_losses
+from gradientcoin_edu.proof_of_gradient.batch import batch_seed, select_batch
+from gradientcoin_edu.proof_of_gradient.mine import honest_sheet
+from gradientcoin_edu.proof_of_gradient.quantize import quantize
+from gradientcoin_edu.proof_of_gradient.gradient import canonical_gradient
+from gradientcoin_edu.proof_of_gradient.sheet import join_payload, sheet_from_losses
+from gradientcoin_edu.chain import BlockHeader
+from gradientcoin_edu.errors import InvalidProof
 
-CLOCK = lambda: 2_000_000_000                      # noqa: E731
-pog_mine = importlib.import_module("gradientcoin_edu.proof_of_gradient.mine")   # the package exports a function `mine`
-
-
-def forge(chain: LLMChain, parent: BlockHeader, height: int, address: bytes, rng) -> tuple[Block, float, float]:
-    """A forged block on ``parent``: (block, seconds grinding the ticket, seconds grinding the stamp)."""
-    spec = chain.spec
-    q_bytes = rng.integers(-1000, 1000, spec.pog.n_params).astype("<i4").tobytes()
-    coinbase = commitment_coinbase(height, [TxOut(chain.params.subsidy(height), address)],
-                                   Commitment(spec.train.root, answers_root([])))
-    template = BlockHeader(1, parent.hash(), compute_tx_root((coinbase,)), grad_root(q_bytes, spec.pog.chunk_bytes),
-                           bytes(32), parent.time + 600, parent.bits, 0, miner_id_for(address))
-    target = header_target(template)
-    t0 = time.process_time()
-    nonce = 0
-    while int.from_bytes(template.with_nonce(nonce).hash(), "little") > target:
-        nonce += 1
-    header = template.with_nonce(nonce)
-    t1 = time.process_time()
-    stamp = find_stamp(header.hash(), spec.pog.stamp_log2, target)
-    t2 = time.process_time()
-    return Block(header, (coinbase,), join_payload(q_bytes, stamp)), t1 - t0, t2 - t1
+PARENT = bytes(range(32))
 
 
-def hash_rate(n: int = 2**14) -> float:
-    """Stamp hashes per second on this machine now (``kernels.nonce_search``'s CPU path, no hit)."""
-    from gradientcoin_edu import kernels
-    t0 = time.process_time()
-    kernels.nonce_search(b"\0" * 56, -1 % 2**256 >> 256, 0, n)      # target 0: scans all n
-    return n / (time.process_time() - t0)
+def cpu(fn) -> float:
+    t = time.process_time()
+    fn()
+    return time.process_time() - t
 
 
-def stamp_hashes(stamp_log2: int, ticket_target: int) -> float:
-    """Expected hashes of one stamp at this ticket target: ``2^stamp_log2 - D`` (``D`` = the hashes the
-    winning header cost, ``2^256 / (target + 1)``); one hash once ``D >= 2^stamp_log2 - 1`` (``stamp_target``)."""
-    return 2**256 / (stamp_target(stamp_log2, ticket_target) + 1)
+def winning(header, target):
+    """The first nonce from 0 whose header hash wins: (header, hashes tried)."""
+    for n in range(1_000_000):
+        h = header.with_nonce(n)
+        if int.from_bytes(h.hash(), "little") <= target:
+            return h, n + 1
+    raise AssertionError("no winning header")
 
 
-@contextlib.contextmanager
-def stamp_clock(spent: list):
-    """Within the block, every honest stamp search (``proof_of_gradient.mine``) adds its seconds to ``spent``."""
-    real = pog_mine.find_stamp
-
-    def timed(*args, **kwargs):
-        t0 = time.process_time()
-        try:
-            return real(*args, **kwargs)
-        finally:
-            spent.append(time.process_time() - t0)
-    pog_mine.find_stamp = timed
+def refuse(params, data, val, w, proof) -> str:
     try:
-        yield spent
-    finally:
-        pog_mine.find_stamp = real
+        verify(params, data, val, ModelState(PARENT, w), proof)
+    except InvalidProof as err:
+        return err.reason
+    return "accepted"
 
 
-def _timed_add(chain: LLMChain, block: Block) -> tuple[float, str]:
-    t0 = time.process_time()
-    try:
-        chain.add_block(block)
-        outcome = "accepted"
-    except InvalidBlock as err:
-        outcome = err.reason
-    return time.process_time() - t0, outcome
-
-
-def run(preset: str, depth: int = 13, seed: int = 0) -> dict:
-    torch.set_num_threads(1)
-    spec = LLMSpec.builtin(preset)
-    rng = np.random.default_rng(seed)
-    honest, mallory = Wallet.from_seed("forged honest"), Wallet.from_seed("forged mallory")
-    out = {"preset": preset, "stamp_log2": spec.pog.stamp_log2}
-    # 1. one forged block on the tip
-    victim = LLMChain(spec, clock=CLOCK)
-    victim.val_loss()
-    victim.mine_and_add(honest.address)                           # warm-up: caches, first gradient
-    singles = []
-    for _ in range(10):                                           # interleaved: the same load on both sides
-        block, t_ticket, t_stamp = forge(victim, victim.tip.header, victim.height + 1, mallory.address, rng)
-        t_victim, outcome = _timed_add(victim, block)
-        expected_stamp = stamp_hashes(spec.pog.stamp_log2, header_target(block.header)) / hash_rate()
-        singles.append((t_ticket, t_stamp, t_victim, outcome, expected_stamp))
-    out["single"] = singles
-    # 2. a forged fork depth + 1 deep against depth honest blocks
-    victim = LLMChain(spec, clock=CLOCK)
-    t0 = time.process_time()
-    with stamp_clock([]) as stamps:
-        for _ in range(depth):
-            victim.mine_and_add(honest.address)
-    rate = hash_rate()
-    expected = [stamp_hashes(spec.pog.stamp_log2, header_target(e.header)) / rate for e in victim.active_chain()[1:]]
-    out["honest"] = dict(blocks=depth, seconds=time.process_time() - t0, stamp_seconds=sum(stamps),
-                         stamp_expected=sum(expected), hash_rate=rate)
-    parent, attacker, tickets, victim_time, outcomes = victim.genesis.header, 0.0, 0.0, 0.0, []
-    for h in range(1, depth + 2):
-        block, t_ticket, t_stamp = forge(victim, parent, h, mallory.address, rng)
-        attacker += t_ticket + t_stamp
-        tickets += t_ticket
-        t, outcome = _timed_add(victim, block)
-        victim_time += t
-        outcomes.append(outcome)
-        parent = block.header
-    out["fork"] = dict(depth=depth, attacker=attacker, tickets=tickets, victim=victim_time, outcomes=outcomes,
-                       tip_height=victim.height)
-    return out
-
-
-def main(argv=None) -> int:
+def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="demo")
-    ap.add_argument("--depth", type=int, default=13)
+    ap.add_argument("--rounds", type=int, default=15)
     args = ap.parse_args(argv)
-    r = run(args.preset, args.depth)
-    single = r["single"]
-    mean = lambda xs: float(np.mean(xs))                       # noqa: E731
-    med = lambda xs: float(np.median(xs))                      # noqa: E731
-    ticket, stamp, victim = mean([s[0] for s in single]), mean([s[1] for s in single]), mean([s[2] for s in single])
-    expected = mean([s[4] for s in single])
-    vic = [s[2] for s in single]
-    ratio = [(s[0] + s[4]) / s[2] for s in single]             # per block: attacker (expected stamp) / victim
-    print(f"preset {r['preset']}, stamp 2^{r['stamp_log2']} hashes; one forged block: {len(single)} blocks, "
-          f"victim's verdicts: {sorted({s[3] for s in single})}; CPU time of the process")
-    print(f"one forged block: victim CPU s min {min(vic):.4f} / median {med(vic):.4f}; attacker (expected stamp) / "
-          f"victim per block min {min(ratio):.2f} / median {med(ratio):.2f}")
-    print("| attack | attacker s (stamp observed) | attacker s (stamp expected) | victim s | attacker / victim "
-          "(expected stamp) | without the stamp |")
-    print("|---|---|---|---|---|---|")
-    print(f"| one forged block (mean of {len(single)}) | {ticket + stamp:.3f} | {ticket + expected:.3f} | {victim:.3f} | "
-          f"{(ticket + expected) / victim:.2f} | {ticket / victim:.4f} |")
-    f = r["fork"]
-    n = f["depth"] + 1
-    print(f"| forged fork of {n} blocks vs {f['depth']} honest | {f['attacker']:.3f} | "
-          f"{f['tickets'] + n * expected:.3f} | {f['victim']:.3f} | "
-          f"{(f['tickets'] + n * expected) / f['victim']:.2f} | {f['tickets'] / f['victim']:.4f} |")
-    print(f"fork verdicts: {f['outcomes']}; victim's tip height after: {f['tip_height']}")
-    h = r["honest"]
-    print(f"honest: {h['blocks']} blocks mined in {h['seconds']:.3f} s, {h['seconds'] / h['blocks'] * 1e3:.1f} ms "
-          f"per block, of which the stamp {h['stamp_seconds'] / h['blocks'] * 1e3:.1f} ms "
-          f"({h['stamp_seconds'] / h['seconds']:.0%}; expected at this hash rate "
-          f"{h['stamp_expected'] / h['blocks'] * 1e3:.1f} ms); hash rate {h['hash_rate'] / 1e6:.2f} M hashes/s")
-    return 0
+    torch.set_num_threads(1)
+    spec = LLMSpec.builtin(args.preset)
+    p, data, val = spec.pog, spec.train, spec.validation
+    w = p.genesis_weights()
+    template = BlockHeader(1, PARENT, bytes(32), time=2_000_000_000, bits=spec.genesis.header.bits, miner_id=bytes(32))
+    target = header_target(template)
+    d = 2**256 / (target + 1)
+    honest = attempt(p, data, template, w, 0)
+    honest_proof = GradientProof(honest.header, honest.payload)
+    rng = np.random.default_rng(0)
+    junk_q = rng.integers(-1000, 1000, p.n_params).astype("<i4").tobytes()
+    junk_payload = join_payload(junk_q, rng.integers(0, 2**34, p.batch_size))
+    junk_header, _ = winning(replace(template, grad_root=grad_root(junk_payload, p.chunk_bytes)), target)
+    junk = GradientProof(junk_header, junk_payload)
+    for n in range(1000):                   # each nonce: another batch, so another forward pass
+        h = template.with_nonce(n)
+        fwd_payload = join_payload(junk_q, honest_sheet(p, data, h, w))
+        h = replace(h, grad_root=grad_root(fwd_payload, p.chunk_bytes))
+        if int.from_bytes(h.hash(), "little") <= target:
+            break
+    fwd = GradientProof(h, fwd_payload)
+    assert refuse(p, data, val, w, junk) == "loss-sheet-mismatch"
+    assert refuse(p, data, val, w, fwd) == "gradient-mismatch"
+    assert refuse(p, data, val, w, honest_proof) == "accepted"
+    _, x, y = select_batch(data, PARENT, batch_seed(h), p.batch_size)
+
+    def sheet_price():                      # the honest miner's extra work: losses from its logits, quantized
+        sheet_from_losses(_per_record(logits, y), p.sheet_log2)
+    with torch.no_grad(), canonical_torch():
+        from gradientcoin_edu.proof_of_gradient.gradient import _lock_model
+        from gradientcoin_edu.model.fixed_point import load_weights
+        with _lock_model(p.model, torch.float64, "cpu") as model:
+            load_weights(model, w, p.scale_log2)
+            logits, _ = model(x)
+    import zmq
+
+    raw = bytearray(template.serialize())
+
+    def hashes(n=2000):                     # SHA-256d of the 180 header bytes, the nonce field changing
+        for i in range(n):
+            raw[-4:] = i.to_bytes(4, "little")
+            hashlib.sha256(hashlib.sha256(raw).digest()).digest()
+    sides = {
+        "node: refuse junk": lambda: refuse(p, data, val, w, junk),
+        "node: refuse honest sheet, junk Q": lambda: refuse(p, data, val, w, fwd),
+        "node: verify an honest block": lambda: refuse(p, data, val, w, honest_proof),
+        "forger: 2000 header hashes": hashes,
+        "forger: forward pass on the batch": lambda: record_losses(p.model, w, x, y, scale_log2=p.scale_log2),
+        "forger: one gradient (honest Q)": lambda: canonical_gradient(p, w, x, y),
+        "forger: new CURVE identity": lambda: zmq.curve_keypair(),
+        "miner: one attempt (gradient, sheet, roots)": lambda: attempt(p, data, template, w, 0),
+        "miner: the sheet's own work": sheet_price,
+        "miner: gradient + quantize, no sheet": lambda: quantize(canonical_gradient(p, w, x, y)[0], p.quantum_log2),
+    }
+    times = {k: [] for k in sides}
+    names = list(sides)
+    for r in range(args.rounds):
+        for k in names[r % len(names):] + names[:r % len(names)]:     # a different side first each round
+            times[k].append(cpu(sides[k]))
+    mn = {k: min(v) for k, v in times.items()}
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"preset {args.preset}: {p.n_params:,} parameters, batch {p.batch_size}, D = {d:.3f} hashes per "
+          f"winning ticket; {args.rounds} rounds, CPU ms, one torch thread\n")
+    print("| side | min ms | median ms |\n|---|---:|---:|")
+    for k in names:
+        print(f"| {k} | {1e3 * mn[k]:.3f} | {1e3 * med[k]:.3f} |")
+    hash_s = med["forger: 2000 header hashes"] / 2000
+    print(f"\nthis package's header hash rate: {1 / hash_s / 1e6:.3f} M/s\n")
+    print("| forgery | forger's cost at 1x / 10x / 1,000x hash rate (ms) | node's cost to refuse (ms) "
+          "| node / forger at 1,000x |\n|---|---|---:|---:|")
+    ident = med["forger: new CURVE identity"]
+    rows = [
+        ("junk payload, junk sheet (refused at the spot check)", 0.0, med["node: refuse junk"]),
+        ("junk, and a new identity per block (the sender is banned)", ident, med["node: refuse junk"]),
+        ("honest sheet (forward pass), junk Q", med["forger: forward pass on the batch"],
+         med["node: refuse honest sheet, junk Q"]),
+        ("honest Q, false guard claim (D gradients)", d * med["forger: one gradient (honest Q)"],
+         med["node: verify an honest block"]),
+    ]
+    for name, work, node in rows:
+        costs = [work + d * hash_s / s for s in (1, 10, 1000)]
+        print(f"| {name} | {' / '.join(f'{1e3 * c:.4f}' for c in costs)} | {1e3 * node:.3f} "
+              f"| {node / costs[2]:.3g} |")
+    one = med["miner: one attempt (gradient, sheet, roots)"]
+    sheet = med["miner: the sheet's own work"]
+    print(f"\nhonest miner: the sheet's own work {1e3 * sheet:.3f} ms per attempt = {100 * sheet / one:.2f} % of an "
+          f"attempt ({1e3 * one:.1f} ms; D = {d:.2f} attempts per block: {1e3 * d * one:.1f} ms, before the guard)")
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

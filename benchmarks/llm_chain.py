@@ -12,8 +12,8 @@
    float32, and with the old rule (plain SGD, lr 1/8) in float64 - plus the greedy samples'
    share of valid corpus sentences and of right sums (``llm/evaluation.py``).
 2. **The decentralization tax**, every configuration measured directly (``tax_table``): per round,
-   a miner of each configuration - the network's rule; guard off; no stamp (``stamp_log2 = 0``);
-   neither - mines and connects its next block at the easiest target (one gradient per block);
+   a miner of each configuration - the network's rule; guard off (payload version 2: no stamp,
+   the loss sheet is part of every block) - mines and connects its next block at the easiest target (one gradient per block);
    a second node verifies the network-rule block; central training takes one step on that block's
    batch with Lion and AdamW in float64 and in float32. The sides alternate (order reversed every
    other round) in one process. The **miner's tax** is the miner's median over a central step's;
@@ -97,7 +97,7 @@ SIZES = {"demo": None,                                   # the built-in demo net
 
 def spec_for(size: str, bits: int, **pog):
     """The demo network's rules and corpus on the model ``size`` (``SIZES``); ``pog``: changed
-    proof-of-gradient parameters (``stamp_log2=0``: no stamp)."""
+    proof-of-gradient parameters."""
     from gradientcoin_edu.llm import LLMSpec
     if SIZES[size] is None:
         return LLMSpec.builtin("demo", bits=bits, pog=pog or None)
@@ -149,9 +149,7 @@ def tax_table(size: str, rounds: int) -> dict:
 
     miner = Wallet.from_seed("bench miner").address
     full = spec_for(size, EASIEST_BITS)
-    nostamp = spec_for(size, EASIEST_BITS, stamp_log2=0)
-    chains = {"miner": LLMChain(full), "miner, guard off": LLMChain(full, check_validation=False),
-              "miner, no stamp": LLMChain(nostamp), "miner, no stamp, guard off": LLMChain(nostamp, check_validation=False)}
+    chains = {"miner": LLMChain(full), "miner, guard off": LLMChain(full, check_validation=False)}
     verifier = LLMChain(full)
     for c in (*chains.values(), verifier):
         c.val_loss()
@@ -192,14 +190,14 @@ def tax_table(size: str, rounds: int) -> dict:
             for k, v in spent.items():
                 times[k].append(v)
     assert verifier.rule.weights_root() == chains["miner"].rule.weights_root()
-    return dict(size=size, n_params=full.pog.n_params, stamp_log2=full.pog.stamp_log2, rounds=rounds, times=times)
+    return dict(size=size, n_params=full.pog.n_params, rounds=rounds, times=times)
 
 
 def print_tax(t: dict, nodes: tuple[int, ...]) -> None:
     med = {k: _median(v) for k, v in t["times"].items()}
     mn = {k: min(v) for k, v in t["times"].items()}
     central = [k for k in med if k.startswith("central")]
-    print(f"\n   {t['size']} ({t['n_params']:,} parameters, stamp 2^{t['stamp_log2']}), {t['rounds']} rounds, "
+    print(f"\n   {t['size']} ({t['n_params']:,} parameters), {t['rounds']} rounds, "
           f"CPU ms min / median; miner's tax = miner / central step (medians)")
     print("   " + f"{'side':>28} {'min':>8} {'median':>8}  " + " ".join(f"{'/' + c[8:]:>16}" for c in central))
     for k in med:
@@ -251,13 +249,8 @@ def parts(preset: str) -> dict:
 
     spec = LLMSpec.builtin(preset)
     pog, w = spec.pog, spec.pog.genesis_weights()
-    from gradientcoin_edu.llm import EASIEST_BITS
-    from gradientcoin_edu.chain.bits import bits_to_target
-    from gradientcoin_edu.proof_of_gradient.stamp import find_stamp
-
     names = ("batch", "forward+backward", "clipping norm", "quantize", "grad_root", "update", "state root",
-             "guard (16 records)", "guard (64 records)", f"stamp (2^{pog.stamp_log2}, easiest target)")
-    easiest = bits_to_target(EASIEST_BITS)
+             "guard (16 records)", "guard (64 records)")
     t: dict[str, list[float]] = {k: [] for k in names}
     for n in range(20):
         marks = [time.process_time()]
@@ -280,27 +273,9 @@ def parts(preset: str) -> dict:
         marks.append(time.process_time())
         validation_loss(pog.replace(max_validation_records=64), spec.validation, new)
         marks.append(time.process_time())
-        find_stamp(bytes([n]) * 32, pog.stamp_log2, easiest)
-        marks.append(time.process_time())
         for k, a, b in zip(names, marks, marks[1:]):
             t[k].append(b - a)
-    # medians, except the stamp: its search time is geometric (median = 0.69 x mean), so its mean
-    return {k: 1000 * (statistics.mean(v) if k.startswith("stamp") else _median(v)) for k, v in t.items()}
-
-
-def stamp_mean_seconds(preset: str, searches: int = 40) -> float:
-    """Mean CPU seconds of one stamp search on ``preset`` at the easiest target, over ``searches``
-    fresh random block hashes (the search time is geometric: the mean, not the median)."""
-    from gradientcoin_edu.chain.bits import bits_to_target
-    from gradientcoin_edu.llm import EASIEST_BITS, LLMSpec
-    from gradientcoin_edu.proof_of_gradient.stamp import find_stamp
-    log2, target = LLMSpec.builtin(preset).pog.stamp_log2, bits_to_target(EASIEST_BITS)
-    times = []
-    for _ in range(searches):
-        start = time.process_time()
-        find_stamp(os.urandom(32), log2, target)
-        times.append(time.process_time() - start)
-    return statistics.mean(times)
+    return {k: 1000 * _median(v) for k, v in t.items()}     # medians (payload version 2 has no stamp)
 
 
 def guard_study(records=(64, 16, 8), steps: int = 200, warm: int = 50, blocks: int = 25,

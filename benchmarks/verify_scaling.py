@@ -7,8 +7,8 @@
     python benchmarks/verify_scaling.py --profile 3.2,7.1     # where verify's time goes beyond fb64 (cProfile)
 
 For each model (context 32, batch 16, the demo preset's rules: Lion, clip 1, guard on 16 records,
-except ``stamp_log2 = 0`` so that building the proof does not search a stamp for each size; the
-verifier checks a stamp with one hash whatever its size), in one process, one torch thread, sides
+the payload ends with the loss sheet, which a verifier spot-checks on one record before the
+gradient), in one process, one torch thread, sides
 alternated within every repeat, CPU process time of
 
 * **fb64** a bare float64 forward+backward on the block's batch (a model already holding the weights),
@@ -49,16 +49,15 @@ def setup(model):
     from gradientcoin_edu.model.tokenizer import CharTokenizer
     from gradientcoin_edu.proof_of_gradient import ModelState, PoGParams, attempt, batch_seed, select_batch
     from gradientcoin_edu.proof_of_gradient.verify import GradientProof, validation_loss
-    from gradientcoin_edu.proof_of_gradient.mine import stamped_payload
 
     tok = CharTokenizer()
     train, val = builtin_datasets(model.block_size, seed=0, n_lines=4000, tokenizer=tok)
-    pog = PoGParams.for_data(train, val, model, tokenizer=tok, **{**POG_DEFAULTS, "stamp_log2": 0})
+    pog = PoGParams.for_data(train, val, model, tokenizer=tok, **POG_DEFAULTS)
     w = pog.genesis_weights()
     parent = bytes(range(32))
     header = BlockHeader(1, parent, bytes(32), bits=EASIEST_BITS, miner_id=b"\1" * 32)
     a = attempt(pog, train, header, w)
-    proof = GradientProof(a.header, stamped_payload(pog, a.header, a.q_bytes))
+    proof = GradientProof(a.header, a.payload)
     state = ModelState(parent, w)
     _, x, y = select_batch(train, parent, batch_seed(a.header), pog.batch_size)
     return dict(pog=pog, train=train, val=val, w=w, header=header, proof=proof, state=state, x=x, y=y,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,6 +146,9 @@ def run_llm_demo(blocks: int = 500, miners: int = 3, preset: str = "demo", seed:
     spec = LLMSpec.builtin(preset, seed=seed)
     m = spec.pog.model
     sim = LLMSimulator(spec, seed=seed, block_interval=block_interval)
+    # each node's block store on disk, as a real node's (in memory it held every payload a second time)
+    sim._store_tmp = tempfile.TemporaryDirectory(prefix="gradientcoin-demo-")    # removed with the simulator
+    sim.store_dir = sim._store_tmp.name
     names = [f"miner-{i + 1}" for i in range(miners)]
     for name in names:
         sim.add_node(name)

@@ -14,7 +14,7 @@ theft, equivocation   :func:`naive_batch_seed`, :func:`naive_ticket`:      seed 
                       parent, miner id, nonce (and ``grad_root``); the     block hash, coinbase pays the miner id
                       transactions and the time are free                   (section 2)
 ticket grinding       :data:`NAIVE_DELTA_LOG2` = 20, :data:`NAIVE_CAP` = 8  δ and cap derived from the model (3)
-forged block cost     no stamp: the payload is ``Q`` alone                 a stamp worth one verification (4)
+forged block cost     no loss sheet: the payload is ``Q`` alone            loss sheet: junk costs a forward (4)
 batch preview,        uniform draws: the dataset as a plain ``Dataset``    strata, contributions capped at 25 %
 slow poisoning        (``llm.poisoning.run_blocks(defended=False)``)       of every batch (5, 6)
 time warp             ``params.with_changes(enforce_timewarp=False)``      BIP 94 (section 9)
@@ -23,7 +23,7 @@ light-client proof    :func:`naive_verify_weights_chunk`: trusts the leaf  chunk
 ====================  ==================================================  =====================================
 
 :func:`naive_check_block` is the old proof-of-gradient check of a block (cheapest first, no
-stamp, no coinbase payee rule, no validation guard - the guard is not what these attacks are
+loss sheet, no coinbase payee rule, no validation guard - the guard is not what these attacks are
 about) and :func:`naive_mine` the old miner, both written with the real package's gradient,
 quantization and commitment functions, so only the rules differ.
 """
@@ -116,7 +116,7 @@ def naive_attempt(params, dataset, template, parent_weights, nonce: int) -> Naiv
 
 def naive_mine(params, dataset, template, txs, parent_weights, target: int, max_attempts: int = 1000) -> Block | None:
     """The old miner: nonces 0, 1, ... of ``template`` (its ``tx_root`` set from ``txs``) until a naive
-    ticket is at most ``target``; the block's payload is ``Q`` alone (no stamp)."""
+    ticket is at most ``target``; the block's payload is ``Q`` alone (no loss sheet)."""
     template = replace(template, tx_root=compute_tx_root(tuple(txs)))
     for nonce in range(max_attempts):
         a = naive_attempt(params, dataset, template, parent_weights, nonce)

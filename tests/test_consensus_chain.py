@@ -420,7 +420,7 @@ def test_pog_side_branch_junk_of_the_wrong_size_is_not_stored(spec, llm_branches
     for block in a:
         chain.add_block(block)
     rows, payload_bytes = len(chain.store), chain.store.payload_bytes()
-    for junk in (b[0].payload[:-4], b[0].payload + bytes(4), bytes(1 << 20)):
+    for junk in (b[0].payload[:-8], b[0].payload + bytes(8), bytes(1 << 20)):
         with pytest.raises(MutatedBlock):
             chain.add_block(replace(b[0], payload=junk))              # would be a side branch (less work)
     assert b[0].hash() not in chain and len(chain.store) == rows and chain.store.payload_bytes() == payload_bytes

@@ -1,6 +1,6 @@
 """Proof-of-gradient under attack: each test plays the attacker.
 
-On the old rules (batch seed and ticket over parent, miner id, nonce and grad_root only; no stamp;
+On the old rules (batch seed and ticket over parent, miner id, nonce and grad_root only; no loss sheet;
 delta 2^-20 with a cap of 8; no size bound; a node's own-block shortcut hashing any payload):
 a stolen proof with a new coinbase connected, a sibling from the same ticket connected, a 109k-
 parameter model had 0.2 free elements per gradient, n_head = 0 raised ZeroDivisionError, a huge
@@ -22,11 +22,9 @@ from gradientcoin_edu.llm.commitment import commitment_coinbase, read_commitment
 from gradientcoin_edu.llm.miner import mine_proof
 from gradientcoin_edu.llm.rule import miner_id_for
 from gradientcoin_edu.model import GPTConfig
-from gradientcoin_edu.proof_of_gradient import PoGParams, stamped_payload
+from gradientcoin_edu.proof_of_gradient import PoGParams
 from gradientcoin_edu.proof_of_gradient import grad_root, join_payload
-from gradientcoin_edu.proof_of_gradient.params import (FLOPS_PER_HASH, GRIND_LOG2, MAX_PARAMS, STAMP_BASE_HASHES,
-                                                       verify_flops)
-from gradientcoin_edu.proof_of_gradient.stamp import find_stamp, stamp_hash, stamp_target
+from gradientcoin_edu.proof_of_gradient.params import GRIND_LOG2, MAX_PARAMS
 from _fixtures import gradients, one_torch_thread, spec  # noqa: F401 (fixtures)
 
 CLOCK = lambda: 2_000_000_000                      # noqa: E731
@@ -40,8 +38,7 @@ def state(chain: LLMChain):
 
 def redressed(chain: LLMChain, block: Block, header_changes: dict, txs=None) -> Block:
     """``block`` re-dressed without a new gradient: other header fields (and transactions), the same Q;
-    the attacker grinds free fields (the coinbase tag) until the new header hash wins, and restamps."""
-    params = chain.rule.params
+    the attacker grinds free fields (the coinbase tag) until the new header hash wins."""
     txs = tuple(block.txs if txs is None else txs)
     for tag in range(200):
         coinbase = commitment_coinbase(txs[0].coinbase_height, list(txs[0].outputs), read_commitment(txs[0]),
@@ -49,7 +46,7 @@ def redressed(chain: LLMChain, block: Block, header_changes: dict, txs=None) -> 
         all_txs = (coinbase, *txs[1:])
         header = replace(block.header, tx_root=compute_tx_root(all_txs), **header_changes)
         if int.from_bytes(header.hash(), "little") <= header_target(header):
-            return Block(header, all_txs, stamped_payload(params, header, block.payload[:-4]))
+            return Block(header, all_txs, block.payload)
     raise AssertionError("no winning header")
 
 
@@ -59,17 +56,18 @@ def test_a_stolen_proof_with_a_new_coinbase_is_rejected(spec, gradients):
     cb = honest.txs[0]
     theirs = commitment_coinbase(cb.coinbase_height, [TxOut(cb.outputs[0].amount, MALLORY.address)], read_commitment(cb))
     before, n = state(chain), len(gradients)
-    # Mallory names herself as the miner: her batch is another one, Alice's Q does not match it
+    # Mallory names herself as the miner: her batch is another one, Alice's loss sheet does not match
+    # it (one record's forward pass, no gradient), nor would Alice's Q
     stolen = redressed(chain, honest, dict(miner_id=miner_id_for(MALLORY.address)), (theirs,))
     with pytest.raises(InvalidBlock) as err:
         chain.add_block(stolen)
-    assert err.value.reason == "gradient-mismatch"
-    assert len(gradients) == n + 1                      # it cost the node one gradient (and Mallory a stamp)
+    assert err.value.reason == "loss-sheet-mismatch"
+    assert len(gradients) == n
     # she keeps Alice's miner id: the coinbase must pay that id's address (no gradient spent on it)
     stolen = redressed(chain, honest, {}, (theirs,))
     with pytest.raises(InvalidBlock) as err:
         chain.add_block(stolen)
-    assert err.value.reason == "coinbase-not-to-miner" and len(gradients) == n + 1
+    assert err.value.reason == "coinbase-not-to-miner" and len(gradients) == n
     assert all(np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b for a, b in zip(before[:3], state(chain)[:3]))
     assert chain.add_block(honest) is AddResult.EXTENDED            # Alice's block is untouched
     assert chain.balance(ALICE.address) > 0 and chain.balance(MALLORY.address) == 0
@@ -88,7 +86,7 @@ def test_a_sibling_from_the_same_ticket_is_rejected_a_valid_one_costs_fresh_grad
     sibling = redressed(other, first, dict(time=first.header.time + 1))
     with pytest.raises(InvalidBlock) as err:
         other.add_block(sibling)
-    assert err.value.reason == "gradient-mismatch"
+    assert err.value.reason == "loss-sheet-mismatch"
     n = len(gradients)
     proof = mine_proof(other.rule, replace(first.header, time=first.header.time + 1, nonce=0))
     fresh = len(gradients) - n
@@ -96,76 +94,52 @@ def test_a_sibling_from_the_same_ticket_is_rejected_a_valid_one_costs_fresh_grad
     assert other.add_block(Block(proof.header, first.txs, proof.payload)) is AddResult.EXTENDED
 
 
-def test_a_forged_block_without_a_stamp_costs_the_node_no_gradient(spec, gradients):
-    """A winning header with a junk payload: without a stamp it is dropped before any gradient, and
-    as *mutated* (the hash is not marked: the genuine block is still accepted)."""
+def test_a_payload_that_does_not_match_its_header_costs_the_node_no_gradient(spec, gradients):
+    """A genuine header with another payload (junk Q, another loss sheet, truncated): dropped before
+    any gradient, and as *mutated* (the hash is not marked: the genuine block is still accepted)."""
     chain = LLMChain(spec, clock=CLOCK)
     honest = chain.mine(ALICE.address).block
+    n_q = 4 * spec.pog.n_params
     junk = np.random.default_rng(1).integers(-1000, 1000, spec.pog.n_params).astype("<i4").tobytes()
-    bad_stamp = next(s for s in (b"\0\0\0\0", b"\1\0\0\0") if s != honest.payload[-4:])
+    other_sheet = honest.payload[:n_q] + bytes(8 * spec.pog.batch_size)
     n = len(gradients)
-    for payload in (junk + bad_stamp, honest.payload[:-4] + bad_stamp, honest.payload[:-1], b""):
+    for payload in (junk + honest.payload[n_q:], other_sheet, honest.payload[:-1], b""):
         with pytest.raises(InvalidBlock) as err:
             chain.add_block(Block(honest.header, honest.txs, payload))
-        assert err.value.reason in ("bad-stamp", "payload-size", "grad-root-mismatch")
+        assert err.value.reason in ("payload-size", "grad-root-mismatch")
     assert len(gradients) == n
     assert chain.add_block(honest) is AddResult.EXTENDED
 
 
-@pytest.mark.parametrize("stamp_log2", [13, 14, 15, 17, 24, 25])
-def test_header_and_stamp_cost_a_forger_2_to_the_stamp_log2_hashes_at_every_difficulty(stamp_log2):
-    """The forger grinds a winning header (D = 2^256 / (target + 1) hashes), then a stamp. Whatever
-    target the chain is at, the two together must cost 2^stamp_log2 hashes. (The first stamp rule
-    made the stamp D times easier instead: at D = 2^8, stamp_log2 = 17 the forger paid 768 hashes.)"""
-    for d_log2 in range(0, stamp_log2 + 3):
-        target = (1 << (256 - d_log2)) - 1
-        header_hashes = 2**256 / (target + 1)
-        stamp_hashes = 2**256 / (stamp_target(stamp_log2, target) + 1)
-        assert header_hashes + stamp_hashes >= 2**stamp_log2 * (1 - 1e-9), (d_log2, header_hashes, stamp_hashes)
-        if d_log2 < stamp_log2:                      # and no more than that: honest miners pay the same rest
-            assert header_hashes + stamp_hashes <= 2**stamp_log2 * (1 + 1e-9)
-        else:
-            assert stamp_target(stamp_log2, target) == 2**256 - 1     # a hard header pays for itself
-
-
-@pytest.mark.parametrize("preset, stamp_log2", [("tiny", 13), ("demo", 15), ("gpu", 24)])
-def test_the_stamp_is_sized_to_one_verification_not_more(preset, stamp_log2):
-    """``stamp_log2`` is the smallest power of two of hashes at least one verification's modelled cost,
-    ``STAMP_BASE_HASHES + verify_flops / FLOPS_PER_HASH``: 1 to 2 verifications, no extra factor (the
-    stamp is paid by every honest miner on every block). Before commit 80d004b (base 2^13, a x2
-    margin) the presets were 15, 17 and 25: 2 to 4 verifications."""
-    pog = LLMSpec.builtin(preset).pog
-    verification = STAMP_BASE_HASHES + verify_flops(pog.n_params, pog.batch_size, pog.model.block_size,
-                                                    pog.max_validation_records) / FLOPS_PER_HASH
-    assert 2 ** (pog.stamp_log2 - 1) < verification <= 2**pog.stamp_log2
-    assert pog.stamp_log2 == stamp_log2
-    assert replace(pog, stamp_log2=None).stamp_log2 == stamp_log2          # derived again from the model
-
-
-def test_a_forger_at_the_derived_stamp_size_pays_it_and_a_cheaper_stamp_costs_the_node_nothing(spec, gradients):
-    """Mallory grinds a winning header over a junk payload (``D = 2`` hashes at this target), then a
-    stamp. One that meets only the target of a stamp one size smaller (half the hashes: a forger
-    betting that nodes check a looser target) is dropped as ``bad-stamp`` before any gradient; one at
-    the chain's ``stamp_log2`` (``2^stamp_log2 - D`` hashes expected) passes the cheap checks and
-    costs the node exactly one gradient before ``gradient-mismatch``."""
+def test_a_junk_block_costs_the_node_one_record_forward_pass_and_no_gradient(spec, gradients, monkeypatch):
+    """Mallory grinds a winning header over a junk payload (``D = 2`` hashes at this target: whatever
+    her hash rate, that is all a junk block costs her) with a junk loss sheet. The node recomputes the
+    loss of one record it picks itself (one forward pass on one record), finds the mismatch and stops:
+    no gradient. (Under the block stamp, a forger who paid the stamp's hashes - 2^13 here, 8 to 800
+    times fewer seconds on a faster hasher - cost the node one full gradient.)"""
+    import importlib
+    verify_module = importlib.import_module("gradientcoin_edu.proof_of_gradient.verify")
+    spot = []
+    real = verify_module.record_losses
+    monkeypatch.setattr(verify_module, "record_losses", lambda *a, **k: spot.append(len(a[2])) or real(*a, **k))
     chain = LLMChain(spec, clock=CLOCK)
     chain.mine_and_add(ALICE.address)
     template = chain.mine(MALLORY.address).block
-    junk = np.random.default_rng(2).integers(-1000, 1000, spec.pog.n_params).astype("<i4").tobytes()
-    header = replace(template.header, grad_root=grad_root(junk, spec.pog.chunk_bytes))
-    header = next(h for h in (replace(header, nonce=n) for n in range(10_000))
-                  if int.from_bytes(h.hash(), "little") <= header_target(h))
-    target, s = header_target(header), spec.pog.stamp_log2
-    assert 2**256 / (stamp_target(s, target) + 1) == pytest.approx(2**s - 2**256 / (target + 1))
-    tight, loose = stamp_target(s, target), stamp_target(s - 1, target)
-    half = next(v for v in range(2**20) if tight < stamp_hash(header.hash(), v) <= loose)
+    p = spec.pog
+    junk = join_payload(np.random.default_rng(2).integers(-1000, 1000, p.n_params).astype("<i4").tobytes(),
+                        np.random.default_rng(3).integers(0, 2**34, p.batch_size))
+    header = replace(template.header, grad_root=grad_root(junk, p.chunk_bytes))
+    hashes = 0
+    for nonce in range(10_000):
+        header, hashes = replace(header, nonce=nonce), hashes + 1
+        if int.from_bytes(header.hash(), "little") <= header_target(header):
+            break
+    assert hashes <= 64
     n = len(gradients)
     with pytest.raises(InvalidBlock) as err:
-        chain.add_block(Block(header, template.txs, join_payload(junk, half)))
-    assert err.value.reason == "bad-stamp" and len(gradients) == n
-    with pytest.raises(InvalidBlock) as err:
-        chain.add_block(Block(header, template.txs, join_payload(junk, find_stamp(header.hash(), s, target))))
-    assert err.value.reason == "gradient-mismatch" and len(gradients) == n + 1
+        chain.add_block(Block(header, template.txs, junk))
+    assert err.value.reason == "loss-sheet-mismatch" and len(gradients) == n
+    assert spot == [1]                                   # one forward pass, on one record
     assert chain.height == 1
 
 
@@ -265,9 +239,9 @@ def test_a_light_client_pins_the_chunk_count_from_the_chain_parameters(spec):
 
 def test_a_forged_gradient_is_refused_before_the_answers_and_the_screen_are_computed(monkeypatch):
     """A winning header over a junk gradient, carrying paid queries and a junk answers root: the
-    node refuses it for the gradient (one verification, which the stamp pays for) without
-    computing a single answer - the answers of 8 long queries cost several verifications, so
-    checking them first let a forger make a node work far beyond the stamp's price."""
+    node refuses it for its loss sheet (one record's forward pass) without computing a single
+    answer - the answers of 8 long queries cost several verifications, so checking them first let
+    a forger make a node work far beyond what refusing the gradient costs."""
     import dataclasses
 
     import numpy as np
@@ -282,7 +256,6 @@ def test_a_forged_gradient_is_refused_before_the_answers_and_the_screen_are_comp
     from gradientcoin_edu.llm.inference import Query, build_query_tx
     from gradientcoin_edu.llm.miner import block_template, select_txs
     from gradientcoin_edu.proof_of_gradient import grad_root, join_payload
-    from gradientcoin_edu.proof_of_gradient.stamp import find_stamp
 
     spec = LLMSpec.builtin("tiny")
     clock = lambda: 2_000_000_000                                # noqa: E731
@@ -300,16 +273,17 @@ def test_a_forged_gradient_is_refused_before_the_answers_and_the_screen_are_comp
     coinbase = commitment_coinbase(honest.height + 1, [TxOut(all_txs[0].outputs[0].amount, mallory.address)],
                                    Commitment(honest.dataset.root, bytes(32)), b"")   # a junk answers root
     all_txs = (coinbase, *all_txs[1:])
-    junk = np.random.default_rng(7).integers(-50, 50, spec.pog.n_params).astype("<i4").tobytes()
+    junk = join_payload(np.random.default_rng(7).integers(-50, 50, spec.pog.n_params).astype("<i4").tobytes(),
+                        np.zeros(spec.pog.batch_size, dtype=np.int64))
     header = dataclasses.replace(header, tx_root=compute_tx_root(all_txs), grad_root=grad_root(junk, spec.pog.chunk_bytes))
     target = header_target(header)
     header = next(h for h in (dataclasses.replace(header, nonce=n) for n in range(1000))
                   if int.from_bytes(h.hash(), "little") <= target)
-    forged = Block(header, all_txs, join_payload(junk, find_stamp(header.hash(), spec.pog.stamp_log2, target)))
+    forged = Block(header, all_txs, junk)
     answered = []
     real_answers = llm_rule.LLMRule.answers
     monkeypatch.setattr(llm_rule.LLMRule, "answers", lambda self, c: answered.append(c) or real_answers(self, c))
     with pytest.raises(InvalidBlock) as err:
         victim.add_block(forged)
-    assert err.value.reason == "gradient-mismatch" and answered == []
+    assert err.value.reason == "loss-sheet-mismatch" and answered == []
     assert victim.tip_hash == honest.tip_hash

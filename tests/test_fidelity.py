@@ -4,7 +4,7 @@ and what this project added, and why.
 * every notebook from 07 on has at least one ``> **Added by this project**`` marker;
 * every such marker carries a ``**Why:**`` in the same blockquote;
 * a notebook that names one of the six mechanisms this project added (quantization tolerance,
-  block stamp, Lion, data screen, validation guard, 25 % cap) has an *Added by this project*
+  loss sheet, Lion, data screen, validation guard, 25 % cap) has an *Added by this project*
   marker that names it too;
 * notebook 00's map of the course lists every notebook.
 
@@ -26,7 +26,7 @@ ADDED = "**Added by this project**"
 MECHANISMS = {
     "the quantization tolerance": re.compile(r"rounding allowance|(quantization|rounding) tolerance|tolerance \(?δ|"
                                              r"\bδ\b", re.I),
-    "the block stamp": re.compile(r"\bstamps?\b(?! of time)", re.I),
+    "the loss sheet": re.compile(r"\bloss sheets?\b", re.I),
     "the Lion optimizer": re.compile(r"\bLion\b"),
     "the data screen": re.compile(r"data screen|\bthe screen\b|\bscreened\b", re.I),
     "the validation guard": re.compile(r"\b(anchored|validation) guard\b|\bthe guard\b|anchored rule", re.I),
@@ -122,9 +122,9 @@ def test_the_rules_notice_a_missing_marker_a_missing_why_and_an_unmarked_mechani
         "no '> **Added by this project**: ... **Why:** ...' marker"]
     no_why = GOOD.replace("**Why:**", "because")
     assert any("without **Why:**" in p for p in marker_problems(no_why, needs_added=True))
-    unmarked = GOOD + "\nEach block carries a stamp, and the anchored guard refuses a poison.\n"
+    unmarked = GOOD + "\nEach block carries a loss sheet, and the anchored guard refuses a poison.\n"
     problems = marker_problems(unmarked, needs_added=True)
-    assert any("block stamp" in p for p in problems) and any("validation guard" in p for p in problems)
+    assert any("loss sheet" in p for p in problems) and any("validation guard" in p for p in problems)
     assert not any("quantization" in p for p in problems)
     # a mechanism named only in a From-the-paper note still needs its own Added marker
     paper = "> **From the paper** (GradientCoin §4): the update uses Lion.\n"

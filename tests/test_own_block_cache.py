@@ -4,7 +4,7 @@ nothing else gets that shortcut.
 
 Consensus must not move: the miner's own connect and a foreign node's full verification of the
 same blocks end in the same state, bit for bit, for both optimizers. And the attacker's side:
-a block that merely *looks* like our own - our header with another payload, another stamp, or
+a block that merely *looks* like our own - our header with another payload, another loss sheet, or
 our block on other parent weights - is verified in full and refused, because every memory is
 keyed on everything its answer depends on (block hash, payload bytes, the parent state itself,
 the dataset root).
@@ -22,7 +22,7 @@ from gradientcoin_edu.errors import InvalidProof, MutatedBlock
 from gradientcoin_edu.ledger import Wallet
 from gradientcoin_edu.llm import LLMChain, LLMSpec
 from gradientcoin_edu.model.fixed_point import weights_root
-from gradientcoin_edu.proof_of_gradient.stamp import check_stamp, join_payload, split_payload
+from gradientcoin_edu.proof_of_gradient.sheet import join_payload, split_payload
 from _fixtures import one_torch_thread  # noqa: F401 (fixture)
 
 CLOCK = lambda: 2_000_000_000                      # noqa: E731  (a fixed clock, long after genesis)
@@ -81,9 +81,9 @@ def test_our_header_with_another_payload_is_refused(spec):
     refuses it with the full check's reason - the cached result of our block is not used."""
     chain = LLMChain(spec, clock=CLOCK)
     block = chain.mine(MINER.address).block
-    q_bytes, stamp = split_payload(block.payload, spec.pog.n_params)
-    other_q = bytes([q_bytes[0] ^ 1]) + q_bytes[1:]
-    forged = Block(block.header, block.txs, join_payload(other_q, stamp))
+    q_bytes, sheet = split_payload(block.payload, spec.pog.n_params, spec.pog.batch_size)
+    other_q = bytes([q_bytes[0] ^ 1]) + bytes(q_bytes[1:])
+    forged = Block(block.header, block.txs, join_payload(other_q, sheet))
     with pytest.raises(MutatedBlock) as err:
         chain.add_block(forged)
     assert err.value.reason == "grad-root-mismatch"
@@ -95,30 +95,22 @@ def test_our_header_with_another_payload_is_refused(spec):
     assert chain.add_block(block) is AddResult.EXTENDED         # the genuine copy still connects
 
 
-def test_our_header_with_a_bad_stamp_is_refused(spec):
-    """The stamp is not in the header: a copy of our block with a stamp that misses its target
-    (a relayer's mutation) is refused, though its Q bytes are ours."""
+def test_our_header_with_another_loss_sheet_is_refused(spec):
+    """The loss sheet is under grad_root: a copy of our block with one sheet entry changed (a
+    relayer's mutation) is refused, though its Q bytes are ours."""
     chain = LLMChain(spec, clock=CLOCK)
     block = chain.mine(MINER.address).block
-    q_bytes, stamp = split_payload(block.payload, spec.pog.n_params)
-    bad = next(s for s in range(stamp + 1, stamp + 10_000) if not _stamp_ok(block, s, spec))
+    q_bytes, sheet = split_payload(block.payload, spec.pog.n_params, spec.pog.batch_size)
+    bad = sheet.copy()
+    bad[0] += 1
     forged = Block(block.header, block.txs, join_payload(q_bytes, bad))
     with pytest.raises(MutatedBlock) as err:
         chain.add_block(forged)
-    assert err.value.reason == "bad-stamp"
+    assert err.value.reason == "grad-root-mismatch"
     with pytest.raises(InvalidProof) as err:
         chain.rule.connect(forged, chain.tip.header, 1)
-    assert err.value.reason == "bad-stamp"
+    assert err.value.reason == "grad-root-mismatch"
     assert chain.add_block(block) is AddResult.EXTENDED
-
-
-def _stamp_ok(block, stamp: int, spec) -> bool:
-    from gradientcoin_edu.chain.work import header_target
-    try:
-        check_stamp(block.hash(), stamp, spec.pog.stamp_log2, header_target(block.header))
-        return True
-    except InvalidProof:
-        return False
 
 
 def test_our_block_on_other_parent_weights_is_verified_again(spec, counted):

@@ -27,7 +27,7 @@ from gradientcoin_edu.llm import LLMChain, LLMSpec
 from gradientcoin_edu.llm.network import LLMSimulator
 from gradientcoin_edu.model.fixed_point import weights_root
 from gradientcoin_edu.proof_of_gradient import grad_root, join_payload
-from gradientcoin_edu.proof_of_gradient.stamp import find_stamp, split_payload
+from gradientcoin_edu.proof_of_gradient.sheet import split_payload
 from _fixtures import one_torch_thread  # noqa: F401 (fixture)
 
 CLOCK = lambda: 2_000_000_000                      # noqa: E731
@@ -80,22 +80,22 @@ def test_a_prepared_block_connects_to_the_same_state_without_a_second_verificati
 
 
 def test_a_forged_block_prepared_ahead_is_refused_with_the_full_checks_reason(spec, pool):
-    """A winning header over a junk gradient (size, grad_root and stamp all right): the worker's
+    """A winning header over a junk gradient (size, grad_root and loss sheet all right): the worker's
     ``InvalidProof`` reaches the connect, and the block is marked invalid as usual."""
     honest = LLMChain(spec, clock=CLOCK)
     block = honest.mine(ALICE.address).block
-    q_bytes, _ = split_payload(block.payload, spec.pog.n_params)
-    junk = np.random.default_rng(1).integers(-50, 50, spec.pog.n_params).astype("<i4").tobytes()
+    _, sheet = split_payload(block.payload, spec.pog.n_params, spec.pog.batch_size)
+    junk = join_payload(np.random.default_rng(1).integers(-50, 50, spec.pog.n_params).astype("<i4").tobytes(), sheet)
     header = dataclasses.replace(block.header, grad_root=grad_root(junk, spec.pog.chunk_bytes))
     target = header_target(header)
     header = next(h for h in (header.with_nonce(n) for n in range(1000)) if int.from_bytes(h.hash(), "little") <= target)
-    forged = Block(header, block.txs, join_payload(junk, find_stamp(header.hash(), spec.pog.stamp_log2, target)))
+    forged = Block(header, block.txs, junk)      # the honest sheet (right if the winning nonce is the same)
     victim = LLMChain(spec, clock=CLOCK)
     before = _state(victim)
     assert victim.rule.prepare(forged, pool) is True
     with pytest.raises(InvalidBlock) as err:
         victim.add_block(forged)
-    assert err.value.reason == "gradient-mismatch"
+    assert err.value.reason in ("gradient-mismatch", "loss-sheet-mismatch")   # the batch: same nonce or not
     assert _state(victim) == before
     with pytest.raises(InvalidBlock) as err:
         victim.add_block(forged)
@@ -143,8 +143,8 @@ def test_a_block_with_another_payload_than_the_prepared_one_gets_no_shortcut(spe
     copy then connects with a full verification or the prepared one, never the mutated copy's."""
     miner, node = LLMChain(spec, clock=CLOCK), LLMChain(spec, clock=CLOCK)
     block = miner.mine(ALICE.address).block
-    q_bytes, stamp = split_payload(block.payload, spec.pog.n_params)
-    mutated = Block(block.header, block.txs, join_payload(bytes([q_bytes[0] ^ 1]) + q_bytes[1:], stamp))
+    q_bytes, sheet = split_payload(block.payload, spec.pog.n_params, spec.pog.batch_size)
+    mutated = Block(block.header, block.txs, join_payload(bytes([q_bytes[0] ^ 1]) + bytes(q_bytes[1:]), sheet))
     assert node.rule.prepare(mutated, pool) is False           # its body does not match its header
     assert node.rule.prepare(block, pool) is True
     with pytest.raises(InvalidBlock) as err:

@@ -20,7 +20,7 @@ from gradientcoin_edu.model.fixed_point import weights_root
 from gradientcoin_edu.proof_of_gradient import (GradientProof, ModelState, PoGParams, apply, apply_update,
                                                 attempt, batch_indices, batch_seed, canonical_gradient,
                                                 check_validation, compute_gradient, mine, proof_from_q,
-                                                quantize, select_batch, stamped_payload, ticket, ticket_value,
+                                                quantize, select_batch, ticket, ticket_value,
                                                 undo_update,
                                                 validation_loss, verify)
 from gradientcoin_edu.proof_of_gradient import params as params_module
@@ -58,7 +58,7 @@ def w0(params):
 def honest(params, data, w0):
     """Alice's honest attempt for nonce 0 on the genesis weights, and its proof."""
     a = attempt(params, data[0], TEMPLATE, w0, 0)
-    return a, proof_from_q(params, TEMPLATE, w0, a.q)
+    return a, GradientProof(a.header, a.payload)
 
 
 def reject(params, data, w0, proof, target=EASIEST, parent_hash=PARENT, validation=True):
@@ -185,14 +185,18 @@ def test_forged_gradients_are_rejected(params, data, w0, honest, forge):
     q = {"random": lambda: rng.integers(-2**20, 2**20, a.q.size).astype(np.int32),
          "zero": lambda: np.zeros_like(a.q),
          "scaled": lambda: (a.q.astype(np.int64) * 2).astype(np.int32)}[forge]()
-    proof = proof_from_q(params, TEMPLATE, w0, q)
+    proof = proof_from_q(params, TEMPLATE, w0, q, dataset=data[0])     # the forger ran the forward pass
     assert reject(params, data, w0, proof) == "gradient-mismatch"
+    junk = proof_from_q(params, TEMPLATE, w0, q)                        # ... or did not: a junk loss sheet
+    assert reject(params, data, w0, junk) == "loss-sheet-mismatch"
 
 
 def test_gradient_on_another_batch(params, data, w0):
     other = attempt(params, data[0], TEMPLATE, w0, 1)                   # nonce 1's batch ...
-    proof = proof_from_q(params, TEMPLATE, w0, other.q, nonce=0)        # ... published as nonce 0
+    proof = proof_from_q(params, TEMPLATE, w0, other.q, nonce=0, dataset=data[0])   # ... published as nonce 0
     assert reject(params, data, w0, proof) == "gradient-mismatch"
+    replayed = proof_from_q(params, TEMPLATE, w0, other.q, nonce=0, sheet=other.sheet)  # its whole payload
+    assert reject(params, data, w0, replayed) == "loss-sheet-mismatch"
 
 
 def test_stale_parent(params, data, w0, honest):
@@ -201,13 +205,13 @@ def test_stale_parent(params, data, w0, honest):
     assert reject(params, data, w0, proof, parent_hash=newer) == "stale-parent"
     # re-labelled onto the new tip: same gradient, fresh roots - but the batch and the weights differ
     w1 = apply_update(w0, honest[0].q, params)
-    relabelled = proof_from_q(params, template(parent=newer), w1, honest[0].q)
+    relabelled = proof_from_q(params, template(parent=newer), w1, honest[0].q, dataset=data[0])
     assert reject(params, data, w1, relabelled, parent_hash=newer) == "gradient-mismatch"
 
 
 def test_replay_of_another_miners_gradient(params, data, w0, honest):
     a, proof = honest
-    stolen = proof_from_q(params, template(miner=MALLORY), w0, a.q)    # Alice's Q under Mallory's id, restamped
+    stolen = proof_from_q(params, template(miner=MALLORY), w0, a.q, dataset=data[0])  # Alice's Q under Mallory's id
     assert reject(params, data, w0, stolen) == "gradient-mismatch"      # Mallory's batch is another one
     # at a real target the stolen gradient does not even buy Mallory a winning ticket
     mallory_value, alice_value = ticket_value(stolen.header.hash()), ticket_value(a.ticket)
@@ -222,9 +226,9 @@ def test_lowered_precision(params, data, w0, honest):
     from gradientcoin_edu.proof_of_gradient.gradient import clip_gradient
     q32 = quantize(clip_gradient(g32, params.clip_norm), params.quantum_log2)
     assert 0 < np.count_nonzero(q32 != a.q)
-    assert reject(params, data, w0, proof_from_q(params, TEMPLATE, w0, q32)) == "gradient-mismatch"
+    assert reject(params, data, w0, proof_from_q(params, TEMPLATE, w0, q32, dataset=data[0])) == "gradient-mismatch"
     coarse = (quantize(a.gradient, params.quantum_log2 - 4).astype(np.int64) << 4).astype(np.int32)
-    assert reject(params, data, w0, proof_from_q(params, TEMPLATE, w0, coarse)) == "gradient-mismatch"
+    assert reject(params, data, w0, proof_from_q(params, TEMPLATE, w0, coarse, dataset=data[0])) == "gradient-mismatch"
 
 
 def test_boundary_allowance_is_capped(params, data, w0, honest, monkeypatch):
@@ -245,7 +249,7 @@ def test_boundary_allowance_is_capped(params, data, w0, honest, monkeypatch):
     def flipped(indices):
         q = a.q.copy()
         q[indices] = np.where(x[indices] > q[indices], q[indices] + 1, q[indices] - 1)
-        return proof_from_q(p, TEMPLATE, w0, q)
+        return proof_from_q(p, TEMPLATE, w0, q, sheet=a.sheet)
 
     v = verify(p, data[0], None, ModelState(PARENT, w0), flipped(near[:p.cap]), EASIEST)
     assert v.deviations == p.cap
@@ -256,15 +260,14 @@ def test_boundary_allowance_is_capped(params, data, w0, honest, monkeypatch):
 
 def test_payload_and_commitment_tampering(params, data, w0, honest):
     _, proof = honest
-    short = GradientProof(proof.header, proof.payload[:-4])
+    short = GradientProof(proof.header, proof.payload[:-8])
     assert reject(params, data, w0, short) == "payload-size"
     flipped = bytearray(proof.payload)
     flipped[100] ^= 1
     changed = GradientProof(proof.header, bytes(flipped))
     assert reject(params, data, w0, changed) == "grad-root-mismatch"
-    wrong_w = proof_from_q(params, TEMPLATE, w0, honest[0].q)      # honest Q, then a wrong weights_root, restamped
-    header = replace(wrong_w.header, weights_root=hashlib.sha256(b"x").digest())
-    wrong_w = GradientProof(header, stamped_payload(params, header, proof.payload[:-4]))
+    header = replace(proof.header, weights_root=hashlib.sha256(b"x").digest())   # honest payload, wrong weights_root
+    wrong_w = GradientProof(header, proof.payload)
     assert reject(params, data, w0, wrong_w) == "weights-root-mismatch"
 
 
@@ -275,7 +278,7 @@ def test_data_outside_the_committed_dataset(params, data, w0):
     outside = Dataset(np.roll(train.records, 1, axis=1))               # same size, other content
     assert outside.root != params.dataset_root
     a = attempt(params.replace(dataset_root=outside.root), outside, TEMPLATE, w0)
-    proof = proof_from_q(params, TEMPLATE, w0, a.q)
+    proof = proof_from_q(params, TEMPLATE, w0, a.q, dataset=data[0])
     assert reject(params, data, w0, proof) == "gradient-mismatch"
     with pytest.raises(ModelError):                                    # and a node refuses such data
         verify(params, outside, None, ModelState(PARENT, w0), proof, EASIEST)
@@ -292,7 +295,7 @@ def test_poisoned_data_inside_the_dataset_trips_the_validation_guard(params, dat
     dataset = train.extend(np.full((4 * len(train), train.records.shape[1]), spam))
     p = params.replace(dataset_root=dataset.root, clip_norm=0.0)
     a = attempt(p, dataset, TEMPLATE, w0)
-    proof = proof_from_q(p, TEMPLATE, w0, a.q)
+    proof = GradientProof(a.header, a.payload)
     with pytest.raises(InvalidProof) as err:
         verify(p, dataset, val, ModelState(PARENT, w0), proof, EASIEST)
     assert err.value.reason == "validation-loss"
@@ -300,8 +303,7 @@ def test_poisoned_data_inside_the_dataset_trips_the_validation_guard(params, dat
     # an honest block on honest data under the same rule passes the guard
     honest_p = params.replace(clip_norm=0.0)
     b = attempt(honest_p, train, TEMPLATE, w0)
-    verify(honest_p, train, val, ModelState(PARENT, w0), proof_from_q(honest_p, TEMPLATE, w0, b.q),
-           EASIEST)
+    verify(honest_p, train, val, ModelState(PARENT, w0), GradientProof(b.header, b.payload), EASIEST)
 
 
 def test_validation_guard_decision_does_not_depend_on_thread_count(params, data, w0, honest):

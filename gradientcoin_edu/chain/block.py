@@ -158,7 +158,7 @@ class Block:
     header: BlockHeader
     txs: tuple = ()
     payload: bytes = b""
-    _raw: bytes | None = field(default=None, init=False, repr=False, compare=False)  # cached bytes
+    _head: bytes | None = field(default=None, init=False, repr=False, compare=False)  # cached bytes before the payload
 
     def __post_init__(self):
         object.__setattr__(self, "txs", tuple(self.txs))
@@ -180,19 +180,25 @@ class Block:
     def compute_tx_root(self) -> bytes:
         return compute_tx_root(self.txs)
 
-    def serialize(self) -> bytes:
-        if self._raw is None:
+    def _head_bytes(self) -> bytes:
+        """The encoding up to the payload (header, transactions, payload length), cached: the payload
+        itself is held once, in ``payload`` (a cached whole encoding doubled every block's memory)."""
+        if self._head is None:
             parts = [self.header.serialize(), write_varint(len(self.txs))]
             for tx in self.txs:
                 raw = tx.serialize()
                 parts += [write_varint(len(raw)), raw]
-            parts += [write_varint(len(self.payload)), self.payload]
-            object.__setattr__(self, "_raw", b"".join(parts))
-        return self._raw
+            parts.append(write_varint(len(self.payload)))
+            object.__setattr__(self, "_head", b"".join(parts))
+        return self._head
+
+    def serialize(self) -> bytes:
+        """The block's bytes (built on each call: one copy of the payload, freed with the result)."""
+        return self._head_bytes() + self.payload
 
     def size(self) -> int:
-        """Serialized size in bytes (what the size limit counts)."""
-        return len(self.serialize())
+        """Serialized size in bytes (what the size limit counts), without building the encoding."""
+        return len(self._head_bytes()) + len(self.payload)
 
     @classmethod
     def parse(cls, data: bytes, max_size: int = MAX_BLOCK_BYTES,
@@ -219,5 +225,5 @@ class Block:
         if pos + length != len(data):
             raise ParseError("bad-payload-length", "payload length does not match the bytes left")
         block = cls(header, tuple(txs), data[pos:])
-        object.__setattr__(block, "_raw", data)
+        object.__setattr__(block, "_head", data[:pos])
         return block

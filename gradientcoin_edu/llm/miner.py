@@ -13,7 +13,7 @@ A miner's block on the tip of an :class:`~gradientcoin_edu.llm.chain.LLMChain`:
 4. **proof of gradient** - tickets on the tip weights, nonce after nonce (each one a batch drawn
    from the template, and a gradient), until one wins *and* its update passes the validation
    guard (``mine_proof``; a winning ticket whose update the guard would reject is dropped:
-   publishing it would only get the block refused); then the block's stamp.
+   publishing it would only get the block refused). The payload is ``Q``, then the loss sheet.
 
 The batch seed covers every header field but the two proof roots, and the ticket is the header
 hash: a new transaction arriving after step 4, or a new time, means new gradients. The miner
@@ -28,7 +28,7 @@ from ..chain import Block, BlockHeader, compute_tx_root
 from ..chain.work import header_target
 from ..errors import GradientCoinError, InvalidBlock, InvalidProof, InvalidTransaction
 from ..ledger import KIND_INFERENCE_QUERY, KIND_TRAINING_DATA, Coin, CoinsView, OutPoint, Transaction, TxOut
-from ..proof_of_gradient import Verified, attempt, check_validation, stamped_payload
+from ..proof_of_gradient import Verified, attempt, check_validation
 from ..proof_of_gradient.verify import HeaderFields
 from .commitment import Commitment, commitment_coinbase
 from .inference import answers_root
@@ -43,7 +43,7 @@ class Proof(HeaderFields):
     """A winning ticket whose update passes the guard: the block's header and payload."""
 
     header: BlockHeader            # the template with nonce, grad_root and weights_root filled in
-    payload: bytes                 # Q (int32 LE), then the stamp
+    payload: bytes                 # Q (int32 LE), then the loss sheet (int64 LE)
     verified: Verified             # new weights, ticket, losses (remembered by the rule)
     attempts: int                  # gradients computed, the winning one included
     rejected_by_guard: int         # winning tickets dropped because the guard would refuse them
@@ -60,7 +60,7 @@ class MinedBlock(NamedTuple):
 def mine_proof(rule: LLMRule, template: BlockHeader, target: int | None = None, start_nonce: int = 0,
                max_attempts: int = 100_000, on_attempt: Callable[[int], None] | None = None) -> Proof | None:
     """Try nonces of ``template`` from ``start_nonce`` on the rule's tip until a ticket wins and passes
-    the guard; then stamp it. ``target`` defaults to the template's.
+    the guard. ``target`` defaults to the template's.
 
     ``on_attempt(n)`` is called after each gradient (progress bars). None after ``max_attempts``.
     """
@@ -85,7 +85,7 @@ def mine_proof(rule: LLMRule, template: BlockHeader, target: int | None = None, 
             rejected += 1
             continue
         verified = Verified(a.weights, a.ticket, a.batch_indices, 0, a.loss, before, after)
-        return Proof(a.header, stamped_payload(rule.params, a.header, a.q_bytes), verified, i + 1, rejected)
+        return Proof(a.header, a.payload, verified, i + 1, rejected)
     return None
 
 

@@ -32,7 +32,7 @@ and the block is remembered, so the weights at any recent height can be recovere
 
 Two shortcuts, both sound: a block this node mined itself, or verified once already (a reorg
 back to it), is not recomputed (its hash covers every field and ``check_body`` ties the payload
-to it; the ticket, the stamp, the payload hash and the weights root are still checked - for the
+to it; the ticket, the payload hash and the weights root are still checked - for the
 block just mined on this very tip state, with these very payload bytes, the update and the roots
 are the miner's own: ``ProofOfGradient.remember_mined``), and
 blocks below a stored weight snapshot are *assumed valid* on restart from a pruned store
@@ -65,7 +65,7 @@ from ..ledger import KIND_INFERENCE_QUERY, KIND_TRAINING_DATA, Transaction
 from ..model import Dataset
 from ..model.fixed_point import weights_bytes, weights_root
 from ..proof_of_gradient import ProofOfGradient, Undo, Verified, compute_loss, q_from_payload, validation_loss
-from ..proof_of_gradient.stamp import split_payload
+from ..proof_of_gradient.sheet import split_payload
 from ..proof_of_gradient.update import apply_update, invertible, undo_update
 from .commitment import read_commitment
 from .data import contribution_records, extend_dataset, truncate_dataset
@@ -169,8 +169,8 @@ class LLMRule(ProofOfGradient):
         payload = self._blocks[h].payload
         if not payload:
             raise ModelError("pruned", f"the gradient of block {h} was pruned: start from a snapshot instead")
-        q_bytes, _ = split_payload(payload, self.spec.pog.n_params)
-        return q_from_payload(q_bytes, self.spec.pog.n_params)
+        q_bytes, _ = split_payload(payload, self.spec.pog.n_params, self.spec.pog.batch_size)
+        return np.frombuffer(q_bytes, dtype="<i4")                  # a read-only view: no copy
 
     def _replay(self, height: int) -> np.ndarray:
         """The state after block ``height``, replayed forward from the nearest stored state at or below it
@@ -361,8 +361,8 @@ class LLMRule(ProofOfGradient):
         contents = self.contents(block.txs, height, None if spent is None else tx_fees(block.txs, spent))
         best = self.best_val_loss() if self.check_validation else None
         # Rule 5 (the gradient, the guard) before the answers and the screen, which can cost several
-        # verifications (8 queries of 64 characters; 256 records): the stamp prices one verification,
-        # so a forged gradient must be refused before anything dearer (docs/protocol.md section 4).
+        # verifications (8 queries of 64 characters; 256 records): a forged gradient must be refused
+        # before anything dearer, its loss sheet first (docs/protocol.md section 4).
         parent = self._parent_state(block, height)
         result = self._verify(block, parent)                          # nothing moves yet
         dataset = self.check_commitment(block, contents)

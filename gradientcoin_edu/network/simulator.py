@@ -39,6 +39,7 @@ import math
 import random
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from ..chain.block import Block
@@ -161,6 +162,7 @@ class Simulator:
         self._net_rng = random.Random(f"sim:{seed}:network")
         self._mining, self._mining_gen = True, 0
         self.reference_hashrate: float | None = None   # fixed when mining starts (see _schedule_mining)
+        self.store_dir: str | Path | None = None       # where nodes added later keep their block stores (None: memory)
 
     # ------------------------------------------------------------------ building a network
     def clock(self) -> float:
@@ -176,7 +178,8 @@ class Simulator:
         if name in self.nodes:
             raise ValueError(f"node {name!r} exists already")
         key = key or PrivateKey.from_seed(f"sim:{self.seed}:miner:{name}".encode())
-        sn = SimNode(name, float(hashrate), key, BlockStore(":memory:"), config or self.node_config,
+        store = BlockStore(":memory:" if self.store_dir is None else Path(self.store_dir) / f"{name}.sqlite")
+        sn = SimNode(name, float(hashrate), key, store, config or self.node_config,
                      join_at=join_at, publish=publish, netgroup=netgroup or name)
         self.nodes[name] = sn
         self._at(max(join_at, self.now), self._start_node, name, 0)

@@ -8,7 +8,7 @@ Read in this order (each file is one step of the protocol, ``docs/proof_of_gradi
 * ``noise.py``    - how much honest computations disagree (why floats cannot be hashed)
 * ``quantize.py`` - ``Q = round(g / Δ)``, the block payload
 * ``commit.py``   - ``grad_root`` and the ticket: the block's header hash
-* ``stamp.py``    - the block stamp: a forged block costs its sender a verification
+* ``sheet.py``    - the loss sheet: a junk block is refused for one record's forward pass
 * ``update.py``   - ``W_new = W_parent - apply(Q)`` in exact integer arithmetic
 * ``mine.py``     - attempts and the miner loop
 * ``verify.py``   - every check, each failure an ``InvalidProof(reason)``
@@ -20,11 +20,11 @@ from .batch import batch_indices, batch_seed, seed_bytes, select_batch
 from .commit import grad_root, ticket, ticket_value, ticket_wins
 from .gradient import (CANONICAL_DTYPE, canonical_gradient, canonical_torch, clip_gradient,
                        compute_gradient, compute_loss)
-from .mine import Attempt, MiningResult, attempt, complete_header, mine, proof_from_q, stamped_payload
+from .mine import Attempt, MiningResult, attempt, complete_header, honest_sheet, mine, proof_from_q
 from .params import PoGParams
 from .quantize import dequantize, payload_from_q, q_from_payload, quantize
 from .rule import ProofOfGradient, Undo
-from .stamp import check_stamp, find_stamp, join_payload, split_payload
+from .sheet import join_payload, sheet_from_losses, sheet_mismatches, split_payload
 from .update import apply, apply_update, undo_update
 from .verify import (GradientProof, ModelState, Verified, check_body, check_ticket, check_validation,
                      validation_loss, verify)
@@ -36,8 +36,8 @@ __all__ = [
     "quantize", "dequantize", "payload_from_q", "q_from_payload",
     "grad_root", "ticket", "ticket_value", "ticket_wins",
     "apply", "apply_update", "undo_update",
-    "Attempt", "MiningResult", "attempt", "mine", "proof_from_q", "complete_header", "stamped_payload",
-    "check_stamp", "find_stamp", "join_payload", "split_payload",
+    "Attempt", "MiningResult", "attempt", "mine", "proof_from_q", "complete_header", "honest_sheet",
+    "join_payload", "sheet_from_losses", "sheet_mismatches", "split_payload",
     "GradientProof", "ModelState", "Verified", "check_body", "check_ticket", "check_validation", "validation_loss",
     "verify",
     "ProofOfGradient", "Undo",

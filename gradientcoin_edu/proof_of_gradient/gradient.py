@@ -35,7 +35,7 @@ import torch
 from ..model.fixed_point import SCALE_LOG2, load_weights
 from ..model.gpt import GPT, GPTConfig
 
-__all__ = ["CANONICAL_DTYPE", "canonical_torch", "compute_gradient", "compute_loss",
+__all__ = ["CANONICAL_DTYPE", "canonical_torch", "compute_gradient", "compute_loss", "record_losses",
            "sum_of_squares", "clip_gradient", "canonical_gradient"]
 
 CANONICAL_DTYPE = torch.float64
@@ -81,17 +81,41 @@ def canonical_torch():
 
 def compute_gradient(cfg: GPTConfig, weights: np.ndarray, x: torch.Tensor, y: torch.Tensor, *,
                      scale_log2: int = SCALE_LOG2, dtype: torch.dtype = CANONICAL_DTYPE,
-                     device: str | torch.device = "cpu") -> tuple[np.ndarray, float]:
+                     device: str | torch.device = "cpu", per_record: bool = False):
     """Gradient of the mean cross-entropy at integer weights ``weights`` on inputs ``x`` and
     targets ``y`` (both (B, T)). Returns ``(g, loss)``: ``g`` a float64 vector in the canonical
-    parameter order (as NumPy; use ``device`` to compute elsewhere), ``loss`` a float."""
+    parameter order (as NumPy; use ``device`` to compute elsewhere), ``loss`` a float; with
+    ``per_record`` also each record's mean cross-entropy, (B,) float64, from the same logits (the
+    loss sheet of ``sheet.py``; the gradient's bits do not depend on it)."""
     with canonical_torch(), _lock_model(cfg, dtype, device) as model:
         load_weights(model, weights, scale_log2)
         model.zero_grad(set_to_none=True)
-        _, loss = model(x.to(device), y.to(device))
+        logits, loss = model(x.to(device), y.to(device))
         loss.backward()
         g = torch.cat([p.grad.reshape(-1) for p in model.parameters()])          # (n_params,)
-        return g.detach().to("cpu", torch.float64).numpy(), loss.item()
+        g = g.detach().to("cpu", torch.float64).numpy()
+        if not per_record:
+            return g, loss.item()
+        return g, loss.item(), _per_record(logits.detach(), y.to(device))
+
+
+def _per_record(logits: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """Each record's mean cross-entropy over its T tokens, (B,) float64."""
+    B, T, V = logits.shape
+    ce = torch.nn.functional.cross_entropy(logits.reshape(-1, V), y.reshape(-1), reduction="none")
+    return ce.view(B, T).mean(dim=1).to("cpu", torch.float64).numpy()
+
+
+@torch.no_grad()
+def record_losses(cfg: GPTConfig, weights: np.ndarray, x: torch.Tensor, y: torch.Tensor, *,
+                  scale_log2: int = SCALE_LOG2, dtype: torch.dtype = CANONICAL_DTYPE,
+                  device: str | torch.device = "cpu") -> np.ndarray:
+    """Each record's mean cross-entropy (a forward pass only): what a node recomputes for the
+    records it spot-checks in a block's loss sheet. (B,) float64."""
+    with canonical_torch(), _lock_model(cfg, dtype, device) as model:
+        load_weights(model, weights, scale_log2)
+        logits, _ = model(x.to(device))
+        return _per_record(logits, y.to(device))
 
 
 SUM_BLOCK_LOG2 = 15              # sum_of_squares reduces aligned blocks of 2^15 elements (256 kB) in cache
@@ -149,16 +173,19 @@ def clip_gradient(g: np.ndarray, clip_norm: float) -> np.ndarray:
 
 
 def canonical_gradient(params, weights: np.ndarray, x: torch.Tensor, y: torch.Tensor,
-                       device: str | torch.device = "cpu") -> tuple[np.ndarray, float]:
+                       device: str | torch.device = "cpu", per_record: bool = False):
     """The gradient the chain defines for ``params`` (a ``PoGParams``): float64, clipped.
-    Returns ``(g, loss)`` with ``g`` in the canonical parameter order."""
-    g, loss = compute_gradient(params.model, weights, x, y, scale_log2=params.scale_log2, device=device)
+    Returns ``(g, loss)`` with ``g`` in the canonical parameter order (``per_record``: and the
+    records' losses, see :func:`compute_gradient`)."""
+    out = compute_gradient(params.model, weights, x, y, scale_log2=params.scale_log2, device=device,
+                           per_record=per_record)
+    g = out[0]
     if params.clip_norm > 0:              # g is compute_gradient's own fresh vector (torch.cat): scale it
         norm = math.sqrt(sum_of_squares(g))                                   # in place (the same products)
         if norm > params.clip_norm:
             np.multiply(g, params.clip_norm / norm, out=g)
-        return g, loss
-    return clip_gradient(g, params.clip_norm), loss
+        return out
+    return (clip_gradient(g, params.clip_norm), *out[1:])
 
 
 @torch.no_grad()

@@ -5,7 +5,7 @@ Everything a node needs to check a gradient the same way as every other node: wh
 number formats (weight scale ``2^-s``, gradient quantum ``Δ = 2^-k``), the learning rate as
 an exact fraction ``lr_num / 2^lr_shift``, the batch size, the gradient clipping norm, the
 verification tolerance (a deviation of ±1 allowed only within ``δ = 2^-delta_log2`` quanta of
-a rounding boundary, at most ``cap`` of them per block), the block stamp's size, the
+a rounding boundary, at most ``cap`` of them per block), the loss sheet's quantum, the
 validation-loss margin, and the optimizer with its learning-rate schedule (plain SGD, or Lion
 with integer momentum: ``update.py``, ``docs/protocol.md`` section 7). The defaults were chosen from measurements; ``docs/proof_of_gradient.md``
 gives the numbers and the commands that produced them.
@@ -20,11 +20,9 @@ the model, and any value given is checked against the same bounds when the param
   that the bound on honest float64 noise, ``2^NOISE_LOG2 · clip_norm`` (measured 20-60x lower),
   is at most δ quanta, so honest nodes almost never disagree on a rounding;
 * ``cap = 2``: honest deviations per block are expected ``< 2^-10``, two or more ``< 2^-21``;
-* ``stamp_log2``: ``log2`` of the hashes that cost what one verification costs,
-  ``ceil(log2(STAMP_BASE_HASHES + verify_flops / FLOPS_PER_HASH))`` (the two constants fitted to
-  the victim's measured time on the ``tiny`` and ``demo`` presets on this project's CPU:
-  ``benchmarks/forged_blocks.py``). The stamp is paid by every honest miner on every block, so it
-  is sized to one verification, not more: see ``docs/benchmarks.md``, "Forged blocks".
+* ``sheet_log2``: the loss sheet's quantum ``2^-sheet_log2`` nats (``sheet.py``; docs/protocol.md
+  section 4): each record's loss is published as ``round(loss · 2^sheet_log2)``. At 32, honest
+  float64 noise (about 10^-15 nats) is 10^-5 quanta, far inside the tolerance ``SHEET_DELTA``.
 
 Sizes are bounded (``MAX_PARAMS``, ``MAX_BLOCK_SIZE``, ``MAX_BATCH_TOKENS``), so parameters read
 from an untrusted genesis are refused before any weights are allocated.
@@ -45,7 +43,7 @@ from ..model.fixed_point import SCALE_LOG2, init_weights, num_params, weights_ro
 from ..model.gpt import GPTConfig
 
 __all__ = ["PoGParams", "MAX_PARAMS", "MAX_BLOCK_SIZE", "MAX_BATCH_TOKENS", "GRIND_LOG2", "NOISE_LOG2",
-           "FLOPS_PER_HASH", "STAMP_BASE_HASHES", "free_elements_bound", "grinding_factor_bound", "verify_flops"]
+           "free_elements_bound", "grinding_factor_bound", "verify_flops"]
 
 _ZERO = bytes(32)
 _FORMAT = "<24s32s32s32sq6id3id"     # see PoGParams.serialize
@@ -57,15 +55,12 @@ GRIND_LOG2 = 10               # expected free elements per gradient < 2^-10 (gri
 NOISE_LOG2 = -52              # bound on honest float64 gradient noise, in units of clip_norm (measured <= 2^-56.4)
 DEFAULT_QUANTUM_LOG2 = 24     # finest quantum used (finer buys nothing: 2^-24 is 0.004% of a median element)
 DEFAULT_CAP = 2
-FLOPS_PER_HASH = 2**14        # verification FLOPs one stamp hash stands for (fitted, docs/benchmarks.md) ...
-STAMP_BASE_HASHES = 2**12     # ... plus a verification's fixed cost (Python, parsing, set-up) in hashes
-STAMP_MARGIN_LOG2 = 0         # no extra factor: the ceil already gives 1-2x (docs/benchmarks.md, "Forged blocks")
 
 
 _OPT_FORMAT = "<B2H3I"                # the optimizer block: optimizer, betas, schedule
 _OPT_FIELDS = ("optimizer", "beta1_num", "beta2_num", "warmup_steps", "lr_half_life",
                "lr_min_shift")
-_STAMP_FORMAT = "<i"                  # the stamp block (after the optimizer block): stamp_log2
+_SHEET_FORMAT = "<i"                  # the loss-sheet block (after the optimizer block): sheet_log2
 
 
 def verify_flops(n_params: int, batch_size: int, block_size: int, validation_records: int) -> int:
@@ -115,8 +110,8 @@ class PoGParams:
     warmup_steps: int = 0            # Lion: the rate rises linearly over the first warmup_steps updates
     lr_half_life: int = 0            # Lion: then halves every lr_half_life updates (0: constant) ...
     lr_min_shift: int = 4            # ... down to the peak rate / 2^lr_min_shift
-    # --- the block stamp (stamp.py; docs/protocol.md section 4) ------------------------------
-    stamp_log2: int | None = None    # a block's stamp takes 2^stamp_log2 hashes (None: one verification's worth)
+    # --- the loss sheet (sheet.py; docs/protocol.md section 4) -------------------------------
+    sheet_log2: int = 32             # each record's loss published as round(loss * 2^sheet_log2)
 
     def __post_init__(self):
         self._check_sizes()
@@ -174,10 +169,7 @@ class PoGParams:
             set_("quantum_log2", min(DEFAULT_QUANTUM_LOG2, self._max_quantum_log2()))
         if self.cap is None:
             set_("cap", DEFAULT_CAP)
-        if self.stamp_log2 is None:
-            flops = verify_flops(n, self.batch_size, self.model.block_size, self.max_validation_records or 64)
-            set_("stamp_log2", math.ceil(math.log2(STAMP_BASE_HASHES + flops / FLOPS_PER_HASH)) + STAMP_MARGIN_LOG2)
-        for name in ("delta_log2", "quantum_log2", "cap", "stamp_log2"):
+        for name in ("delta_log2", "quantum_log2", "cap", "sheet_log2"):
             if not isinstance(getattr(self, name), int):
                 raise ModelError("bad-params", f"{name} must be an integer")
 
@@ -196,8 +188,8 @@ class PoGParams:
         if not 1 <= self.quantum_log2 <= self._max_quantum_log2():
             raise ModelError("bad-tolerance", f"quantum_log2 must be in 1..{self._max_quantum_log2()} so that honest "
                              f"float64 noise (2^{NOISE_LOG2} · clip) stays below δ quanta")
-        if not 0 <= self.cap <= 8 or not 0 <= self.stamp_log2 <= 40:
-            raise ModelError("bad-params", "cap must be in 0..8 and stamp_log2 in 0..40")
+        if not 0 <= self.cap <= 8 or not 16 <= self.sheet_log2 <= 40:
+            raise ModelError("bad-params", "cap must be in 0..8 and sheet_log2 in 16..40")
 
     # --- derived values --------------------------------------------------------------------
     @property
@@ -220,8 +212,9 @@ class PoGParams:
 
     @property
     def payload_bytes(self) -> int:
-        """Size of a block's payload: one little-endian int32 per parameter, then the 4-byte stamp."""
-        return 4 * self.n_params + 4
+        """Size of a block's payload: one little-endian int32 per parameter, then the loss sheet (one
+        int64 per record of the batch)."""
+        return 4 * self.n_params + 8 * self.batch_size
 
     @property
     def free_elements(self) -> float:
@@ -278,7 +271,7 @@ class PoGParams:
     def _serialize_optimizer(self) -> bytes:
         """The optimizer block (appended after the numbers above)."""
         return (struct.pack(_OPT_FORMAT, self.optimizer, self.beta1_num, self.beta2_num, self.warmup_steps,
-                            self.lr_half_life, self.lr_min_shift) + struct.pack(_STAMP_FORMAT, self.stamp_log2))
+                            self.lr_half_life, self.lr_min_shift) + struct.pack(_SHEET_FORMAT, self.sheet_log2))
 
     @classmethod
     def parse(cls, data: bytes) -> "PoGParams":
@@ -287,11 +280,11 @@ class PoGParams:
             (model, droot, vroot, thash, seed, s, k, chunk, lr_num, lr_shift, batch, clip, dlog2,
              cap, max_val, margin) = struct.unpack(_FORMAT, data[:n])
             opt = dict(zip(_OPT_FIELDS, struct.unpack(_OPT_FORMAT, data[n:n + m])))
-            (stamp,) = struct.unpack(_STAMP_FORMAT, data[n + m:])
+            (sheet,) = struct.unpack(_SHEET_FORMAT, data[n + m:])
             return cls(model=GPTConfig.parse(model), dataset_root=droot, validation_root=vroot, tokenizer_hash=thash,
                        init_seed=seed, scale_log2=s, quantum_log2=k, chunk_bytes=chunk, lr_num=lr_num,
                        lr_shift=lr_shift, batch_size=batch, clip_norm=clip, delta_log2=dlog2, cap=cap,
-                       max_validation_records=max_val, validation_margin=margin, stamp_log2=stamp, **opt)
+                       max_validation_records=max_val, validation_margin=margin, sheet_log2=sheet, **opt)
         except struct.error as err:
             raise ParseError("bad-pog-params", str(err)) from None
         except (ParseError, ModelError) as err:

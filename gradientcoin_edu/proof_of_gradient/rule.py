@@ -4,7 +4,7 @@
 
 * ``check_header(header, parent_header)`` - cheap: the ticket, which is the header's own hash
   (SHA-256d of all 180 bytes), must be at most the header's target.
-* ``check_body(block)`` - cheap, no state: the payload's size, its stamp and its ``grad_root``
+* ``check_body(block)`` - cheap, no state: the payload's size and its ``grad_root``
   (``verify.check_body``). A node runs it before it stores a block; a failure means the body
   does not match the header (a *mutated* copy), so the header's hash must not be marked invalid.
 * ``connect(block, parent_header, height)`` - the full :func:`~.verify.verify` (gradient,
@@ -19,7 +19,7 @@ answer depends on): the tip's ``weights_root`` (the header of the block that pro
 commits to it, and ``verify`` checked it), the blocks whose body passed ``check_body`` (block hash
 *and* payload bytes: ``verify`` does not hash the same payload twice), and the block this node
 just mined (``remember_mined``: block hash, payload bytes, the very parent state it was mined on,
-dataset root): connecting *that* block costs the ticket and stamp hashes, not a second update and
+dataset root): connecting *that* block costs the ticket hash, not a second update and
 weights root. Any other block - another payload under the same header, the same block on other
 parent weights - is checked in full.
 
@@ -43,7 +43,7 @@ from ..model.corpus import Dataset
 from ..model.fixed_point import weights_root
 from .mine import MiningResult, mine
 from .params import PoGParams
-from .stamp import check_stamp, split_payload
+from .sheet import split_payload
 from .update import apply_update, invertible, undo_update
 from .verify import GradientProof, ModelState, Verified, check_body, check_ticket, freeze, validation_loss, verify
 
@@ -147,8 +147,8 @@ class ProofOfGradient(WorkRule):
         check_ticket(header, header_target(header))
 
     def check_body(self, block) -> None:
-        """The payload matches the header: size, stamp, grad_root. Raises ``MutatedBlock`` with the
-        reason of ``verify.check_body`` ("payload-size", "bad-stamp", "grad-root-mismatch"); no state used."""
+        """The payload matches the header: size, grad_root. Raises ``MutatedBlock`` with the
+        reason of ``verify.check_body`` ("payload-size", "grad-root-mismatch"); no state used."""
         if self._known_body(block) is not None:
             return
         try:
@@ -166,11 +166,11 @@ class ProofOfGradient(WorkRule):
     def _known_body(self, block) -> np.ndarray | None:
         """Q (a read-only view of the payload) when this header's body passed ``check_body`` with these
         very payload bytes; else None. ``check_body`` depends only on the header, the payload and the
-        model's size, stamp and chunk parameters, which never change for a rule."""
+        model's size, batch size and chunk parameters, which never change for a rule."""
         payload = self._bodies.get(block.hash())
         if payload is None or payload != block.payload:          # same object: O(1); else compare bytes
             return None
-        q_bytes, _ = split_payload(block.payload, self.params.n_params)
+        q_bytes, _ = split_payload(block.payload, self.params.n_params, self.params.batch_size)
         return np.frombuffer(q_bytes, dtype="<i4")
 
     def connect(self, block, parent_header=None, height: int | None = None) -> Undo:
@@ -274,7 +274,7 @@ class ProofOfGradient(WorkRule):
         """``block`` was just mined by this node on the tip, and ``verified`` is what mining computed
         for it (``verified.weights``: the new state whose root its header carries). Connecting this
         block - same hash, same payload bytes, on this very tip state and dataset - then costs the
-        ticket and stamp hashes only; anything else is checked as usual."""
+        ticket hash only; anything else is checked as usual."""
         self.remember_verified(block, verified)
         self._mined = None
         if block.header.prev_hash == self._state.block_hash and verified.weights is not None:
@@ -288,9 +288,7 @@ class ProofOfGradient(WorkRule):
         if (mined is None or mined.block_hash != block.hash() or mined.parent_weights is not parent.weights
                 or mined.dataset_root != self.params.dataset_root or mined.payload != block.payload):
             return None
-        target = header_target(block.header)
-        check_stamp(check_ticket(block.header, target), split_payload(block.payload, self.params.n_params)[1],
-                    self.params.stamp_log2, target)
+        check_ticket(block.header, header_target(block.header))
         self._mined = None                                 # used once: the tip moves on
         return mined.verified
 

@@ -2,15 +2,17 @@
 
 A block under proof-of-gradient publishes a :class:`GradientProof`: its header (parent, miner,
 nonce, transactions root, time, bits, ``grad_root`` and ``weights_root`` after the update) and
-its payload (the quantized gradient ``Q``, then the 4-byte stamp). ``verify`` recomputes
+its payload (the quantized gradient ``Q``, then the loss sheet). ``verify`` recomputes
 everything from the chain's own data and raises ``InvalidProof(reason)`` at the first problem:
 
 =========================  ===========================================================
 ``stale-parent``           the proof builds on other weights than the ones given
 ``bad-ticket``             the header hash (the ticket) is above the target
-``payload-size``           the payload is not one int32 per parameter plus the stamp
-``bad-stamp``              the stamp over the header hash misses the stamp target
+``payload-size``           the payload is not one int32 per parameter plus the loss sheet
 ``grad-root-mismatch``     the payload does not hash to the header's grad_root
+``loss-sheet-mismatch``    a record's published loss is not the recomputed one: first for
+                           a record the node picks at random (one forward pass), then for
+                           all records from the gradient's own forward pass
 ``gradient-mismatch``      some element of Q is not round(g'/Δ) for the recomputed gradient
                            g' on the batch the header's seed selects (random, zero, scaled,
                            stale, stolen, re-dressed, other-batch, other-data or
@@ -21,7 +23,8 @@ everything from the chain's own data and raises ``InvalidProof(reason)`` at the 
 =========================  ===========================================================
 
 The first four cost microseconds to a millisecond (:func:`check_body` is the part that needs
-no state: a node runs it before it stores anything); only then is the gradient recomputed.
+no state: a node runs it before it stores anything); then one record's forward pass (the spot
+check of the loss sheet, ``sheet.py``); only then is the gradient recomputed.
 The recomputed gradient is float64 on the verifier's machine; a published element may
 differ from the verifier's rounding by ±1 only when ``g'/Δ`` lies within ``δ`` of a
 rounding boundary (the fused kernel checks this while hashing). Taught in notebook 08.
@@ -41,13 +44,13 @@ from ..model.fixed_point import weights_root
 from .batch import batch_seed, select_batch
 from .commit import grad_root as compute_grad_root
 from .commit import ticket, ticket_value
-from .gradient import canonical_gradient, compute_loss
+from .gradient import canonical_gradient, compute_loss, record_losses
 from .params import PoGParams
 from .quantize import q_from_payload
-from .stamp import check_stamp, split_payload
+from .sheet import sheet_mismatches, split_payload, spot_order
 from .update import apply_update
 
-__all__ = ["HeaderFields", "GradientProof", "ModelState", "Verified", "check_ticket", "check_body", "verify",
+__all__ = ["HeaderFields", "GradientProof", "ModelState", "Verified", "check_ticket", "check_body", "verify", "spot_check",
            "compare_gradient", "freeze", "validation_loss", "check_validation"]
 
 
@@ -69,7 +72,7 @@ class HeaderFields:
 
 @dataclass(frozen=True)
 class GradientProof(HeaderFields):
-    """What a proof-of-gradient block publishes: its header and its payload (Q bytes + stamp)."""
+    """What a proof-of-gradient block publishes: its header and its payload (Q bytes + loss sheet)."""
 
     header: object                       # a chain.BlockHeader
     payload: bytes
@@ -137,15 +140,15 @@ def check_ticket(header, target: int) -> bytes:
 
 
 def check_body(params: PoGParams, header, payload: bytes) -> np.ndarray:
-    """The payload against its header, without any state: size, stamp, ``grad_root`` (one hash of
-    the stamp, one pass over the payload). Returns Q; raises ``InvalidProof`` ("payload-size",
-    "bad-stamp", "grad-root-mismatch"). A block failing here does not match its header: it is
-    *mutated* (a relayer can make such a copy of any block), not proof that the header is bad."""
-    q_bytes, stamp = split_payload(payload, params.n_params)
-    check_stamp(ticket(header), stamp, params.stamp_log2, header_target(header))
-    if compute_grad_root(q_bytes, params.chunk_bytes) != header.grad_root:
+    """The payload against its header, without any state: size, ``grad_root`` (one pass over the
+    payload: Q and the loss sheet). Returns Q (a read-only view of the payload, no copy); raises
+    ``InvalidProof`` ("payload-size", "grad-root-mismatch"). A block failing here does not match
+    its header: it is *mutated* (a relayer can make such a copy of any block), not proof that the
+    header is bad."""
+    q_bytes, _ = split_payload(payload, params.n_params, params.batch_size)
+    if compute_grad_root(payload, params.chunk_bytes) != header.grad_root:
         raise InvalidProof("grad-root-mismatch", "the payload does not hash to the published grad_root")
-    return q_from_payload(q_bytes, params.n_params)
+    return np.frombuffer(q_bytes, dtype="<i4")
 
 
 def _validation_tensors(params: PoGParams, validation: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
@@ -174,13 +177,15 @@ def check_validation(params: PoGParams, validation: Dataset, before: np.ndarray,
 
 def verify(params: PoGParams, dataset: Dataset, validation: Dataset | None, parent: ModelState,
            proof: GradientProof, target: int | None = None, *, parent_val_loss: float | None = None,
-           body_q: np.ndarray | None = None) -> Verified:
+           body_q: np.ndarray | None = None, spot_rng=None) -> Verified:
     """Check ``proof`` against the parent state; returns the new weights or raises ``InvalidProof``.
 
     ``target`` defaults to the one the header's ``bits`` encode. ``validation=None`` skips the
     validation guard (for experiments; a node always passes it). ``parent_val_loss`` may pass a
     cached validation loss of the parent weights. ``body_q`` may pass the payload's Q when the caller
     has already run :func:`check_body` on this very header and payload (it is not hashed again).
+    ``spot_rng`` (a ``random.Random``) replaces the node's own randomness in choosing the record
+    it checks first (tests replay a choice; the verdict never depends on it).
     """
     if dataset.root != params.dataset_root:
         raise ModelError("dataset-mismatch", "this node's dataset is not the one the chain committed to")
@@ -193,9 +198,13 @@ def verify(params: PoGParams, dataset: Dataset, validation: Dataset | None, pare
         raise InvalidProof("stale-parent", "the proof builds on another block than these weights")
     t = check_ticket(header, target)
     q = check_body(params, header, proof.payload) if body_q is None else body_q
-    # 2. recompute the gradient on the batch the header's seed selects, compare while hashing
+    sheet = split_payload(proof.payload, params.n_params, params.batch_size)[1]
+    # 2. the loss sheet: first one record the node picks (a forward pass), then, from the
+    #    gradient's own forward pass, every record; then the gradient, compared while hashing
     idx, x, y = select_batch(dataset, header.prev_hash, batch_seed(header), params.batch_size)
-    g, train_loss = canonical_gradient(params, parent.weights, x, y)
+    spot_check(params, parent.weights, x, y, sheet, spot_rng)
+    g, train_loss, losses = canonical_gradient(params, parent.weights, x, y, per_record=True)
+    _check_sheet(sheet, losses, params, range(params.batch_size))
     deviations, disallowed = compare_gradient(params, g, q)
     if disallowed:
         raise InvalidProof("gradient-mismatch", f"{disallowed} of {q.size} elements are not "
@@ -211,6 +220,25 @@ def verify(params: PoGParams, dataset: Dataset, validation: Dataset | None, pare
     if validation is not None:
         before, after = check_validation(params, validation, parent.weights, new, parent_val_loss)
     return Verified(new, t, idx, deviations, train_loss, before, after)
+
+
+def spot_check(params: PoGParams, parent_weights: np.ndarray, x, y, sheet: np.ndarray, rng=None) -> list[int]:
+    """The loss sheet's spot check: the loss of ``SPOT_RECORDS`` records of the batch ``(x, y)``, chosen
+    with ``rng`` (default: the node's own randomness), recomputed in one forward pass on those records
+    alone and compared with ``sheet``. Returns the positions checked; ``InvalidProof("loss-sheet-mismatch")``."""
+    spot = spot_order(params.batch_size, rng)
+    _check_sheet(sheet[spot], record_losses(params.model, parent_weights, x[spot], y[spot],
+                                            scale_log2=params.scale_log2), params, spot)
+    return spot
+
+
+def _check_sheet(published: np.ndarray, losses: np.ndarray, params: PoGParams, positions) -> None:
+    bad = sheet_mismatches(published, losses, params.sheet_log2)
+    if bad.size:
+        i = list(positions)[int(bad[0])]
+        raise InvalidProof("loss-sheet-mismatch", f"record {i} of the batch: published loss "
+                           f"{published[bad[0]] / 2.0**params.sheet_log2:.6f}, recomputed {losses[bad[0]]:.6f} "
+                           f"({bad.size} of {len(published)} checked entries differ)")
 
 
 def compare_gradient(params: PoGParams, g, q: np.ndarray) -> tuple[int, int]:
