@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from gradientcoin_edu.chain.block import Block, BlockHeader
-from gradientcoin_edu.chain.fork_choice import Chain
+from gradientcoin_edu.chain import Chain
 from gradientcoin_edu.chain.params import ChainParams
 from gradientcoin_edu.crypto.keys import PrivateKey
 from gradientcoin_edu.errors import InvalidTransaction

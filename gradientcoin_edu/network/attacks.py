@@ -235,7 +235,7 @@ def big_block(node, size: int, parent: bytes | None = None, time: int | None = N
 
 def _victim(seed: str, blocks: int = 3):
     """A node that followed an honest miner for ``blocks`` blocks, with peers "honest" and "attacker"."""
-    from ..chain.fork_choice import Chain
+    from ..chain.chain import Chain
     from ..chain.params import get_params
     from . import messages as m
     from .node import Node

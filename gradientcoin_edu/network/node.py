@@ -63,7 +63,7 @@ from typing import Callable, Iterable, Protocol
 
 from ..chain.block import HEADER_SIZE, Block, BlockHeader, compute_tx_root
 from ..chain.bits import bits_to_target, bits_to_work
-from ..chain.fork_choice import AddResult, Chain, ChainEvent
+from ..chain.chain import AddResult, Chain, ChainEvent
 from ..chain.pow import search_nonces
 from ..crypto.hashes import sha256
 from ..errors import GradientCoinError, InvalidBlock, InvalidMessage, InvalidTransaction, ParseError

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 from ..chain.block import Block
-from ..chain.fork_choice import Chain
+from ..chain.chain import Chain
 from ..chain.params import ChainParams, get_params
 from ..chain.store import BlockStore
 from ..crypto.keys import PrivateKey
