@@ -416,7 +416,7 @@ class _Miner:
 
     def _search_slice(self, count: int = 2000) -> None:
         from .chain.block import Block
-        from .network.node import pow_search
+        from .chain.pow import pow_search
         node = self.node
         if self.template is None or self.template_tip != node.tip or time.time() - self.template_made > 10:
             self.template, self.template_tip, self.template_made, self.nonce = node.block_template(), node.tip, time.time(), 0

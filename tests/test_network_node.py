@@ -16,7 +16,8 @@ from gradientcoin_edu.crypto.keys import PrivateKey
 from gradientcoin_edu.errors import InvalidTransaction
 from gradientcoin_edu.ledger import COIN, Transaction, TxIn, TxOut, build_payment
 from gradientcoin_edu.network import messages as m
-from gradientcoin_edu.network.node import Node, NodeConfig, pow_search
+from gradientcoin_edu.chain.pow import pow_search
+from gradientcoin_edu.network.node import Node, NodeConfig
 from gradientcoin_edu.network.peers import PeerPolicy
 
 from _transport import RecordingTransport

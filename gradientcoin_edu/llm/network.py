@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable
 
 from ..chain import Block
-from ..errors import InvalidBlock, InvalidTransaction, UsageError
+from ..errors import InvalidTransaction, UsageError
 from ..ledger import KIND_INFERENCE_QUERY, KIND_TRAINING_DATA, Transaction
 from ..network.mempool import Mempool
 from ..network.node import Node, NodeConfig
@@ -27,8 +26,8 @@ from ..network.simulator import SimNode, Simulator, _Transport
 from .chain import LLMChain
 from .data import contribution_records
 from .inference import Query, check_query
-from .miner import mine_llm_block
-from .rule import miner_id_for
+from .miner import LLMAssembler
+from .rule import check_fee
 from .spec import LLMSpec
 
 __all__ = ["LLMMempool", "LLMNode", "LLMSimulator", "LLMNodeService"]
@@ -80,19 +79,11 @@ class LLMMempool(Mempool):
                                      f"block takes queries naming {tip + 1 - params.query_window} or later")
 
     def _minimum_fee(self, tx: Transaction, fee: int) -> None:
-        """The relay minimum of data and query transactions (the pool's policy hook: run after the
-        transaction validated against the coins, with its fee; its reasons get the ``policy-``
-        prefix, so the peer that relayed the transaction is not punished - network/node.py)."""
-        spec = self.chain.spec
-        if tx.kind == KIND_TRAINING_DATA:
-            needed = len(contribution_records(tx, spec.params, spec.tokenizer)) * spec.params.data_fee_per_record
-            reason = "data-fee-too-low"
-        elif tx.kind == KIND_INFERENCE_QUERY:
-            needed, reason = spec.params.query_fee, "query-fee-too-low"
-        else:
-            return
-        if fee < needed:
-            raise InvalidTransaction(reason, f"pays a fee of {fee}, needs at least {needed}")
+        """The relay minimum of data and query transactions: the blocks' fee rule (``rule.check_fee``)
+        as the pool's policy hook, run after the transaction validated against the coins, with its
+        fee; its reasons get the ``policy-`` prefix, so the peer that relayed the transaction is not
+        punished - network/node.py."""
+        check_fee(tx, fee, self.chain.spec.params, self.chain.spec.tokenizer)
 
 
 class LLMNode(Node):
@@ -101,52 +92,14 @@ class LLMNode(Node):
     chain: LLMChain
 
     def __init__(self, name: str, chain: LLMChain, transport, **kwargs):
-        super().__init__(name, chain, transport, **kwargs)
+        super().__init__(name, chain, transport, assembler=LLMAssembler(), **kwargs)
         self.mempool = LLMMempool(chain, self.config.mempool_size)
-
-    @property
-    def miner_id(self) -> bytes:
-        """The id in our blocks' headers: that of the address our coinbase pays (``llm.rule.miner_id_for``)."""
-        return miner_id_for(self.miner_address or bytes(20))
 
     def submit_transaction(self, tx: Transaction) -> int:
         """Our wallet's transaction: a query must also name weights a block can still use."""
         if tx.kind == KIND_INFERENCE_QUERY:
             check_query(tx, self.chain.spec.params, self.chain.spec.tokenizer, self.chain.height + 1)
         return super().submit_transaction(tx)
-
-    def mine_block(self, time: int | None = None, parent: bytes | None = None,
-                   txs: Iterable[Transaction] | None = None, publish: bool = True,
-                   max_tries: int = 2**32) -> Block | None:
-        """Train: a proof-of-gradient block on our tip with the best valid mempool transactions,
-        added to our chain and announced (unless ``publish=False``)."""
-        if parent is not None and parent != self.tip:
-            raise InvalidBlock("stale-parent", "a proof-of-gradient miner builds on its own tip (its weights)")
-        if txs is None:
-            txs = [e.tx for e in self.mempool.select(self.chain.params.max_block_bytes // 4,
-                                                     self.config.max_block_txs)]
-            verified = True                   # the pool checked their signatures on entry (select_txs)
-        else:
-            verified = False
-        now = int(self.transport.now()) if time is None else int(time)
-        block, proof, rejected = mine_llm_block(self.chain, self.miner_address or bytes(20), list(txs), time=now,
-                                                tag=self.name.encode()[:20], strict=False, verified=verified)
-        for tx, reason in rejected:           # cannot enter this block, nor (but for the caps) any later one
-            if reason in ("data-block-full", "query-block-full") or self._query_too_new(tx, reason):
-                continue
-            self.mempool.remove(tx.txid)
-            self.stats[f"tx-dropped-{reason}"] += 1
-        self.stats["mined"] += 1
-        self.stats["gradients"] += proof.attempts
-        self.stats["guard-dropped"] += proof.rejected_by_guard
-        self.submit_block(block, publish=publish)
-        return block
-
-    def _query_too_new(self, tx: Transaction, reason: str) -> bool:
-        """A query naming weights our chain has not reached yet (asked on a node a block ahead of
-        us): valid in a later block, so it waits (the pool bounds how far ahead: LLMMempool.add)."""
-        return (reason == "query-height" and tx.kind == KIND_INFERENCE_QUERY
-                and Query.parse(tx.payload).height > self.chain.height)
 
 
 class LLMSimulator(Simulator):

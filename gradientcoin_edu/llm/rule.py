@@ -71,7 +71,7 @@ from .commitment import read_commitment
 from .data import contribution_records, extend_dataset, truncate_dataset
 from .inference import AnswerRecord, Query, answers_root, check_query, greedy_decode
 
-__all__ = ["LLMRule", "LLMUndo", "BlockContents", "tx_fees", "SNAPSHOT_MAGIC", "miner_id_for", "check_coinbase_payee"]
+__all__ = ["LLMRule", "LLMUndo", "BlockContents", "tx_fees", "minimum_fee", "check_fee", "SNAPSHOT_MAGIC", "miner_id_for", "check_coinbase_payee"]
 
 SNAPSHOT_MAGIC = b"GCS1"          # snapshot bytes: magic | best validation loss f64 | state (weights, optimizer) int64 LE
 
@@ -122,6 +122,27 @@ def tx_fees(txs, spent) -> dict[bytes, int]:
     for _, coin, spender in spent.spent:
         paid[spender] += coin.output.amount
     return {tx.txid: paid[tx.txid] - tx.total_out() for tx in txs if not tx.is_coinbase}
+
+
+def minimum_fee(tx, llm, tokenizer, records=None) -> tuple[int, str] | None:
+    """The least fee of a data or query transaction, and the reason named when it pays less: the
+    one fee rule, of blocks (rule 2) and of the pools' relay minimum. Data: ``data_fee_per_record``
+    per record (``records``: already parsed, else parsed here); a query: ``query_fee``. None for
+    other transactions (the pools' relay fee rate applies to them)."""
+    if tx.kind == KIND_TRAINING_DATA:
+        n = len(contribution_records(tx, llm, tokenizer) if records is None else records)
+        return n * llm.data_fee_per_record, "data-fee-too-low"
+    if tx.kind == KIND_INFERENCE_QUERY:
+        return llm.query_fee, "query-fee-too-low"
+    return None
+
+
+def check_fee(tx, fee: int, llm, tokenizer, records=None) -> None:
+    """``InvalidTransaction`` (``data-fee-too-low``, ``query-fee-too-low``) when ``fee`` is below
+    ``minimum_fee``."""
+    need = minimum_fee(tx, llm, tokenizer, records)
+    if need is not None and fee < need[0]:
+        raise InvalidTransaction(need[1], f"pays a fee of {fee}, needs at least {need[0]}")
 
 
 class LLMRule(ProofOfGradient):
@@ -223,14 +244,14 @@ class LLMRule(ProofOfGradient):
                 if tx.kind == KIND_TRAINING_DATA:
                     records = contribution_records(tx, self.llm, self.tokenizer)
                     n_records += len(records)
-                    self._check_fee(fees[tx.txid], len(records) * self.llm.data_fee_per_record, "data-fee-too-low")
+                    check_fee(tx, fees[tx.txid], self.llm, self.tokenizer, records)
                     if n_records > self.llm.max_records_per_block:
                         raise InvalidTransaction("data-block-full", f"more than {self.llm.max_records_per_block} "
                                                                     "records in one block")
                     data.append((tx, records))
                 else:
                     query = check_query(tx, self.llm, self.tokenizer, height)
-                    self._check_fee(fees[tx.txid], self.llm.query_fee, "query-fee-too-low")
+                    check_fee(tx, fees[tx.txid], self.llm, self.tokenizer)
                     if len(queries) >= self.llm.max_queries_per_block:
                         raise InvalidTransaction("query-block-full", f"more than {self.llm.max_queries_per_block} "
                                                                      "queries in one block")
@@ -238,11 +259,6 @@ class LLMRule(ProofOfGradient):
             except InvalidTransaction as err:
                 raise InvalidBlock(err.reason, f"transaction {tx.txid[::-1].hex()[:16]}..: {err.message}") from None
         return BlockContents(tuple(data), tuple(queries))
-
-    @staticmethod
-    def _check_fee(fee: int, needed: int, reason: str) -> None:
-        if fee < needed:
-            raise InvalidTransaction(reason, f"pays a fee of {fee}, needs at least {needed}")
 
     def answer(self, query: Query, txid: bytes = b"") -> AnswerRecord:
         """The answer to ``query`` from the weights after block ``query.height`` (cached)."""

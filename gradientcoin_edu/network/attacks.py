@@ -220,7 +220,7 @@ def big_block(node, size: int, parent: bytes | None = None, time: int | None = N
     its coinbase pays the reward to many addresses (29 bytes per output)."""
     from ..chain.block import Block, compute_tx_root
     from ..ledger import Transaction, TxOut
-    from .node import pow_search
+    from ..chain.pow import pow_search
     template = node.block_template(time=time, parent=parent, txs=[])
     coinbase = template.txs[0]
     n = max(1, size // 29)
