@@ -1,15 +1,18 @@
-"""Miners of the decentralized LLM on a network: the node logic with proof-of-gradient mining.
+"""Miners of the decentralized LLM on a network: the network layer's objects, with the LLM plugged in.
 
-:class:`LLMNode` is the network layer's :class:`~gradientcoin_edu.network.node.Node` (gossip,
-mempool, orphans, peer scoring - unchanged) whose chain is an :class:`LLMChain` and whose
-``mine_block`` trains: it picks the mempool transactions that pass the data and query rules,
-answers the queries, and computes gradients until a ticket wins. Blocks from peers are verified
-by the chain like any block - which, under proof-of-gradient, means recomputing the gradient.
+:func:`LLMNode` builds the network layer's :class:`~gradientcoin_edu.network.node.Node` (gossip,
+mempool, orphans, peer scoring - unchanged) on an :class:`LLMChain`, with two parts plugged into
+its seams: the pool's relay policy for data and queries (:class:`LLMMempool`) and the
+proof-of-gradient block assembler (``miner.LLMAssembler``), so ``mine_block`` trains: it picks the
+mempool transactions that pass the data and query rules, answers the queries, and computes
+gradients until a ticket wins. Blocks from peers are verified by the chain like any block -
+which, under proof-of-gradient, means recomputing the gradient.
 
-:class:`LLMSimulator` is the network simulator with such nodes: block *times* are drawn from the
-simulated hash rates (a miner with share h/H finds the next block after an exponential wait),
-then the lucky miner does the real work: real gradients, real tickets, real verification by
-every other node. Taught in notebook 09; ``gradientcoin demo`` runs one.
+:func:`LLMSimulator` builds the network simulator with such nodes (its ``chain_factory`` and
+``node_factory`` seams): block *times* are drawn from the simulated hash rates (a miner with share
+h/H finds the next block after an exponential wait), then the lucky miner does the real work: real
+gradients, real tickets, real verification by every other node. Taught in notebook 09;
+``gradientcoin demo`` runs one.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from ..ledger import KIND_INFERENCE_QUERY, KIND_TRAINING_DATA, Transaction
 from ..network.mempool import Mempool
 from ..network.node import Node, NodeConfig
 from ..network.service import NodeService, hex32
-from ..network.simulator import SimNode, Simulator, _Transport
+from ..network.simulator import Simulator
 from .chain import LLMChain
 from .data import contribution_records
 from .inference import Query, check_query
@@ -53,6 +56,11 @@ class LLMMempool(Mempool):
         elif tx.kind == KIND_TRAINING_DATA:
             contribution_records(tx, self.chain.spec.params, self.chain.spec.tokenizer)
         return super().add(tx, utxos, now)       # chain bounds, then signatures, then _minimum_fee
+
+    def check_own(self, tx: Transaction, chain) -> None:
+        """Our wallet's transaction: a query must also name weights a block can still use."""
+        if tx.kind == KIND_INFERENCE_QUERY:
+            check_query(tx, self.chain.spec.params, self.chain.spec.tokenizer, self.chain.height + 1)
 
     def remove_for_block(self, txs) -> list[bytes]:
         """A block was connected: as the plain pool, and queries that no block can take any more
@@ -86,72 +94,65 @@ class LLMMempool(Mempool):
         check_fee(tx, fee, self.chain.spec.params, self.chain.spec.tokenizer)
 
 
-class LLMNode(Node):
-    """A node whose chain is an :class:`LLMChain` and whose mining is proof-of-gradient."""
-
-    chain: LLMChain
-
-    def __init__(self, name: str, chain: LLMChain, transport, **kwargs):
-        super().__init__(name, chain, transport, assembler=LLMAssembler(), **kwargs)
-        self.mempool = LLMMempool(chain, self.config.mempool_size)
-
-    def submit_transaction(self, tx: Transaction) -> int:
-        """Our wallet's transaction: a query must also name weights a block can still use."""
-        if tx.kind == KIND_INFERENCE_QUERY:
-            check_query(tx, self.chain.spec.params, self.chain.spec.tokenizer, self.chain.height + 1)
-        return super().submit_transaction(tx)
+def LLMNode(name: str, chain: LLMChain, transport, *, config: NodeConfig | None = None, **kwargs) -> Node:
+    """A node of the network layer (gossip, mempool, orphans, peer scoring - unchanged) whose chain
+    is an :class:`LLMChain`, with the LLM's two parts plugged into its seams: the mempool with the
+    data and query relay policy (:class:`LLMMempool`) and the proof-of-gradient block assembler
+    (``miner.LLMAssembler``: its ``mine_block`` trains). Other arguments as ``Node``."""
+    config = config or NodeConfig()
+    return Node(name, chain, transport, config=config, assembler=LLMAssembler(),
+                mempool=LLMMempool(chain, config.mempool_size), **kwargs)
 
 
-class LLMSimulator(Simulator):
-    """The discrete-event network simulator with :class:`LLMNode` miners of network ``spec``.
+class _ParallelVerify:
+    """Verification side by side: when a block is mined, every other node that is up and at its
+    parent starts verifying it on a thread pool, so that the nodes check it side by side when it
+    reaches them (``ProofOfGradient.prepare``: the same check, started earlier; a node that has
+    moved on by then checks it as usual). Threads, since PyTorch releases the GIL in its kernels
+    (measured on 2 cores: two threads computing gradients ran 1.8x faster than one after the other)."""
+
+    def __init__(self, sim: Simulator, workers: int):
+        self.sim = sim
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="verify") if workers > 1 else None
+
+    def on_block(self, block: Block, miner: str, public: bool) -> None:
+        if self.pool is None or not public:
+            return
+        for other, sn in self.sim.nodes.items():
+            if other != miner and sn.up:
+                sn.node.chain.rule.prepare(block, self.pool)
+
+    def close(self) -> None:
+        """Stop the pool's threads (queued checks dropped; they also stop with the process)."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+
+def LLMSimulator(spec: LLMSpec, seed: int = 0, block_interval: float = 600.0,
+                 node_config: NodeConfig | None = None, tick: float | None = None,
+                 check_validation: bool = True, snapshot_interval: int | None = None,
+                 parallel_verify: int | None = None) -> Simulator:
+    """The network layer's discrete-event :class:`Simulator` with :func:`LLMNode` miners of network
+    ``spec``, plugged in through its ``chain_factory`` and ``node_factory`` seams.
 
     ``check_validation=False`` builds every node without the validation guard and data screen
     (for the poisoning experiment only). ``parallel_verify``: threads that verify a new block on
     the nodes it will reach while they wait (default: one per CPU core; 0 or 1: none - each node
-    verifies when the block arrives, one after the other). Other arguments as :class:`Simulator`.
+    verifies when the block arrives, one after the other; ``close()`` stops them). Other arguments
+    as :class:`Simulator`.
     """
+    def chain_factory(params, store=None, clock=None) -> LLMChain:
+        return LLMChain(spec, store=store, clock=clock, check_validation=check_validation,
+                        snapshot_interval=snapshot_interval)
 
-    def __init__(self, spec: LLMSpec, seed: int = 0, block_interval: float = 600.0,
-                 node_config: NodeConfig | None = None, tick: float | None = None,
-                 check_validation: bool = True, snapshot_interval: int | None = None,
-                 parallel_verify: int | None = None):
-        self.spec = spec
-        self.check_validation = check_validation
-        self.snapshot_interval = snapshot_interval
-        # Verification side by side (see _mine): threads, since PyTorch releases the GIL in its kernels
-        # (measured on 2 cores: two threads computing gradients ran 1.8x faster than one after the other).
-        workers = (os.cpu_count() or 1) if parallel_verify is None else parallel_verify
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="verify") if workers > 1 else None
-        super().__init__(seed=seed, params=spec.chain_params, block_interval=block_interval,
-                         node_config=node_config, tick=tick)
-
-    def record_block(self, block: Block, miner: str, public: bool = True) -> None:
-        """Note a newly mined block (as the network simulator does); if it is published, every other
-        node that is up and at its parent starts verifying it on the verification pool, so that the
-        nodes check it side by side when it reaches them (``ProofOfGradient.prepare``: the same
-        check, started earlier; a node that has moved on by then checks it as usual)."""
-        super().record_block(block, miner, public)
-        if self._pool is None or not public:
-            return
-        for other, sn in self.nodes.items():
-            if other != miner and sn.up:
-                sn.node.chain.rule.prepare(block, self._pool)
-
-    def close(self) -> None:
-        """Stop the verification pool's threads (they also stop with the process)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-
-    def _make_node(self, sn: SimNode) -> Node:
-        chain = LLMChain(self.spec, store=sn.store, clock=self.clock, check_validation=self.check_validation,
-                         snapshot_interval=self.snapshot_interval)
-        return LLMNode(sn.name, chain, _Transport(self, sn.name), miner_address=sn.address, config=sn.config,
-                       seed=f"{self.seed}:{sn.epoch}", listener=self._on_node_event)
-
-    def submit(self, name: str, tx: Transaction) -> int:
-        """Node ``name`` receives ``tx`` from a wallet and gossips it; returns its fee."""
-        return self.node(name).submit_transaction(tx)
+    sim = Simulator(seed=seed, params=spec.chain_params, block_interval=block_interval, node_config=node_config,
+                    tick=tick, chain_factory=chain_factory, node_factory=LLMNode)
+    sim.spec = spec
+    verify = _ParallelVerify(sim, (os.cpu_count() or 1) if parallel_verify is None else parallel_verify)
+    sim.block_listeners.append(verify.on_block)
+    sim.closers.append(verify.close)
+    return sim
 
 
 class LLMNodeService(NodeService):

@@ -267,6 +267,10 @@ class Mempool:
                                                         f"it would cost ({dust})")
 
     # ------------------------------------------------------------ adding
+    def check_own(self, tx: Transaction, chain) -> None:
+        """Extra checks for a transaction of our own wallet before ``add`` (none here; a pool with
+        its own policy adds them)."""
+
     def add(self, tx: Transaction, utxos: UtxoSet | PoolCoins, now: float = 0.0) -> int:
         """Validate ``tx`` against the confirmed coins and the pool's outputs; add it; return its fee.
 

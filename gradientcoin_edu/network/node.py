@@ -154,14 +154,15 @@ class Node:
     ``assembler``: builds and solves our blocks (``assembler.BlockAssembler``: mempool selection,
     the template, the work); ``solver(template, max_tries)`` is the default assembler's work (default:
     proof-of-work nonces). Proof-of-gradient plugs in its own assembler, together with a ``Chain``
-    built with its work rule.
+    built with its work rule. ``mempool``: our pool (default: a ``Mempool`` of ``config``'s size and
+    policy); a chain with its own transaction policy plugs its pool in here.
     """
 
     def __init__(self, name: str, chain: Chain, transport: Transport, *, miner_address: bytes | None = None,
                  config: NodeConfig | None = None, seed: int | str = 0, listen: str = "",
                  listener: Callable[[str, dict], None] | None = None,
                  solver: Callable[[Block, int], Block | None] | None = None,
-                 assembler: BlockAssembler | None = None):
+                 assembler: BlockAssembler | None = None, mempool: Mempool | None = None):
         self.name, self.chain, self.transport = name, chain, transport
         self.assembler = assembler or BlockAssembler(solver)   # our blocks: selection, template, work
         self.miner_address = miner_address
@@ -170,7 +171,8 @@ class Node:
         self.listener = listener
         self.rng = random.Random(f"node:{name}:{seed}")
         self.nonce = self.rng.getrandbits(64)             # detects connections to ourselves
-        self.mempool = Mempool(self.config.mempool_size, self.config.mempool_policy)
+        self.mempool = mempool if mempool is not None else Mempool(self.config.mempool_size,
+                                                                   self.config.mempool_policy)
         self.peerbook = PeerBook(self.config.policy)
         self.peers: dict[str, dict] = {}                  # connected peers -> handshake and slot state
         self.orphans: OrderedDict[bytes, _Orphan] = OrderedDict()
@@ -371,6 +373,7 @@ class Node:
     # ================================================================== local actions
     def submit_transaction(self, tx: Transaction) -> int:
         """Our own (or our wallet's) transaction: add to the mempool and announce it; returns its fee."""
+        self.mempool.check_own(tx, self.chain)
         fee = self.mempool.add(tx, self.mempool.coins(self.chain.utxo), self.transport.now())
         self._remember_tx(tx.txid)
         self._broadcast(m.Inv((m.InvItem(m.INV_TX, tx.txid),)))
