@@ -1,4 +1,4 @@
-"""The decentralized LLM's consensus rule: proof-of-gradient, plus data, answers and snapshots.
+"""[consensus] The decentralized LLM's consensus rule: proof-of-gradient, plus data, answers and snapshots.
 
 :class:`LLMRule` extends the proof-of-gradient work rule
 (:class:`~gradientcoin_edu.proof_of_gradient.ProofOfGradient`: ticket, recomputed gradient,
@@ -158,7 +158,7 @@ class LLMRule(ProofOfGradient):
                          check_validation=check_validation)
         self.spec, self.llm, self.tokenizer = spec, spec.params, spec.tokenizer
         self.height = 0
-        self._blocks: dict[int, object] = {0: spec.genesis}     # the active chain by height (payloads for undo)
+        self.chain = None                                      # the chain this rule works for (bind)
         self._weights_known = True                             # False between assumed-valid blocks
         self._answers: OrderedDict = OrderedDict()             # (block hash at query height, txid) -> text
         self._screens: OrderedDict = OrderedDict()             # (parent hash, txid) -> contribution loss
@@ -187,7 +187,7 @@ class LLMRule(ProofOfGradient):
         return w
 
     def _q(self, h: int) -> np.ndarray:
-        payload = self._blocks[h].payload
+        payload = self.block_at(h).payload
         if not payload:
             raise ModelError("pruned", f"the gradient of block {h} was pruned: start from a snapshot instead")
         q_bytes, _ = split_payload(payload, self.spec.pog.n_params)
@@ -226,8 +226,18 @@ class LLMRule(ProofOfGradient):
         self._states[height] = state
         self._pinned = {h for h in self._pinned if h >= height} | {height}
 
+    def bind(self, chain) -> None:
+        """Work for ``chain``: the rule reads the blocks of its best chain (payloads for undo and
+        replay, the block a query names) there instead of keeping a copy. The chain calls
+        ``connect_block`` before it appends a block to its best chain and ``disconnect`` before it
+        removes one, so heights ``0..self.height`` are always the chain's."""
+        self.chain = chain
+
     def block_at(self, height: int):
-        return self._blocks[height]
+        """The block at ``height`` of the best chain (``0 <= height <= self.height``)."""
+        if not 0 <= height <= self.height:
+            raise IndexError(f"the rule is at height {self.height}, not {height}")
+        return self.chain.block_at(height)
 
     # ------------------------------------------------------------------ admission rules
     def contents(self, txs, height: int, fees: dict[bytes, int] | None) -> BlockContents:
@@ -262,7 +272,7 @@ class LLMRule(ProofOfGradient):
 
     def answer(self, query: Query, txid: bytes = b"") -> AnswerRecord:
         """The answer to ``query`` from the weights after block ``query.height`` (cached)."""
-        key = (self._blocks[query.height].hash(), query.prompt, query.max_new_tokens)
+        key = (self.block_at(query.height).hash(), query.prompt, query.max_new_tokens)
         if key not in self._answers:
             text = greedy_decode(self.spec.pog.model, self.weights_at(query.height), self.tokenizer, query.prompt,
                                  query.max_new_tokens, self.spec.pog.scale_log2)
@@ -395,7 +405,6 @@ class LLMRule(ProofOfGradient):
         undo = LLMUndo(pog_undo, len(self.dataset))
         self._set_dataset(dataset)
         self.height = height
-        self._blocks[height] = block
         self._best.append(best)
         if self._weights_known:
             self._keep_state(height, self.weights)
@@ -419,7 +428,6 @@ class LLMRule(ProofOfGradient):
         self._states.pop(self.height, None)
         if undo.n_records != len(self.dataset):
             self._set_dataset(truncate_dataset(self.dataset, undo.n_records, self.llm))
-        del self._blocks[self.height]
         self._best.pop()
         self.height -= 1
 
