@@ -1,4 +1,4 @@
-"""The ``gradientcoin`` command (also ``python -m gradientcoin_edu``).
+"""[tooling] The ``gradientcoin`` command (also ``python -m gradientcoin_edu``).
 
 Each subcommand lives in the module that owns the concept and provides two functions,
 ``add_arguments(parser)`` and ``run(args) -> int``; this file only wires them together,

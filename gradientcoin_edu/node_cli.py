@@ -1,4 +1,4 @@
-"""``gradientcoin node``: run one real node process (ZeroMQ, SQLite, a local JSON-RPC).
+"""[tooling] ``gradientcoin node``: run one real node process (ZeroMQ, SQLite, a local JSON-RPC).
 
 Three proof-of-gradient nodes on one machine (three terminals)::
 

@@ -132,3 +132,18 @@ def test_fork_choice_is_only_the_rule():
     ``fork_choice``, which made a module-level cycle)."""
     from gradientcoin_edu.chain import fork_choice
     assert not hasattr(fork_choice, "Chain") and not hasattr(fork_choice, "__getattr__")
+
+
+def test_every_module_says_whether_it_is_consensus_policy_or_tooling():
+    """The first word of each module's docstring tells a reader what is safe to change
+    (docs/architecture.md: consensus splits the network when changed, policy changes one node,
+    tooling changes no node); package ``__init__`` files describe their package instead."""
+    kernels = PACKAGE.parent / "kernels"
+    unmarked = []
+    for path in sorted([*PACKAGE.rglob("*.py"), *kernels.glob("*.py")]):
+        if path.name == "__init__.py" and path.parent != kernels:
+            continue
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        if not doc.startswith(("[consensus] ", "[policy] ", "[tooling] ")):
+            unmarked.append(str(path.relative_to(PACKAGE.parent)))
+    assert unmarked == []

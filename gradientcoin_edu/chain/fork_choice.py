@@ -1,4 +1,4 @@
-"""The fork-choice rule: of all the branches a node knows, which one it follows.
+"""[consensus] The fork-choice rule: of all the branches a node knows, which one it follows.
 
 Blocks form a tree: each points to its parent, and two miners who find a block at the
 same time create two branches. Every node follows the branch with the **most cumulative

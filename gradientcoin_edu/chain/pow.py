@@ -1,4 +1,4 @@
-"""Mining with classic proof-of-work: try nonces until the header hash is below the target.
+"""[policy] Mining with classic proof-of-work: try nonces until the header hash is below the target.
 
 A miner assembles a block template (``make_block``: a coinbase paying itself the subsidy
 plus the fees, the transactions, their merkle root, a timestamp and the ``bits`` the

@@ -1,4 +1,4 @@
-"""The coinbase commitment: where a block says what its data and its answers are.
+"""[consensus] The coinbase commitment: where a block says what its data and its answers are.
 
 A block header has no room for the decentralized LLM's extra state, and adding header fields
 would change every header. Bitcoin met the same problem with SegWit: the *witness commitment*

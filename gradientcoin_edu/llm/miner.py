@@ -1,4 +1,4 @@
-"""Mining a block of the decentralized LLM: choose transactions, answer queries, train.
+"""[policy] Mining a block of the decentralized LLM: choose transactions, answer queries, train.
 
 A miner's block on the tip of an :class:`~gradientcoin_edu.llm.chain.LLMChain`:
 

@@ -1,4 +1,4 @@
-"""Miners of the decentralized LLM on a network: the network layer's objects, with the LLM plugged in.
+"""[policy] Miners of the decentralized LLM on a network: the network layer's objects, with the LLM plugged in.
 
 :func:`LLMNode` builds the network layer's :class:`~gradientcoin_edu.network.node.Node` (gossip,
 mempool, orphans, peer scoring - unchanged) on an :class:`LLMChain`, with two parts plugged into

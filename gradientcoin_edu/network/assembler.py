@@ -1,4 +1,4 @@
-"""Policy: how a node builds its own blocks - mempool selection, the template, the work.
+"""[policy] Policy: how a node builds its own blocks - mempool selection, the template, the work.
 
 A :class:`BlockAssembler` is the one object a ``Node`` asks for a block (Bitcoin Core's
 ``BlockAssembler`` in ``node/miner.cpp`` is the model):

@@ -1,4 +1,4 @@
-"""The double-spend race of whitepaper section 11, played out by real nodes in the simulator.
+"""[tooling] The double-spend race of whitepaper section 11, played out by real nodes in the simulator.
 
 An attacker with a share ``q`` of the hash rate pays a merchant, and at the same time mines, in
 secret, a branch in which the same coin goes back to himself. The merchant waits until the

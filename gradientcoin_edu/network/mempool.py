@@ -1,4 +1,4 @@
-"""The mempool: valid transactions waiting to be mined, chains of them included.
+"""[policy] The mempool: valid transactions waiting to be mined, chains of them included.
 
 Every node keeps the transactions it has heard of that are valid against its current best
 chain but not yet in a block. A transaction may spend confirmed coins *or outputs of other

@@ -1,4 +1,4 @@
-"""A node: the logic of one participant, written once, whatever carries its messages.
+"""[policy] A node: the logic of one participant, written once, whatever carries its messages.
 
 Whitepaper section 5 lists what a node does: new transactions are broadcast; each node collects
 them into a block and works on it; a found block is broadcast; nodes accept it only if all its

@@ -1,4 +1,4 @@
-"""What a running node offers its user: the RPC methods, a wallet, and a log of what happened.
+"""[tooling] What a running node offers its user: the RPC methods, a wallet, and a log of what happened.
 
 :class:`NodeService` wraps one :class:`~gradientcoin_edu.network.node.Node` (proof-of-work) or
 :class:`~gradientcoin_edu.llm.network.LLMNode` (proof-of-gradient) - the same transport-free node
@@ -266,11 +266,16 @@ class NodeService:
         return self.submit(tx, "payment", to=address, amount=coins(units))
 
     def rpc_peers(self) -> list:
-        """Connected peers with their handshake state, score and reported height."""
+        """Connected peers with their handshake state, score and reported height. ``key``: the peer's
+        key as ``--peer`` takes it (hex); ``as_peer``: ``HEXKEY@tcp://host:port``, what another node
+        gives ``--peer`` to dial it (known for the peers we dial; None for those that dialled us)."""
+        links = self.node.transport.peer_states() if hasattr(self.node.transport, "peer_states") else {}
         out = []
         for peer, state in sorted(self.node.peers.items()):
             book = self.node.peerbook.peers.get(peer)
-            out.append({"peer": peer, "handshaken": bool(state.get("version")),
+            link = links.get(peer, {})
+            out.append({"peer": peer, "key": link.get("key", _key_hex(peer)), "as_peer": link.get("peer"),
+                        "handshaken": bool(state.get("version")),
                         "score": getattr(book, "score", 0), "best_height": getattr(book, "best_height", None)})
         return out
 
@@ -409,6 +414,15 @@ class NodeService:
     @staticmethod
     def coins(units: int) -> str:
         return coins(units)
+
+
+def _key_hex(peer: str) -> str | None:
+    """A peer's CURVE key in the hex form ``--peer`` takes; None for a name that is not a key."""
+    from .keys import key_hex
+    try:
+        return key_hex(peer)
+    except (ValueError, TypeError):
+        return None
 
 
 def hex32(text, what: str) -> bytes:

@@ -1,4 +1,4 @@
-"""A deterministic network simulator: many nodes, one process, simulated time.
+"""[tooling] A deterministic network simulator: many nodes, one process, simulated time.
 
 The simulator is a *transport* for :class:`~gradientcoin_edu.network.node.Node`: the same node
 logic that runs as a real process over ZeroMQ runs here, but messages travel through an event

@@ -1,4 +1,4 @@
-"""The block stamp: a forged block must cost its sender about what checking it costs us.
+"""[consensus] The block stamp: a forged block must cost its sender about what checking it costs us.
 
 A proof-of-gradient block is checked by recomputing its gradient. Winning the ticket lottery
 with a *junk* payload costs only hashes (the ticket is a header hash: grind any field until it
