@@ -3,6 +3,7 @@
     python benchmarks/llm_chain.py                          # 1-4 (several minutes on a 2-core CPU)
     python benchmarks/llm_chain.py --guard-study            # also 5
     python benchmarks/llm_chain.py --steps 100,300 --skip-demo   # a quick run
+    python benchmarks/llm_chain.py --tax-only                # only 2, at 108k, 0.8M and 4.8M parameters
 
 1. **Learning parity** (one run, side by side): one miner at the easiest target mines N blocks
    (one applied gradient each); its validation loss after 100, 300, 1,000 blocks against
@@ -10,8 +11,13 @@
    optimizer in float64 (Lion, same betas, schedule and clipping), with nanoGPT-like AdamW in
    float32, and with the old rule (plain SGD, lr 1/8) in float64 - plus the greedy samples'
    share of valid corpus sentences and of right sums (``llm/evaluation.py``).
-2. **The decentralization tax**: the chain's wall time per applied step (mining and connecting
-   its own block, guard on and off) against central training's time per step.
+2. **The decentralization tax**, every configuration measured directly (``tax_table``): per round,
+   a miner of each configuration - the network's rule; guard off; no stamp (``stamp_log2 = 0``);
+   neither - mines and connects its next block at the easiest target (one gradient per block);
+   a second node verifies the network-rule block; central training takes one step on that block's
+   batch with Lion and AdamW in float64 and in float32. The sides alternate (order reversed every
+   other round) in one process. The **miner's tax** is the miner's median over a central step's;
+   the **network's tax** adds the ``n - 1`` other nodes that verify each block (``--nodes``).
 3. **Where a block's time goes**: the steps of one block, timed one by one; and mining vs
    verification per block at the ``demo`` difficulty (about two tickets per block).
 4. **The demo**: ``gradientcoin demo`` with its defaults: wall time and the evidence it prints.
@@ -19,8 +25,9 @@
    of poison (the corpus written backwards, 72 % of the dataset) against no guard and the
    anchored guard on 64, 16 and 8 validation records - the damage always measured on all 64.
 
-Timings are wall-clock with one torch thread; they are noisy on shared machines (the load
-average is printed): run it when the machine is quiet and say so.
+Timings are CPU time of the process (``time.process_time``), one torch thread, min and median
+(the demo's wall time in 4 is wall time); the load average is printed: on a shared machine other
+jobs still slow the caches, so compare ratios taken in the same run.
 """
 from __future__ import annotations
 
@@ -47,9 +54,10 @@ BASELINES = {"lion64": ("central Lion float64", dict(optimizer="chain", dtype=to
              "sgd64": ("central SGD 1/8 float64", dict(optimizer="sgd", dtype=torch.float64))}
 
 
-def parity_and_tax(preset: str, checkpoints: list[int], unguarded_steps: int,
+def parity(preset: str, checkpoints: list[int],
                    baselines: tuple[str, ...] = tuple(BASELINES)) -> dict:
-    """Measurements 1 and 2: one chain run to max(checkpoints), central runs beside it."""
+    """Measurement 1: one chain run to max(checkpoints), central runs beside it (losses only: their
+    times are separate runs; measurement 2 times the configurations alternated)."""
     from gradientcoin_edu.ledger import Wallet
     from gradientcoin_edu.llm import EASIEST_BITS, LLMChain, LLMSpec
     from gradientcoin_edu.llm.baseline import central_training
@@ -78,13 +86,130 @@ def parity_and_tax(preset: str, checkpoints: list[int], unguarded_steps: int,
         out["seconds"][name] = run.seconds_per_step
         if run.weights is not None and "SGD" not in name and "Lion float32" not in name:
             out["eval"][name] = evaluate(spec, run.weights)
-    off = LLMChain(LLMSpec.builtin(preset, bits=EASIEST_BITS), check_validation=False)
-    off.mine_and_add(miner.address)
-    start = time.process_time()
-    for _ in range(unguarded_steps):
-        off.mine_and_add(miner.address)
-    out["seconds"]["chain, guard off"] = (time.process_time() - start) / unguarded_steps
     return out
+
+
+# ---------------------------------------------------------------- the tax table (measured directly)
+SIZES = {"demo": None,                                   # the built-in demo network (nano GPT, 108k parameters)
+         "0.8M": (4, 128, 4),                           # (n_layer, n_embd, n_head), context 32, the demo rules
+         "4.8M": (6, 256, 4)}
+
+
+def spec_for(size: str, bits: int, **pog):
+    """The demo network's rules and corpus on the model ``size`` (``SIZES``); ``pog``: changed
+    proof-of-gradient parameters (``stamp_log2=0``: no stamp)."""
+    from gradientcoin_edu.llm import LLMSpec
+    if SIZES[size] is None:
+        return LLMSpec.builtin("demo", bits=bits, pog=pog or None)
+    from gradientcoin_edu.llm.params import LLMParams
+    from gradientcoin_edu.llm.spec import POG_DEFAULTS, chain_params_for
+    from gradientcoin_edu.model import CharTokenizer, GPTConfig, builtin_datasets
+    from gradientcoin_edu.proof_of_gradient import PoGParams
+    n_layer, n_embd, n_head = SIZES[size]
+    model = GPTConfig(block_size=32, n_layer=n_layer, n_head=n_head, n_embd=n_embd)
+    tok = CharTokenizer()
+    train, val = builtin_datasets(32, seed=0, n_lines=4000, tokenizer=tok)
+    params = LLMParams(PoGParams.for_data(train, val, model, tokenizer=tok, **{**POG_DEFAULTS, **pog}))
+    return LLMSpec(params, chain_params_for(params, bits, size), train, val, tok, size)
+
+
+def central_step(spec, optimizer: str, dtype):
+    """One central training step of ``spec``'s model on a given batch ``(x, y)``: zero_grad, forward,
+    backward, clipping, optimizer step (``llm.baseline``'s loop body; the step counter is the chain's)."""
+    from gradientcoin_edu.llm.baseline import make_optimizer
+    from gradientcoin_edu.model import to_model
+    pog = spec.pog
+    model = to_model(pog.model, pog.genesis_weights(), pog.scale_log2, dtype=dtype)
+    opt, lr_at = make_optimizer(pog, model, optimizer)
+    state = {"t": 0}
+
+    def step(x, y):
+        state["t"] += 1
+        for group in opt.param_groups:
+            group["lr"] = lr_at(state["t"])
+        opt.zero_grad(set_to_none=True)
+        _, loss = model(x, y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), pog.clip_norm)
+        opt.step()
+    return step
+
+
+def tax_table(size: str, rounds: int) -> dict:
+    """Each configuration timed directly, all of them alternated round by round in one process.
+
+    One round: a miner of each chain configuration mines and connects its next block at the easiest
+    target (one gradient per block: one applied step); a second node of the full-rule network
+    verifies the full-rule block (``add_block``); four central trainers each take one step on the
+    batch of that block. The order of the sides is reversed every other round. CPU time
+    (``time.process_time``), one torch thread; a warm-up round is not counted."""
+    from gradientcoin_edu.ledger import Wallet
+    from gradientcoin_edu.llm import EASIEST_BITS, LLMChain
+    from gradientcoin_edu.proof_of_gradient import batch_seed, select_batch
+
+    miner = Wallet.from_seed("bench miner").address
+    full = spec_for(size, EASIEST_BITS)
+    nostamp = spec_for(size, EASIEST_BITS, stamp_log2=0)
+    chains = {"miner": LLMChain(full), "miner, guard off": LLMChain(full, check_validation=False),
+              "miner, no stamp": LLMChain(nostamp), "miner, no stamp, guard off": LLMChain(nostamp, check_validation=False)}
+    verifier = LLMChain(full)
+    for c in (*chains.values(), verifier):
+        c.val_loss()
+    central = {"central Lion float64": central_step(full, "chain", torch.float64),
+               "central AdamW float64": central_step(full, "adamw", torch.float64),
+               "central Lion float32": central_step(full, "chain", torch.float32),
+               "central AdamW float32": central_step(full, "adamw", torch.float32)}
+    times: dict[str, list[float]] = {k: [] for k in (*chains, "verifier", *central)}
+    parent = [full.genesis.hash()]
+    block = [None]
+
+    def mined(name):
+        def run():
+            b = chains[name].mine_and_add(miner)
+            if name == "miner":
+                block[0] = b
+        return run
+
+    def verify():
+        verifier.add_block(block[0])
+
+    sides = [(k, mined(k)) for k in chains]
+    for r in range(rounds + 1):
+        order = sides if r % 2 == 0 else sides[::-1]
+        spent = {}
+        for k, fn in order:                     # the miners first (the verifier needs the block) ...
+            start = time.process_time()
+            fn()
+            spent[k] = time.process_time() - start
+        b = block[0]
+        _, x, y = select_batch(full.train, b.header.prev_hash, batch_seed(b.header), full.pog.batch_size)
+        rest = [("verifier", verify)] + [(k, (lambda f=f: f(x, y))) for k, f in central.items()]
+        for k, fn in (rest if r % 2 == 0 else rest[::-1]):   # ... then the verifier and central steps, alternated
+            start = time.process_time()
+            fn()
+            spent[k] = time.process_time() - start
+        if r > 0:
+            for k, v in spent.items():
+                times[k].append(v)
+    assert verifier.rule.weights_root() == chains["miner"].rule.weights_root()
+    return dict(size=size, n_params=full.pog.n_params, stamp_log2=full.pog.stamp_log2, rounds=rounds, times=times)
+
+
+def print_tax(t: dict, nodes: tuple[int, ...]) -> None:
+    med = {k: _median(v) for k, v in t["times"].items()}
+    mn = {k: min(v) for k, v in t["times"].items()}
+    central = [k for k in med if k.startswith("central")]
+    print(f"\n   {t['size']} ({t['n_params']:,} parameters, stamp 2^{t['stamp_log2']}), {t['rounds']} rounds, "
+          f"CPU ms min / median; miner's tax = miner / central step (medians)")
+    print("   " + f"{'side':>28} {'min':>8} {'median':>8}  " + " ".join(f"{'/' + c[8:]:>16}" for c in central))
+    for k in med:
+        cells = " ".join(f"{med[k] / med[c]:>15.2f}x" for c in central) if not k.startswith("central") else ""
+        print("   " + f"{k:>28} {1000 * mn[k]:>8.1f} {1000 * med[k]:>8.1f}  {cells}")
+    for n in nodes:
+        net = med["miner"] + (n - 1) * med["verifier"]
+        label = f"network of {n} (miner + {n - 1} verifiers)"
+        print("   " + f"{label:>37}"
+              f"{1000 * net:>8.1f}  " + " ".join(f"{net / med[c]:>15.2f}x" for c in central))
 
 
 def per_block(preset: str, blocks: int) -> dict:
@@ -257,7 +382,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="demo", choices=["tiny", "demo"])
     parser.add_argument("--steps", default="100,300,1000", help="checkpoints of the parity run (default 100,300,1000)")
-    parser.add_argument("--tax-steps", type=int, default=100, help="steps of the guard-off run (default 100)")
+    parser.add_argument("--tax-rounds", type=int, default=100,
+                        help="rounds of the tax table at the demo size (default 100; 0.8M: a tenth, 4.8M: a 30th, at least 3)")
+    parser.add_argument("--nodes", default="3,10", help="network sizes of the network's tax (default 3,10)")
+    parser.add_argument("--tax-only", action="store_true", help="only the tax table, at the sizes of --sizes")
+    parser.add_argument("--sizes", default="demo,0.8M,4.8M", help=f"model sizes of --tax-only ({', '.join(SIZES)})")
     parser.add_argument("--baselines", default=",".join(BASELINES),
                         help=f"central runs beside the chain (default: all of {', '.join(BASELINES)})")
     parser.add_argument("--skip-blocks", action="store_true", help="skip measurement 3 (per block, parts)")
@@ -272,8 +401,16 @@ def main(argv: list[str] | None = None) -> int:
     checkpoints = sorted({int(x) for x in args.steps.split(",")})
     result: dict = dict(machine=machine())
 
-    r = result["parity"] = parity_and_tax(args.preset, checkpoints, args.tax_steps,
-                                          tuple(b for b in args.baselines.split(",") if b))
+    if args.tax_only:
+        for size in args.sizes.split(","):
+            t = result.setdefault("tax", {})[size] = tax_table(size, args.tax_rounds if size == "demo" else
+                                                                max(3, args.tax_rounds // (10 if size == "0.8M" else 30)))
+            print_tax(t, tuple(int(n) for n in args.nodes.split(",")))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(result, f, indent=1, default=str)
+        return 0
+    r = result["parity"] = parity(args.preset, checkpoints, tuple(b for b in args.baselines.split(",") if b))
     names = list(r["loss"])
     print("\n1. validation loss after the same number of applied steps (chain: one miner, its own blocks)")
     print("   " + f"{'steps':>6} " + " ".join(f"{n:>24}" for n in names))
@@ -286,16 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     for n, e in r["eval"].items():
         print(f"   {n} after {checkpoints[-1]} steps: valid sentences {e.sentences_valid:.0%}, sums {e.sums_correct:.0%}; "
               + "; ".join(f"{p!r} -> {t!r}" for p, t in list(e.samples.items())[:2]))
-    sec = r["seconds"]
-    print("\n2. decentralization tax: CPU time (process time, one thread) per applied step")
-    for n, v in sec.items():
-        print(f"   {n:>26}: {1000 * v:7.1f} ms   chain / this = {sec['chain'] / v:5.2f}x")
-    stamp = stamp_mean_seconds(args.preset)
-    central = {n: v for n, v in sec.items() if not n.startswith("chain")}
-    print(f"   the stamp alone (2^stamp_log2 hashes at the easiest target, mean of 40): {1000 * stamp:.1f} ms; "
-          f"the chain without it: {1000 * (sec['chain'] - stamp):.1f} ms = "
-          + ", ".join(f"{(sec['chain'] - stamp) / v:.2f}x {n}" for n, v in central.items()))
-    result["stamp_seconds"] = stamp
+    print("\n2. decentralization tax: each configuration timed directly, alternated in one process")
+    t = result["tax"] = tax_table("demo", args.tax_rounds)
+    print_tax(t, tuple(int(n) for n in args.nodes.split(",")))
 
     if not args.skip_blocks:
         b = result["per_block"] = per_block(args.preset, args.verify_blocks)

@@ -4,6 +4,7 @@
     python benchmarks/verify_scaling.py --repeats 3 --gpu     # also the `gpu` preset (10.7M, context 128)
     python benchmarks/verify_scaling.py --guard 40            # the guard in float32 against float64
     python benchmarks/verify_scaling.py --formulas            # blocked update and norm against the formulas
+    python benchmarks/verify_scaling.py --profile 3.2,7.1     # where verify's time goes beyond fb64 (cProfile)
 
 For each model (context 32, batch 16, the demo preset's rules: Lion, clip 1, guard on 16 records,
 except ``stamp_log2 = 0`` so that building the proof does not search a stamp for each size; the
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import time
 
@@ -156,6 +158,63 @@ def formulas(repeats: int) -> None:
                                             for k, v in times.items()))
 
 
+def profile(sizes_m: list[float], calls: int = 3, top: int = 14) -> None:
+    """cProfile of ``verify(...)`` without the guard (``calls`` calls after a warm-up) at the models of
+    ``SIZES`` nearest to each size in millions of parameters: the functions by own time, and what is
+    left once the forward+backward pass (the autograd engine and the model's modules) is taken out."""
+    import cProfile
+    import pstats
+    from gradientcoin_edu.model.gpt import GPTConfig
+    from gradientcoin_edu.proof_of_gradient import verify
+    from gradientcoin_edu.proof_of_gradient.params import num_params
+    models = [GPTConfig(block_size=32, n_layer=L, n_head=h, n_embd=d) for L, d, h in SIZES]
+    for want in sizes_m:
+        model = min(models, key=lambda m: abs(num_params(m) - want * 1e6))
+        s = setup(model)
+        pog = s["pog"]
+        fb = bare(model, s["w"], pog, s["x"], s["y"], torch.float64)
+        fn = lambda: verify(pog, s["train"], None, s["state"], s["proof"])     # noqa: E731
+        fn(), fb()
+        t_fb = statistics.median(_cpu(fb) for _ in range(calls))
+        prof = cProfile.Profile(time.process_time)
+        prof.enable()
+        for _ in range(calls):
+            fn()
+        prof.disable()
+        st = pstats.Stats(prof)
+        total = sum(v[2] for v in st.stats.values()) / calls              # own times add up to the whole
+        rows = sorted(((v[2] / calls, k) for k, v in st.stats.items()), reverse=True)
+        print(f"\n{pog.n_params:,} parameters: verify {1000 * total:.0f} ms per call under cProfile (CPU), "
+              f"bare fb64 {1000 * t_fb:.0f} ms (not profiled); own time per call, ms:")
+        for t, (file, line, name) in rows[:top]:
+            where = file.split("gradientcoin_edu/")[-1] if "gradientcoin_edu" in file else os.path.basename(file)
+            print(f"   {1000 * t:8.1f}  {name} ({where}:{line})")
+        groups: dict[str, float] = {}
+        for t, key in rows:
+            groups[_group(*key)] = groups.get(_group(*key), 0.0) + t
+        print("   by kind, ms per call: " + ", ".join(f"{k} {1000 * v:.1f}" for k, v in
+                                                      sorted(groups.items(), key=lambda kv: -kv[1])))
+
+
+def _group(file: str, line: int, name: str) -> str:
+    """The kind of work a profiled function does (for ``profile``)."""
+    if "sha256" in name or "digest" in name or "hashlib" in name or file.endswith("kernels/cpu.py") \
+            or "merkle" in file or "crypto" in file:
+        return "hashing (roots, kernels.cpu)"
+    if file.endswith("update.py"):
+        return "update"
+    if file.endswith("fixed_point.py") or name in ("copy_", "numpy", "from_numpy", "tobytes", "frombuffer"):
+        return "weights in/out"
+    if file.endswith("proof_of_gradient/gradient.py") and name in ("sum_of_squares", "_level_tree", "clip_gradient"):
+        return "norm and clipping"
+    if "torch" in file or "torch" in name or file.endswith("gpt.py") or name.startswith("<built-in method torch") \
+            or "_EngineBase" in name or "TensorBase" in name or "_C." in name:
+        return "forward+backward (torch, model)"
+    if file.endswith("batch.py") or "corpus" in file:
+        return "batch"
+    return "other"
+
+
 def fit(ns, ts) -> float:
     """Least-squares slope of log t against log n."""
     lx, ly = np.log(ns), np.log(ts)
@@ -171,8 +230,12 @@ def main(argv=None) -> None:
     ap.add_argument("--guard", type=int, default=0, metavar="STATES",
                     help="instead: the guard in float32 and float64 on STATES states of an honest chain")
     ap.add_argument("--formulas", action="store_true", help="instead: blocked update and norm against the formulas")
+    ap.add_argument("--profile", default=None, metavar="M,M",
+                    help="instead: cProfile of verify at the models nearest these sizes (millions of parameters)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    if args.profile:
+        return profile([float(v) for v in args.profile.split(",")])
     if args.formulas:
         return formulas(args.repeats)
     if args.guard:

@@ -49,8 +49,8 @@ from pathlib import Path
 
 from .errors import GradientCoinError
 
-__all__ = ["NodeProcess", "start_relay", "join", "free_ports", "start_node_process", "stop_processes", "stop_all",
-           "running_processes"]
+__all__ = ["NodeProcess", "start_relay", "join", "free_ports", "listen_address", "start_node_process",
+           "stop_processes", "stop_all", "running_processes"]
 
 # Every node process this Python started and has not seen exit, with the pid of the Python that
 # started it (a forked copy of this interpreter must not stop its parent's nodes when it exits).
@@ -64,7 +64,9 @@ _CHILD = "import sys; from gradientcoin_edu.classroom import _child_main; sys.ex
 
 
 def free_ports(n: int) -> list[int]:
-    """``n`` TCP ports free on 127.0.0.1 right now."""
+    """``n`` TCP ports free on 127.0.0.1 right now, and perhaps taken by another process a moment
+    later: the sockets are closed before anyone binds the ports. Prefer ``tcp://127.0.0.1:0`` (the
+    OS picks the port as the node binds it) and :func:`listen_address`."""
     socks = [socket.socket() for _ in range(n)]
     for s in socks:
         s.bind(("127.0.0.1", 0))
@@ -72,6 +74,29 @@ def free_ports(n: int) -> list[int]:
     for s in socks:
         s.close()
     return ports
+
+
+def listen_address(data_dir: str | Path, process: subprocess.Popen | None = None, timeout: float = 60.0) -> str:
+    """The address a node listens on, as the node reports it in ``DATA_DIR/status.json``: what a node
+    started with ``--listen tcp://HOST:0`` was given by the OS. With ``process``, only a report
+    written by that process counts (a data dir reused after a restart holds the old one)."""
+    import json
+    path = Path(data_dir) / "status.json"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            status = json.loads(path.read_text())
+        except (OSError, ValueError):
+            status = {}
+        if status.get("listen") and (process is None or status.get("pid") == process.pid):
+            return status["listen"]
+        if process is not None and process.poll() is not None:
+            raise GradientCoinError("node-died", f"the node in {data_dir} exited (status {process.returncode}) "
+                                                 "before it reported its address")
+        if time.monotonic() > deadline:
+            raise GradientCoinError("start-timeout", f"the node in {data_dir} reported no listen address "
+                                                     f"within {timeout:.0f} s")
+        time.sleep(0.1)
 
 
 def start_node_process(listen: str | None, data_dir: Path, peers: list[str], *extra: str,
@@ -225,10 +250,12 @@ def _llm_args(model: str, corpus_seed: int) -> list[str]:
     return ["--chain", "llm", "--model", model, "--corpus-seed", str(corpus_seed)]
 
 
-def start_relay(data_dir: str | Path, listen: str = "tcp://127.0.0.1:5001", model: str = "tiny",
+def start_relay(data_dir: str | Path, listen: str = "tcp://127.0.0.1:0", model: str = "tiny",
                 corpus_seed: int = 0, mine_every: float | None = None, wait: bool = True,
                 extra: tuple[str, ...] = ()) -> NodeProcess:
-    """The instructor's relay: a listening llm node (mining only with ``mine_every``)."""
+    """The instructor's relay: a listening llm node (mining only with ``mine_every``). By default it
+    listens on a port the OS picks as it binds (port 0); ``relay.peer`` is the line students join
+    with, its real address included."""
     args = [*_llm_args(model, corpus_seed), "--name", "relay", "--quiet", *extra]
     if mine_every:
         args += ["--mine", "--mine-every", str(mine_every)]

@@ -7,13 +7,15 @@
 
 Steps (docs/site.md explains the choice of tools):
 
-1. Each ``notebooks/*.ipynb`` is executed top to bottom with nbclient, in ``notebooks/``, with
-   plotly's ``plotly_mimetype`` renderer; each figure is then turned into plain HTML that draws
-   it with the site's own copy of plotly.js (``include_plotlyjs=False``: no CDN).
-   Cells marked ``NBVAL_SKIP`` are not executed for the site either. A cell that raises shows its
-   traceback on the page and is reported (nbval is what fails CI on it; ``--strict`` fails the
-   build). The executed copy is cached under ``build/site/cache``, keyed by a hash of the notebook
-   and of the library's source, so an unchanged notebook that ran cleanly is not run again.
+1. Each ``notebooks/*.ipynb`` is executed once, the way the tests run it and Colab would:
+   ``course_table.executed_copy`` copies it alone into a fresh folder outside the repository,
+   runs every cell with nbclient (a per-cell time limit, ``course_table.CELL_TIMEOUT_S``) and
+   keeps the executed copy in ``build/notebooks``, keyed by a hash of the notebook and of the
+   library's source; tests/test_notebooks_fresh_env.py and the site read that same copy, so CI
+   executes each notebook once. Figures are recorded with plotly's ``plotly_mimetype`` renderer
+   and turned into plain HTML that draws them with the site's own copy of plotly.js
+   (``include_plotlyjs=False``: no CDN). A notebook that fails shows its traceback on the page and
+   is reported (the fresh-environment test fails CI on it; ``--strict`` fails the build).
 2. Every ipywidgets view in the outputs is replaced by a static fallback: a line naming its
    controls and their values, then the outputs its ``Output`` areas held after the first run.
    A figure redrawn in place while its cell ran (a live dashboard) keeps only its last frame: plotly
@@ -30,7 +32,6 @@ Needs the ``[site]`` extra: ``pip install -e ".[site]"``.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -48,9 +49,8 @@ DEFAULT_OUT = REPO / "build" / "site"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 PLOTLY_JSON = "application/vnd.plotly.v1+json"
-CELL_TIMEOUT_S = 600            # a hang fails the build; a slow but finishing cell does not
 
-__all__ = ["build", "execute_notebook", "error_cells", "static_widget_fallbacks", "collapse_redrawn_figures",
+__all__ = ["build", "execute_all", "render", "error_cells", "static_widget_fallbacks", "collapse_redrawn_figures",
            "plotly_to_html", "notebook_paths", "main"]
 
 
@@ -59,23 +59,16 @@ def notebook_paths() -> list[Path]:
     return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
-def _library_digest() -> str:
-    h = hashlib.sha256()
-    for root in ("gradientcoin_edu", "kernels"):
-        for p in sorted((REPO / root).rglob("*")):
-            if p.is_file() and p.suffix in {".py", ".json", ".txt", ".csv"}:
-                h.update(str(p.relative_to(REPO)).encode())
-                h.update(p.read_bytes())
-    return h.hexdigest()
-
-
-def _cache_key(nb_path: Path, library: str) -> str:
-    import plotly
-    h = hashlib.sha256(nb_path.read_bytes())
-    h.update(library.encode())
-    h.update(f"{sys.version_info[:2]} plotly {plotly.__version__}".encode())
-    h.update(Path(__file__).read_bytes())          # a change to how outputs are post-processed re-executes
-    return h.hexdigest()[:16]
+def _course_table():
+    """``scripts/course_table.py``, which executes the notebooks (once, shared with the tests)."""
+    import importlib.util
+    if "course_table" in sys.modules:
+        return sys.modules["course_table"]
+    spec = importlib.util.spec_from_file_location("course_table", Path(__file__).with_name("course_table.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["course_table"] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def error_cells(nb) -> list[int]:
@@ -85,34 +78,13 @@ def error_cells(nb) -> list[int]:
             and any(o.get("output_type") == "error" for o in c.get("outputs", []))]
 
 
-def execute_notebook(nb_path: Path, target: Path) -> float:
-    """Execute ``nb_path`` into ``target`` (widgets replaced by static fallbacks); return seconds.
-
-    A cell that raises does not stop the run (its traceback becomes its output)."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(nb_path, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "NBVAL_SKIP" in cell.source:
-            tags = cell.metadata.setdefault("tags", [])
-            if "skip-execution" not in tags:
-                tags.append("skip-execution")
-        if cell.cell_type == "code" and "NBVAL_RAISES_EXCEPTION" in cell.source:
-            cell.metadata.setdefault("tags", []).append("raises-exception")
-    os.environ["PLOTLY_RENDERER"] = "plotly_mimetype"   # inherited by the kernel: figures as JSON
-    start = time.perf_counter()
-    NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", store_widget_state=True, allow_errors=True,
-                   resources={"metadata": {"path": str(nb_path.parent)}}).execute()
-    seconds = time.perf_counter() - start
+def render(nb):
+    """What the site shows of an executed notebook: widgets replaced by static fallbacks, a live
+    figure reduced to its last frame, plotly figures as HTML drawn by the site's plotly.js."""
     static_widget_fallbacks(nb)
     collapse_redrawn_figures(nb)
     plotly_to_html(nb)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    nbformat.write(nb, tmp)
-    tmp.replace(target)
-    return seconds
+    return nb
 
 
 def _widget_models(model_id: str, state: dict, seen: set):
@@ -227,74 +199,72 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _execute_cached(args: tuple[str, str, str]) -> tuple[str, float | None, list[int]]:
-    import nbformat
-
-    nb_path, cache_dir, library = Path(args[0]), Path(args[1]), args[2]
-    cached = cache_dir / f"{nb_path.stem}-{_cache_key(nb_path, library)}.ipynb"
-    if cached.exists() and not error_cells(nbformat.read(cached, as_version=4)):
-        return str(cached), None, []
-    for stale in cache_dir.glob(f"{nb_path.stem}-*.ipynb"):
-        stale.unlink()
-    seconds = execute_notebook(nb_path, cached)
-    return str(cached), seconds, error_cells(nbformat.read(cached, as_version=4))
+def _executed(args: tuple[str, str | None, str | None, str]):
+    path, cache_dir, run_id, library = args
+    return _course_table().executed_copy(Path(path), Path(cache_dir) if cache_dir else None, run_id=run_id,
+                                         library=library)
 
 
-def execute_all(paths: list[Path], cache_dir: Path, jobs: int = 1, strict: bool = False, log=print) -> list[Path]:
-    """Execute (or take from the cache) every notebook; return the executed copies in order."""
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    library = _library_digest()
-    work = [(str(p), str(cache_dir), library) for p in paths]
+def execute_all(paths: list[Path], cache_dir: Path | None = None, jobs: int = 1, strict: bool = False, log=print,
+                run_id: str | None = None, reverse: bool = False) -> list:
+    """Every notebook executed once (``course_table.executed_copy``: Colab-like, outside the
+    repository, cached in ``build/notebooks``, shared with tests/test_notebooks_fresh_env.py);
+    returns the executed notebooks in course order. ``reverse`` walks the course from its end, so
+    that a test run whose other worker executes from the start meets it in the middle."""
+    library = _course_table().library_digest()
+    order = list(reversed(paths)) if reverse else list(paths)
+    work = [(str(p), str(cache_dir) if cache_dir else None, run_id, library) for p in order]
 
-    def report(path: Path, seconds: float | None, errors: list[int]) -> None:
-        log(f"  {path.name}: " + ("cached" if seconds is None else f"executed in {seconds:.1f} s")
-            + (f"; ERROR in cells {errors}" if errors else ""))
+    def report(path: Path, nb) -> None:
+        run = nb.metadata.get("gradientcoin_run", {})
+        log(f"  {path.name}: " + (f"executed in {run.get('wall_seconds', 0):.1f} s" if run.get("executed")
+                                  else "executed earlier in this run" if run_id else "cached")
+            + (f"; ERROR: {run['error'].splitlines()[-1]}" if run.get("error") else ""))
 
-    results = []
+    results = {}
     if jobs > 1:
         with ProcessPoolExecutor(jobs) as pool:
-            for path, result in zip(paths, pool.map(_execute_cached, work)):
-                report(path, *result[1:])
-                results.append(result)
+            for path, nb in zip(order, pool.map(_executed, work)):
+                report(path, nb)
+                results[path] = nb
     else:
-        for path, w in zip(paths, work):
-            results.append(_execute_cached(w))
-            report(path, *results[-1][1:])
-    failed = {p.name: r[2] for p, r in zip(paths, results) if r[2]}
+        for path, w in zip(order, work):
+            results[path] = _executed(w)
+            report(path, results[path])
+    failed = {p.name: results[p].metadata["gradientcoin_run"]["error"].splitlines()[-1]
+              for p in paths if results[p].metadata.get("gradientcoin_run", {}).get("error")}
     if failed and strict:
-        raise RuntimeError(f"cells raised while building the site: {failed}")
-    return [Path(r[0]) for r in results]
+        raise RuntimeError(f"notebooks failed while building the site: {failed}")
+    return [results[p] for p in paths]
 
 
-def _stage(executed: list[Path], out: Path, slides: bool) -> Path:
+def _stage(paths: list[Path], rendered: list, out: Path, slides: bool) -> Path:
+    import nbformat
+
     src = out / "src"
     if src.exists():
         shutil.rmtree(src)
     shutil.copytree(SITE_SRC, src, ignore=shutil.ignore_patterns("__pycache__", "slides_conf"))
     (src / "notebooks").mkdir()
     decks = []
-    for cached in executed:
-        stem = cached.stem.rsplit("-", 1)[0]
-        shutil.copyfile(cached, src / "notebooks" / f"{stem}.ipynb")
-        decks.append(f'- <a class="slide-deck" href="slides/{stem}.html">{stem.replace("_", " ")}</a>')
+    for path, nb in zip(paths, rendered):
+        nbformat.write(nb, str(src / "notebooks" / path.name))
+        decks.append(f'- <a class="slide-deck" href="slides/{path.stem}.html">{path.stem.replace("_", " ")}</a>')
     if not slides:
         decks = ["This build skipped the decks (`--no-slides`)."]
     (src / "_slides_list.md").write_text("\n".join(decks) + "\n")
     return src
 
 
-def _stage_slides(executed: list[Path], out: Path) -> Path:
+def _stage_slides(paths: list[Path], out: Path) -> Path:
     """A source folder with only the executed notebooks and an index of the decks."""
     src = out / "slides_src"
     if src.exists():
         shutil.rmtree(src)
     src.mkdir(parents=True)
-    names = []
-    for cached in executed:
-        stem = cached.stem.rsplit("-", 1)[0]
-        shutil.copyfile(cached, src / f"{stem}.ipynb")
-        names.append(stem)
-    (src / "index.md").write_text("# Slides\n\n```{toctree}\n:hidden:\n\n" + "\n".join(names) + "\n```\n")
+    for path in paths:
+        shutil.copyfile(out / "src" / "notebooks" / path.name, src / path.name)
+    (src / "index.md").write_text("# Slides\n\n```{toctree}\n:hidden:\n\n" + "\n".join(p.stem for p in paths) + "\n```\n")
     return src
 
 
@@ -309,39 +279,51 @@ def _sphinx(builder: str, src: Path, dest: Path, confdir: Path | None = None, lo
 
 
 def build(out: Path = DEFAULT_OUT, slides: bool = True, jobs: int = 1, only: list[str] | None = None,
-          strict: bool = False, log=print) -> Path:
-    """Build the site into ``out/html``; return the path of its index.html."""
+          strict: bool = False, log=print, executed_dir: Path | None = None, run_id: str | None = None,
+          reverse: bool = False) -> Path:
+    """Build the site into ``out/html``; return the path of its index.html.
+
+    The notebooks come from ``course_table.executed_copy`` (executed there once, or taken from
+    ``executed_dir``, default ``build/notebooks``); ``run_id`` and ``reverse``: see ``execute_all``."""
     out = Path(out)
     paths = notebook_paths()
     if only:
         paths = [p for p in paths if any(p.name.startswith(o) for o in only)]
     t0 = time.perf_counter()
-    log(f"executing {len(paths)} notebooks (cache: {out / 'cache'})")
-    executed = execute_all(paths, out / "cache", jobs=jobs, strict=strict, log=log)
+    log(f"executing {len(paths)} notebooks, or reading them executed (from {executed_dir or 'build/notebooks'})")
+    executed = execute_all(paths, executed_dir, jobs=jobs, strict=strict, log=log, run_id=run_id, reverse=reverse)
     t1 = time.perf_counter()
-    src = _stage(executed, out, slides)
+    src = _stage(paths, [render(nb) for nb in executed], out, slides)
     html = out / "html"
     if html.exists():
         shutil.rmtree(html)          # no page left over from an earlier build
     _sphinx("html", src, html, log=log)
     t2 = time.perf_counter()
     if slides:
-        _sphinx("revealjs", _stage_slides(executed, out), html / "slides", confdir=SLIDES_CONF, log=log)
+        _sphinx("revealjs", _stage_slides(paths, out), html / "slides", confdir=SLIDES_CONF, log=log)
     t3 = time.perf_counter()
-    log(f"site built in {t3 - t0:.0f} s (notebooks {t1 - t0:.0f} s, html {t2 - t1:.0f} s, slides {t3 - t2:.0f} s): "
-        f"{html / 'index.html'}")
+    ran = sum(1 for nb in executed if nb.metadata.get("gradientcoin_run", {}).get("executed"))
+    log(f"site built in {t3 - t0:.0f} s (notebooks {t1 - t0:.0f} s: {ran} of {len(paths)} executed here, the rest "
+        f"read; html {t2 - t1:.0f} s, slides {t3 - t2:.0f} s): {html / 'index.html'}")
+    (out / "timing.json").write_text(json.dumps({
+        "seconds": round(t3 - t0), "notebooks_seconds": round(t1 - t0), "executed_here": ran, "notebooks": len(paths),
+        "html_seconds": round(t2 - t1), "slides_seconds": round(t3 - t2)}) + "\n")
     return html / "index.html"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="build folder (default build/site)")
+    parser.add_argument("--executed", type=Path, default=None,
+                        help="folder of the executed notebooks (default build/notebooks: kept there, reused "
+                             "while the notebook and the library are unchanged)")
     parser.add_argument("--no-slides", action="store_true", help="skip the reveal.js slide decks")
     parser.add_argument("--jobs", type=int, default=1, help="notebooks executed in parallel (default 1)")
     parser.add_argument("--strict", action="store_true", help="fail when a notebook cell raises")
     parser.add_argument("--only", nargs="*", help="only the notebooks whose names start with these prefixes")
     args = parser.parse_args(argv)
-    build(args.out, slides=not args.no_slides, jobs=args.jobs, only=args.only, strict=args.strict)
+    build(args.out, slides=not args.no_slides, jobs=args.jobs, only=args.only, strict=args.strict,
+          executed_dir=args.executed)
     return 0
 
 

@@ -14,3 +14,12 @@ def load_script(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def current_run_id() -> str:
+    """One id per test run, the same in every pytest-xdist worker (xdist's own run id), so that a
+    notebook executed by one worker is reused by the other (``course_table.executed_copy``)."""
+    import os
+    import uuid
+    return os.environ.get("PYTEST_XDIST_TESTRUNUID") or os.environ.setdefault("GRADIENTCOIN_TEST_RUN",
+                                                                              uuid.uuid4().hex)

@@ -63,14 +63,6 @@ import socket  # noqa: E402
 import pytest  # noqa: E402
 
 
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def _one_line_error(result: subprocess.CompletedProcess, *needles: str) -> None:
     assert result.returncode == 2, (result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
@@ -100,7 +92,7 @@ def test_argument_mistakes_are_one_line(args, needle):
 
 
 def test_data_dir_mistakes_change_nothing(tmp_path):
-    listen = f"tcp://127.0.0.1:{_free_port()}"
+    listen = "tcp://127.0.0.1:0"                  # the data dir is refused before anything binds
     afile = tmp_path / "a-file"
     afile.write_text("mine")
     _one_line_error(gradientcoin("node", "--listen", listen, "--data-dir", str(afile)), "is a file")
@@ -121,11 +113,10 @@ def test_data_dir_mistakes_change_nothing(tmp_path):
 
 
 def test_a_busy_port_and_a_busy_data_dir_are_refused(tmp_path):
-    port = _free_port()
-    listen = f"tcp://127.0.0.1:{port}"
     holder = socket.socket()
-    holder.bind(("127.0.0.1", port))
+    holder.bind(("127.0.0.1", 0))                 # the OS picks the port; the holder keeps it
     holder.listen()
+    listen = f"tcp://127.0.0.1:{holder.getsockname()[1]}"
     try:
         _one_line_error(gradientcoin("node", "--listen", listen, "--data-dir", str(tmp_path / "n")),
                         "Address already in use")
@@ -133,7 +124,7 @@ def test_a_busy_port_and_a_busy_data_dir_are_refused(tmp_path):
         holder.close()
     from gradientcoin_edu.datadir import open_datadir
     with open_datadir(tmp_path / "n"):          # as a running node holds it
-        _one_line_error(gradientcoin("node", "--listen", listen, "--data-dir", str(tmp_path / "n")),
+        _one_line_error(gradientcoin("node", "--listen", "tcp://127.0.0.1:0", "--data-dir", str(tmp_path / "n")),
                         "in use by another node")
 
 

@@ -89,3 +89,5 @@ def test_colab_install_command_in_a_fresh_venv(tmp_path_factory):
     assert first.count("gradientcoin_edu ") == 1, first                    # the environment line, once
     assert str(base / "venv") in subprocess.run([python, "-c", "import gradientcoin_edu, sys; print(sys.prefix)"],
                                                 capture_output=True, text=True).stdout
+    import shutil
+    shutil.rmtree(base, ignore_errors=True)      # the venv is about 1 GB: kept only when the test failed

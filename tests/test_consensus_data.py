@@ -1,6 +1,6 @@
 """Batch selection by strata and the poisoning defense (docs/protocol.md sections 5 and 6).
 
-Plays the two attackers of issue 10 at small scale on the tiny preset: a miner who previews
+Plays two attackers at small scale on the tiny preset: a miner who previews
 batches before computing gradients (it gains nothing: the slots a stratum gets do not depend
 on the nonce), and a slow poisoner who holds most of the dataset (it still fills at most
 ``data_share_pct`` of any batch). Both fail against the uniform batch rule that came before -

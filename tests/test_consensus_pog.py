@@ -1,4 +1,4 @@
-"""Proof-of-gradient under attack (issue 10, sections 2, 3, 5 and 7): each test plays the attacker.
+"""Proof-of-gradient under attack: each test plays the attacker.
 
 On the old rules (batch seed and ticket over parent, miner id, nonce and grad_root only; no stamp;
 delta 2^-20 with a cap of 8; no size bound; a node's own-block shortcut hashing any payload):

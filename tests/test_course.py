@@ -5,7 +5,7 @@ tests run each rule on the real repository, and on deliberately broken copies in
 show that the rule notices when it is broken. Nothing here is skipped: an empty notebooks folder is
 a failure, not a pass.
 
-Rules (issue 7, docs/instructors.md):
+Rules (docs/instructors.md):
 * every notebook opens with a markdown title, "what you will build" and its learning goals;
 * its second cell is exactly the setup cell;
 * it closes with a summary and two or three discussion questions;

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import time
 import pytest
 
 from gradientcoin_edu.chain.store import BlockStore
+from gradientcoin_edu.classroom import listen_address
 from gradientcoin_edu.crypto.hashes import hash_to_hex
 from gradientcoin_edu.network.keys import format_peer, load_or_create_keypair
 
@@ -24,18 +24,7 @@ pytestmark = pytest.mark.processes
 N_NODES = 4
 MINE_SECONDS = 12.0
 DEADLINE = 55.0                                  # the whole test, start to finish
-
-
-def _free_ports(n: int) -> list[int]:
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
+LOOPBACK = "tcp://127.0.0.1:0"                   # the OS picks the port as the node binds it
 
 
 def _status(data_dir) -> dict | None:
@@ -45,12 +34,15 @@ def _status(data_dir) -> dict | None:
         return None
 
 
-def _start(i, addrs, dirs, mine_until, log_dir):
+def _start(i, dirs, addrs, mine_until, log_dir):
+    """Node ``i`` listens on a port the OS picks as it binds (read back with ``listen_address``) and
+    dials the nodes in ``addrs`` ({index: address}: those already running). Connections carry
+    gossip both ways, so starting the nodes one after the other still makes a full mesh."""
     keys = [load_or_create_keypair(d)[0] for d in dirs]       # peers are named by their CURVE public keys
-    args = [sys.executable, "-m", "gradientcoin_edu", "node", "--listen", addrs[i], "--data-dir", str(dirs[i]),
+    args = [sys.executable, "-m", "gradientcoin_edu", "node", "--listen", LOOPBACK, "--data-dir", str(dirs[i]),
             "--mine", "--mine-every", "2.0", "--mine-until", str(mine_until), "--seed", str(100 + i),
             "--name", f"node{i}", "--status-every", "0.25"]
-    for j, a in enumerate(addrs):
+    for j, a in addrs.items():
         if j != i:
             args += ["--peer", format_peer(a, keys[j])]
     out = open(log_dir / f"node{i}.out", "ab")
@@ -66,13 +58,14 @@ def _kill_group(proc, sig) -> None:
 
 def test_four_processes_survive_a_sigkill_and_converge(tmp_path):
     t0 = time.monotonic()
-    ports = _free_ports(N_NODES)
-    addrs = [f"tcp://127.0.0.1:{p}" for p in ports]
     dirs = [tmp_path / f"node{i}" for i in range(N_NODES)]
     mine_until = time.time() + MINE_SECONDS
     procs: list[subprocess.Popen] = []
+    addrs: dict[int, str] = {}
     try:
-        procs = [_start(i, addrs, dirs, mine_until, tmp_path) for i in range(N_NODES)]
+        for i in range(N_NODES):
+            procs.append(_start(i, dirs, dict(addrs), mine_until, tmp_path))
+            addrs[i] = listen_address(dirs[i], procs[-1], timeout=30)
 
         # let them mine for a while, then kill node 2 hard
         time.sleep(5.0)
@@ -85,7 +78,7 @@ def test_four_processes_survive_a_sigkill_and_converge(tmp_path):
 
         # the others keep going; restart the victim from its store
         time.sleep(2.0)
-        procs.append(_start(victim, addrs, dirs, mine_until, tmp_path))
+        procs.append(_start(victim, dirs, addrs, mine_until, tmp_path))     # a new port; it dials the others
         restarted = procs[-1]
 
         # after mining stops, everyone must agree
@@ -143,16 +136,16 @@ def test_default_mining_rpc_lock_and_sigterm(tmp_path):
     """Three regtest nodes with plain ``--mine`` (no --mine-every): a sane block rate, one chain;
     the RPC answers; a second node on a used data dir is refused; SIGTERM stops a node cleanly."""
     from gradientcoin_edu.rpc import NodeClient, RpcError
-    addrs = [f"tcp://127.0.0.1:{p}" for p in _free_ports(3)]
     dirs = [tmp_path / f"n{i}" for i in range(3)]
-    peers = [format_peer(a, load_or_create_keypair(d)[0]) for a, d in zip(addrs, dirs)]
+    peers: list[str] = []
     procs = []
     try:
-        for i in range(3):
-            args = [sys.executable, "-m", "gradientcoin_edu", "node", "--listen", addrs[i], "--data-dir", str(dirs[i]),
-                    "--mine", "--seed", str(i)] + [x for j, a in enumerate(peers) if j != i for x in ("--peer", a)]
+        for i in range(3):                  # each on a port the OS picks, dialling those already up
+            args = [sys.executable, "-m", "gradientcoin_edu", "node", "--listen", LOOPBACK, "--data-dir", str(dirs[i]),
+                    "--mine", "--seed", str(i), "--name", f"n{i}"] + [x for a in peers for x in ("--peer", a)]
             procs.append(subprocess.Popen(args, stdout=open(tmp_path / f"n{i}.out", "wb"), stderr=subprocess.STDOUT,
                                           start_new_session=True))
+            peers.append(format_peer(listen_address(dirs[i], procs[-1], timeout=30), load_or_create_keypair(dirs[i])[0]))
         clients = [NodeClient(d, timeout=5) for d in dirs]
 
         def ready():
@@ -168,7 +161,7 @@ def test_default_mining_rpc_lock_and_sigterm(tmp_path):
         assert rate < 5, f"{rate:.1f} blocks/s with default mining: a fork storm"
         # a second node on node 0's data dir is refused, and changes nothing there
         second = subprocess.run([sys.executable, "-m", "gradientcoin_edu", "node", "--listen",
-                                 f"tcp://127.0.0.1:{_free_ports(1)[0]}", "--data-dir", str(dirs[0])],
+                                 LOOPBACK, "--data-dir", str(dirs[0])],
                                 capture_output=True, text=True, timeout=60)
         assert second.returncode == 2 and "in use by another node" in second.stderr
         assert clients[0].status()["height"] >= 3
@@ -182,7 +175,7 @@ def test_default_mining_rpc_lock_and_sigterm(tmp_path):
             clients[2].status()
         h2 = json.loads((dirs[2] / "status.json").read_text())["height"]
         assert _wait_for(lambda: clients[0].status()["height"] > h2, 30), "the other two stopped mining"
-        restarted = subprocess.Popen([sys.executable, "-m", "gradientcoin_edu", "node", "--listen", addrs[2],
+        restarted = subprocess.Popen([sys.executable, "-m", "gradientcoin_edu", "node", "--listen", LOOPBACK, "--name", "n2",
                                       "--data-dir", str(dirs[2]), "--peer", peers[0]],
                                      stdout=open(tmp_path / "n2b.out", "wb"), stderr=subprocess.STDOUT,
                                      start_new_session=True)
@@ -207,15 +200,14 @@ def test_default_mining_rpc_lock_and_sigterm(tmp_path):
 
 
 def test_quiet_keeps_the_terminal_to_warnings_and_the_log_file_complete(tmp_path):
-    port = _free_ports(1)[0]
-    result = subprocess.run([sys.executable, "-m", "gradientcoin_edu", "node", "--listen", f"tcp://127.0.0.1:{port}",
+    result = subprocess.run([sys.executable, "-m", "gradientcoin_edu", "node", "--listen", LOOPBACK, "--name", "q",
                              "--data-dir", str(tmp_path / "q"), "--mine", "--mine-every", "0.2", "--duration", "3",
                              "--quiet"], capture_output=True, text=True, timeout=90)
     assert result.returncode == 0, result.stderr
     assert "new tip" not in result.stdout and "started" not in result.stdout
     log_text = (tmp_path / "q" / "node.log").read_text()
     assert "new tip: height 2" in log_text and "started regtest node" in log_text
-    loud = subprocess.run([sys.executable, "-m", "gradientcoin_edu", "node", "--listen", f"tcp://127.0.0.1:{port}",
+    loud = subprocess.run([sys.executable, "-m", "gradientcoin_edu", "node", "--listen", LOOPBACK, "--name", "q",
                            "--data-dir", str(tmp_path / "q"), "--duration", "1"], capture_output=True, text=True,
                           timeout=90)
     assert loud.returncode == 0 and "started regtest node" in loud.stdout       # restarted from its store

@@ -111,13 +111,12 @@ def test_a_wrong_cookie_is_refused(served):
 
 
 def test_a_closed_port_says_the_node_is_not_running(tmp_path):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    client = NodeClient(url=f"http://127.0.0.1:{port}/", cookie="__cookie__:x", timeout=2)
-    with pytest.raises(RpcError) as err:
-        client.status()
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))          # bound, never listening: connections are refused, and
+        port = closed.getsockname()[1]         # no other process can take the port while it is held
+        client = NodeClient(url=f"http://127.0.0.1:{port}/", cookie="__cookie__:x", timeout=2)
+        with pytest.raises(RpcError) as err:
+            client.status()
     assert err.value.reason == "unreachable" and "is it running" in err.value.message
     with pytest.raises(RpcError) as err:
         NodeClient(tmp_path / "nowhere").status()

@@ -26,7 +26,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from _scripts import load_script
+from _scripts import current_run_id, load_script
 
 for _module in ("sphinx", "myst_nb", "sphinx_book_theme", "sphinx_revealjs"):
     pytest.importorskip(_module, reason='the site needs the [site] extra: pip install -e ".[site]"')
@@ -43,15 +43,20 @@ build_site = load_script("build_site")
 
 @pytest.fixture(scope="session")
 def site() -> dict:
-    """Build the whole site once per test run; return its folders and how long the build took."""
+    """Build the whole site once per test run; return its folders and how long the build took.
+
+    The notebooks are not executed again for the site: it takes the copies executed in this test run
+    by tests/test_notebooks_fresh_env.py (``course_table.executed_copy``), executing only those not
+    run yet, from the end of the course backwards, so that two workers split the work."""
     out = Path(os.environ.get("GRADIENTCOIN_SITE_OUT", REPO / "build" / "site"))
     start = time.perf_counter()
     if os.environ.get("GRADIENTCOIN_SITE_PREBUILT"):      # while working on the test: skip the build
         return {"html": out / "html", "out": out, "seconds": 0.0}
     lines: list[str] = []
-    index = build_site.build(out, slides=True, jobs=1, log=lines.append)
+    index = build_site.build(out, slides=True, jobs=1, log=lines.append, run_id=current_run_id(), reverse=True)
+    print("\n".join(lines))
     for line in lines:
-        if "ERROR in cells" in line:    # failing cells are nbval's to fail on; say so here too
+        if "ERROR" in line:    # a failing notebook is the fresh-environment test's to fail on; say so here too
             warnings.warn(f"site build: {line.strip()}", stacklevel=1)
     return {"html": index.parent, "out": out, "seconds": time.perf_counter() - start}
 

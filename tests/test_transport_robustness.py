@@ -282,6 +282,57 @@ def test_disconnect_of_an_inbound_peer_closes_its_tcp_connection(listening):
     assert not t.refused and not t.gate.refused
 
 
+class _StaleFrame:
+    """A message as libzmq hands it over: its ``ZMQ_SRCFD`` names the descriptor it came in on,
+    which libzmq may have closed (and the process reused) by the time the node reads it."""
+
+    def __init__(self, fd: int, user_id: str, data: bytes = b"late"):
+        self.fd, self.user_id, self.bytes = fd, user_id, data
+
+    def get(self, prop):
+        if prop == zmq.SRCFD:
+            return self.fd
+        if prop == "User-Id":
+            return self.user_id
+        if prop == "Peer-Address":
+            return "127.0.0.1"
+        raise zmq.ZMQError(zmq.EINVAL)
+
+
+def test_a_late_frame_from_a_banned_key_never_closes_a_reused_descriptor(listening):
+    """The attacker: a key floods, is banned, and its last frames are still queued when libzmq has
+    closed its connection and the process has reused the descriptor number for an RPC connection
+    (CI saw an RPC status call answered by a hang-up). The frames name the old descriptor; the
+    transport used to record whatever socket held it now as the banned key's and shut it down.
+    Only a connection on the ROUTER's own port is ever recorded (or closed) as a peer's."""
+    t, pub, ctx = listening
+    d, key = _curve_client(ctx, pub, t.listen)
+    d.send(b"hello")
+    assert _poll_until(t, lambda: key in t.node.peers)
+    t.disconnect(key)                                # banned: its later frames are refused
+
+    server = socket.create_server(("127.0.0.1", 0))  # an unrelated TCP service in the same process
+    client = socket.create_connection(server.getsockname())
+    accepted, _ = server.accept()
+    try:
+        t._inbound([zmq.Frame(b"route"), _StaleFrame(accepted.fileno(), key)])
+        assert accepted.fileno() not in t.conns
+        client.sendall(b"still open")
+        accepted.settimeout(5)
+        assert accepted.recv(64) == b"still open"     # not shut down under the other service
+        accepted.sendall(b"reply")
+        client.settimeout(5)
+        assert client.recv(64) == b"reply"
+    finally:
+        for s in (client, accepted, server):
+            s.close()
+
+    d2, key2 = _curve_client(ctx, pub, t.listen)     # a real connection of the ROUTER is still tracked
+    d2.send(b"hello")
+    assert _poll_until(t, lambda: key2 in t.node.peers)
+    assert any(c.peer == key2 for c in t.conns.values())
+
+
 def test_connection_cap_follows_the_descriptor_limit():
     assert connection_cap(1024) == 1024 - 256
     assert connection_cap(300) == 44 and connection_cap(100) == 8
@@ -472,7 +523,7 @@ def test_unreachable_peers_are_reported_and_startup_mistakes_exit_2(tmp_path):
     not exist, a p2p_key file that holds no key. (Five processes: about 15 s, more on a busy machine.)"""
     data = tmp_path / "lonely"
     closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
+    closed.bind(("127.0.0.1", 0))                    # bound, never listening: connections are refused
     nowhere = f"tcp://127.0.0.1:{closed.getsockname()[1]}"
     other, _ = zmq.curve_keypair()
     proc = _node(data, "--peer", format_peer(nowhere, other))
@@ -488,7 +539,6 @@ def test_unreachable_peers_are_reported_and_startup_mistakes_exit_2(tmp_path):
         assert proc.poll() is None
     finally:
         _stop([proc])
-        closed.close()
     out = (tmp_path / "lonely.out").read_text()
     assert warning in out and "unreachable" in out and "Traceback" not in out, out[-3000:]
 
@@ -496,6 +546,7 @@ def test_unreachable_peers_are_reported_and_startup_mistakes_exit_2(tmp_path):
     r = subprocess.run([sys.executable, "-m", "gradientcoin_edu", "node", "--data-dir", str(data), "--peer",
                         format_peer(nowhere, own), "--duration", "5"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "own public key" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    closed.close()                                   # held until here: nobody else could take the port
 
     def one_line_exit_2(*args) -> str:
         r = subprocess.run([sys.executable, "-m", "gradientcoin_edu", "node", *args, "--duration", "5"],

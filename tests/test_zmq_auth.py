@@ -13,7 +13,6 @@ Every test runs on loopback with explicit deadlines (a few seconds)."""
 from __future__ import annotations
 
 import os
-import socket
 import stat
 import time
 
@@ -87,14 +86,6 @@ def test_peer_specs():
 
 # ----------------------------------------------------------------------------- live transports
 
-def _port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class Net:
     """A few real nodes on loopback, each with its own ZeroMQ context and CURVE key pair."""
 
@@ -104,7 +95,7 @@ class Net:
 
     def add(self, name: str, listen: bool = True, **config) -> Node:
         public, secret = zmq.curve_keypair()
-        t = ZmqTransport(f"tcp://127.0.0.1:{_port()}" if listen else None, secret_key=secret)
+        t = ZmqTransport("tcp://127.0.0.1:0" if listen else None, secret_key=secret)     # t.listen: the port it got
         node = Node(name, Chain("regtest", clock=t.now), t, miner_address=bytes(20),
                     config=NodeConfig(request_timeout=5.0, hello_retry=0.5, **config))
         t.node = node

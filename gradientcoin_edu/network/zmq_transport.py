@@ -173,8 +173,15 @@ def _keepalive(sock: zmq.Socket) -> None:
     sock.setsockopt(zmq.HEARTBEAT_TTL, HEARTBEAT_TIMEOUT * 1000)
 
 
-def _fd_pair(fd: int):
-    """(local, remote) address of the TCP socket on descriptor ``fd``, or None (closed, not a TCP socket)."""
+def _fd_pair(fd: int, port: int | None):
+    """(local, remote) address of the TCP connection on descriptor ``fd``, or None (closed, not TCP,
+    or not accepted on our listening ``port``).
+
+    A descriptor number names whatever the process opened last under it: the one a message's
+    ``ZMQ_SRCFD`` names may since have been closed by libzmq and reused, by another peer's
+    connection or by a connection that is not libzmq's at all (the RPC server's, in the same
+    process). Only a connection whose local port is the ROUTER's listening port can be one of
+    the ROUTER's, so any other is never recorded, and so never shut down, as a peer's."""
     try:
         sock = socket.socket(fileno=fd)         # wraps the descriptor; detach() below gives it back untouched
     except OSError:
@@ -182,7 +189,8 @@ def _fd_pair(fd: int):
     try:
         if sock.type != socket.SOCK_STREAM or sock.family not in (socket.AF_INET, socket.AF_INET6):
             return None
-        return sock.getsockname(), sock.getpeername()
+        local, remote = sock.getsockname(), sock.getpeername()
+        return (local, remote) if local[1] == port else None
     except OSError:
         return None
     finally:
@@ -191,7 +199,7 @@ def _fd_pair(fd: int):
 
 def _shutdown_fd(fd: int, pair) -> bool:
     """Close libzmq's TCP connection on ``fd`` if it is still the connection ``pair`` (never ``close(fd)``)."""
-    if pair is None or _fd_pair(fd) != pair:
+    if pair is None or _fd_pair(fd, pair[0][1]) != pair:
         return False
     try:
         sock = socket.socket(fileno=fd)
@@ -294,6 +302,7 @@ class ZmqTransport:
         self.gate = _Gate()
         self.auth = None
         self.router = None
+        self.listen_port: int | None = None         # the ROUTER's port, once bound
         self.router_monitor = None
         self.poller = zmq.Poller()
         if listen is not None:
@@ -329,6 +338,7 @@ class ZmqTransport:
             raise
         if any_port:                                 # any free port: read back the one the OS gave
             self.listen = f"{host}:{router.last_endpoint.decode().rsplit(':', 1)[1]}"
+        self.listen_port = int(router.last_endpoint.decode().rsplit(":", 1)[1])
         self.router, self.router_monitor = router, monitor
         self.poller.register(router, zmq.POLLIN)
         self.poller.register(monitor, zmq.POLLIN)
@@ -534,7 +544,7 @@ class ZmqTransport:
             fd = int(event["value"])
             if event["event"] == zmq.EVENT_ACCEPTED:
                 known = self.conns.get(fd)
-                pair = _fd_pair(fd)
+                pair = _fd_pair(fd, self.listen_port)
                 if known is not None and not known.accepted and known.pair == pair:
                     known.accepted = True           # we saw its first message before its accept event
                     continue
@@ -671,8 +681,10 @@ class ZmqTransport:
         now = self.clock()
         if self.refused.get(peer, float("-inf")) > now:
             self.ignored += 1
-            if conn is not None:
+            if conn is not None and conn.peer in (None, peer):
                 self._close_conn(conn, "refused")   # a refused key that got through: close its connection
+            # (a connection that another key spoke on is that key's: this frame is older than the
+            # descriptor's reuse, so it closes nothing)
             return
         self.refused.pop(peer, None)
         if conn is not None:
@@ -702,7 +714,7 @@ class ZmqTransport:
         conn = self.conns.get(fd)
         if conn is not None:
             return conn
-        pair = _fd_pair(fd)                          # its accept event is still on the way
+        pair = _fd_pair(fd, self.listen_port)        # its accept event is still on the way
         if pair is None:
             return None
         conn = self.conns[fd] = _Conn(fd, pair, time.monotonic(), False)
