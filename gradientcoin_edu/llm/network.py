@@ -33,45 +33,46 @@ from .miner import LLMAssembler
 from .rule import check_fee
 from .spec import LLMSpec
 
-__all__ = ["LLMMempool", "LLMNode", "LLMSimulator", "LLMNodeService"]
+__all__ = ["LLMMempool", "LLMTxPolicy", "LLMNode", "LLMSimulator", "LLMNodeService"]
 
 
 QUERY_AHEAD = 2        # blocks past our tip a relayed query may name (its node is ahead of us)
 
 
-class LLMMempool(Mempool):
-    """The mempool with the decentralized LLM's relay policy: a data or query transaction must be
-    well formed and pay at least the minimum fee before we keep and relay it (as Bitcoin's minimum
-    relay fee). The rules that depend on the block - the query's height window, the screen, the
-    per-block caps - are checked when a miner builds a block."""
+class LLMTxPolicy:
+    """The decentralized LLM's relay policy, plugged into the network layer's ``Mempool``
+    (``Mempool(policy=)``; the methods of ``network.mempool.TxPolicy``): a data or query transaction must be well formed and pay at least the
+    minimum fee before we keep and relay it (as Bitcoin's minimum relay fee). The rules that
+    depend on the block - the query's height window, the screen, the per-block caps - are checked
+    when a miner builds a block."""
 
-    def __init__(self, chain: LLMChain, max_txs: int = 5000):
-        super().__init__(max_txs, policy=self._minimum_fee)
+    def __init__(self, chain: LLMChain):
         self.chain = chain
 
-    def add(self, tx: Transaction, utxos, now: float = 0.0) -> int:
-        if tx.kind == KIND_INFERENCE_QUERY:                      # well formed (cheap), before anything else
+    def screen(self, tx: Transaction) -> None:
+        """Well formed (cheap), before anything else."""
+        if tx.kind == KIND_INFERENCE_QUERY:
             query = check_query(tx, self.chain.spec.params, self.chain.spec.tokenizer)
             self._check_query_height(query.height)
         elif tx.kind == KIND_TRAINING_DATA:
             contribution_records(tx, self.chain.spec.params, self.chain.spec.tokenizer)
-        return super().add(tx, utxos, now)       # chain bounds, then signatures, then _minimum_fee
 
-    def check_own(self, tx: Transaction, chain) -> None:
+    def check_fee(self, tx: Transaction, fee: int) -> None:
+        """The relay minimum of data and query transactions: the blocks' fee rule (``rule.check_fee``),
+        run after the transaction validated against the coins, with its fee; its reasons get the
+        ``policy-`` prefix, so the peer that relayed the transaction is not punished - network/node.py."""
+        check_fee(tx, fee, self.chain.spec.params, self.chain.spec.tokenizer)
+
+    def check_own(self, tx: Transaction) -> None:
         """Our wallet's transaction: a query must also name weights a block can still use."""
         if tx.kind == KIND_INFERENCE_QUERY:
             check_query(tx, self.chain.spec.params, self.chain.spec.tokenizer, self.chain.height + 1)
 
-    def remove_for_block(self, txs) -> list[bytes]:
-        """A block was connected: as the plain pool, and queries that no block can take any more
-        (too old for the next one) leave with their descendants."""
-        removed = super().remove_for_block(txs)
+    def expired(self, pool: Mempool) -> list[bytes]:
+        """After a block: queries that no block can take any more (too old for the next one)."""
         oldest = self.chain.height + 1 - self.chain.spec.params.query_window
-        for txid, entry in list(self.entries.items()):
-            if (txid in self.entries and entry.tx.kind == KIND_INFERENCE_QUERY
-                    and Query.parse(entry.tx.payload).height < oldest):
-                removed += self.remove_with_descendants(txid)
-        return removed
+        return [txid for txid, entry in pool.entries.items()
+                if entry.tx.kind == KIND_INFERENCE_QUERY and Query.parse(entry.tx.payload).height < oldest]
 
     def _check_query_height(self, height: int) -> None:
         """A query must name weights that a block can use now or soon: at most ``QUERY_AHEAD`` blocks
@@ -86,12 +87,10 @@ class LLMMempool(Mempool):
             raise InvalidTransaction("policy-query-expired", f"it names the weights after block {height}; the next "
                                      f"block takes queries naming {tip + 1 - params.query_window} or later")
 
-    def _minimum_fee(self, tx: Transaction, fee: int) -> None:
-        """The relay minimum of data and query transactions: the blocks' fee rule (``rule.check_fee``)
-        as the pool's policy hook, run after the transaction validated against the coins, with its
-        fee; its reasons get the ``policy-`` prefix, so the peer that relayed the transaction is not
-        punished - network/node.py."""
-        check_fee(tx, fee, self.chain.spec.params, self.chain.spec.tokenizer)
+
+def LLMMempool(chain: LLMChain, max_txs: int = 5000) -> Mempool:
+    """The network layer's mempool with the decentralized LLM's relay policy (:class:`LLMTxPolicy`)."""
+    return Mempool(max_txs, policy=LLMTxPolicy(chain))
 
 
 def LLMNode(name: str, chain: LLMChain, transport, *, config: NodeConfig | None = None, **kwargs) -> Node:

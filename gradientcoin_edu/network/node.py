@@ -373,7 +373,7 @@ class Node:
     # ================================================================== local actions
     def submit_transaction(self, tx: Transaction) -> int:
         """Our own (or our wallet's) transaction: add to the mempool and announce it; returns its fee."""
-        self.mempool.check_own(tx, self.chain)
+        self.mempool.check_own(tx)
         fee = self.mempool.add(tx, self.mempool.coins(self.chain.utxo), self.transport.now())
         self._remember_tx(tx.txid)
         self._broadcast(m.Inv((m.InvItem(m.INV_TX, tx.txid),)))

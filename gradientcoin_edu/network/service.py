@@ -1,7 +1,7 @@
 """[tooling] What a running node offers its user: the RPC methods, a wallet, and a log of what happened.
 
 :class:`NodeService` wraps one :class:`~gradientcoin_edu.network.node.Node` (proof-of-work) or
-:class:`~gradientcoin_edu.llm.network.LLMNode` (proof-of-gradient) - the same transport-free node
+:func:`~gradientcoin_edu.llm.network.LLMNode` (proof-of-gradient) - the same transport-free node
 logic either way - and answers the JSON-RPC methods of ``gradientcoin node`` (``rpc.py`` carries
 them): status, blocks, transactions, balances, payments, peers, and a ring of recent events (new tips, reorgs, peers,
 rejected blocks with their reasons) that the terminal log, ``node.log`` and the dashboard share.
