@@ -9,7 +9,8 @@ there is a slide deck and an API page for every notebook and module, and the dec
 lecture (one idea per slide, the prose in speaker notes, figures that fit the slide).
 
 Needs the ``[site]`` extra, and Debian's ``chromium`` for the browser checks (``.ci/run``
-installs both, so in CI nothing here is skipped). The build is cached under ``build/site``.
+installs both, so in CI nothing here is skipped). The site is built under ``build/site`` from the notebooks
+executed once per test run (``course_table.executed_copy``, shared with tests/test_notebooks_fresh_env.py).
 """
 from __future__ import annotations
 
