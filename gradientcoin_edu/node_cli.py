@@ -243,9 +243,9 @@ def open_node(args: argparse.Namespace) -> RunningNode:
             node = _make_node(args, name, chain, transport, key)
             transport.node = node
             holder: dict = {}
-            service_class = CHAIN_KINDS[args.chain].service_class()
-            service = service_class(node, datadir.path, key, on_stop=lambda: holder["node"].request_stop(),
-                                    chain_name=_chain_label(args))
+            make_service = CHAIN_KINDS[args.chain].service_factory()
+            service = make_service(node, datadir.path, key, on_stop=lambda: holder["node"].request_stop(),
+                                   chain_name=_chain_label(args))
             node.listener = service.on_node_event
             rpc = RpcServer(service.methods(), datadir.path, port=args.rpc_port)
         except BaseException:
@@ -319,7 +319,7 @@ class PowKind:
         return Node(name, chain, transport, miner_address=key.address(), listen=args.listen or "",
                     config=NodeConfig(heartbeat=10.0, request_timeout=5.0), seed=seed)
 
-    def service_class(self):
+    def service_factory(self):
         from .network.service import NodeService
         return NodeService
 
@@ -346,7 +346,7 @@ class LLMKind:
         return LLMNode(name, chain, transport, miner_address=key.address(), listen=args.listen or "",
                        config=NodeConfig(heartbeat=5.0, request_timeout=5.0), seed=seed)
 
-    def service_class(self):
+    def service_factory(self):
         from .llm.network import LLMNodeService
         return LLMNodeService
 

@@ -33,7 +33,7 @@ from .miner import LLMAssembler
 from .rule import check_fee
 from .spec import LLMSpec
 
-__all__ = ["LLMMempool", "LLMTxPolicy", "LLMNode", "LLMSimulator", "LLMNodeService"]
+__all__ = ["LLMMempool", "LLMTxPolicy", "LLMNode", "LLMSimulator", "LLMNodeService", "LLMMethods"]
 
 
 QUERY_AHEAD = 2        # blocks past our tip a relayed query may name (its node is ahead of us)
@@ -154,15 +154,24 @@ def LLMSimulator(spec: LLMSpec, seed: int = 0, block_interval: float = 600.0,
     return sim
 
 
-class LLMNodeService(NodeService):
-    """The RPC of an LLM node: the common methods plus ``contribute``, ``ask``, ``answer`` and
-    ``losscurve`` (``gradientcoin node --chain llm`` serves it)."""
+def LLMNodeService(node: Node, datadir, key, on_stop=None, chain_name: str = "") -> NodeService:
+    """The RPC of an LLM node: the network layer's ``NodeService`` with the :class:`LLMMethods`
+    plugged in (its ``extensions`` seam): the common methods plus ``contribute``, ``ask``,
+    ``answer`` and ``losscurve`` (``gradientcoin node --chain llm`` serves it)."""
+    service = NodeService(node, datadir, key, on_stop=on_stop, chain_name=chain_name)
+    service.extensions.append(LLMMethods(service))
+    return service
+
+
+class LLMMethods:
+    """The LLM's RPC methods, on a ``NodeService`` (``service``: wallets, fees, submitting)."""
+
+    def __init__(self, service: NodeService):
+        self.service = service
 
     def methods(self) -> dict:
-        table = super().methods()
-        table.update({"contribute": self.rpc_contribute, "ask": self.rpc_ask, "answer": self.rpc_answer,
-                      "losscurve": self.rpc_losscurve})
-        return table
+        return {"contribute": self.rpc_contribute, "ask": self.rpc_ask, "answer": self.rpc_answer,
+                "losscurve": self.rpc_losscurve}
 
     def rpc_contribute(self, text: str, wallet: str = "default", max_fee=None, dry_run: bool = False) -> dict:
         """Pay to add TEXT, every character, to the training data (DRY_RUN: only state the fee).
@@ -176,12 +185,12 @@ class LLMNodeService(NodeService):
         more transactions than the mempool chains in one go, a total fee above MAX_FEE coins
         (default 0.1), or more than the wallet can spend. Returns the txids (``txid``: the last)."""
         from .data import build_data_tx
-        params = self.node.chain.spec.params
+        params = self.service.node.chain.spec.params
         if not isinstance(text, str):
             raise UsageError("bad-text", "a contribution is a text (a JSON string)")
         if not isinstance(dry_run, bool):
             raise UsageError("bad-dry-run", "dry_run is true or false")
-        key, limit = self.wallet(wallet), self.max_fee(max_fee)
+        key, limit = self.service.wallet(wallet), self.service.max_fee(max_fee)
         records = self.contribution_records(text)
         per_tx = params.max_records_per_tx
         groups = ["".join(records[i: i + per_tx]) for i in range(0, len(records), per_tx)]
@@ -191,38 +200,38 @@ class LLMNodeService(NodeService):
             return len(group) // params.record_tokens * params.data_fee_per_record
 
         def build(group: str, fee: int):
-            return build_data_tx(self.pool_coins(), key, group, params, fee=fee)
-        self.check_funds(wallet, sum(floor(g) for g in groups))
+            return build_data_tx(self.service.pool_coins(), key, group, params, fee=fee)
+        self.service.check_funds(wallet, sum(floor(g) for g in groups))
         # the fee of each: its records', or what the mempool asks for its size if more (sized by
         # building it on the coins we hold now; nothing is sent)
-        fees = [max(floor(g), self.relay_fee(build(g, floor(g)).size)) for g in groups]
+        fees = [max(floor(g), self.service.relay_fee(build(g, floor(g)).size)) for g in groups]
         total = sum(fees)
         plan = {"characters": len(text), "records": len(records), "record_characters": params.record_tokens,
-                "transactions": len(groups), "fee": self.coins(total), "max_fee": self.coins(limit)}
-        self.check_max_fee(total, limit)
-        self.check_funds(wallet, total)
+                "transactions": len(groups), "fee": self.service.coins(total), "max_fee": self.service.coins(limit)}
+        self.service.check_max_fee(total, limit)
+        self.service.check_funds(wallet, total)
         if dry_run:
             return {"dry_run": True, **plan}
         txids: list[str] = []
         paid = 0
         for group in groups:
-            tx, fee = self.build_paying_relay_fee(lambda f, g=group: build(g, f), floor(group))
+            tx, fee = self.service.build_paying_relay_fee(lambda f, g=group: build(g, f), floor(group))
             paid += fee
             try:
-                self.check_max_fee(paid, limit)          # sizes as estimated, so this holds but for a byte or two
-                txids.append(self.submit(tx, "contribution", records=len(group) // params.record_tokens)["txid"])
+                self.service.check_max_fee(paid, limit)          # sizes as estimated, so this holds but for a byte or two
+                txids.append(self.service.submit(tx, "contribution", records=len(group) // params.record_tokens)["txid"])
             except (InvalidTransaction, UsageError) as err:
                 if not txids:
                     raise
                 raise UsageError("contribution-partial",
                                  f"sent {len(txids)} of {len(groups)} data transactions ({', '.join(txids)}); "
                                  f"the next was refused: {err.reason}: {err.message}") from None
-        return {**plan, "fee": self.coins(paid), "txid": txids[-1], "txids": txids}
+        return {**plan, "fee": self.service.coins(paid), "txid": txids[-1], "txids": txids}
 
     def contribution_records(self, text: str) -> list[str]:
         """``text`` as records of ``record_tokens`` characters, every character in one (see
         :meth:`rpc_contribute`); a ``UsageError`` naming every character the tokenizer lacks."""
-        params, tokenizer = self.node.chain.spec.params, self.node.chain.spec.tokenizer
+        params, tokenizer = self.service.node.chain.spec.params, self.service.node.chain.spec.tokenizer
         r = params.record_tokens
         unknown = sorted(set(text) - set(tokenizer.vocab))
         if unknown:
@@ -249,10 +258,10 @@ class LLMNodeService(NodeService):
         """Refuse, before sending anything, a contribution the mempool's chain bounds would cut
         half-way: its transactions may spend each other's change, so with the wallet's transactions
         already waiting they must fit in one chain of unconfirmed transactions."""
-        limits = getattr(self.node.mempool, "limits", None)
+        limits = getattr(self.service.node.mempool, "limits", None)
         if limits is None:
             return
-        pool = self.node.mempool
+        pool = self.service.node.mempool
         waiting = [txid for txid in pool.entries if any(o.address == address for o in pool.entries[txid].tx.outputs)]
         depth = max((1 + len(pool.ancestors(t)) for t in waiting), default=0)
         room = limits.ancestors - depth
@@ -260,7 +269,7 @@ class LLMNodeService(NodeService):
         byte_room = sum(1 for i in range(len(sizes)) if sum(sizes[: i + 1]) <= limits.ancestor_bytes)
         room = max(0, min(room, byte_room))
         if len(groups) > room:
-            params = self.node.chain.spec.params
+            params = self.service.node.chain.spec.params
             chars = room * params.max_records_per_tx * params.record_tokens
             busy = f", and {depth} of this wallet's transactions are still waiting" if depth else ""
             raise UsageError("contribution-too-long",
@@ -277,15 +286,15 @@ class LLMNodeService(NodeService):
             raise UsageError("bad-prompt", "a prompt is a text (a JSON string)")
         if isinstance(tokens, bool) or not isinstance(tokens, int):
             raise UsageError("bad-tokens", f"tokens is a whole number, not {tokens!r}")
-        params, limit = self.node.chain.spec.params, self.max_fee(max_fee)
-        query = Query(prompt, self.node.chain.height, tokens)
+        params, limit = self.service.node.chain.spec.params, self.service.max_fee(max_fee)
+        query = Query(prompt, self.service.node.chain.height, tokens)
 
         def build(fee: int):
-            self.check_max_fee(fee, limit)
-            self.check_funds(wallet, fee)
-            return build_query_tx(self.pool_coins(), self.wallet(wallet), query, params, fee=fee)
-        tx, fee = self.build_paying_relay_fee(build, params.query_fee)
-        out = self.submit(tx, "query", prompt=query.prompt)
+            self.service.check_max_fee(fee, limit)
+            self.service.check_funds(wallet, fee)
+            return build_query_tx(self.service.pool_coins(), self.service.wallet(wallet), query, params, fee=fee)
+        tx, fee = self.service.build_paying_relay_fee(build, params.query_fee)
+        out = self.service.submit(tx, "query", prompt=query.prompt)
         out["weights_height"] = query.height
         return out
 
@@ -293,9 +302,9 @@ class LLMNodeService(NodeService):
         """The answer to query TXID once a block holds it, and how it was verified."""
         from .inference import AnswerRecord, Query, answers_root
         from .commitment import read_commitment
-        chain = self.node.chain
+        chain = self.service.node.chain
         raw = hex32(txid, "txid")
-        tx, height = self.find_tx(raw)
+        tx, height = self.service.find_tx(raw)
         if tx is None or tx.kind != KIND_INFERENCE_QUERY:
             raise UsageError("unknown-query", f"no query {txid} in the mempool or on the best chain")
         query = Query.parse(tx.payload)
@@ -314,6 +323,6 @@ class LLMNodeService(NodeService):
 
     def rpc_losscurve(self) -> dict:
         """Validation loss by height, as this node saw its tips (LLM chains)."""
-        self.val_loss()
-        return {str(h): v for h, v in sorted(self.loss_curve.items())}
+        self.service.val_loss()
+        return {str(h): v for h, v in sorted(self.service.loss_curve.items())}
 

@@ -14,8 +14,8 @@ a transaction needs when none is given, and refuses one above ``max_fee`` (defau
 reward until it has ``COINBASE_SAFE_DEPTH`` confirmations (``ledger.wallet.WalletCoins``): balances
 say such coins are ``immature``, apart from the ``confirmed`` (spendable) ones. The service never prints; it logs to the
 ``gradientcoin.node`` logger and returns plain JSON data. The proof-of-gradient methods
-(contribute training text, ask the model, check an answer) are added by
-``llm.network.LLMNodeService``, so this module never imports the LLM layer.
+(contribute training text, ask the model, check an answer) are plugged in by
+``llm.network.LLMMethods`` (the ``extensions`` seam), so this module never imports the LLM layer.
 """
 from __future__ import annotations
 
@@ -101,6 +101,7 @@ class NodeService:
         self.node, self.datadir, self.on_stop = node, Path(datadir), on_stop
         self.chain_name = chain_name
         self.llm = hasattr(node.chain, "spec")
+        self.extensions: list = []              # objects whose methods() add RPC methods (a chain's own)
         self.wallets: dict[str, PrivateKey] = {"default": key}
         self._load_wallets()
         self.events: deque[dict] = deque(maxlen=EVENT_LOG_SIZE)
@@ -165,6 +166,8 @@ class NodeService:
             "mempool": self.rpc_mempool, "blocktree": self.rpc_blocktree, "events": self.rpc_events,
             "stop": self.rpc_stop, "setmining": self.rpc_setmining,
         }
+        for extension in self.extensions:
+            table.update(extension.methods())
         return table
 
     def rpc_help(self) -> dict:
