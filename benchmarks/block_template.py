@@ -1,6 +1,6 @@
 """What building an LLM block template costs: choosing the transactions, before any gradient.
 
-An LLM miner (``LLMNode.mine_block``) takes the best ancestor packages of its pool
+An LLM miner (``llm.miner.LLMAssembler.mine``) takes the best ancestor packages of its pool
 (``Mempool.select``), checks them together on the tip's coins and against the data and query
 rules (``llm.miner.select_txs``), then builds the header template (``block_template``: coinbase,
 commitment, Merkle root). Only after that does it compute gradients. This script times those
@@ -93,7 +93,7 @@ def payments(chain, n: int, seed: int = 0) -> list[Transaction]:
 
 
 def template(chain, pool, miner_module, verified: bool):
-    """The three steps of ``LLMNode.mine_block`` before the gradients; returns the number of transactions."""
+    """The three steps of ``LLMAssembler.mine`` before the gradients; returns the number of transactions."""
     rule = chain.work_rule
     body = [e.tx for e in pool.select(chain.params.max_block_bytes // 4, 1000)]
     kwargs = {"verified": True} if verified else {}

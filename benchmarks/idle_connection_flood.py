@@ -31,7 +31,7 @@ from pathlib import Path
 
 import zmq
 
-from gradientcoin_edu.chain.fork_choice import Chain
+from gradientcoin_edu.chain import Chain
 from gradientcoin_edu.network import messages as m
 from gradientcoin_edu.network.keys import load_or_create_keypair
 

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-from gradientcoin_edu.chain.fork_choice import Chain
+from gradientcoin_edu.chain import Chain
 from gradientcoin_edu.chain.params import ChainParams
 from gradientcoin_edu.chain.store import BlockStore
 from gradientcoin_edu.network import messages as m

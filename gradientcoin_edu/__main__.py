@@ -1,4 +1,4 @@
-"""``python -m gradientcoin_edu`` is the ``gradientcoin`` command."""
+"""[tooling] ``python -m gradientcoin_edu`` is the ``gradientcoin`` command."""
 import sys
 
 from .cli import main

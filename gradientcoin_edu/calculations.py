@@ -1,4 +1,4 @@
-"""Whitepaper section 11: how likely is an attacker to undo a payment after z confirmations?
+"""[tooling] Whitepaper section 11: how likely is an attacker to undo a payment after z confirmations?
 
 An attacker with a share q of the hash rate (the honest network has p = 1 - q) pays a merchant,
 waits until the merchant has seen z blocks on top of the payment, and meanwhile mines a secret

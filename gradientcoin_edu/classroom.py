@@ -1,4 +1,4 @@
-"""The classroom network: one public relay run by the instructor, students who only dial out.
+"""[tooling] The classroom network: one public relay run by the instructor, students who only dial out.
 
 A student in Colab (or behind a university NAT) cannot accept connections. So the class uses one
 **relay**: an ordinary ``gradientcoin node`` that listens on a public address. Every student node

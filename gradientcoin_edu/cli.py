@@ -1,4 +1,4 @@
-"""The ``gradientcoin`` command (also ``python -m gradientcoin_edu``).
+"""[tooling] The ``gradientcoin`` command (also ``python -m gradientcoin_edu``).
 
 Each subcommand lives in the module that owns the concept and provides two functions,
 ``add_arguments(parser)`` and ``run(args) -> int``; this file only wires them together,
@@ -24,7 +24,7 @@ __all__ = ["main", "SUBCOMMANDS", "build_parser"]
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("gradientcoin_edu.demo",
              "run the main job: a small network of miners that trains the tiny GPT by proof-of-gradient"),
-    "node": ("gradientcoin_edu.network.node_cli",
+    "node": ("gradientcoin_edu.node_cli",
              "run one real node (proof-of-work or proof-of-gradient): listen, connect, mine, persist, serve RPC"),
     "status": ("gradientcoin_edu.rpc_cli", "ask a running node for its height, tip, peers, loss (RPC)"),
     "send": ("gradientcoin_edu.rpc_cli", "pay coins from a running node's wallet (RPC)"),

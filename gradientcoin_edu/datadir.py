@@ -1,4 +1,4 @@
-"""A node's data dir: checked, locked, and written safely.
+"""[policy] A node's data dir: checked, locked, and written safely.
 
 A node keeps everything in one folder (``--data-dir``): the block store, its keys, the RPC
 cookie, ``status.json`` and ``node.log``. Like bitcoind, it *locks* that folder while it runs

@@ -1,4 +1,4 @@
-"""``gradientcoin demo``: a small network of miners trains a tiny GPT by proof-of-gradient.
+"""[tooling] ``gradientcoin demo``: a small network of miners trains a tiny GPT by proof-of-gradient.
 
 The main job (``--mode llm``, the default). Three miners on a simulated network (the network
 layer's discrete-event simulator; ``--processes`` runs them as real processes over ZeroMQ
@@ -43,8 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--blocks", type=int, default=None,
                         help="blocks to mine (default 500 for llm, 30 with --processes, 5 for pow)")
     parser.add_argument("--miners", type=int, default=3, help="llm: number of miners (default 3)")
-    parser.add_argument("--preset", choices=["tiny", "demo"], default="demo",
-                        help="llm: model size: demo = nano GPT, 108k parameters (default); tiny = micro GPT, 5k")
+    parser.add_argument("--model", choices=["tiny", "demo"], default="demo",
+                        help="llm: model size, as `gradientcoin node --model`: demo = nano GPT, 108k parameters "
+                             "(default); tiny = micro GPT, 5k")
+    parser.add_argument("--preset", choices=["tiny", "demo"], default=None, dest="preset_alias",
+                        help="deprecated: the old name of --model (still accepted)")
     parser.add_argument("--processes", action="store_true",
                         help="llm: run the miners as real processes talking ZeroMQ on loopback (not simulated)")
     parser.add_argument("--seed", type=int, default=0, help="seed for keys, payments and the network (default 0)")
@@ -80,6 +83,11 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_arguments(args)
+    if args.preset_alias is not None:
+        import sys
+        print("gradientcoin demo: --preset is deprecated; use --model (the same values, as `gradientcoin node` "
+              "takes)", file=sys.stderr)
+        args.model = args.preset_alias
     if args.mode == "pow":
         run_pow_demo(blocks=5 if args.blocks is None else args.blocks, seed=args.seed, data_dir=args.data_dir,
                      progress=not args.no_progress, echo=print)
@@ -88,12 +96,12 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, args.threads))
     if args.processes:
         from .llm.processes import run_process_demo
-        summary = run_process_demo(blocks=30 if args.blocks is None else args.blocks, miners=args.miners, preset=args.preset, seed=args.seed,
-                                   data_dir=args.data_dir, progress=not args.no_progress, echo=print)
+        summary = run_process_demo(blocks=30 if args.blocks is None else args.blocks, miners=args.miners, preset=args.model,
+                                   seed=args.seed, data_dir=args.data_dir, progress=not args.no_progress, echo=print)
         return 0 if summary["ok"] else 1
     else:
-        run_llm_demo(blocks=500 if args.blocks is None else args.blocks, miners=args.miners, preset=args.preset, seed=args.seed,
-                     progress=not args.no_progress, echo=print)
+        run_llm_demo(blocks=500 if args.blocks is None else args.blocks, miners=args.miners, preset=args.model,
+                     seed=args.seed, progress=not args.no_progress, echo=print)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Bytes on the wire: Bitcoin's CompactSize varint and a reader that refuses bad bytes.
+"""[consensus] Bytes on the wire: Bitcoin's CompactSize varint and a reader that refuses bad bytes.
 
 Every record in the package (transactions, undo records, blocks, network messages) is written
 as explicit little-endian integers and length-prefixed byte strings, and parsed back with a

@@ -1,4 +1,4 @@
-"""One error hierarchy for the whole package.
+"""[tooling] One error hierarchy for the whole package.
 
 Every rejection in gradientcoin_edu raises a subclass of :class:`GradientCoinError`.
 Each error carries a short machine-readable ``reason`` (for example ``"double-spend"``)

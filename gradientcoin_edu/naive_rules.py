@@ -1,4 +1,4 @@
-"""INSECURE ON PURPOSE: GradientCoin's rules as they were before they were attacked, for teaching only.
+"""[tooling] INSECURE ON PURPOSE: GradientCoin's rules as they were before they were attacked, for teaching only.
 
 Notebook 14 (the attack lab) runs every attack twice: against these naive rules, where it works,
 and against the real rules (``chain/``, ``proof_of_gradient/``, ``llm/``), where it fails with a

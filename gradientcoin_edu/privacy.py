@@ -1,4 +1,4 @@
-"""Privacy on a public ledger (whitepaper section 10): pseudonyms, and how they get linked.
+"""[tooling] Privacy on a public ledger (whitepaper section 10): pseudonyms, and how they get linked.
 
 Every transaction is public, so privacy rests on one thing: nobody knows which addresses belong
 to whom. The whitepaper's advice is to "use a new key pair for each transaction to keep them from

@@ -1,4 +1,4 @@
-"""A node's local control interface: JSON-RPC 2.0 over HTTP, as bitcoind offers.
+"""[tooling] A node's local control interface: JSON-RPC 2.0 over HTTP, as bitcoind offers.
 
 ``gradientcoin node`` starts an :class:`RpcServer` on ``127.0.0.1`` only (never another
 interface: whoever reaches it can spend the node's coins). Every request must carry HTTP Basic

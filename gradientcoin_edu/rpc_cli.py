@@ -1,4 +1,4 @@
-"""The command-line RPC client: ``gradientcoin status|send|contribute|ask|balance|peers|stop|rpc``.
+"""[tooling] The command-line RPC client: ``gradientcoin status|send|contribute|ask|balance|peers|stop|rpc``.
 
 Each talks to the node whose data dir is ``--data-dir`` (it reads ``rpc.json`` and the cookie
 there, so it must run as the same user on the same machine)::

@@ -1,4 +1,4 @@
-"""Why a gradient step can be checked: softmax regression, the attention objective of the theory papers.
+"""[tooling] Why a gradient step can be checked: softmax regression, the attention objective of the theory papers.
 
 The theory behind GradientCoin (Gao, Song, Yin 2023; Deng, Li, Song 2023, "Attention scheme
 inspired softmax regression") studies one attention head as a regression problem::

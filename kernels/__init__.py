@@ -1,4 +1,4 @@
-"""Gradient-hashing kernels: one function per operation, Triton on a GPU, NumPy + hashlib elsewhere.
+"""[consensus] Gradient-hashing kernels: one function per operation, Triton on a GPU, NumPy + hashlib elsewhere.
 
 Proof-of-gradient commits to a quantized gradient with a Merkle root over SHA-256 digests of
 fixed-size chunks (``docs/architecture.md``, "Gradient commitment"). Every miner computes that

@@ -1,4 +1,4 @@
-"""Benchmark of the gradient-hash kernels: GB/s of payload hashed, and nonce-search hashes/s.
+"""[tooling] Benchmark of the gradient-hash kernels: GB/s of payload hashed, and nonce-search hashes/s.
 
 ``gradientcoin bench`` (or ``python -m gradientcoin_edu.kernels.bench``). For each payload size it
 times, on the same bytes:

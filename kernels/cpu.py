@@ -1,4 +1,4 @@
-"""The CPU path: every kernel operation in NumPy + hashlib, bit-exact with the Triton kernels.
+"""[consensus] The CPU path: every kernel operation in NumPy + hashlib, bit-exact with the Triton kernels.
 
 This is the reference the GPU kernels are tested against, and the path every machine without
 a CUDA device uses. It follows the "Gradient commitment" contract of ``docs/architecture.md``

@@ -1,4 +1,4 @@
-"""Chunk hashing: SHA-256 of every fixed-size chunk of a gradient payload, quantized on the fly.
+"""[consensus] Chunk hashing: SHA-256 of every fixed-size chunk of a gradient payload, quantized on the fly.
 
 What it computes. The gradient commitment of ``docs/architecture.md``: quantize the gradient
 (``Q = clamp(rint(float64(g) * 2^k))`` as int32, round half to even), read ``Q`` as little-endian

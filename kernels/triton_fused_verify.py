@@ -1,4 +1,4 @@
-"""Fused verify: hash a published gradient payload and check it against a recomputed gradient, in one pass.
+"""[consensus] Fused verify: hash a published gradient payload and check it against a recomputed gradient, in one pass.
 
 What it computes. A verifier has the miner's published payload ``Q`` (int32) and its own
 recomputed gradient ``g'``. Per chunk of ``Q``'s bytes it produces, in one read of both arrays:

@@ -1,4 +1,4 @@
-"""Merkle root on the GPU: the ``"chain"`` tree over chunk digests, one level per launch.
+"""[consensus] Merkle root on the GPU: the ``"chain"`` tree over chunk digests, one level per launch.
 
 What it computes. Exactly ``crypto.merkle.merkle_root(digests, mode="chain")``: leaf =
 SHA-256(0x00 ‖ digest), inner node = SHA-256(0x01 ‖ left ‖ right), an odd last node is carried up

@@ -1,4 +1,4 @@
-"""Nonce search: the proof-of-work loop, SHA-256d of a header across nonces, one nonce per lane.
+"""[policy] Nonce search: the proof-of-work loop, SHA-256d of a header across nonces, one nonce per lane.
 
 What it computes. For a header prefix (every header byte before the nonce: 76 for Bitcoin's
 80-byte header, 176 for our 180-byte one, any length works) and a range of nonces, the first

@@ -1,4 +1,4 @@
-"""SHA-256 in Triton: the compression function, shared by every hashing kernel in this folder.
+"""[consensus] SHA-256 in Triton: the compression function, shared by every hashing kernel in this folder.
 
 SHA-256 turns a 64-byte block and an 8-word state into a new state with 64 rounds of 32-bit
 additions, xors and rotations. On a GPU one *lane* (thread) runs one whole SHA-256, and a

@@ -10,19 +10,10 @@ import time
 
 import pytest
 
+from _procs import gone, wait_for
 from gradientcoin_edu.classroom import join, start_relay, stop_processes
 
 pytestmark = pytest.mark.processes
-
-
-def _wait(predicate, timeout: float, poll: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll)
-    return predicate()
 
 
 class _Silent:
@@ -78,27 +69,27 @@ def test_a_relay_and_four_outbound_only_students_converge(tmp_path):
             s.wait_ready()
         assert all(s.client.status()["listen"] == "" for s in students)      # nobody dials a student
         dash = Dashboard(ClientFeed({n.name: n.client for n in nodes}))
-        _wait(lambda: min(n.client.status()["height"] for n in nodes) >= 3, 60)
+        wait_for(lambda: min(n.client.status()["height"] for n in nodes) >= 3, 60, poll=0.5)
         late = join(line, tmp_path / "late", model="tiny", mine_every=3.0)      # joins while the class mines
         nodes.append(late)
         students[0].leave()                                                   # and one goes home
         rogue = _misbehave(line)
-        assert _wait(lambda: rogue in relay.client.status()["banned"], 10), "the junk sender was not banned"
+        assert wait_for(lambda: rogue in relay.client.status()["banned"], 10, poll=0.5), "the junk sender was not banned"
         running = [n for n in nodes if n.alive()]
         assert len(running) == 5                                               # relay + 4 students
-        _wait(lambda: min(n.client.status()["height"] for n in running) >= 6, 60)
+        wait_for(lambda: min(n.client.status()["height"] for n in running) >= 6, 60, poll=0.5)
         for n in running[1:]:
             assert n.client.setmining(False) is False                          # the class stops mining
         time.sleep(1.0)
         top = max(n.client.status()["height"] for n in running)
         late.client.setmining(True)                                            # one more block breaks a tie
-        _wait(lambda: late.client.status()["height"] > top, 30, poll=0.2)
+        wait_for(lambda: late.client.status()["height"] > top, 30, poll=0.2)
         late.client.setmining(False)
 
         def agree():
             st = [n.client.status() for n in running]
             return st if len({s["tip"] for s in st}) == 1 and len({s["weights_root"] for s in st}) == 1 else None
-        final = _wait(agree, 20)
+        final = wait_for(agree, 20, poll=0.5)
         assert final, f"tips differ: {[n.client.status()['height'] for n in running]}"
         spec = LLMSpec.builtin("tiny")
         genesis_loss = validation_loss(spec.pog, spec.validation, spec.pog.genesis_weights())
@@ -126,15 +117,6 @@ time.sleep(600)
 """
 
 
-def _gone(pid: int) -> bool:
-    """The process has exited (a zombie waiting for a parent that does not reap counts as gone)."""
-    try:
-        status = open(f"/proc/{pid}/status").read()
-    except FileNotFoundError:
-        return True
-    return "\nState:\tZ" in status
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["kill", "raise"])
 def test_the_relay_stops_when_the_python_that_started_it_dies(tmp_path, how):
@@ -149,16 +131,16 @@ def test_the_relay_stops_when_the_python_that_started_it_dies(tmp_path, how):
     node_pid = None
     try:
         node_pid = int(parent.stdout.readline())          # printed once the relay answers its RPC
-        assert not _gone(node_pid)
+        assert not gone(node_pid)
         if how == "kill":
             os.kill(parent.pid, signal.SIGKILL)
         parent.wait(timeout=30)
-        assert _wait(lambda: _gone(node_pid), 10, poll=0.1), f"the relay (pid {node_pid}) outlived its parent"
+        assert wait_for(lambda: gone(node_pid), 10, poll=0.1), f"the relay (pid {node_pid}) outlived its parent"
         if how == "raise":
             assert "a notebook cell failed" in parent.stderr.read()
     finally:
         if parent.poll() is None:
             parent.kill()
-        if node_pid is not None and not _gone(node_pid):
+        if node_pid is not None and not gone(node_pid):
             os.killpg(node_pid, signal.SIGKILL)
         parent.wait(timeout=10)

@@ -177,7 +177,7 @@ def test_the_service_refuses_bad_fees_and_amounts_with_their_reason(llm):
         assert err.value.reason == "bad-fee", fee
     assert len(node.mempool) == 0
     with pytest.raises(UsageError):
-        service.contribution_records("short")
+        service.extensions[0].contribution_records("short")        # the LLM's methods, plugged in
 
 
 # ------------------------------------------------------------------ the commands

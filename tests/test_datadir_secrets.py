@@ -82,7 +82,7 @@ def test_a_p2p_key_planted_by_another_user_is_refused(tmp_path):
 
 def test_a_planted_temp_symlink_does_not_redirect_the_status_file(tmp_path):
     """The old status writer wrote ``status.tmp`` (following a symlink) and renamed it."""
-    from gradientcoin_edu.network.node_cli import _Status
+    from gradientcoin_edu.node_cli import _Status
     outside = tmp_path / "victim.txt"
     outside.write_text("precious")
     data = tmp_path / "data"

@@ -41,8 +41,9 @@ def test_the_demo_is_deterministic():
 
 
 def test_the_command_runs_the_llm_demo_by_default():
-    result = gradientcoin("demo", "--preset", "tiny", "--blocks", "8", "--no-progress")
+    result = gradientcoin("demo", "--model", "tiny", "--blocks", "8", "--no-progress")
     assert result.returncode == 0, result.stderr
+    assert "deprecated" not in result.stderr
     out = result.stdout
     assert "proof-of-gradient" in out and "every node has the same tip" in out
     before, after = (float(x) for x in out.split("validation loss: ")[1].split(" after")[0].split(" at genesis -> "))
@@ -69,6 +70,7 @@ def test_the_process_demo_with_three_blocks_finishes_and_says_where_its_data_wen
     """It used to hang: one miner could not pay for the query and the orchestrator waited silently."""
     result = gradientcoin("demo", "--processes", "--preset", "tiny", "--blocks", "3", "--no-progress", timeout=150)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "--preset is deprecated; use --model" in result.stderr      # the old flag still works
     assert "temporary folder" in result.stdout and "was deleted" in result.stdout
     assert "verified by ada's node" in result.stdout
 

@@ -34,8 +34,8 @@ def test_the_readme_links_the_index_and_the_protocol():
     assert "docs/index.md" in links and "docs/protocol.md" in links
 
 
-# Where a numbered issue may still be named: code another change is moving (it goes with that move).
-_ISSUE_ALLOWED = ("gradientcoin_edu/llm/", "gradientcoin_edu/network/node_cli.py", "gradientcoin_edu/node_cli.py")
+# Where a numbered issue may still be named: nowhere (llm/ and node_cli.py were cleaned when they moved).
+_ISSUE_ALLOWED: tuple[str, ...] = ()
 _ISSUE = re.compile(r"\b[Ii]ssues? +#?\d+|\bissue-\d+")
 
 

@@ -8,7 +8,7 @@ to prove itself (docs/protocol.md section 10.2), so a newcomer that is useful st
 """
 from __future__ import annotations
 
-from gradientcoin_edu.chain.fork_choice import Chain
+from gradientcoin_edu.chain import Chain
 from gradientcoin_edu.chain.params import ChainParams
 from gradientcoin_edu.crypto.keys import PrivateKey
 from gradientcoin_edu.errors import InvalidTransaction

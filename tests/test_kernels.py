@@ -297,15 +297,28 @@ def first_hits(prefix: bytes, target: int, start: int, count: int) -> list[int]:
                               "little") <= target]
 
 
+def _has_triton() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("triton") is not None
+
+
+# the nonce search on each path a CPU-only machine can run: NumPy + hashlib, and the Triton kernel
+# in Triton's CPU interpreter (test_kernels_gpu.py compiles it on a GPU)
+NONCE_BACKENDS = ["cpu", pytest.param("interpret", marks=pytest.mark.skipif(
+    not _has_triton(), reason="the Triton kernel's interpreter needs triton (the [gpu] extra)"))]
+
+
+@pytest.mark.parametrize("backend", NONCE_BACKENDS)
 @pytest.mark.parametrize("n", PREFIX_LENGTHS)
-def test_nonce_search_any_prefix_length_matches_hashlib(n):
-    prefix, target = awkward_prefix(n), 1 << 250                    # about 1 nonce in 64 qualifies
-    hits = first_hits(prefix, target, 0, 2000)
+def test_nonce_search_any_prefix_length_matches_hashlib(n, backend):
+    """One or two blocks after the midstate, the nonce at any byte offset (even across blocks)."""
+    prefix, target = awkward_prefix(n), 1 << 251                    # about 1 nonce in 32 qualifies
+    hits = first_hits(prefix, target, 7000, 192)
     assert len(hits) >= 2
-    assert K.nonce_search(prefix, target, 0, 2000, **CPU) == hits[0]
-    assert K.nonce_search(prefix, target, hits[0] + 1, 2000 - hits[0] - 1, **CPU) == hits[1]
-    assert K.nonce_search(prefix, target, hits[0] + 1, hits[1] - hits[0] - 1, **CPU) is None
-    assert K.nonce_search(bytearray(prefix), target, 0, 2000, **CPU) == hits[0]
+    assert K.nonce_search(prefix, target, 7000, 192, backend=backend) == hits[0]
+    assert K.nonce_search(prefix, target, hits[0] + 1, 7192 - hits[0] - 1, backend=backend) == hits[1]
+    assert K.nonce_search(prefix, target, hits[0] + 1, hits[1] - hits[0] - 1, backend=backend) is None
+    assert K.nonce_search(bytearray(prefix), target, 7000, 192, backend=backend) == hits[0]
 
 
 def test_nonce_search_on_our_180_byte_header():

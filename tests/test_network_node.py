@@ -10,13 +10,14 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from gradientcoin_edu.chain.block import Block, BlockHeader
-from gradientcoin_edu.chain.fork_choice import Chain
+from gradientcoin_edu.chain import Chain
 from gradientcoin_edu.chain.params import ChainParams
 from gradientcoin_edu.crypto.keys import PrivateKey
 from gradientcoin_edu.errors import InvalidTransaction
 from gradientcoin_edu.ledger import COIN, Transaction, TxIn, TxOut, build_payment
 from gradientcoin_edu.network import messages as m
-from gradientcoin_edu.network.node import Node, NodeConfig, pow_search
+from gradientcoin_edu.chain.pow import pow_search
+from gradientcoin_edu.network.node import Node, NodeConfig
 from gradientcoin_edu.network.peers import PeerPolicy
 
 from _transport import RecordingTransport

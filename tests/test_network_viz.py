@@ -1,7 +1,7 @@
 """Fork trees and the partition scenario behind notebook 04's widgets."""
 from __future__ import annotations
 
-from gradientcoin_edu.chain.fork_choice import Chain
+from gradientcoin_edu.chain import Chain
 from gradientcoin_edu.exercises.nb04 import locator_heights_reference
 from gradientcoin_edu.network.simulator import Simulator
 from gradientcoin_edu.viz.fork_tree import ForkTree, TreeBlock, fork_tree_figure, fork_tree_text, layout, segments

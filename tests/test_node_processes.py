@@ -6,7 +6,6 @@ explicit deadlines (about 25 s on a 2-core machine)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import time
 
 import pytest
 
+from _procs import kill_group, stop_groups, wait_for
 from gradientcoin_edu.chain.store import BlockStore
 from gradientcoin_edu.classroom import listen_address
 from gradientcoin_edu.crypto.hashes import hash_to_hex
@@ -49,13 +49,6 @@ def _start(i, dirs, addrs, mine_until, log_dir):
     return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _kill_group(proc, sig) -> None:
-    try:
-        os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def test_four_processes_survive_a_sigkill_and_converge(tmp_path):
     t0 = time.monotonic()
     dirs = [tmp_path / f"node{i}" for i in range(N_NODES)]
@@ -72,7 +65,7 @@ def test_four_processes_survive_a_sigkill_and_converge(tmp_path):
         victim = 2
         before_kill = _status(dirs[victim])
         assert before_kill is not None and before_kill["height"] >= 1, "node 2 never reported any progress"
-        _kill_group(procs[victim], signal.SIGKILL)
+        kill_group(procs[victim], signal.SIGKILL)
         procs[victim].wait(timeout=10)
         assert procs[victim].returncode == -signal.SIGKILL
 
@@ -98,15 +91,7 @@ def test_four_processes_survive_a_sigkill_and_converge(tmp_path):
         assert sum(s["mined"] for s in statuses) >= 1
         assert restarted.poll() is None, "the restarted node died"
     finally:
-        for p in procs:
-            if p.poll() is None:
-                _kill_group(p, signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                _kill_group(p, signal.SIGKILL)
-                p.wait(timeout=5)
+        stop_groups(procs, grace=5)
     assert all(p.poll() is not None for p in procs)
 
     # nothing lost: the victim's store still has every block it had accepted before the kill, and
@@ -120,16 +105,6 @@ def test_four_processes_survive_a_sigkill_and_converge(tmp_path):
         with BlockStore(str(d / "blocks.sqlite")) as store:
             assert hash_to_hex(store.tip()) == final_chain[-1]
     assert time.monotonic() - t0 < DEADLINE
-
-
-def _wait_for(predicate, timeout: float, poll: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll)
-    return predicate()
 
 
 def test_default_mining_rpc_lock_and_sigterm(tmp_path):
@@ -153,9 +128,9 @@ def test_default_mining_rpc_lock_and_sigterm(tmp_path):
                 return all(c.status()["height"] >= 0 for c in clients)
             except RpcError:
                 return False
-        assert _wait_for(ready, 30), "the nodes did not start their RPC"
+        assert wait_for(ready, 30), "the nodes did not start their RPC"
         t0 = time.monotonic()
-        _wait_for(lambda: clients[0].status()["height"] >= 3, 30)
+        wait_for(lambda: clients[0].status()["height"] >= 3, 30)
         time.sleep(2)
         rate = clients[0].status()["height"] / max(1e-9, time.monotonic() - t0 + 2)
         assert rate < 5, f"{rate:.1f} blocks/s with default mining: a fork storm"
@@ -166,7 +141,7 @@ def test_default_mining_rpc_lock_and_sigterm(tmp_path):
         assert second.returncode == 2 and "in use by another node" in second.stderr
         assert clients[0].status()["height"] >= 3
         # they agree (mining stops being a race once we ask them to stop: compare tips at rest)
-        _kill_group(procs[2], signal.SIGTERM)
+        kill_group(procs[2], signal.SIGTERM)
         assert procs[2].wait(timeout=15) == 0
         assert not (dirs[2] / ".cookie").exists()            # the RPC went away cleanly
         log_text = (dirs[2] / "node.log").read_text()
@@ -174,7 +149,7 @@ def test_default_mining_rpc_lock_and_sigterm(tmp_path):
         with pytest.raises(RpcError):
             clients[2].status()
         h2 = json.loads((dirs[2] / "status.json").read_text())["height"]
-        assert _wait_for(lambda: clients[0].status()["height"] > h2, 30), "the other two stopped mining"
+        assert wait_for(lambda: clients[0].status()["height"] > h2, 30), "the other two stopped mining"
         restarted = subprocess.Popen([sys.executable, "-m", "gradientcoin_edu", "node", "--listen", LOOPBACK, "--name", "n2",
                                       "--data-dir", str(dirs[2]), "--peer", peers[0]],
                                      stdout=open(tmp_path / "n2b.out", "wb"), stderr=subprocess.STDOUT,
@@ -186,17 +161,9 @@ def test_default_mining_rpc_lock_and_sigterm(tmp_path):
                 return clients[2].status()["height"] >= clients[0].status()["height"] - 1
             except RpcError:
                 return False
-        assert _wait_for(caught_up, 40), "the restarted node did not catch up"
+        assert wait_for(caught_up, 40), "the restarted node did not catch up"
     finally:
-        for p in procs:
-            if p.poll() is None:
-                _kill_group(p, signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                _kill_group(p, signal.SIGKILL)
-                p.wait(timeout=5)
+        stop_groups(procs, grace=10)
 
 
 def test_quiet_keeps_the_terminal_to_warnings_and_the_log_file_complete(tmp_path):

@@ -14,7 +14,7 @@ import time
 import pytest
 import zmq
 
-from gradientcoin_edu.chain.fork_choice import Chain
+from gradientcoin_edu.chain import Chain
 from gradientcoin_edu.network import messages as m
 from gradientcoin_edu.network.attacks import p2p_attack
 from gradientcoin_edu.network.node import Node, NodeConfig

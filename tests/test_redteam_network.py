@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gradientcoin_edu.chain.block import Block
-from gradientcoin_edu.chain.fork_choice import Chain
+from gradientcoin_edu.chain import Chain
 from gradientcoin_edu.chain.params import ChainParams
 from gradientcoin_edu.chain.store import BlockStore
 from gradientcoin_edu.network import messages as m

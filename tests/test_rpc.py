@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from gradientcoin_edu.chain.fork_choice import Chain
+from gradientcoin_edu.chain import Chain
 from gradientcoin_edu.crypto.keys import PrivateKey, address_to_str
 from gradientcoin_edu.datadir import open_datadir, write_private
 from gradientcoin_edu.errors import UsageError

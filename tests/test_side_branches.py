@@ -10,7 +10,7 @@ the regtest target about 64 MB per forger CPU-second). See docs/protocol.md sect
 from __future__ import annotations
 
 from gradientcoin_edu.chain.block import Block
-from gradientcoin_edu.chain.fork_choice import Chain
+from gradientcoin_edu.chain import Chain
 from gradientcoin_edu.chain.params import ChainParams
 from gradientcoin_edu.chain.store import BlockStore
 from gradientcoin_edu.network import messages as m

@@ -7,7 +7,7 @@ import math
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
-from gradientcoin_edu.chain.fork_choice import Chain
+from gradientcoin_edu.chain import Chain
 from gradientcoin_edu.crypto.keys import PrivateKey
 from gradientcoin_edu.ledger import COIN, build_payment
 from gradientcoin_edu.network import messages as m

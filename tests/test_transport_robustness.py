@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import zmq
 
-from gradientcoin_edu.chain.fork_choice import Chain
+from gradientcoin_edu.chain import Chain
 from gradientcoin_edu.network import messages as m
 from gradientcoin_edu.network.keys import format_peer, key_hex, load_or_create_keypair
 from gradientcoin_edu.network.zmq_transport import ZmqTransport, connection_cap

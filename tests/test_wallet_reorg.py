@@ -67,8 +67,8 @@ def _pay_contribute_ask(service, bob: str) -> tuple[dict, dict, dict]:
     """The notebook's steps: the payer pays Bob once its balance allows, Bob contributes and asks
     (each paid from the previous one's output, still waiting in the pool)."""
     paid = service.rpc_send(bob, "2.5")
-    sent = service.rpc_contribute(TEXT, wallet="bob")
-    asked = service.rpc_ask("\n3+4=", tokens=4, wallet="bob")
+    sent = service.methods()["contribute"](TEXT, wallet="bob")
+    asked = service.methods()["ask"]("\n3+4=", tokens=4, wallet="bob")
     return paid, sent, asked
 
 
@@ -88,7 +88,7 @@ def test_a_query_survives_a_same_height_reorg_of_the_tip_when_the_payer_pays_as_
     paid, sent, asked = _pay_contribute_ask(service, bob)
     _replace_tip(node, spec)
     node.mine_block()
-    answer = service.rpc_answer(asked["txid"])                       # before: UsageError unknown-query
+    answer = service.methods()["answer"](asked["txid"])                       # before: UsageError unknown-query
     assert answer["answered"] and answer["verified"] and answer["height"] == node.chain.height
     assert paid_at == COINBASE_SAFE_DEPTH                              # the first reward had to mature
     mined = [tx.txid for tx in node.chain.tip.block.txs[1:]]
@@ -103,16 +103,16 @@ def test_a_query_whose_own_block_is_abandoned_goes_back_to_the_pool_and_is_answe
     _mine_until_payer_can_pay(node, service)
     paid = service.rpc_send(bob, "2.5")
     node.mine_block()
-    sent = service.rpc_contribute(TEXT, wallet="bob")
+    sent = service.methods()["contribute"](TEXT, wallet="bob")
     node.mine_block()
-    asked = service.rpc_ask("\n3+4=", tokens=4, wallet="bob")
+    asked = service.methods()["ask"]("\n3+4=", tokens=4, wallet="bob")
     node.mine_block()
-    first = service.rpc_answer(asked["txid"])
+    first = service.methods()["answer"](asked["txid"])
     assert first["answered"] and first["height"] == node.chain.height
     _replace_tip(node, spec)
     assert _txid(asked["txid"]) in node.mempool and service.rpc_gettx(paid["txid"])["height"] is not None
     node.mine_block()
-    answer = service.rpc_answer(asked["txid"])
+    answer = service.methods()["answer"](asked["txid"])
     assert answer["answered"] and answer["verified"] and answer["height"] == node.chain.height
     assert service.rpc_gettx(sent["txid"])["height"] is not None
 
@@ -149,11 +149,11 @@ def test_a_payment_built_on_a_fresh_reward_by_another_wallet_is_not_spent_until_
     assert view.coins_of(service.wallet("bob").address()) == []         # waits on a young reward
     assert [op.txid for op, _ in view.immature_of(service.wallet("bob").address())] == [pay.txid]
     with pytest.raises(UsageError) as err:
-        service.rpc_ask("\n3+4=", tokens=4, wallet="bob")
+        service.methods()["ask"]("\n3+4=", tokens=4, wallet="bob")
     assert err.value.reason == "insufficient-funds"
     for _ in range(COINBASE_SAFE_DEPTH - 1):       # the payment is mined, the reward it spends matures
         node.mine_block()
-    asked = service.rpc_ask("\n3+4=", tokens=4, wallet="bob")
+    asked = service.methods()["ask"]("\n3+4=", tokens=4, wallet="bob")
     assert _txid(asked["txid"]) in node.mempool
     assert WalletCoins(node.chain.utxo, 1).coins_of(careless.address())   # depth 1: consensus' own view
     assert address_to_str(service.wallet("bob").address()) == bob

@@ -19,7 +19,7 @@ import time
 import pytest
 import zmq
 
-from gradientcoin_edu.chain.fork_choice import Chain
+from gradientcoin_edu.chain import Chain
 from gradientcoin_edu.errors import StoreError
 from gradientcoin_edu.network import messages as m
 from gradientcoin_edu.network.keys import (PUBLIC_FILE, SECRET_FILE, format_peer, key_bytes, load_or_create_keypair,

@@ -1,4 +1,4 @@
-"""Real Bitcoin block headers: 80 bytes that chain the blocks and carry the proof-of-work.
+"""[tooling] Real Bitcoin block headers: 80 bytes that chain the blocks and carry the proof-of-work.
 
 A Bitcoin header is six fields packed little-endian: version (int32), the previous
 block's hash (32 bytes), the merkle root of the block's transactions (32 bytes), time

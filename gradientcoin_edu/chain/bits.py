@@ -1,4 +1,4 @@
-"""Compact targets ("nBits"): a 256-bit difficulty target packed into 32 bits.
+"""[consensus] Compact targets ("nBits"): a 256-bit difficulty target packed into 32 bits.
 
 A block's hash, read as a 256-bit number, must be at most a *target*; the smaller the
 target, the more hashes a miner tries on average (about 2^256 / (target + 1)). Bitcoin

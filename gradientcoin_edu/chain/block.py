@@ -1,4 +1,4 @@
-"""Blocks: a header that commits to everything, plus the transactions and the payload.
+"""[consensus] Blocks: a header that commits to everything, plus the transactions and the payload.
 
 A ``BlockHeader`` is gradientcoin_edu's version of Bitcoin's 80-byte header. Besides the
 previous block's hash, the transactions' merkle root (``tx_root``), the time, the

@@ -1,4 +1,4 @@
-"""The chain: a tree of blocks, adding a block, and reorganisations between branches.
+"""[consensus] The chain: a tree of blocks, adding a block, and reorganisations between branches.
 
 Every block a node accepts goes into a tree (each block points to its parent). The node
 follows the branch the fork-choice rule picks (``fork_choice.py``: most cumulative work, the
@@ -467,15 +467,19 @@ class Chain(StoreReplay):
     def _fork_point(self, entry: BlockIndex) -> BlockIndex:
         return fork_point(entry, self._active)
 
+    def _branch(self, entry: BlockIndex) -> tuple[BlockIndex, list[BlockIndex]]:
+        """The fork point of ``entry``'s branch with the best chain, and the branch's blocks above it
+        up to ``entry``, lowest first."""
+        fork = self._fork_point(entry)
+        path = []
+        while entry is not fork:
+            path.append(entry)
+            entry = entry.parent
+        return fork, path[::-1]
+
     def _reorg_to(self, target: BlockIndex) -> list[BlockIndex]:
         """Disconnect to the fork point, connect ``target``'s branch; on failure restore and raise."""
-        fork = self._fork_point(target)
-        path = []
-        node = target
-        while node is not fork:
-            path.append(node)
-            node = node.parent
-        path.reverse()
+        fork, path = self._branch(target)
         old_branch = self._active[fork.height + 1:]
         undone: list[BlockIndex] = []
         done: list[BlockIndex] = []
@@ -578,26 +582,17 @@ class Chain(StoreReplay):
             self._needs_data.pop(entry.hash, None)
 
     def _reorg_back(self, old_tip: BlockIndex) -> None:
-        fork = self._fork_point(old_tip)
+        fork, path = self._branch(old_tip)
         while self.tip is not fork:
             self._disconnect_tip()
-        path = []
-        node = old_tip
-        while node is not fork:
-            path.append(node)
-            node = node.parent
-        for e in reversed(path):
+        for e in path:
             self._connect(e)
 
     def _report(self, old_tip: BlockIndex, entry: BlockIndex) -> AddResult:
         if self.tip is old_tip:
             return AddResult.NEEDS_DATA if entry.hash in self._needs_data else AddResult.SIDE_BRANCH
-        fork = self._fork_point(old_tip)
-        disconnected = []
-        node = old_tip
-        while node is not fork:
-            disconnected.append(node)
-            node = node.parent
+        fork, branch = self._branch(old_tip)
+        disconnected = branch[::-1]                   # tip first, as they were disconnected
         connected = self._active[fork.height + 1:]
         events = [ChainEvent("disconnected", e.block, e.height) for e in disconnected]
         events += [ChainEvent("connected", e.block, e.height) for e in connected]

@@ -1,4 +1,4 @@
-"""The fork-choice rule: of all the branches a node knows, which one it follows.
+"""[consensus] The fork-choice rule: of all the branches a node knows, which one it follows.
 
 Blocks form a tree: each points to its parent, and two miners who find a block at the
 same time create two branches. Every node follows the branch with the **most cumulative
@@ -17,20 +17,15 @@ A block the node cannot evaluate for lack of data (``chain.work.MissingData``: p
 snapshot with nothing to rebuild from) keeps ``HEADER_OK``: it is left out of the candidates for
 now (``Chain.needs_data``, in memory), never marked invalid (``docs/protocol.md`` section 1.3).
 
-``Chain``, ``BlockIndex``, ``AddResult`` and ``ChainEvent`` can still be imported from here.
 Taught in notebook 03.
 """
 from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-__all__ = ["VALID", "HEADER_OK", "INVALID", "chain_key", "best_candidate", "fork_point",
-           "Chain", "BlockIndex", "AddResult", "ChainEvent"]
+__all__ = ["VALID", "HEADER_OK", "INVALID", "chain_key", "best_candidate", "fork_point"]
 
 VALID, HEADER_OK, INVALID = "valid", "header-ok", "invalid"   # connected at least once / side branch / rejected
-
-_FROM_CHAIN = ("Chain", "BlockIndex", "AddResult", "ChainEvent")
-
 
 def chain_key(entry) -> tuple[int, int]:
     """What the rule maximises: cumulative work, then earlier arrival (lower ``seq``)."""
@@ -48,10 +43,3 @@ def fork_point(entry, active: Sequence) -> object:
         entry = entry.parent
     return entry
 
-
-def __getattr__(name: str):
-    """``from gradientcoin_edu.chain.fork_choice import Chain`` keeps working (the chain moved)."""
-    if name in _FROM_CHAIN:
-        from . import chain
-        return getattr(chain, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

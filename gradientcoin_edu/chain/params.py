@@ -1,4 +1,4 @@
-"""Chain parameters: the constants every node of one network must agree on.
+"""[consensus] Chain parameters: the constants every node of one network must agree on.
 
 A ``ChainParams`` fixes the genesis block, the easiest allowed target (``pow_limit_bits``),
 how often blocks should come (``target_spacing``) and how often difficulty is retargeted,

@@ -1,4 +1,4 @@
-"""Mining with classic proof-of-work: try nonces until the header hash is below the target.
+"""[policy] Mining with classic proof-of-work: try nonces until the header hash is below the target.
 
 A miner assembles a block template (``make_block``: a coinbase paying itself the subsidy
 plus the fees, the transactions, their merkle root, a timestamp and the ``bits`` the
@@ -26,7 +26,8 @@ from ..ledger import Transaction, TxOut
 from .block import ZERO_HASH, Block, BlockHeader, compute_tx_root
 from .bits import bits_to_target
 
-__all__ = ["search_nonces", "mine", "make_block", "mine_block", "block_fees", "MAX_NONCE"]
+__all__ = ["search_nonces", "mine", "make_block", "mine_block", "block_fees", "block_time", "pow_search", "solve_pow",
+           "MAX_NONCE"]
 
 MAX_NONCE = 2**32 - 1
 CPU_BATCH = 4096                   # nonces per kernel call (and progress-bar step) on the CPU
@@ -106,14 +107,15 @@ def block_fees(chain, txs: Sequence[Transaction], height: int | None = None) -> 
 def make_block(chain, miner_address: bytes, txs: Sequence[Transaction] = (), *, parent: bytes | None = None,
                time: int | None = None, fees: int | None = None, extra: bytes = b"",
                miner_id: bytes = ZERO_HASH, grad_root: bytes = ZERO_HASH, weights_root: bytes = ZERO_HASH,
-               payload: bytes = b"", version: int = 1) -> Block:
+               payload: bytes = b"", version: int = 1, now: float | None = None) -> Block:
     """An unmined block: coinbase (subsidy + fees to ``miner_address``) followed by ``txs``.
 
-    It builds on ``parent`` (a block hash; default the tip). ``fees`` defaults to what
-    ``txs`` pay at the tip (for another parent, pass it). ``time`` defaults to the later
-    of our clock and the parent's median time past + 1 (and, for the first block of a
-    difficulty period, not more than the time-warp grace before the parent), so the block
-    passes the timestamp rules; ``bits`` is what the retarget rule expects; the nonce is 0.
+    The one block template of the library: the proof-of-work miner (``mine_block``), the network
+    node (``network.assembler``) and the proof-of-gradient miner (``llm.miner``) all build theirs
+    here. It builds on ``parent`` (a block hash; default the tip). ``fees`` defaults to what
+    ``txs`` pay at the tip (for another parent, pass it). ``time``: exactly this time (tests build
+    blocks the rules refuse); by default ``block_time`` of ``now`` (default: the chain's clock),
+    so the block passes the timestamp rules; ``bits`` is what the retarget rule expects; the nonce is 0.
     """
     parent_entry = chain.tip if parent is None else chain.get(parent)
     if parent_entry is None:
@@ -126,12 +128,19 @@ def make_block(chain, miner_address: bytes, txs: Sequence[Transaction] = (), *, 
     coinbase = Transaction.coinbase(height, [TxOut(chain.params.subsidy(height) + fees, miner_address)], extra=extra)
     all_txs = (coinbase, *txs)
     if time is None:
-        time = max(chain.median_time_past(parent_entry.hash) + 1, int(chain.clock()),
-                   _earliest_time_warp_safe(chain.params, parent_entry))
+        time = block_time(chain, parent_entry, chain.clock() if now is None else now)
     header = BlockHeader(version=version, prev_hash=parent_entry.hash, tx_root=compute_tx_root(all_txs),
                          grad_root=grad_root, weights_root=weights_root, time=time,
                          bits=chain.next_bits(parent_entry.hash), nonce=0, miner_id=miner_id)
     return Block(header, all_txs, payload)
+
+
+def block_time(chain, parent_entry, now: float) -> int:
+    """The time of a new block on ``parent_entry``: ``now``, but at least the parent's median time
+    past + 1 and, for the first block of a difficulty period, not more than the time-warp grace
+    before the parent (as Bitcoin Core's miner: never make a template that the rules refuse)."""
+    return max(chain.median_time_past(parent_entry.hash) + 1, int(now),
+               _earliest_time_warp_safe(chain.params, parent_entry))
 
 
 def _earliest_time_warp_safe(params, parent_entry) -> int:
@@ -141,6 +150,23 @@ def _earliest_time_warp_safe(params, parent_entry) -> int:
     if params.enforce_timewarp and params.retarget_interval > 0 and height % params.retarget_interval == 0:
         return parent_entry.header.time - params.timewarp_grace
     return 0
+
+
+def pow_search(header: BlockHeader, start: int = 0, count: int = 2**32) -> BlockHeader | None:
+    """Try nonces ``start, start+1, ...`` (at most ``count``); the header that meets its target, or None.
+
+    This is real proof-of-work on the header's own ``bits``. Under the regtest preset the target
+    is 2^255 - 1, so about two tries find a block.
+    """
+    nonce = search_nonces(header.serialize()[:-4], bits_to_target(header.bits), start, count)
+    return None if nonce is None else header.with_nonce(nonce)
+
+
+def solve_pow(template: Block, max_tries: int = 2**32) -> Block | None:
+    """The default solver of a node: ``template`` with a nonce that meets its bits, or None after
+    ``max_tries`` nonces."""
+    header = pow_search(template.header, 0, max_tries)
+    return None if header is None else Block(header, template.txs, template.payload)
 
 
 def mine_block(chain, miner_address: bytes, txs: Sequence[Transaction] = (), *, parent: bytes | None = None,

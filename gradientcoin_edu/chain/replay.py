@@ -1,4 +1,4 @@
-"""Restart: rebuild a ``Chain`` from its SQLite store, using a stored snapshot where there is one.
+"""[policy] Restart: rebuild a ``Chain`` from its SQLite store, using a stored snapshot where there is one.
 
 A node that stops and starts again does not trust its memory, only its disk (``store.py``).
 ``StoreReplay`` (a part of :class:`~gradientcoin_edu.chain.chain.Chain`) opens the store: a

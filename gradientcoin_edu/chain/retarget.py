@@ -1,4 +1,4 @@
-"""Difficulty retargeting: keep blocks coming at a steady pace whatever the hash rate.
+"""[consensus] Difficulty retargeting: keep blocks coming at a steady pace whatever the hash rate.
 
 Every ``retarget_interval`` blocks, the network looks at how long the last period took.
 If it was faster than ``retarget_interval * target_spacing`` seconds, the target shrinks

@@ -1,4 +1,4 @@
-"""The block store: one SQLite file per node, so a node can stop and start again.
+"""[policy] The block store: one SQLite file per node, so a node can stop and start again.
 
 SQLite comes with Python (``sqlite3``) and gives us what a node needs from a disk: a
 write either happens completely or not at all (a *transaction*), even if the process

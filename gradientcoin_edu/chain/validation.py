@@ -1,4 +1,4 @@
-"""Block validation: every rule a block must pass before a node builds on it.
+"""[consensus] Block validation: every rule a block must pass before a node builds on it.
 
 The rules, in the order a node checks them (cheap first), each with its ``reason``:
 

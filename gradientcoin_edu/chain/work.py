@@ -1,4 +1,4 @@
-"""The work rule: how the chain asks "did this block's miner do the work?".
+"""[consensus] The work rule: how the chain asks "did this block's miner do the work?".
 
 The chain validates work through this one small interface, so classic proof-of-work
 (here) and proof-of-gradient (``proof_of_gradient/rule.py``) plug in without the chain

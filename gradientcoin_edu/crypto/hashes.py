@@ -1,4 +1,4 @@
-"""Hash functions: SHA-256 and Bitcoin's double SHA-256, with explicit byte order.
+"""[consensus] Hash functions: SHA-256 and Bitcoin's double SHA-256, with explicit byte order.
 
 A hash function maps any bytes to a fixed 32-byte digest that is easy to compute and
 infeasible to invert or collide. Bitcoin hashes twice (SHA-256d) and *displays* hashes

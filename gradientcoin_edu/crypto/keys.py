@@ -1,4 +1,4 @@
-"""Keys, signatures and addresses: secp256k1 ECDSA, the curve Bitcoin uses.
+"""[consensus] Keys, signatures and addresses: secp256k1 ECDSA, the curve Bitcoin uses.
 
 A private key is a secret number ``d`` between 1 and n-1; the public key is the curve
 point ``d*G``. Anyone holding the public key can check a signature, only the holder of

@@ -1,4 +1,4 @@
-"""Merkle trees: one 32-byte root that commits to a whole list, and short inclusion proofs.
+"""[consensus] Merkle trees: one 32-byte root that commits to a whole list, and short inclusion proofs.
 
 Two trees live here (whitepaper sections 3 and 8):
 

@@ -1,4 +1,4 @@
-"""Teaching re-implementations: SHA-256 and elliptic-curve signatures in plain Python.
+"""[tooling] Teaching re-implementations: SHA-256 and elliptic-curve signatures in plain Python.
 
 Read these to see that nothing is magic: SHA-256 is 64 rounds of 32-bit additions,
 rotations and bit mixing over a padded message; an ECDSA signature is a few lines of

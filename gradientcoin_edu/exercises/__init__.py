@@ -1,4 +1,4 @@
-"""Exercises: named checks that notebooks call on a student's answer.
+"""[tooling] Exercises: named checks that notebooks call on a student's answer.
 
 Each notebook exercise is a stub cell (tagged ``exercise``) that the student fills in, followed by
 a cell ``check("03.2", my_function)`` (tagged ``exercise-check``). The checks live here (so they

@@ -1,4 +1,4 @@
-"""Helpers that make a check judge the student's own work (used by the checks of notebooks 01, 03,
+"""[tooling] Helpers that make a check judge the student's own work (used by the checks of notebooks 01, 03,
 05, 10, 11, 12 and 14).
 
 A check draws its inputs afresh at every call (:func:`fresh_rng`), so no printed output can be

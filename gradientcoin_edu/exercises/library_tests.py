@@ -1,4 +1,4 @@
-"""Named tests of library classes, for exercises in the style of *Programming Bitcoin*.
+"""[tooling] Named tests of library classes, for exercises in the style of *Programming Bitcoin*.
 
 In such an exercise the student writes one method of a real library class (for example
 ``BlockHeader.parse``) in the notebook; the exercise check puts the student's method on the class

@@ -1,4 +1,4 @@
-"""Checks for notebook 01, "Hashes and signatures".
+"""[tooling] Checks for notebook 01, "Hashes and signatures".
 
 01.1 the bit positions in which two digests differ (the avalanche measure, position by position),
 01.2 SHA-256's message padding, 01.3 an address from a public key, compressed or not. Each check

@@ -1,4 +1,4 @@
-"""Checks for notebook 02, "Transactions and the UTXO ledger".
+"""[tooling] Checks for notebook 02, "Transactions and the UTXO ledger".
 
 02.1 the fee of a transaction, 02.2 finding two transactions that spend the same coin.
 Each check builds a small seeded ledger with the library and compares the student's

@@ -1,4 +1,4 @@
-"""Checks for notebook 03, "Blocks, Merkle trees and proof-of-work".
+"""[tooling] Checks for notebook 03, "Blocks, Merkle trees and proof-of-work".
 
 03.1 the chain-mode Merkle root, 03.2 decode a compact target (all of them, the zero target
 included, which the library's ``bits_to_target`` refuses), 03.3 find the first nonce that works,

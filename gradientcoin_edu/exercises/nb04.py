@@ -1,4 +1,4 @@
-"""Checks for notebook 04, "The network".
+"""[tooling] Checks for notebook 04, "The network".
 
 04.1 the heights in a block locator, 04.2 the tip a node follows (most work, first seen on a
 tie), 04.3 the chance that a block is found while another is still travelling. Each check

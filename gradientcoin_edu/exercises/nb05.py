@@ -1,4 +1,4 @@
-"""Checks for notebook 05, "Incentives, attacks and calculations".
+"""[tooling] Checks for notebook 05, "Incentives, attacks and calculations".
 
 05.1 the total supply from the halving schedule, 05.2 the whitepaper's attacker success
 probability, 05.3 how many confirmations keep that probability below a bound. Each check draws

@@ -1,4 +1,4 @@
-"""Checks for notebook 06, "Privacy on a public ledger".
+"""[tooling] Checks for notebook 06, "Privacy on a public ledger".
 
 06.1 the common-input-ownership clusters, 06.2 spotting the change output by its amount.
 Each check compares the student's function with ``gradientcoin_edu.privacy`` (or a stated rule)

@@ -1,4 +1,4 @@
-"""Checks for notebook 07, "The model".
+"""[tooling] Checks for notebook 07, "The model".
 
 07.1 cut a token stream into the fixed-length records the chain commits to; 07.2 one head of
 causal self-attention, checked bit for bit inside the library's ``CausalSelfAttention``

@@ -1,4 +1,4 @@
-"""Checks for notebook 08, "Proof-of-gradient".
+"""[tooling] Checks for notebook 08, "Proof-of-gradient".
 
 The student builds the gradient commitment and the verifier's comparison, and each piece is
 checked bit for bit against the library on inputs drawn afresh at every call (the notebook never

@@ -1,4 +1,4 @@
-"""Checks for notebook 09, "Training on the chain".
+"""[tooling] Checks for notebook 09, "Training on the chain".
 
 09.1 the Lion step in integers, checked bit for bit against the library's update
 (``proof_of_gradient/update.py``, ``docs/protocol.md`` section 7) on fresh random states; 09.2 the

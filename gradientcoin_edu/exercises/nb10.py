@@ -1,4 +1,4 @@
-"""Checks for notebook 10, "Asking the decentralized model".
+"""[tooling] Checks for notebook 10, "Asking the decentralized model".
 
 10.1 deterministic greedy decoding (context cropping, lowest token id on a tie); 10.2 the light
 client's check of a chunk of weights against a ``weights_root`` with its Merkle branch, judged

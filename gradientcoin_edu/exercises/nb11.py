@@ -1,4 +1,4 @@
-"""Checks for notebook 11, "Hashing on the GPU".
+"""[tooling] Checks for notebook 11, "Hashing on the GPU".
 
 11.1 the chunk digests of a payload (what the hashing kernel computes: one SHA-256 per chunk of
 the little-endian int32 bytes), judged bit for bit against ``kernels.chunk_digests``; 11.2 the

@@ -1,4 +1,4 @@
-"""Checks for notebook 12, "Why a gradient step can be checked" (softmax regression).
+"""[tooling] Checks for notebook 12, "Why a gradient step can be checked" (softmax regression).
 
 12.1 the gradient by hand, 12.2 the convexity threshold, 12.3 one Newton step (also where the
 Hessian is indefinite, which the library's ``newton_step`` refuses). Each check draws problems of

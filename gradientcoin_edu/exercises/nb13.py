@@ -1,4 +1,4 @@
-"""Checks for notebook 13, "Join the network".
+"""[tooling] Checks for notebook 13, "Join the network".
 
 13.1 read a peer line ``HEXKEY@tcp://host:port`` (what the instructor hands out), 13.2 which
 nodes lag behind the class. Each check compares the student's function with the library's answer

@@ -1,4 +1,4 @@
-"""Checks for notebook 14, "The attack lab".
+"""[tooling] Checks for notebook 14, "The attack lab".
 
 14.1 a check: rule 0 - does a proof-of-work block's body match its header (mutated or not)?
 14.2 an attack: steal a block under the naive rules with a coinbase of your own - paying the whole

@@ -1,4 +1,4 @@
-"""Hand in a notebook: a zip with the notebook and who submitted it, in Colab, JupyterLab or Jupyter.
+"""[tooling] Hand in a notebook: a zip with the notebook and who submitted it, in Colab, JupyterLab or Jupyter.
 
     from gradientcoin_edu.exercises.submit import export_submission
     export_submission("06", student="ada.lovelace")      # -> 06_privacy-ada.lovelace-20261207T101500.zip

@@ -1,4 +1,4 @@
-"""Transactions: signed transfers of value between addresses (whitepaper sections 2 and 9).
+"""[consensus] Transactions: signed transfers of value between addresses (whitepaper sections 2 and 9).
 
 A transaction spends earlier outputs (its inputs name them by ``txid:index`` and prove
 ownership with a signature) and creates new outputs (an amount and an address each).

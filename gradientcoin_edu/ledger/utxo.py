@@ -1,4 +1,4 @@
-"""The UTXO set: every coin that exists right now, and the rules for spending one.
+"""[consensus] The UTXO set: every coin that exists right now, and the rules for spending one.
 
 Bitcoin keeps no account balances. The ledger is the set of *unspent transaction outputs*:
 outpoint (txid, index) -> output (amount, address). A transaction is valid when every input

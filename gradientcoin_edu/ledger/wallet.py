@@ -1,4 +1,4 @@
-"""A minimal wallet: pick coins you own, pay someone, send the change back to yourself.
+"""[policy] A minimal wallet: pick coins you own, pay someone, send the change back to yourself.
 
 A wallet is just a private key plus the habit of looking up its coins in the UTXO set.
 To pay ``amount`` with ``fee`` it selects coins (largest first, ties by outpoint, so the

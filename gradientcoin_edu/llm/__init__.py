@@ -15,7 +15,7 @@ weights from the blocks. Read in this order:
 * ``pruning.py``    - reclaiming disk space: prune old gradients, keep roots and snapshots
 * ``light.py``      - simplified verification: a chunk of weights, an answer, against a header
 * ``baseline.py``   - the central baseline: the same model trained the ordinary way
-* ``network.py``    - :class:`LLMNode` and :class:`LLMSimulator`: miners on a network
+* ``network.py``    - :func:`LLMNode`, :func:`LLMSimulator`, :func:`LLMMempool`: the network layer's objects with the LLM plugged in
 * ``processes.py``  - the same nodes as real processes over ZeroMQ
 * ``preview.py``    - attacker: a miner who previews batches (gains nothing against strata)
 * ``poisoning.py``  - attacker: slow poisoning inside the rules, and how its damage is measured

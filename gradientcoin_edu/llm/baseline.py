@@ -1,4 +1,4 @@
-"""The central baseline: the same model trained the ordinary way, by one owner.
+"""[tooling] The central baseline: the same model trained the ordinary way, by one owner.
 
 To see what decentralization costs we train the chain's model without a chain: the same
 genesis weights, the same dataset, batch size, optimizer, learning-rate schedule and gradient

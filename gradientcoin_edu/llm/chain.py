@@ -1,4 +1,4 @@
-"""The decentralized LLM as a chain: a ``Chain`` whose work rule is the model.
+"""[consensus] The decentralized LLM as a chain: a ``Chain`` whose work rule is the model.
 
 :class:`LLMChain` is a :class:`~gradientcoin_edu.chain.Chain` wired with an :class:`LLMRule`
 (proof-of-gradient + data + answers) and the network's genesis block. Everything a node does
@@ -67,7 +67,9 @@ class LLMChain(Chain):
                  snapshot_interval: int | None = None, coinbase_maturity: int = 0):
         self.spec = spec
         self.snapshot_interval = snapshot_interval or spec.params.snapshot_interval
-        super().__init__(spec.chain_params, LLMRule(spec, check_validation), store, genesis=spec.genesis,
+        rule = LLMRule(spec, check_validation)
+        rule.bind(self)                    # it reads our blocks (bound before the store is replayed)
+        super().__init__(spec.chain_params, rule, store, genesis=spec.genesis,
                          clock=clock, coinbase_maturity=coinbase_maturity)
         self.listeners.append(self._on_event)
 

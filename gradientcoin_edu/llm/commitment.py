@@ -1,4 +1,4 @@
-"""The coinbase commitment: where a block says what its data and its answers are.
+"""[consensus] The coinbase commitment: where a block says what its data and its answers are.
 
 A block header has no room for the decentralized LLM's extra state, and adding header fields
 would change every header. Bitcoin met the same problem with SegWit: the *witness commitment*
@@ -23,7 +23,7 @@ from ..errors import InvalidBlock
 from ..ledger import Transaction, TxOut
 from ..ledger.utxo import MAX_COINBASE_DATA
 
-__all__ = ["COMMITMENT_TAG", "COMMITMENT_SIZE", "MAX_TAG_BYTES", "Commitment", "commitment_coinbase",
+__all__ = ["COMMITMENT_TAG", "COMMITMENT_SIZE", "MAX_TAG_BYTES", "Commitment", "commitment_coinbase", "coinbase_extra",
            "read_commitment"]
 
 COMMITMENT_TAG = b"GCLM"
@@ -42,7 +42,12 @@ class Commitment:
 
 def commitment_coinbase(height: int, outputs: list[TxOut], commitment: Commitment, tag: bytes = b"") -> Transaction:
     """A coinbase for ``height`` paying ``outputs`` and carrying ``commitment`` (then ``tag``)."""
-    return Transaction.coinbase(height, outputs, extra=commitment.serialize() + bytes(tag)[:MAX_TAG_BYTES])
+    return Transaction.coinbase(height, outputs, extra=coinbase_extra(commitment, tag))
+
+
+def coinbase_extra(commitment: Commitment, tag: bytes = b"") -> bytes:
+    """The coinbase's data after the height: ``commitment``, then at most ``MAX_TAG_BYTES`` of ``tag``."""
+    return commitment.serialize() + bytes(tag)[:MAX_TAG_BYTES]
 
 
 def read_commitment(coinbase: Transaction) -> Commitment:

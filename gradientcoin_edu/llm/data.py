@@ -1,4 +1,4 @@
-"""Training-data transactions: anyone pays a fee to add text to the model's dataset.
+"""[consensus] Training-data transactions: anyone pays a fee to add text to the model's dataset.
 
 The dataset is part of consensus (every gradient is computed on records the chain committed
 to), so new data can only enter through the chain: a transaction of kind

@@ -1,4 +1,4 @@
-"""Has the model learned? Greedy samples a student can read, and two scores that can be checked.
+"""[tooling] Has the model learned? Greedy samples a student can read, and two scores that can be checked.
 
 The built-in corpus (``model.corpus``) has structure that can be scored exactly:
 

@@ -1,4 +1,4 @@
-"""Paid inference: ask the decentralized model a question; anyone can check the answer.
+"""[consensus] Paid inference: ask the decentralized model a question; anyone can check the answer.
 
 A user who wants the model to complete a prompt sends a transaction of kind
 ``KIND_INFERENCE_QUERY``. Its payload is a :class:`Query`::

@@ -1,4 +1,4 @@
-"""Simplified verification: check a piece of the model, or an answer, with a block header alone.
+"""[tooling] Simplified verification: check a piece of the model, or an answer, with a block header alone.
 
 Whitepaper section 8: a user who keeps only the block headers (80 bytes each in Bitcoin, 180
 here) can still check that a transaction is in a block, by a Merkle branch from the

@@ -1,4 +1,4 @@
-"""Mining a block of the decentralized LLM: choose transactions, answer queries, train.
+"""[policy] Mining a block of the decentralized LLM: choose transactions, answer queries, train.
 
 A miner's block on the tip of an :class:`~gradientcoin_edu.llm.chain.LLMChain`:
 
@@ -24,18 +24,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, NamedTuple, Sequence
 
-from ..chain import Block, BlockHeader, compute_tx_root
+from ..chain import Block, BlockHeader
+from ..chain.pow import make_block
 from ..chain.work import header_target
 from ..errors import GradientCoinError, InvalidBlock, InvalidProof, InvalidTransaction
-from ..ledger import KIND_INFERENCE_QUERY, KIND_TRAINING_DATA, Coin, CoinsView, OutPoint, Transaction, TxOut
+from ..ledger import KIND_INFERENCE_QUERY, KIND_TRAINING_DATA, Coin, CoinsView, OutPoint, Transaction
 from ..proof_of_gradient import Verified, attempt, check_validation
 from ..proof_of_gradient.verify import HeaderFields
-from .commitment import Commitment, commitment_coinbase
+from .commitment import Commitment, coinbase_extra
 from .inference import answers_root
 from .rule import BlockContents, LLMRule, miner_id_for
 
 __all__ = ["Proof", "MinedBlock", "mine_proof", "select_txs", "block_template", "assemble_block", "mine_llm_block",
-           "miner_id_for"]
+           "miner_id_for", "LLMAssembler"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -217,21 +218,17 @@ def _without_orphans(chosen: list[Transaction], kept: list[Transaction], rejecte
 def block_template(chain, txs: Sequence[Transaction], contents: BlockContents, fees: dict[bytes, int],
                    miner_address: bytes, time: int | None = None, tag: bytes = b"") -> tuple[BlockHeader, tuple]:
     """The header template (everything but nonce and proof roots) and the block's transactions:
-    coinbase (subsidy + fees to ``miner_address``, the commitment) first."""
+    coinbase (subsidy + fees to ``miner_address``, the commitment) first. Built by the library's one
+    template builder, ``chain.pow.make_block`` (the time: ``chain.pow.block_time`` of ``time``,
+    default the chain's clock)."""
     rule: LLMRule = chain.work_rule
-    height = rule.height + 1
     records = contents.records(rule.llm.record_tokens)
     dataset = rule.dataset.extend(records) if len(records) else rule.dataset
     commitment = Commitment(dataset.root, answers_root(rule.answers(contents)))
-    reward = chain.params.subsidy(height) + sum(fees[tx.txid] for tx in txs)
-    coinbase = commitment_coinbase(height, [TxOut(reward, miner_address)], commitment, tag)
-    all_txs = (coinbase, *txs)
-    tip = chain.tip
-    mtp = chain.median_time_past(tip.hash)
-    time = max(int(chain.clock()) if time is None else int(time), mtp + 1)
-    header = BlockHeader(version=1, prev_hash=tip.hash, tx_root=compute_tx_root(all_txs), time=time,
-                         bits=chain.next_bits(tip.hash), miner_id=miner_id_for(miner_address))
-    return header, all_txs
+    block = make_block(chain, miner_address, txs, fees=sum(fees[tx.txid] for tx in txs),
+                       extra=coinbase_extra(commitment, tag), miner_id=miner_id_for(miner_address),
+                       now=chain.clock() if time is None else time)
+    return block.header, block.txs
 
 
 def assemble_block(proof: Proof, all_txs: Sequence[Transaction]) -> Block:
@@ -260,3 +257,63 @@ def mine_llm_block(chain, miner_address: bytes, txs: Sequence[Transaction] = (),
     block = assemble_block(proof, all_txs)
     rule.remember_mined(block, proof.verified)
     return MinedBlock(block, proof, rejected)
+
+
+class LLMAssembler:
+    """The proof-of-gradient miner as a node's block assembler (the ``assembler`` seam of
+    ``network.node.Node``; the proof-of-work one is ``network.assembler.BlockAssembler``).
+
+    ``mine``: a block on the node's own tip (its weights) with the best mempool transactions that
+    pass the data and query rules (``select_txs``), gradients until a ticket wins
+    (``mine_llm_block``). Transactions that can enter no later block leave the node's mempool."""
+
+    block_bytes_share = 4           # a block holds at most max_block_bytes // this of mempool transactions
+
+    def miner_id(self, node) -> bytes:
+        """The id in the node's headers: that of the address its coinbase pays (``miner_id_for``)."""
+        return miner_id_for(node.miner_address or bytes(20))
+
+    def _candidates(self, node, parent, txs):
+        if parent is not None and parent != node.tip:
+            raise InvalidBlock("stale-parent", "a proof-of-gradient miner builds on its own tip (its weights)")
+        if txs is None:
+            chosen = node.mempool.select(node.chain.params.max_block_bytes // self.block_bytes_share,
+                                         node.config.max_block_txs)
+            return [e.tx for e in chosen], True   # the pool checked their signatures on entry (select_txs)
+        return list(txs), False
+
+    def template(self, node, time: int | None = None, parent: bytes | None = None,
+                 txs: Sequence[Transaction] | None = None) -> Block:
+        """The unsolved block (no proof yet) ``mine`` would work on."""
+        candidates, verified = self._candidates(node, parent, txs)
+        chain = node.chain
+        chosen, contents, fees, _ = select_txs(chain.work_rule, chain.utxo, chain.height + 1, candidates,
+                                               False, verified)
+        now = int(node.transport.now()) if time is None else int(time)
+        header, all_txs = block_template(chain, chosen, contents, fees, node.miner_address or bytes(20), now,
+                                         node.name.encode()[:20])
+        return Block(header, all_txs)
+
+    def mine(self, node, time: int | None = None, parent: bytes | None = None,
+             txs: Sequence[Transaction] | None = None, max_tries: int = 2**32) -> Block:
+        """Train: a proof-of-gradient block on the node's tip (gradients until a ticket wins: never None)."""
+        candidates, verified = self._candidates(node, parent, txs)
+        now = int(node.transport.now()) if time is None else int(time)
+        block, proof, rejected = mine_llm_block(node.chain, node.miner_address or bytes(20), candidates, time=now,
+                                                tag=node.name.encode()[:20], strict=False, verified=verified)
+        for tx, reason in rejected:           # cannot enter this block, nor (but for the caps) any later one
+            if reason in ("data-block-full", "query-block-full") or _query_too_new(node.chain, tx, reason):
+                continue
+            node.mempool.remove(tx.txid)
+            node.stats[f"tx-dropped-{reason}"] += 1
+        node.stats["gradients"] += proof.attempts
+        node.stats["guard-dropped"] += proof.rejected_by_guard
+        return block
+
+
+def _query_too_new(chain, tx: Transaction, reason: str) -> bool:
+    """A query naming weights our chain has not reached yet (asked on a node a block ahead of us):
+    valid in a later block, so it waits (the pool bounds how far ahead: ``network.LLMMempool.add``)."""
+    from .inference import Query
+    return (reason == "query-height" and tx.kind == KIND_INFERENCE_QUERY
+            and Query.parse(tx.payload).height > chain.height)

@@ -1,70 +1,78 @@
-"""Miners of the decentralized LLM on a network: the node logic with proof-of-gradient mining.
+"""[policy] Miners of the decentralized LLM on a network: the network layer's objects, with the LLM plugged in.
 
-:class:`LLMNode` is the network layer's :class:`~gradientcoin_edu.network.node.Node` (gossip,
-mempool, orphans, peer scoring - unchanged) whose chain is an :class:`LLMChain` and whose
-``mine_block`` trains: it picks the mempool transactions that pass the data and query rules,
-answers the queries, and computes gradients until a ticket wins. Blocks from peers are verified
-by the chain like any block - which, under proof-of-gradient, means recomputing the gradient.
+:func:`LLMNode` builds the network layer's :class:`~gradientcoin_edu.network.node.Node` (gossip,
+mempool, orphans, peer scoring - unchanged) on an :class:`LLMChain`, with two parts plugged into
+its seams: the pool's relay policy for data and queries (:class:`LLMMempool`) and the
+proof-of-gradient block assembler (``miner.LLMAssembler``), so ``mine_block`` trains: it picks the
+mempool transactions that pass the data and query rules, answers the queries, and computes
+gradients until a ticket wins. Blocks from peers are verified by the chain like any block -
+which, under proof-of-gradient, means recomputing the gradient.
 
-:class:`LLMSimulator` is the network simulator with such nodes: block *times* are drawn from the
-simulated hash rates (a miner with share h/H finds the next block after an exponential wait),
-then the lucky miner does the real work: real gradients, real tickets, real verification by
-every other node. Taught in notebook 09; ``gradientcoin demo`` runs one.
+:func:`LLMSimulator` builds the network simulator with such nodes (its ``chain_factory`` and
+``node_factory`` seams): block *times* are drawn from the simulated hash rates (a miner with share
+h/H finds the next block after an exponential wait), then the lucky miner does the real work: real
+gradients, real tickets, real verification by every other node. Taught in notebook 09;
+``gradientcoin demo`` runs one.
 """
 from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable
 
 from ..chain import Block
-from ..errors import InvalidBlock, InvalidTransaction, UsageError
+from ..errors import InvalidTransaction, UsageError
 from ..ledger import KIND_INFERENCE_QUERY, KIND_TRAINING_DATA, Transaction
 from ..network.mempool import Mempool
 from ..network.node import Node, NodeConfig
 from ..network.service import NodeService, hex32
-from ..network.simulator import SimNode, Simulator, _Transport
+from ..network.simulator import Simulator
 from .chain import LLMChain
 from .data import contribution_records
 from .inference import Query, check_query
-from .miner import mine_llm_block
-from .rule import miner_id_for
+from .miner import LLMAssembler
+from .rule import check_fee
 from .spec import LLMSpec
 
-__all__ = ["LLMMempool", "LLMNode", "LLMSimulator", "LLMNodeService"]
+__all__ = ["LLMMempool", "LLMTxPolicy", "LLMNode", "LLMSimulator", "LLMNodeService", "LLMMethods"]
 
 
 QUERY_AHEAD = 2        # blocks past our tip a relayed query may name (its node is ahead of us)
 
 
-class LLMMempool(Mempool):
-    """The mempool with the decentralized LLM's relay policy: a data or query transaction must be
-    well formed and pay at least the minimum fee before we keep and relay it (as Bitcoin's minimum
-    relay fee). The rules that depend on the block - the query's height window, the screen, the
-    per-block caps - are checked when a miner builds a block."""
+class LLMTxPolicy:
+    """The decentralized LLM's relay policy, plugged into the network layer's ``Mempool``
+    (``Mempool(policy=)``; the methods of ``network.mempool.TxPolicy``): a data or query transaction must be well formed and pay at least the
+    minimum fee before we keep and relay it (as Bitcoin's minimum relay fee). The rules that
+    depend on the block - the query's height window, the screen, the per-block caps - are checked
+    when a miner builds a block."""
 
-    def __init__(self, chain: LLMChain, max_txs: int = 5000):
-        super().__init__(max_txs, policy=self._minimum_fee)
+    def __init__(self, chain: LLMChain):
         self.chain = chain
 
-    def add(self, tx: Transaction, utxos, now: float = 0.0) -> int:
-        if tx.kind == KIND_INFERENCE_QUERY:                      # well formed (cheap), before anything else
+    def screen(self, tx: Transaction) -> None:
+        """Well formed (cheap), before anything else."""
+        if tx.kind == KIND_INFERENCE_QUERY:
             query = check_query(tx, self.chain.spec.params, self.chain.spec.tokenizer)
             self._check_query_height(query.height)
         elif tx.kind == KIND_TRAINING_DATA:
             contribution_records(tx, self.chain.spec.params, self.chain.spec.tokenizer)
-        return super().add(tx, utxos, now)       # chain bounds, then signatures, then _minimum_fee
 
-    def remove_for_block(self, txs) -> list[bytes]:
-        """A block was connected: as the plain pool, and queries that no block can take any more
-        (too old for the next one) leave with their descendants."""
-        removed = super().remove_for_block(txs)
+    def check_fee(self, tx: Transaction, fee: int) -> None:
+        """The relay minimum of data and query transactions: the blocks' fee rule (``rule.check_fee``),
+        run after the transaction validated against the coins, with its fee; its reasons get the
+        ``policy-`` prefix, so the peer that relayed the transaction is not punished - network/node.py."""
+        check_fee(tx, fee, self.chain.spec.params, self.chain.spec.tokenizer)
+
+    def check_own(self, tx: Transaction) -> None:
+        """Our wallet's transaction: a query must also name weights a block can still use."""
+        if tx.kind == KIND_INFERENCE_QUERY:
+            check_query(tx, self.chain.spec.params, self.chain.spec.tokenizer, self.chain.height + 1)
+
+    def expired(self, pool: Mempool) -> list[bytes]:
+        """After a block: queries that no block can take any more (too old for the next one)."""
         oldest = self.chain.height + 1 - self.chain.spec.params.query_window
-        for txid, entry in list(self.entries.items()):
-            if (txid in self.entries and entry.tx.kind == KIND_INFERENCE_QUERY
-                    and Query.parse(entry.tx.payload).height < oldest):
-                removed += self.remove_with_descendants(txid)
-        return removed
+        return [txid for txid, entry in pool.entries.items()
+                if entry.tx.kind == KIND_INFERENCE_QUERY and Query.parse(entry.tx.payload).height < oldest]
 
     def _check_query_height(self, height: int) -> None:
         """A query must name weights that a block can use now or soon: at most ``QUERY_AHEAD`` blocks
@@ -79,137 +87,91 @@ class LLMMempool(Mempool):
             raise InvalidTransaction("policy-query-expired", f"it names the weights after block {height}; the next "
                                      f"block takes queries naming {tip + 1 - params.query_window} or later")
 
-    def _minimum_fee(self, tx: Transaction, fee: int) -> None:
-        """The relay minimum of data and query transactions (the pool's policy hook: run after the
-        transaction validated against the coins, with its fee; its reasons get the ``policy-``
-        prefix, so the peer that relayed the transaction is not punished - network/node.py)."""
-        spec = self.chain.spec
-        if tx.kind == KIND_TRAINING_DATA:
-            needed = len(contribution_records(tx, spec.params, spec.tokenizer)) * spec.params.data_fee_per_record
-            reason = "data-fee-too-low"
-        elif tx.kind == KIND_INFERENCE_QUERY:
-            needed, reason = spec.params.query_fee, "query-fee-too-low"
-        else:
+
+def LLMMempool(chain: LLMChain, max_txs: int = 5000) -> Mempool:
+    """The network layer's mempool with the decentralized LLM's relay policy (:class:`LLMTxPolicy`)."""
+    return Mempool(max_txs, policy=LLMTxPolicy(chain))
+
+
+def LLMNode(name: str, chain: LLMChain, transport, *, config: NodeConfig | None = None, **kwargs) -> Node:
+    """A node of the network layer (gossip, mempool, orphans, peer scoring - unchanged) whose chain
+    is an :class:`LLMChain`, with the LLM's two parts plugged into its seams: the mempool with the
+    data and query relay policy (:class:`LLMMempool`) and the proof-of-gradient block assembler
+    (``miner.LLMAssembler``: its ``mine_block`` trains). Other arguments as ``Node``."""
+    config = config or NodeConfig()
+    return Node(name, chain, transport, config=config, assembler=LLMAssembler(),
+                mempool=LLMMempool(chain, config.mempool_size), **kwargs)
+
+
+class _ParallelVerify:
+    """Verification side by side: when a block is mined, every other node that is up and at its
+    parent starts verifying it on a thread pool, so that the nodes check it side by side when it
+    reaches them (``ProofOfGradient.prepare``: the same check, started earlier; a node that has
+    moved on by then checks it as usual). Threads, since PyTorch releases the GIL in its kernels
+    (measured on 2 cores: two threads computing gradients ran 1.8x faster than one after the other)."""
+
+    def __init__(self, sim: Simulator, workers: int):
+        self.sim = sim
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="verify") if workers > 1 else None
+
+    def on_block(self, block: Block, miner: str, public: bool) -> None:
+        if self.pool is None or not public:
             return
-        if fee < needed:
-            raise InvalidTransaction(reason, f"pays a fee of {fee}, needs at least {needed}")
+        for other, sn in self.sim.nodes.items():
+            if other != miner and sn.up:
+                sn.node.chain.rule.prepare(block, self.pool)
+
+    def close(self) -> None:
+        """Stop the pool's threads (queued checks dropped; they also stop with the process)."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
 
 
-class LLMNode(Node):
-    """A node whose chain is an :class:`LLMChain` and whose mining is proof-of-gradient."""
-
-    chain: LLMChain
-
-    def __init__(self, name: str, chain: LLMChain, transport, **kwargs):
-        super().__init__(name, chain, transport, **kwargs)
-        self.mempool = LLMMempool(chain, self.config.mempool_size)
-
-    @property
-    def miner_id(self) -> bytes:
-        """The id in our blocks' headers: that of the address our coinbase pays (``llm.rule.miner_id_for``)."""
-        return miner_id_for(self.miner_address or bytes(20))
-
-    def submit_transaction(self, tx: Transaction) -> int:
-        """Our wallet's transaction: a query must also name weights a block can still use."""
-        if tx.kind == KIND_INFERENCE_QUERY:
-            check_query(tx, self.chain.spec.params, self.chain.spec.tokenizer, self.chain.height + 1)
-        return super().submit_transaction(tx)
-
-    def mine_block(self, time: int | None = None, parent: bytes | None = None,
-                   txs: Iterable[Transaction] | None = None, publish: bool = True,
-                   max_tries: int = 2**32) -> Block | None:
-        """Train: a proof-of-gradient block on our tip with the best valid mempool transactions,
-        added to our chain and announced (unless ``publish=False``)."""
-        if parent is not None and parent != self.tip:
-            raise InvalidBlock("stale-parent", "a proof-of-gradient miner builds on its own tip (its weights)")
-        if txs is None:
-            txs = [e.tx for e in self.mempool.select(self.chain.params.max_block_bytes // 4,
-                                                     self.config.max_block_txs)]
-            verified = True                   # the pool checked their signatures on entry (select_txs)
-        else:
-            verified = False
-        now = int(self.transport.now()) if time is None else int(time)
-        block, proof, rejected = mine_llm_block(self.chain, self.miner_address or bytes(20), list(txs), time=now,
-                                                tag=self.name.encode()[:20], strict=False, verified=verified)
-        for tx, reason in rejected:           # cannot enter this block, nor (but for the caps) any later one
-            if reason in ("data-block-full", "query-block-full") or self._query_too_new(tx, reason):
-                continue
-            self.mempool.remove(tx.txid)
-            self.stats[f"tx-dropped-{reason}"] += 1
-        self.stats["mined"] += 1
-        self.stats["gradients"] += proof.attempts
-        self.stats["guard-dropped"] += proof.rejected_by_guard
-        self.submit_block(block, publish=publish)
-        return block
-
-    def _query_too_new(self, tx: Transaction, reason: str) -> bool:
-        """A query naming weights our chain has not reached yet (asked on a node a block ahead of
-        us): valid in a later block, so it waits (the pool bounds how far ahead: LLMMempool.add)."""
-        return (reason == "query-height" and tx.kind == KIND_INFERENCE_QUERY
-                and Query.parse(tx.payload).height > self.chain.height)
-
-
-class LLMSimulator(Simulator):
-    """The discrete-event network simulator with :class:`LLMNode` miners of network ``spec``.
+def LLMSimulator(spec: LLMSpec, seed: int = 0, block_interval: float = 600.0,
+                 node_config: NodeConfig | None = None, tick: float | None = None,
+                 check_validation: bool = True, snapshot_interval: int | None = None,
+                 parallel_verify: int | None = None) -> Simulator:
+    """The network layer's discrete-event :class:`Simulator` with :func:`LLMNode` miners of network
+    ``spec``, plugged in through its ``chain_factory`` and ``node_factory`` seams.
 
     ``check_validation=False`` builds every node without the validation guard and data screen
     (for the poisoning experiment only). ``parallel_verify``: threads that verify a new block on
     the nodes it will reach while they wait (default: one per CPU core; 0 or 1: none - each node
-    verifies when the block arrives, one after the other). Other arguments as :class:`Simulator`.
+    verifies when the block arrives, one after the other; ``close()`` stops them). Other arguments
+    as :class:`Simulator`.
     """
+    def chain_factory(params, store=None, clock=None) -> LLMChain:
+        return LLMChain(spec, store=store, clock=clock, check_validation=check_validation,
+                        snapshot_interval=snapshot_interval)
 
-    def __init__(self, spec: LLMSpec, seed: int = 0, block_interval: float = 600.0,
-                 node_config: NodeConfig | None = None, tick: float | None = None,
-                 check_validation: bool = True, snapshot_interval: int | None = None,
-                 parallel_verify: int | None = None):
-        self.spec = spec
-        self.check_validation = check_validation
-        self.snapshot_interval = snapshot_interval
-        # Verification side by side (see _mine): threads, since PyTorch releases the GIL in its kernels
-        # (measured on 2 cores: two threads computing gradients ran 1.8x faster than one after the other).
-        workers = (os.cpu_count() or 1) if parallel_verify is None else parallel_verify
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="verify") if workers > 1 else None
-        super().__init__(seed=seed, params=spec.chain_params, block_interval=block_interval,
-                         node_config=node_config, tick=tick)
-
-    def record_block(self, block: Block, miner: str, public: bool = True) -> None:
-        """Note a newly mined block (as the network simulator does); if it is published, every other
-        node that is up and at its parent starts verifying it on the verification pool, so that the
-        nodes check it side by side when it reaches them (``ProofOfGradient.prepare``: the same
-        check, started earlier; a node that has moved on by then checks it as usual)."""
-        super().record_block(block, miner, public)
-        if self._pool is None or not public:
-            return
-        for other, sn in self.nodes.items():
-            if other != miner and sn.up:
-                sn.node.chain.rule.prepare(block, self._pool)
-
-    def close(self) -> None:
-        """Stop the verification pool's threads (they also stop with the process)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-
-    def _make_node(self, sn: SimNode) -> Node:
-        chain = LLMChain(self.spec, store=sn.store, clock=self.clock, check_validation=self.check_validation,
-                         snapshot_interval=self.snapshot_interval)
-        return LLMNode(sn.name, chain, _Transport(self, sn.name), miner_address=sn.address, config=sn.config,
-                       seed=f"{self.seed}:{sn.epoch}", listener=self._on_node_event)
-
-    def submit(self, name: str, tx: Transaction) -> int:
-        """Node ``name`` receives ``tx`` from a wallet and gossips it; returns its fee."""
-        return self.node(name).submit_transaction(tx)
+    sim = Simulator(seed=seed, params=spec.chain_params, block_interval=block_interval, node_config=node_config,
+                    tick=tick, chain_factory=chain_factory, node_factory=LLMNode)
+    sim.spec = spec
+    verify = _ParallelVerify(sim, (os.cpu_count() or 1) if parallel_verify is None else parallel_verify)
+    sim.block_listeners.append(verify.on_block)
+    sim.closers.append(verify.close)
+    return sim
 
 
-class LLMNodeService(NodeService):
-    """The RPC of an LLM node: the common methods plus ``contribute``, ``ask``, ``answer`` and
-    ``losscurve`` (``gradientcoin node --chain llm`` serves it)."""
+def LLMNodeService(node: Node, datadir, key, on_stop=None, chain_name: str = "") -> NodeService:
+    """The RPC of an LLM node: the network layer's ``NodeService`` with the :class:`LLMMethods`
+    plugged in (its ``extensions`` seam): the common methods plus ``contribute``, ``ask``,
+    ``answer`` and ``losscurve`` (``gradientcoin node --chain llm`` serves it)."""
+    service = NodeService(node, datadir, key, on_stop=on_stop, chain_name=chain_name)
+    service.extensions.append(LLMMethods(service))
+    return service
+
+
+class LLMMethods:
+    """The LLM's RPC methods, on a ``NodeService`` (``service``: wallets, fees, submitting)."""
+
+    def __init__(self, service: NodeService):
+        self.service = service
 
     def methods(self) -> dict:
-        table = super().methods()
-        table.update({"contribute": self.rpc_contribute, "ask": self.rpc_ask, "answer": self.rpc_answer,
-                      "losscurve": self.rpc_losscurve})
-        return table
+        return {"contribute": self.rpc_contribute, "ask": self.rpc_ask, "answer": self.rpc_answer,
+                "losscurve": self.rpc_losscurve}
 
     def rpc_contribute(self, text: str, wallet: str = "default", max_fee=None, dry_run: bool = False) -> dict:
         """Pay to add TEXT, every character, to the training data (DRY_RUN: only state the fee).
@@ -223,12 +185,12 @@ class LLMNodeService(NodeService):
         more transactions than the mempool chains in one go, a total fee above MAX_FEE coins
         (default 0.1), or more than the wallet can spend. Returns the txids (``txid``: the last)."""
         from .data import build_data_tx
-        params = self.node.chain.spec.params
+        params = self.service.node.chain.spec.params
         if not isinstance(text, str):
             raise UsageError("bad-text", "a contribution is a text (a JSON string)")
         if not isinstance(dry_run, bool):
             raise UsageError("bad-dry-run", "dry_run is true or false")
-        key, limit = self.wallet(wallet), self.max_fee(max_fee)
+        key, limit = self.service.wallet(wallet), self.service.max_fee(max_fee)
         records = self.contribution_records(text)
         per_tx = params.max_records_per_tx
         groups = ["".join(records[i: i + per_tx]) for i in range(0, len(records), per_tx)]
@@ -238,38 +200,38 @@ class LLMNodeService(NodeService):
             return len(group) // params.record_tokens * params.data_fee_per_record
 
         def build(group: str, fee: int):
-            return build_data_tx(self.pool_coins(), key, group, params, fee=fee)
-        self.check_funds(wallet, sum(floor(g) for g in groups))
+            return build_data_tx(self.service.pool_coins(), key, group, params, fee=fee)
+        self.service.check_funds(wallet, sum(floor(g) for g in groups))
         # the fee of each: its records', or what the mempool asks for its size if more (sized by
         # building it on the coins we hold now; nothing is sent)
-        fees = [max(floor(g), self.relay_fee(build(g, floor(g)).size)) for g in groups]
+        fees = [max(floor(g), self.service.relay_fee(build(g, floor(g)).size)) for g in groups]
         total = sum(fees)
         plan = {"characters": len(text), "records": len(records), "record_characters": params.record_tokens,
-                "transactions": len(groups), "fee": self.coins(total), "max_fee": self.coins(limit)}
-        self.check_max_fee(total, limit)
-        self.check_funds(wallet, total)
+                "transactions": len(groups), "fee": self.service.coins(total), "max_fee": self.service.coins(limit)}
+        self.service.check_max_fee(total, limit)
+        self.service.check_funds(wallet, total)
         if dry_run:
             return {"dry_run": True, **plan}
         txids: list[str] = []
         paid = 0
         for group in groups:
-            tx, fee = self.build_paying_relay_fee(lambda f, g=group: build(g, f), floor(group))
+            tx, fee = self.service.build_paying_relay_fee(lambda f, g=group: build(g, f), floor(group))
             paid += fee
             try:
-                self.check_max_fee(paid, limit)          # sizes as estimated, so this holds but for a byte or two
-                txids.append(self.submit(tx, "contribution", records=len(group) // params.record_tokens)["txid"])
+                self.service.check_max_fee(paid, limit)          # sizes as estimated, so this holds but for a byte or two
+                txids.append(self.service.submit(tx, "contribution", records=len(group) // params.record_tokens)["txid"])
             except (InvalidTransaction, UsageError) as err:
                 if not txids:
                     raise
                 raise UsageError("contribution-partial",
                                  f"sent {len(txids)} of {len(groups)} data transactions ({', '.join(txids)}); "
                                  f"the next was refused: {err.reason}: {err.message}") from None
-        return {**plan, "fee": self.coins(paid), "txid": txids[-1], "txids": txids}
+        return {**plan, "fee": self.service.coins(paid), "txid": txids[-1], "txids": txids}
 
     def contribution_records(self, text: str) -> list[str]:
         """``text`` as records of ``record_tokens`` characters, every character in one (see
         :meth:`rpc_contribute`); a ``UsageError`` naming every character the tokenizer lacks."""
-        params, tokenizer = self.node.chain.spec.params, self.node.chain.spec.tokenizer
+        params, tokenizer = self.service.node.chain.spec.params, self.service.node.chain.spec.tokenizer
         r = params.record_tokens
         unknown = sorted(set(text) - set(tokenizer.vocab))
         if unknown:
@@ -296,10 +258,10 @@ class LLMNodeService(NodeService):
         """Refuse, before sending anything, a contribution the mempool's chain bounds would cut
         half-way: its transactions may spend each other's change, so with the wallet's transactions
         already waiting they must fit in one chain of unconfirmed transactions."""
-        limits = getattr(self.node.mempool, "limits", None)
+        limits = getattr(self.service.node.mempool, "limits", None)
         if limits is None:
             return
-        pool = self.node.mempool
+        pool = self.service.node.mempool
         waiting = [txid for txid in pool.entries if any(o.address == address for o in pool.entries[txid].tx.outputs)]
         depth = max((1 + len(pool.ancestors(t)) for t in waiting), default=0)
         room = limits.ancestors - depth
@@ -307,7 +269,7 @@ class LLMNodeService(NodeService):
         byte_room = sum(1 for i in range(len(sizes)) if sum(sizes[: i + 1]) <= limits.ancestor_bytes)
         room = max(0, min(room, byte_room))
         if len(groups) > room:
-            params = self.node.chain.spec.params
+            params = self.service.node.chain.spec.params
             chars = room * params.max_records_per_tx * params.record_tokens
             busy = f", and {depth} of this wallet's transactions are still waiting" if depth else ""
             raise UsageError("contribution-too-long",
@@ -324,15 +286,15 @@ class LLMNodeService(NodeService):
             raise UsageError("bad-prompt", "a prompt is a text (a JSON string)")
         if isinstance(tokens, bool) or not isinstance(tokens, int):
             raise UsageError("bad-tokens", f"tokens is a whole number, not {tokens!r}")
-        params, limit = self.node.chain.spec.params, self.max_fee(max_fee)
-        query = Query(prompt, self.node.chain.height, tokens)
+        params, limit = self.service.node.chain.spec.params, self.service.max_fee(max_fee)
+        query = Query(prompt, self.service.node.chain.height, tokens)
 
         def build(fee: int):
-            self.check_max_fee(fee, limit)
-            self.check_funds(wallet, fee)
-            return build_query_tx(self.pool_coins(), self.wallet(wallet), query, params, fee=fee)
-        tx, fee = self.build_paying_relay_fee(build, params.query_fee)
-        out = self.submit(tx, "query", prompt=query.prompt)
+            self.service.check_max_fee(fee, limit)
+            self.service.check_funds(wallet, fee)
+            return build_query_tx(self.service.pool_coins(), self.service.wallet(wallet), query, params, fee=fee)
+        tx, fee = self.service.build_paying_relay_fee(build, params.query_fee)
+        out = self.service.submit(tx, "query", prompt=query.prompt)
         out["weights_height"] = query.height
         return out
 
@@ -340,9 +302,9 @@ class LLMNodeService(NodeService):
         """The answer to query TXID once a block holds it, and how it was verified."""
         from .inference import AnswerRecord, Query, answers_root
         from .commitment import read_commitment
-        chain = self.node.chain
+        chain = self.service.node.chain
         raw = hex32(txid, "txid")
-        tx, height = self.find_tx(raw)
+        tx, height = self.service.find_tx(raw)
         if tx is None or tx.kind != KIND_INFERENCE_QUERY:
             raise UsageError("unknown-query", f"no query {txid} in the mempool or on the best chain")
         query = Query.parse(tx.payload)
@@ -361,6 +323,6 @@ class LLMNodeService(NodeService):
 
     def rpc_losscurve(self) -> dict:
         """Validation loss by height, as this node saw its tips (LLM chains)."""
-        self.val_loss()
-        return {str(h): v for h, v in sorted(self.loss_curve.items())}
+        self.service.val_loss()
+        return {str(h): v for h, v in sorted(self.service.loss_curve.items())}
 

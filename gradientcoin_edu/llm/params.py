@@ -1,4 +1,4 @@
-"""The rules of the decentralized LLM: what a data contribution and a paid query must satisfy.
+"""[consensus] The rules of the decentralized LLM: what a data contribution and a paid query must satisfy.
 
 A GradientCoin chain that trains a language model needs, besides the proof-of-gradient
 parameters (:class:`~gradientcoin_edu.proof_of_gradient.PoGParams`: the model, the committed

@@ -1,4 +1,4 @@
-"""Slow poisoning inside the rules: plausible paid records that teach the model a falsehood.
+"""[tooling] Slow poisoning inside the rules: plausible paid records that teach the model a falsehood.
 
 The attacker writes *genuine* corpus lines interleaved with one false statement (``2+2=5``),
 pays the minimum fee and fills blocks with it. Every contribution passes the screen (the text

@@ -1,4 +1,4 @@
-"""The previewing miner: spend gradients only on batches rich in your own records.
+"""[tooling] The previewing miner: spend gradients only on batches rich in your own records.
 
 A ticket's batch is cheap to compute (tens of µs) and its gradient is not (tens of ms), so a
 miner who contributed records can look at many batches per gradient and compute the gradient

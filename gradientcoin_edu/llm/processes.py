@@ -1,4 +1,4 @@
-"""Real processes: ``gradientcoin demo --processes`` runs real ``gradientcoin node`` processes.
+"""[tooling] Real processes: ``gradientcoin demo --processes`` runs real ``gradientcoin node`` processes.
 
 The orchestrator starts one ``gradientcoin node --chain llm`` process per miner on loopback
 (ZeroMQ between them, a block store each in ``DATA_DIR/miner-N``) and steers them only through

@@ -1,4 +1,4 @@
-"""Reclaiming disk space: drop old gradients, keep the roots and a weight snapshot.
+"""[policy] Reclaiming disk space: drop old gradients, keep the roots and a weight snapshot.
 
 Whitepaper section 7: once a transaction is buried under enough blocks, the spent ones can be
 discarded; the Merkle tree keeps the block header valid. Proof-of-gradient blocks carry a much
@@ -91,7 +91,3 @@ def _drop_payloads(chain, below: int) -> None:
             entry.block, entry.has_data = Block(entry.block.header, entry.block.txs, b""), False
     rule = chain.rule
     rule.prune_states(below - 1)                  # Lion: a state to replay from above the dropped gradients
-    for h in range(1, min(below, rule.height + 1)):
-        block = rule.block_at(h)
-        if block.payload:
-            rule._blocks[h] = Block(block.header, block.txs, b"")

@@ -1,4 +1,4 @@
-"""The decentralized LLM's consensus rule: proof-of-gradient, plus data, answers and snapshots.
+"""[consensus] The decentralized LLM's consensus rule: proof-of-gradient, plus data, answers and snapshots.
 
 :class:`LLMRule` extends the proof-of-gradient work rule
 (:class:`~gradientcoin_edu.proof_of_gradient.ProofOfGradient`: ticket, recomputed gradient,
@@ -71,7 +71,7 @@ from .commitment import read_commitment
 from .data import contribution_records, extend_dataset, truncate_dataset
 from .inference import AnswerRecord, Query, answers_root, check_query, greedy_decode
 
-__all__ = ["LLMRule", "LLMUndo", "BlockContents", "tx_fees", "SNAPSHOT_MAGIC", "miner_id_for", "check_coinbase_payee"]
+__all__ = ["LLMRule", "LLMUndo", "BlockContents", "tx_fees", "minimum_fee", "check_fee", "SNAPSHOT_MAGIC", "miner_id_for", "check_coinbase_payee"]
 
 SNAPSHOT_MAGIC = b"GCS1"          # snapshot bytes: magic | best validation loss f64 | state (weights, optimizer) int64 LE
 
@@ -124,6 +124,27 @@ def tx_fees(txs, spent) -> dict[bytes, int]:
     return {tx.txid: paid[tx.txid] - tx.total_out() for tx in txs if not tx.is_coinbase}
 
 
+def minimum_fee(tx, llm, tokenizer, records=None) -> tuple[int, str] | None:
+    """The least fee of a data or query transaction, and the reason named when it pays less: the
+    one fee rule, of blocks (rule 2) and of the pools' relay minimum. Data: ``data_fee_per_record``
+    per record (``records``: already parsed, else parsed here); a query: ``query_fee``. None for
+    other transactions (the pools' relay fee rate applies to them)."""
+    if tx.kind == KIND_TRAINING_DATA:
+        n = len(contribution_records(tx, llm, tokenizer) if records is None else records)
+        return n * llm.data_fee_per_record, "data-fee-too-low"
+    if tx.kind == KIND_INFERENCE_QUERY:
+        return llm.query_fee, "query-fee-too-low"
+    return None
+
+
+def check_fee(tx, fee: int, llm, tokenizer, records=None) -> None:
+    """``InvalidTransaction`` (``data-fee-too-low``, ``query-fee-too-low``) when ``fee`` is below
+    ``minimum_fee``."""
+    need = minimum_fee(tx, llm, tokenizer, records)
+    if need is not None and fee < need[0]:
+        raise InvalidTransaction(need[1], f"pays a fee of {fee}, needs at least {need[0]}")
+
+
 class LLMRule(ProofOfGradient):
     """The work rule of a decentralized-LLM chain (see the module docstring).
 
@@ -137,7 +158,7 @@ class LLMRule(ProofOfGradient):
                          check_validation=check_validation)
         self.spec, self.llm, self.tokenizer = spec, spec.params, spec.tokenizer
         self.height = 0
-        self._blocks: dict[int, object] = {0: spec.genesis}     # the active chain by height (payloads for undo)
+        self.chain = None                                      # the chain this rule works for (bind)
         self._weights_known = True                             # False between assumed-valid blocks
         self._answers: OrderedDict = OrderedDict()             # (block hash at query height, txid) -> text
         self._screens: OrderedDict = OrderedDict()             # (parent hash, txid) -> contribution loss
@@ -166,7 +187,7 @@ class LLMRule(ProofOfGradient):
         return w
 
     def _q(self, h: int) -> np.ndarray:
-        payload = self._blocks[h].payload
+        payload = self.block_at(h).payload
         if not payload:
             raise ModelError("pruned", f"the gradient of block {h} was pruned: start from a snapshot instead")
         q_bytes, _ = split_payload(payload, self.spec.pog.n_params, self.spec.pog.batch_size)
@@ -205,8 +226,18 @@ class LLMRule(ProofOfGradient):
         self._states[height] = state
         self._pinned = {h for h in self._pinned if h >= height} | {height}
 
+    def bind(self, chain) -> None:
+        """Work for ``chain``: the rule reads the blocks of its best chain (payloads for undo and
+        replay, the block a query names) there instead of keeping a copy. The chain calls
+        ``connect_block`` before it appends a block to its best chain and ``disconnect`` before it
+        removes one, so heights ``0..self.height`` are always the chain's."""
+        self.chain = chain
+
     def block_at(self, height: int):
-        return self._blocks[height]
+        """The block at ``height`` of the best chain (``0 <= height <= self.height``)."""
+        if not 0 <= height <= self.height:
+            raise IndexError(f"the rule is at height {self.height}, not {height}")
+        return self.chain.block_at(height)
 
     # ------------------------------------------------------------------ admission rules
     def contents(self, txs, height: int, fees: dict[bytes, int] | None) -> BlockContents:
@@ -223,14 +254,14 @@ class LLMRule(ProofOfGradient):
                 if tx.kind == KIND_TRAINING_DATA:
                     records = contribution_records(tx, self.llm, self.tokenizer)
                     n_records += len(records)
-                    self._check_fee(fees[tx.txid], len(records) * self.llm.data_fee_per_record, "data-fee-too-low")
+                    check_fee(tx, fees[tx.txid], self.llm, self.tokenizer, records)
                     if n_records > self.llm.max_records_per_block:
                         raise InvalidTransaction("data-block-full", f"more than {self.llm.max_records_per_block} "
                                                                     "records in one block")
                     data.append((tx, records))
                 else:
                     query = check_query(tx, self.llm, self.tokenizer, height)
-                    self._check_fee(fees[tx.txid], self.llm.query_fee, "query-fee-too-low")
+                    check_fee(tx, fees[tx.txid], self.llm, self.tokenizer)
                     if len(queries) >= self.llm.max_queries_per_block:
                         raise InvalidTransaction("query-block-full", f"more than {self.llm.max_queries_per_block} "
                                                                      "queries in one block")
@@ -239,14 +270,9 @@ class LLMRule(ProofOfGradient):
                 raise InvalidBlock(err.reason, f"transaction {tx.txid[::-1].hex()[:16]}..: {err.message}") from None
         return BlockContents(tuple(data), tuple(queries))
 
-    @staticmethod
-    def _check_fee(fee: int, needed: int, reason: str) -> None:
-        if fee < needed:
-            raise InvalidTransaction(reason, f"pays a fee of {fee}, needs at least {needed}")
-
     def answer(self, query: Query, txid: bytes = b"") -> AnswerRecord:
         """The answer to ``query`` from the weights after block ``query.height`` (cached)."""
-        key = (self._blocks[query.height].hash(), query.prompt, query.max_new_tokens)
+        key = (self.block_at(query.height).hash(), query.prompt, query.max_new_tokens)
         if key not in self._answers:
             text = greedy_decode(self.spec.pog.model, self.weights_at(query.height), self.tokenizer, query.prompt,
                                  query.max_new_tokens, self.spec.pog.scale_log2)
@@ -379,7 +405,6 @@ class LLMRule(ProofOfGradient):
         undo = LLMUndo(pog_undo, len(self.dataset))
         self._set_dataset(dataset)
         self.height = height
-        self._blocks[height] = block
         self._best.append(best)
         if self._weights_known:
             self._keep_state(height, self.weights)
@@ -403,7 +428,6 @@ class LLMRule(ProofOfGradient):
         self._states.pop(self.height, None)
         if undo.n_records != len(self.dataset):
             self._set_dataset(truncate_dataset(self.dataset, undo.n_records, self.llm))
-        del self._blocks[self.height]
         self._best.pop()
         self.height -= 1
 

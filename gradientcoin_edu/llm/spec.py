@@ -1,4 +1,4 @@
-"""One network of the decentralized LLM: its rules, its data and its genesis block.
+"""[consensus] One network of the decentralized LLM: its rules, its data and its genesis block.
 
 Everything a node needs before it sees a single block: the :class:`LLMParams` (with the
 proof-of-gradient parameters inside), the genesis training and validation records, the
@@ -40,7 +40,7 @@ _MESSAGE = b"a language model nobody owns"
 # overshoot: honest updates raised the validation loss by up to 0.2-0.45 nats, so a tight guard
 # stalled the chain); with 1/8 honest steps rise by at most ~0.05, and the guard margin is twice that.
 POG_DEFAULTS = dict(lr_num=1, lr_shift=3, validation_margin=0.1)
-# The optimizer (issue 12; docs/benchmarks_llm.md "The on-chain optimizer"): Lion in integers, peak step
+# The optimizer (docs/benchmarks_llm.md "The on-chain optimizer"): Lion in integers, peak step
 # 2^-10 (about 1e-3), 20 warm-up steps, halving every 2,000 steps down to 2^-13; beta2 = 63570 / 2^16 = 0.97
 # (the momentum remembers ~33 steps instead of ~100: central float64 runs of 400 / 500 steps got 22 % / 28 %
 # of 100 held-out sums right against 10 % / 23 % with 0.99, mean of 3 seeds; docs/benchmarks_llm.md).

@@ -1,4 +1,4 @@
-"""The demo's story, written once: a miner pays ada, she adds her text, she asks the model.
+"""[tooling] The demo's story, written once: a miner pays ada, she adds her text, she asks the model.
 
 ``gradientcoin demo`` tells it on the simulated network (``demo.run_llm_demo``) and with real
 node processes steered through their RPC (``llm/processes.py``). Both ask :class:`Story` what to

@@ -1,4 +1,4 @@
-"""The training data: a built-in corpus, fixed-length records, and their Merkle root.
+"""[consensus] The training data: a built-in corpus, fixed-length records, and their Merkle root.
 
 The package ships no data files and downloads nothing: ``generate_corpus`` writes a text
 from a seed, with structure a tiny model visibly learns and that can be *scored* -

@@ -1,4 +1,4 @@
-"""Weights as integers: the model state every node agrees on bit for bit.
+"""[consensus] Weights as integers: the model state every node agrees on bit for bit.
 
 Floating-point results depend on the order of additions, so two honest computers rarely
 agree on the last bits of a float. The chain therefore never stores floats: a weight ``w``

@@ -1,4 +1,4 @@
-"""A small GPT, nanoGPT-style: the language model the chain trains.
+"""[consensus] A small GPT, nanoGPT-style: the language model the chain trains.
 
 A GPT reads a sequence of token ids and predicts, at every position, the next token. It is
 a stack of identical blocks, each *causal self-attention* (every position looks at the

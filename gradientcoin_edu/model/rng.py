@@ -1,4 +1,4 @@
-"""A random number generator that every computer agrees on: SHA-256 in counter mode.
+"""[consensus] A random number generator that every computer agrees on: SHA-256 in counter mode.
 
 Consensus code may only use randomness that every node reproduces bit for bit, on any
 operating system, CPU, Python, NumPy or PyTorch version. ``torch.manual_seed`` and NumPy's

@@ -1,4 +1,4 @@
-"""Character-level tokenizer with a fixed vocabulary, committed by its hash.
+"""[consensus] Character-level tokenizer with a fixed vocabulary, committed by its hash.
 
 A tokenizer turns text into the integers a language model reads (and back). The simplest
 one maps each character to its position in a fixed vocabulary string, as in nanoGPT's

@@ -7,7 +7,8 @@ One concept per module:
 * ``mempool``       - valid transactions waiting to be mined
 * ``node``          - the node logic, written once, independent of the transport
 * ``simulator``     - a seeded discrete-event network of nodes (latency, loss, partitions, crashes)
-* ``zmq_transport`` - the same nodes as real processes over CURVE-authenticated ZeroMQ; ``node_cli`` is ``gradientcoin node``
+* ``zmq_transport`` - the same nodes as real processes over CURVE-authenticated ZeroMQ (``gradientcoin node``
+                    is ``gradientcoin_edu/node_cli.py``, above this layer: it plugs each kind of chain in)
 * ``keys``          - a node's CURVE key pair in its data dir, secret files written safely, ``PUBKEY@tcp://host:port``
 * ``attacks``       - the double-spend race of section 11, and floods against one node (docs/protocol.md 10)
 

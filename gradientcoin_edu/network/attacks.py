@@ -1,4 +1,4 @@
-"""The double-spend race of whitepaper section 11, played out by real nodes in the simulator.
+"""[tooling] The double-spend race of whitepaper section 11, played out by real nodes in the simulator.
 
 An attacker with a share ``q`` of the hash rate pays a merchant, and at the same time mines, in
 secret, a branch in which the same coin goes back to himself. The merchant waits until the
@@ -220,7 +220,7 @@ def big_block(node, size: int, parent: bytes | None = None, time: int | None = N
     its coinbase pays the reward to many addresses (29 bytes per output)."""
     from ..chain.block import Block, compute_tx_root
     from ..ledger import Transaction, TxOut
-    from .node import pow_search
+    from ..chain.pow import pow_search
     template = node.block_template(time=time, parent=parent, txs=[])
     coinbase = template.txs[0]
     n = max(1, size // 29)
@@ -235,7 +235,7 @@ def big_block(node, size: int, parent: bytes | None = None, time: int | None = N
 
 def _victim(seed: str, blocks: int = 3):
     """A node that followed an honest miner for ``blocks`` blocks, with peers "honest" and "attacker"."""
-    from ..chain.fork_choice import Chain
+    from ..chain.chain import Chain
     from ..chain.params import get_params
     from . import messages as m
     from .node import Node

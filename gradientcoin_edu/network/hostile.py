@@ -1,4 +1,4 @@
-"""Hostile visitors for real node processes, and a chaos drill for a whole class of them.
+"""[tooling] Hostile visitors for real node processes, and a chaos drill for a whole class of them.
 
 ``attacks.py`` plays attacks against one ``Node`` object in the simulator. This module plays them
 against *running* ``gradientcoin node`` processes, over their real sockets, as anyone on the

@@ -1,4 +1,4 @@
-"""A node's long-term CURVE key pair, kept in its data dir, and safe secret-file writing.
+"""[policy] A node's long-term CURVE key pair, kept in its data dir, and safe secret-file writing.
 
 Every connection between nodes is authenticated and encrypted with CurveZMQ (``zmq_transport``).
 A node is known to its peers by its *public* key: that is the identity that gets scored, banned

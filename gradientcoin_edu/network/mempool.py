@@ -1,4 +1,4 @@
-"""The mempool: valid transactions waiting to be mined, chains of them included.
+"""[policy] The mempool: valid transactions waiting to be mined, chains of them included.
 
 Every node keeps the transactions it has heard of that are valid against its current best
 chain but not yet in a block. A transaction may spend confirmed coins *or outputs of other
@@ -45,8 +45,10 @@ The rules (policy, not consensus: ``docs/protocol.md`` section 12):
   pool as Bitcoin Core's ``BlockAssembler``: scores are updated for the descendants of what was
   taken, never recomputed from scratch).
 
-``policy(tx, fee)`` is a hook for local rules a later layer adds (for example a minimum fee for
-training-data or inference transactions): it raises ``InvalidTransaction`` to refuse a
+``policy`` is the seam for a chain's own relay rules (a :class:`TxPolicy`: a check before
+anything else, a check with the fee - for example a minimum fee for training-data or inference
+transactions -, a check of our own wallet's transactions, and the transactions that expire after
+a block; or just a callable ``policy(tx, fee)``): it raises ``InvalidTransaction`` to refuse a
 transaction. Taught in notebook 04.
 """
 from __future__ import annotations
@@ -59,7 +61,7 @@ from typing import Callable, Iterable, Sequence
 from ..errors import InvalidTransaction
 from ..ledger import Coin, CoinsView, OutPoint, Transaction, TxOut, UtxoSet
 
-__all__ = ["MempoolEntry", "ChainLimits", "RelayPolicy", "PoolCoins", "Mempool", "dust_threshold",
+__all__ = ["MempoolEntry", "ChainLimits", "RelayPolicy", "PoolCoins", "Mempool", "TxPolicy", "dust_threshold",
            "memory_usage"]
 
 TXOUT_BYTES = 28                 # amount u64 + address 20
@@ -175,16 +177,45 @@ class PoolCoins(CoinsView):
         return sorted(out, key=lambda pair: (pair[0].txid, pair[0].index))
 
 
+class TxPolicy:
+    """A chain's own relay rules, plugged into a :class:`Mempool` (``Mempool(policy=)``); this one
+    adds none. Each check raises ``InvalidTransaction`` to refuse (the pool prefixes the reasons of
+    ``check_fee`` with ``policy-``: a local rule, the relaying peer is not punished)."""
+
+    def screen(self, tx: Transaction) -> None:
+        """Before anything else: cheap checks of the transaction alone."""
+
+    def check_fee(self, tx: Transaction, fee: int) -> None:
+        """After the transaction validated against the coins, with its fee."""
+
+    def check_own(self, tx: Transaction) -> None:
+        """Our own wallet's transaction, before it enters the pool."""
+
+    def expired(self, pool: "Mempool") -> list[bytes]:
+        """After a block: pool transactions no block can take any more (they leave with their descendants)."""
+        return []
+
+
+class _FeeHook(TxPolicy):
+    """A plain ``policy(tx, fee)`` callable as a :class:`TxPolicy`."""
+
+    def __init__(self, check: Callable[[Transaction, int], None]):
+        self.check_fee = check
+
+
 class Mempool:
     """txid -> entry; which pool transaction spends each coin (to spot conflicts); and the links
     between pool transactions (``parents``: the pool transactions whose outputs it spends;
     ``children``: the pool transactions that spend its outputs). ``bytes``: serialized size of
     the pool; ``usage``: its estimated memory (bounded by ``relay.max_usage``)."""
 
-    def __init__(self, max_txs: int = 5000, policy: Callable[[Transaction, int], None] | None = None,
+    def __init__(self, max_txs: int = 5000, policy: TxPolicy | Callable[[Transaction, int], None] | None = None,
                  limits: ChainLimits | None = None, relay: RelayPolicy | None = None):
         self.max_txs = max_txs
-        self.policy = policy                     # hook: extra local rules, e.g. fees by transaction kind
+        if policy is None or isinstance(policy, TxPolicy) or not callable(policy):
+            self.policy = policy or TxPolicy()   # a chain's own rules, e.g. fees by transaction kind
+        else:
+            self.policy = _FeeHook(policy)
         self.limits = limits or ChainLimits()
         self.relay = relay or RelayPolicy()
         self.entries: dict[bytes, MempoolEntry] = {}
@@ -267,6 +298,10 @@ class Mempool:
                                                         f"it would cost ({dust})")
 
     # ------------------------------------------------------------ adding
+    def check_own(self, tx: Transaction) -> None:
+        """Extra checks for a transaction of our own wallet before ``add`` (the policy's)."""
+        self.policy.check_own(tx)
+
     def add(self, tx: Transaction, utxos: UtxoSet | PoolCoins, now: float = 0.0) -> int:
         """Validate ``tx`` against the confirmed coins and the pool's outputs; add it; return its fee.
 
@@ -278,6 +313,7 @@ class Mempool:
         UTXO rules say (``missing-input``, ``bad-signature``, ...). Nothing changes on a rejection.
         Everything cheap comes before the signatures.
         """
+        self.policy.screen(tx)                   # the chain's own cheap checks, before anything else
         txid = tx.txid
         if txid in self.entries:
             raise InvalidTransaction("already-in-mempool", "we already have this transaction")
@@ -307,10 +343,8 @@ class Mempool:
         return fee
 
     def _check_policy(self, tx: Transaction, fee: int) -> None:
-        if self.policy is None:
-            return
         try:
-            self.policy(tx, fee)                 # raises InvalidTransaction to refuse
+            self.policy.check_fee(tx, fee)       # raises InvalidTransaction to refuse
         except InvalidTransaction as err:        # a local rule, not a consensus rule: say so
             raise InvalidTransaction(f"policy-{err.reason}", err.message) from None
 
@@ -499,6 +533,9 @@ class Mempool:
                 rival = self.spends.get(txin.outpoint)
                 if rival is not None:
                     removed += self.remove_with_descendants(rival)
+        for txid in self.policy.expired(self):          # the chain's own: e.g. queries too old now
+            if txid in self.entries:
+                removed += self.remove_with_descendants(txid)
         return removed
 
     def readd(self, txs: Iterable[Transaction], utxos: UtxoSet | PoolCoins, now: float = 0.0) -> list[bytes]:

@@ -1,4 +1,4 @@
-"""Messages on the wire: what one node says to another, as explicit bytes.
+"""[policy] Messages on the wire: what one node says to another, as explicit bytes.
 
 Nodes talk by sending small messages (whitepaper section 5: "new transactions are broadcast
 to all nodes", "nodes ... will request" missing blocks). Every message is an envelope around a

@@ -1,4 +1,4 @@
-"""A node: the logic of one participant, written once, whatever carries its messages.
+"""[policy] A node: the logic of one participant, written once, whatever carries its messages.
 
 Whitepaper section 5 lists what a node does: new transactions are broadcast; each node collects
 them into a block and works on it; a found block is broadcast; nodes accept it only if all its
@@ -56,23 +56,21 @@ from __future__ import annotations
 import logging
 import random
 import secrets
-import struct
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol
 
-from ..chain.block import HEADER_SIZE, Block, BlockHeader, compute_tx_root
-from ..chain.bits import bits_to_target, bits_to_work
-from ..chain.fork_choice import AddResult, Chain, ChainEvent
-from ..chain.pow import search_nonces
-from ..crypto.hashes import sha256
+from ..chain.block import HEADER_SIZE, Block, BlockHeader
+from ..chain.bits import bits_to_work
+from ..chain.chain import AddResult, Chain, ChainEvent
 from ..errors import GradientCoinError, InvalidBlock, InvalidMessage, InvalidTransaction, ParseError
-from ..ledger import Transaction, TxOut
+from ..ledger import Transaction
 from . import messages as m
+from .assembler import BlockAssembler
 from .mempool import Mempool
 from .peers import EvictionCandidate, PeerBook, PeerPolicy, message_cost, select_eviction
 
-__all__ = ["Transport", "NodeConfig", "Node", "pow_search", "QUIET_TX_REASONS", "QUIET_BLOCK_REASONS"]
+__all__ = ["Transport", "NodeConfig", "Node", "BlockAssembler", "QUIET_TX_REASONS", "QUIET_BLOCK_REASONS"]
 
 log = logging.getLogger(__name__)
 
@@ -147,41 +145,34 @@ class _Orphan:
         return Block.parse(self.raw)
 
 
-def pow_search(header: BlockHeader, start: int = 0, count: int = 2**32) -> BlockHeader | None:
-    """Try nonces ``start, start+1, ...`` (at most ``count``); the header that meets its target, or None.
-
-    This is real proof-of-work on the header's own ``bits``. Under the regtest preset the target
-    is 2^255 - 1, so about two tries find a block.
-    """
-    nonce = search_nonces(header.serialize()[:-4], bits_to_target(header.bits), start, count)
-    return None if nonce is None else header.with_nonce(nonce)
-
-
 class Node:
     """One participant: a chain, a mempool, peers, and the rules for talking to them.
 
     ``name``: how we show up in logs. ``chain``: a ``Chain`` (its clock should be the
     transport's). ``miner_address``: where our block rewards go (None: we do not mine).
     ``listener``: optional callable receiving ``(kind, details)`` events for logs and plots.
-    ``solver(template, max_tries)``: turns a block template into a block whose work the chain's
-    work rule accepts, or None; the default searches proof-of-work nonces. Proof-of-gradient plugs
-    in here (it fills ``grad_root``, ``weights_root``, ``miner_id`` and the payload), together with
-    a ``Chain`` built with its work rule.
+    ``assembler``: builds and solves our blocks (``assembler.BlockAssembler``: mempool selection,
+    the template, the work); ``solver(template, max_tries)`` is the default assembler's work (default:
+    proof-of-work nonces). Proof-of-gradient plugs in its own assembler, together with a ``Chain``
+    built with its work rule. ``mempool``: our pool (default: a ``Mempool`` of ``config``'s size and
+    policy); a chain with its own transaction policy plugs its pool in here.
     """
 
     def __init__(self, name: str, chain: Chain, transport: Transport, *, miner_address: bytes | None = None,
                  config: NodeConfig | None = None, seed: int | str = 0, listen: str = "",
                  listener: Callable[[str, dict], None] | None = None,
-                 solver: Callable[[Block, int], Block | None] | None = None):
+                 solver: Callable[[Block, int], Block | None] | None = None,
+                 assembler: BlockAssembler | None = None, mempool: Mempool | None = None):
         self.name, self.chain, self.transport = name, chain, transport
-        self.solver = solver                              # does the work for a template (default: PoW nonces)
+        self.assembler = assembler or BlockAssembler(solver)   # our blocks: selection, template, work
         self.miner_address = miner_address
         self.config = config or NodeConfig()
         self.listen = listen
         self.listener = listener
         self.rng = random.Random(f"node:{name}:{seed}")
         self.nonce = self.rng.getrandbits(64)             # detects connections to ourselves
-        self.mempool = Mempool(self.config.mempool_size, self.config.mempool_policy)
+        self.mempool = mempool if mempool is not None else Mempool(self.config.mempool_size,
+                                                                   self.config.mempool_policy)
         self.peerbook = PeerBook(self.config.policy)
         self.peers: dict[str, dict] = {}                  # connected peers -> handshake and slot state
         self.orphans: OrderedDict[bytes, _Orphan] = OrderedDict()
@@ -382,62 +373,33 @@ class Node:
     # ================================================================== local actions
     def submit_transaction(self, tx: Transaction) -> int:
         """Our own (or our wallet's) transaction: add to the mempool and announce it; returns its fee."""
+        self.mempool.check_own(tx)
         fee = self.mempool.add(tx, self.mempool.coins(self.chain.utxo), self.transport.now())
         self._remember_tx(tx.txid)
         self._broadcast(m.Inv((m.InvItem(m.INV_TX, tx.txid),)))
         return fee
 
+    @property
+    def miner_id(self) -> bytes:
+        """The id in the headers of our blocks."""
+        return self.assembler.miner_id(self)
+
     def block_template(self, time: int | None = None, parent: bytes | None = None,
                        txs: Iterable[Transaction] | None = None) -> Block:
-        """An unmined block (nonce 0) on ``parent`` (default: our tip) paying us subsidy + fees.
-
-        Transactions: ``txs`` if given (they must be valid on ``parent``), else the best of our
-        mempool (only when building on our tip, where the mempool is valid).
-        """
-        entry = self.chain.tip if parent is None else self.chain.get(parent)
-        height = entry.height + 1
-        if txs is None:
-            chosen = self.mempool.select(self.chain.params.max_block_bytes // 2, self.config.max_block_txs)
-            body, fees = [e.tx for e in chosen], sum(e.fee for e in chosen)
-        else:
-            body = list(txs)
-            fees = self._fees_on(entry, body)
-        reward = self.chain.subsidy(height) + fees
-        address = self.miner_address or bytes(20)
-        extra = self.name.encode()[:40] + struct.pack("<Q", self.rng.getrandbits(64))
-        coinbase = Transaction.coinbase(height, [TxOut(reward, address)], extra=extra)
-        all_txs = (coinbase, *body)
-        mtp = self.chain.median_time_past(entry.hash)
-        now = int(self.transport.now()) if time is None else int(time)
-        header = BlockHeader(version=1, prev_hash=entry.hash, tx_root=compute_tx_root(all_txs),
-                             time=max(now, mtp + 1), bits=self.chain.next_bits(entry.hash),
-                             miner_id=sha256(self.name.encode()))
-        return Block(header, all_txs)
-
-    def _fees_on(self, entry, txs: list[Transaction]) -> int:
-        """Fees of ``txs`` when valid at ``entry``'s tip (our UTXO set if ``entry`` is our tip)."""
-        if entry is not self.chain.tip:
-            return 0                                   # unknown without replaying the branch: claim none
-        utxo = self.chain.utxo.copy()
-        fees = 0
-        for tx in txs:
-            fees += utxo.validate_transaction(tx)
-        return fees
+        """An unmined block (nonce 0) on ``parent`` (default: our tip) paying us subsidy + fees
+        (``BlockAssembler.template``)."""
+        return self.assembler.template(self, time, parent, txs)
 
     def mine_block(self, time: int | None = None, parent: bytes | None = None,
                    txs: Iterable[Transaction] | None = None, publish: bool = True,
                    max_tries: int = 2**32) -> Block | None:
-        """Build a block, find a nonce (real proof-of-work on the header's target), add it, announce it.
+        """Build a block, do its work (``assembler``: by default a proof-of-work nonce search on the
+        header's target), add it, announce it.
 
         ``publish=False`` keeps the block to ourselves (a selfish or double-spending miner).
-        Returns None when ``max_tries`` nonces were not enough.
+        Returns None when ``max_tries`` were not enough.
         """
-        template = self.block_template(time, parent, txs)
-        if self.solver is not None:
-            block = self.solver(template, max_tries)
-        else:
-            header = pow_search(template.header, 0, max_tries)
-            block = None if header is None else Block(header, template.txs, template.payload)
+        block = self.assembler.mine(self, time, parent, txs, max_tries)
         if block is None:
             return None
         self.stats["mined"] += 1

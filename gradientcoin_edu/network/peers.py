@@ -1,4 +1,4 @@
-"""Peer scoring: count what each peer does wrong, and stop listening to the ones that keep at it.
+"""[policy] Peer scoring: count what each peer does wrong, and stop listening to the ones that keep at it.
 
 An open network cannot choose its participants, so every node protects itself. Each offence a
 peer commits (a malformed or oversized message, an invalid block or transaction, a flood of

@@ -1,7 +1,7 @@
-"""What a running node offers its user: the RPC methods, a wallet, and a log of what happened.
+"""[tooling] What a running node offers its user: the RPC methods, a wallet, and a log of what happened.
 
 :class:`NodeService` wraps one :class:`~gradientcoin_edu.network.node.Node` (proof-of-work) or
-:class:`~gradientcoin_edu.llm.network.LLMNode` (proof-of-gradient) - the same transport-free node
+:func:`~gradientcoin_edu.llm.network.LLMNode` (proof-of-gradient) - the same transport-free node
 logic either way - and answers the JSON-RPC methods of ``gradientcoin node`` (``rpc.py`` carries
 them): status, blocks, transactions, balances, payments, peers, and a ring of recent events (new tips, reorgs, peers,
 rejected blocks with their reasons) that the terminal log, ``node.log`` and the dashboard share.
@@ -14,8 +14,8 @@ a transaction needs when none is given, and refuses one above ``max_fee`` (defau
 reward until it has ``COINBASE_SAFE_DEPTH`` confirmations (``ledger.wallet.WalletCoins``): balances
 say such coins are ``immature``, apart from the ``confirmed`` (spendable) ones. The service never prints; it logs to the
 ``gradientcoin.node`` logger and returns plain JSON data. The proof-of-gradient methods
-(contribute training text, ask the model, check an answer) are added by
-``llm.network.LLMNodeService``, so this module never imports the LLM layer.
+(contribute training text, ask the model, check an answer) are plugged in by
+``llm.network.LLMMethods`` (the ``extensions`` seam), so this module never imports the LLM layer.
 """
 from __future__ import annotations
 
@@ -101,6 +101,7 @@ class NodeService:
         self.node, self.datadir, self.on_stop = node, Path(datadir), on_stop
         self.chain_name = chain_name
         self.llm = hasattr(node.chain, "spec")
+        self.extensions: list = []              # objects whose methods() add RPC methods (a chain's own)
         self.wallets: dict[str, PrivateKey] = {"default": key}
         self._load_wallets()
         self.events: deque[dict] = deque(maxlen=EVENT_LOG_SIZE)
@@ -165,6 +166,8 @@ class NodeService:
             "mempool": self.rpc_mempool, "blocktree": self.rpc_blocktree, "events": self.rpc_events,
             "stop": self.rpc_stop, "setmining": self.rpc_setmining,
         }
+        for extension in self.extensions:
+            table.update(extension.methods())
         return table
 
     def rpc_help(self) -> dict:
@@ -266,11 +269,16 @@ class NodeService:
         return self.submit(tx, "payment", to=address, amount=coins(units))
 
     def rpc_peers(self) -> list:
-        """Connected peers with their handshake state, score and reported height."""
+        """Connected peers with their handshake state, score and reported height. ``key``: the peer's
+        key as ``--peer`` takes it (hex); ``as_peer``: ``HEXKEY@tcp://host:port``, what another node
+        gives ``--peer`` to dial it (known for the peers we dial; None for those that dialled us)."""
+        links = self.node.transport.peer_states() if hasattr(self.node.transport, "peer_states") else {}
         out = []
         for peer, state in sorted(self.node.peers.items()):
             book = self.node.peerbook.peers.get(peer)
-            out.append({"peer": peer, "handshaken": bool(state.get("version")),
+            link = links.get(peer, {})
+            out.append({"peer": peer, "key": link.get("key", _key_hex(peer)), "as_peer": link.get("peer"),
+                        "handshaken": bool(state.get("version")),
                         "score": getattr(book, "score", 0), "best_height": getattr(book, "best_height", None)})
         return out
 
@@ -409,6 +417,15 @@ class NodeService:
     @staticmethod
     def coins(units: int) -> str:
         return coins(units)
+
+
+def _key_hex(peer: str) -> str | None:
+    """A peer's CURVE key in the hex form ``--peer`` takes; None for a name that is not a key."""
+    from .keys import key_hex
+    try:
+        return key_hex(peer)
+    except (ValueError, TypeError):
+        return None
 
 
 def hex32(text, what: str) -> bytes:

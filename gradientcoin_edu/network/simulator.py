@@ -1,4 +1,4 @@
-"""A deterministic network simulator: many nodes, one process, simulated time.
+"""[tooling] A deterministic network simulator: many nodes, one process, simulated time.
 
 The simulator is a *transport* for :class:`~gradientcoin_edu.network.node.Node`: the same node
 logic that runs as a real process over ZeroMQ runs here, but messages travel through an event
@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from ..chain.block import Block
-from ..chain.fork_choice import Chain
+from ..chain.chain import Chain
 from ..chain.params import ChainParams, get_params
 from ..chain.store import BlockStore
 from ..crypto.keys import PrivateKey
@@ -130,13 +130,16 @@ class Simulator:
     ``block_interval``: expected seconds between blocks of the whole network.
     ``tick``: how often each node runs its housekeeping (seconds; default block_interval / 4).
     ``chain_factory(params, store=, clock=)`` and ``solver``: how nodes build their ``Chain`` and
-    do the work for a block (defaults: ``Chain`` with proof-of-work, a nonce search).
+    do the work for a block (defaults: ``Chain`` with proof-of-work, a nonce search);
+    ``node_factory(name, chain, transport, **kwargs)``: how they build their ``Node`` (default
+    ``Node``). The proof-of-gradient network plugs in through these (``llm.network.LLMSimulator``).
     """
 
     def __init__(self, seed: int = 0, params: ChainParams | str = "regtest", block_interval: float = 600.0,
                  node_config: NodeConfig | None = None, tick: float | None = None,
                  chain_factory: Callable[..., Chain] | None = None,
-                 solver: Callable[[Block, int], Block | None] | None = None):
+                 solver: Callable[[Block, int], Block | None] | None = None,
+                 node_factory: Callable[..., Node] | None = None):
         self.seed = seed
         self.params = get_params(params)
         if self.params.retarget_interval:
@@ -149,6 +152,9 @@ class Simulator:
         self.tick = tick if tick is not None else self.block_interval / 4
         self.chain_factory = chain_factory or Chain     # e.g. a Chain with the proof-of-gradient work rule
         self.solver = solver                           # and the matching Node solver (default: PoW nonces)
+        self.node_factory = node_factory or Node        # (name, chain, transport, **kwargs) -> a Node
+        self.block_listeners: list[Callable[[Block, str, bool], None]] = []   # (block, miner, public) when mined
+        self.closers: list[Callable[[], None]] = []    # run by close()
         self.now = 0.0
         self.nodes: dict[str, SimNode] = {}
         self.links: dict[tuple[str, str], _Link] = {}
@@ -365,8 +371,10 @@ class Simulator:
 
     def _make_node(self, sn: SimNode) -> Node:
         chain = self.chain_factory(self.params, store=sn.store, clock=self.clock)
-        return Node(sn.name, chain, _Transport(self, sn.name), miner_address=sn.address, config=sn.config,
-                    seed=f"{self.seed}:{sn.epoch}", listener=self._on_node_event, solver=self.solver)
+        extra = {} if self.solver is None else {"solver": self.solver}
+        return self.node_factory(sn.name, chain, _Transport(self, sn.name), miner_address=sn.address,
+                                 config=sn.config, seed=f"{self.seed}:{sn.epoch}", listener=self._on_node_event,
+                                 **extra)
 
     def _start_node(self, name: str, epoch: int) -> None:
         sn = self.nodes[name]
@@ -481,6 +489,17 @@ class Simulator:
         entry = self.nodes[miner].node.chain.get(block.hash())
         self.blocks[block.hash()] = BlockRecord(block.hash(), block.prev_hash, entry.height, miner, self.now, public)
         self.stats["mined"] += 1
+        for listener in self.block_listeners:
+            listener(block, miner, public)
+
+    def close(self) -> None:
+        """Release what plugged-in parts hold (e.g. a verification thread pool)."""
+        for closer in self.closers:
+            closer()
+
+    def submit(self, name: str, tx: Transaction) -> int:
+        """Node ``name`` receives ``tx`` from a wallet and gossips it; returns its fee."""
+        return self.node(name).submit_transaction(tx)
 
     # ------------------------------------------------------------------ internals: messages
     def _send(self, src: str, dst: str, data: bytes) -> None:

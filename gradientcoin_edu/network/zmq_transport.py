@@ -1,4 +1,4 @@
-"""Real nodes: the same ``Node`` logic, with messages carried by authenticated ZeroMQ sockets.
+"""[policy] Real nodes: the same ``Node`` logic, with messages carried by authenticated ZeroMQ sockets.
 
 Every connection is authenticated and encrypted with CurveZMQ (libzmq's CURVE mechanism, checked
 through pyzmq's ``zmq.auth`` ZAP handler). Each node has a long-term key pair

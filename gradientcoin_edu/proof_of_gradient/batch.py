@@ -1,4 +1,4 @@
-"""Which data a lottery ticket trains on: the batch is drawn from everything the miner chose.
+"""[consensus] Which data a lottery ticket trains on: the batch is drawn from everything the miner chose.
 
 The seed of an attempt is ``SHA-256`` of the block header *without its two proof fields*::
 

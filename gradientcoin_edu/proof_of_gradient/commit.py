@@ -1,4 +1,4 @@
-"""Committing to a gradient, and the lottery ticket it buys.
+"""[consensus] Committing to a gradient, and the lottery ticket it buys.
 
 ``grad_root`` is the ``"chain"`` Merkle root over SHA-256 digests of ``chunk_bytes``-sized
 chunks of the quantized gradient's bytes: two lines of hashlib below (the kernels compute the

@@ -1,4 +1,4 @@
-"""The canonical gradient: what every miner computes and every verifier recomputes.
+"""[consensus] The canonical gradient: what every miner computes and every verifier recomputes.
 
 The gradient is ``∇ loss(W, batch)`` for the integer weights ``W`` (converted exactly to
 float64) and a batch of committed records. The chain fixes how it is computed:

@@ -1,4 +1,4 @@
-"""Mining by proof-of-gradient: every lottery ticket costs one gradient of the model.
+"""[policy] Mining by proof-of-gradient: every lottery ticket costs one gradient of the model.
 
 A miner first fixes everything it chooses in a *template* header: parent, transactions root
 (so the coinbase that pays it), time, bits, version, miner id. One *attempt* for nonce ``n``:

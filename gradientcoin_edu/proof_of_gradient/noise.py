@@ -1,4 +1,4 @@
-"""Why you cannot hash a float gradient: measuring the noise between honest computations.
+"""[tooling] Why you cannot hash a float gradient: measuring the noise between honest computations.
 
 The same gradient computed with another thread count, another BLAS or another device adds
 its numbers in another order, and floating-point addition is not associative: the last bits

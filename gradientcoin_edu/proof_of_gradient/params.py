@@ -1,4 +1,4 @@
-"""The proof-of-gradient chain parameters, fixed in the genesis block.
+"""[consensus] The proof-of-gradient chain parameters, fixed in the genesis block.
 
 Everything a node needs to check a gradient the same way as every other node: which model
 (``GPTConfig``), which data (the Merkle roots of the training and validation records), the

@@ -1,4 +1,4 @@
-"""From a float gradient to integers that can be hashed: ``Q = round(g / Δ)``.
+"""[consensus] From a float gradient to integers that can be hashed: ``Q = round(g / Δ)``.
 
 With ``Δ = 2^-k`` the division is an exact multiplication by ``2^k``; rounding is half to
 even, values beyond the int32 range saturate, NaN or infinity is refused

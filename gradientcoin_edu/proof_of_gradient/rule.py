@@ -1,4 +1,4 @@
-"""Proof-of-gradient as the chain's work rule: the chain asks, the model answers.
+"""[consensus] Proof-of-gradient as the chain's work rule: the chain asks, the model answers.
 
 ``ProofOfGradient`` implements ``chain.work.WorkRule`` (see ``docs/architecture.md``):
 

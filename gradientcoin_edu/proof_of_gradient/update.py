@@ -1,4 +1,4 @@
-"""The update in exact integer arithmetic: the chain's optimizer, on every node bit for bit.
+"""[consensus] The update in exact integer arithmetic: the chain's optimizer, on every node bit for bit.
 
 The chain's model *state* is one int64 vector: the weights ``W`` (value ``W * 2^-s``), then the
 optimizer's state. A block's quantized gradient ``Q`` (value ``Q * 2^-k``) moves it; every node

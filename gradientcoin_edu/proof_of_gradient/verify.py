@@ -1,4 +1,4 @@
-"""Checking someone else's gradient: every way a proof can fail, cheapest check first.
+"""[consensus] Checking someone else's gradient: every way a proof can fail, cheapest check first.
 
 A block under proof-of-gradient publishes a :class:`GradientProof`: its header (parent, miner,
 nonce, transactions root, time, bits, ``grad_root`` and ``weights_root`` after the update) and

@@ -1,4 +1,4 @@
-"""A live dashboard of a running network, for a notebook: fork tree, heights, loss, mempool, rejections.
+"""[tooling] A live dashboard of a running network, for a notebook: fork tree, heights, loss, mempool, rejections.
 
 Feed it real nodes through their RPC, or the in-process simulator::
 

@@ -1,4 +1,4 @@
-"""Fork trees: every block that was mined, drawn as a tree, with each node's tip marked.
+"""[tooling] Fork trees: every block that was mined, drawn as a tree, with each node's tip marked.
 
 When two miners find blocks at nearly the same time, or when the network is split, the chain
 forks: the block tree gets branches and different nodes follow different tips. Once one branch

@@ -1,4 +1,4 @@
-"""Knobs for the network notebook: latency and hash-rate shares, with the fork tree redrawn live.
+"""[tooling] Knobs for the network notebook: latency and hash-rate shares, with the fork tree redrawn live.
 
 ``partition_explorer()`` returns an ipywidgets box: sliders for the link latency, the hash-rate
 share of the left half of the network, and how long the partition lasts; each change reruns a

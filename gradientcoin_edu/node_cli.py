@@ -1,4 +1,4 @@
-"""``gradientcoin node``: run one real node process (ZeroMQ, SQLite, a local JSON-RPC).
+"""[tooling] ``gradientcoin node``: run one real node process (ZeroMQ, SQLite, a local JSON-RPC).
 
 Three proof-of-gradient nodes on one machine (three terminals)::
 
@@ -63,14 +63,12 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import GradientCoinError, UsageError
+from .errors import GradientCoinError, UsageError
 
-__all__ = ["add_arguments", "run", "DEFAULT_MINE_EVERY", "open_node", "RunningNode"]
+__all__ = ["add_arguments", "run", "DEFAULT_MINE_EVERY", "CHAIN_KINDS", "PowKind", "LLMKind", "open_node",
+           "RunningNode"]
 
 log = logging.getLogger("gradientcoin.node")
-
-DEFAULT_MINE_EVERY = {"regtest": 5.0, "demo": 10.0, "llm": 10.0}
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--listen", default=None,
@@ -82,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a peer, PUBKEY@tcp://host:port (its key is in its DATA_DIR/p2p_key.pub and in its "
                              "log; repeat for more)")
     parser.add_argument("--data-dir", required=True, help="folder for blocks.sqlite, keys, cookie, status.json, node.log")
-    parser.add_argument("--chain", default="regtest", choices=["regtest", "demo", "llm"],
+    parser.add_argument("--chain", default="regtest", choices=list(CHAIN_KINDS),
                         help="regtest/demo: proof-of-work presets; llm: the tiny GPT by proof-of-gradient")
     parser.add_argument("--model", default="demo", choices=["tiny", "demo"],
                         help="llm: model size (tiny = 5k parameters, demo = 108k; same on every node)")
@@ -109,13 +107,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def check_arguments(args: argparse.Namespace) -> None:
     """Range checks before anything is touched; a ``UsageError`` says what to change."""
-    from .zmq_transport import valid_address, valid_listen
+    from .network.zmq_transport import valid_address, valid_listen
     if args.listen is None and not args.peer:
         raise UsageError("no-listen-no-peer", "give --listen tcp://host:port, or at least one --peer to dial out to")
     if args.listen is not None and not valid_listen(args.listen):
         raise UsageError("bad-listen", f"--listen must look like tcp://127.0.0.1:5001 (host and port; port 0 "
                                        f"or *: any free port), not {args.listen!r}")
-    from .keys import parse_peer
+    from .network.keys import parse_peer
     for spec in args.peer:
         try:
             peer, _ = parse_peer(spec)
@@ -129,7 +127,7 @@ def check_arguments(args: argparse.Namespace) -> None:
         _check_host(spec, peer)
     if args.mine_every is not None and args.mine_every < 0:
         raise UsageError("bad-mine-every", "--mine-every is a number of seconds >= 0")
-    if args.mine_every == 0 and args.chain == "llm":
+    if args.mine_every == 0 and not CHAIN_KINDS[args.chain].flat_out:
         raise UsageError("bad-mine-every", "--mine-every 0 (flat out) is for proof-of-work chains; "
                                            "give llm nodes a mean time such as 10")
     for name in ("duration", "status_every", "pending_timeout"):
@@ -184,7 +182,7 @@ class RunningNode:
     def loop(self) -> None:
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(signal.SIGINT, self.request_stop)
-        from .keys import parse_peer
+        from .network.keys import parse_peer
         for spec in self.args.peer:
             try:
                 self.transport.connect(*parse_peer(spec))
@@ -220,11 +218,11 @@ class RunningNode:
 
 def open_node(args: argparse.Namespace) -> RunningNode:
     """Everything a node needs, opened in an order that leaves nothing half-made on a mistake."""
-    from ..datadir import open_datadir
-    from ..rpc import RpcServer
-    from .service import NodeService, load_or_create_key
+    from .datadir import open_datadir
+    from .rpc import RpcServer
+    from .network.service import load_or_create_key
 
-    from .zmq_transport import raise_fd_limit
+    from .network.zmq_transport import raise_fd_limit
     datadir = open_datadir(args.data_dir)
     try:
         name = args.name or _default_name(args, datadir.path)
@@ -245,11 +243,9 @@ def open_node(args: argparse.Namespace) -> RunningNode:
             node = _make_node(args, name, chain, transport, key)
             transport.node = node
             holder: dict = {}
-            service_class = NodeService
-            if args.chain == "llm":
-                from ..llm.network import LLMNodeService as service_class
-            service = service_class(node, datadir.path, key, on_stop=lambda: holder["node"].request_stop(),
-                                  chain_name=_chain_label(args))
+            make_service = CHAIN_KINDS[args.chain].service_factory()
+            service = make_service(node, datadir.path, key, on_stop=lambda: holder["node"].request_stop(),
+                                   chain_name=_chain_label(args))
             node.listener = service.on_node_event
             rpc = RpcServer(service.methods(), datadir.path, port=args.rpc_port)
         except BaseException:
@@ -261,7 +257,7 @@ def open_node(args: argparse.Namespace) -> RunningNode:
         raise
     running = RunningNode(args, datadir, chain, transport, node, service, rpc)
     holder["node"] = running
-    from .keys import format_peer
+    from .network.keys import format_peer
     log.info("started %s node %s: height %d, tip %s, %d blocks in the store; listening on %s; RPC %s; "
              "mining %s", _chain_label(args), name, chain.height, chain.tip.hash_hex()[:16], len(chain),
              args.listen or "nothing (outbound connections only)", rpc.url, _mining_label(args))
@@ -276,7 +272,7 @@ def open_node(args: argparse.Namespace) -> RunningNode:
 
 
 def _chain_label(args) -> str:
-    return f"llm-{args.model}" if args.chain == "llm" else args.chain
+    return CHAIN_KINDS[args.chain].label(args)
 
 
 def _mining_label(args) -> str:
@@ -288,14 +284,14 @@ def _mining_label(args) -> str:
 def _default_name(args, data: Path) -> str:
     if args.listen is not None and not args.listen.endswith((":0", ":*")):
         return args.listen.rsplit(":", 1)[1]
-    from .keys import load_or_create_keypair
+    from .network.keys import load_or_create_keypair
     return "node-" + load_or_create_keypair(data)[0].decode("ascii")[:6]
 
 
 def _open_transport(listen: str | None, data: Path, pending_seconds: float = 20.0):
     import zmq
-    from .keys import load_or_create_keypair
-    from .zmq_transport import ZmqTransport
+    from .network.keys import load_or_create_keypair
+    from .network.zmq_transport import ZmqTransport
     _, secret = load_or_create_keypair(data)          # the CURVE identity peers know this node by
     try:
         return ZmqTransport(listen, secret_key=secret, pending_seconds=pending_seconds)
@@ -304,9 +300,65 @@ def _open_transport(listen: str | None, data: Path, pending_seconds: float = 20.
                                           "that port? Choose another --listen port") from None
 
 
+class PowKind:
+    """A proof-of-work chain of a preset (``regtest``, ``demo``): the plain ``Chain``, ``Node`` and RPC."""
+
+    def __init__(self, preset: str, mine_every: float):
+        self.preset, self.default_mine_every = preset, mine_every
+        self.flat_out = True                          # --mine-every 0: search nonces between message batches
+
+    def label(self, args) -> str:
+        return self.preset
+
+    def open_chain(self, args, store):
+        from .chain import Chain
+        return Chain(self.preset, store=store)
+
+    def make_node(self, args, name, chain, transport, key, seed):
+        from .network.node import Node, NodeConfig
+        return Node(name, chain, transport, miner_address=key.address(), listen=args.listen or "",
+                    config=NodeConfig(heartbeat=10.0, request_timeout=5.0), seed=seed)
+
+    def service_factory(self):
+        from .network.service import NodeService
+        return NodeService
+
+
+class LLMKind:
+    """The decentralized LLM (``--model``, ``--corpus-seed``): an ``LLMChain``, its node and RPC."""
+
+    default_mine_every = 10.0
+    flat_out = False                                  # gradients are not a nonce search: no --mine-every 0
+
+    def label(self, args) -> str:
+        return f"llm-{args.model}"
+
+    def open_chain(self, args, store):
+        import torch
+        from .llm.chain import LLMChain
+        from .llm.spec import LLMSpec
+        torch.set_num_threads(args.threads)
+        return LLMChain(LLMSpec.builtin(args.model, seed=args.corpus_seed), store=store)
+
+    def make_node(self, args, name, chain, transport, key, seed):
+        from .llm.network import LLMNode
+        from .network.node import NodeConfig
+        return LLMNode(name, chain, transport, miner_address=key.address(), listen=args.listen or "",
+                       config=NodeConfig(heartbeat=5.0, request_timeout=5.0), seed=seed)
+
+    def service_factory(self):
+        from .llm.network import LLMNodeService
+        return LLMNodeService
+
+
+# --chain -> what it builds. The network layer knows none of them: this table, at the top, plugs
+# each kind of chain into the same node process.
+CHAIN_KINDS = {"regtest": PowKind("regtest", 5.0), "demo": PowKind("demo", 10.0), "llm": LLMKind()}
+DEFAULT_MINE_EVERY = {name: kind.default_mine_every for name, kind in CHAIN_KINDS.items()}
+
+
 def _open_chain(args, data: Path):
-    from ..chain.fork_choice import Chain
-    from ..chain.store import BlockStore
+    from .chain.store import BlockStore
     path = data / "blocks.sqlite"
     try:
         store = BlockStore(str(path))
@@ -314,13 +366,7 @@ def _open_chain(args, data: Path):
         raise UsageError("bad-store", f"{path} is not a usable block store ({err.message}); move it away "
                                       "or choose another --data-dir") from None
     try:
-        if args.chain == "llm":
-            import torch
-            from ..llm.chain import LLMChain
-            from ..llm.spec import LLMSpec
-            torch.set_num_threads(args.threads)
-            return LLMChain(LLMSpec.builtin(args.model, seed=args.corpus_seed), store=store)
-        return Chain(args.chain, store=store)
+        return CHAIN_KINDS[args.chain].open_chain(args, store)
     except GradientCoinError as err:
         store.close()
         raise UsageError("bad-store", f"{path} holds another chain or cannot be read ({err.message}); use the "
@@ -328,14 +374,8 @@ def _open_chain(args, data: Path):
 
 
 def _make_node(args, name, chain, transport, key):
-    from .node import Node, NodeConfig
     seed = args.seed if args.seed is not None else random.getrandbits(32)
-    if args.chain == "llm":
-        from ..llm.network import LLMNode
-        return LLMNode(name, chain, transport, miner_address=key.address(), listen=args.listen or "",
-                       config=NodeConfig(heartbeat=5.0, request_timeout=5.0), seed=seed)
-    return Node(name, chain, transport, miner_address=key.address(), listen=args.listen or "",
-                config=NodeConfig(heartbeat=10.0, request_timeout=5.0), seed=seed)
+    return CHAIN_KINDS[args.chain].make_node(args, name, chain, transport, key, seed)
 
 
 class _Miner:
@@ -375,8 +415,8 @@ class _Miner:
         self._search_slice()
 
     def _search_slice(self, count: int = 2000) -> None:
-        from ..chain.block import Block
-        from .node import pow_search
+        from .chain.block import Block
+        from .chain.pow import pow_search
         node = self.node
         if self.template is None or self.template_tip != node.tip or time.time() - self.template_made > 10:
             self.template, self.template_tip, self.template_made, self.nonce = node.block_template(), node.tip, time.time(), 0
@@ -404,8 +444,8 @@ class _Status:
         return time.time() - self.last >= self.every
 
     def write(self) -> None:
-        from ..crypto.hashes import hash_to_hex
-        from ..datadir import write_atomic
+        from .crypto.hashes import hash_to_hex
+        from .datadir import write_atomic
         self.last = time.time()
         node = self.node
         status = {
@@ -433,7 +473,7 @@ class _Status:
 
 def _setup_logging(path: Path, name: str, args) -> None:
     """Terminal (stdout) and ``node.log``: INFO by default, WARNING with --quiet, DEBUG with --verbose."""
-    from ..datadir import open_log
+    from .datadir import open_log
     log.handlers.clear()
     log.propagate = False
     fmt = logging.Formatter(f"%(asctime)s {name} %(message)s", datefmt="%H:%M:%S")
