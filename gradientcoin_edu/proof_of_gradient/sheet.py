@@ -1,4 +1,4 @@
-"""The loss sheet: a forged block is refused for the price of one record's forward pass.
+"""[consensus] The loss sheet: a forged block is refused for the price of one record's forward pass.
 
 A proof-of-gradient block is checked by recomputing its gradient. Winning the ticket lottery
 with a *junk* payload costs only hashes (the ticket is a header hash: grind any field until it
