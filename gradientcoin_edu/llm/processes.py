@@ -17,12 +17,13 @@ they live in a temporary folder that is deleted at the end, and the output says 
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
-from ..classroom import free_ports, start_node_process, stop_processes
+from ..classroom import listen_address, start_node_process, stop_processes
 from ..errors import GradientCoinError
 
 __all__ = ["run_process_demo", "DemoStalled"]
@@ -80,7 +81,6 @@ def run_process_demo(blocks: int = 30, miners: int = 3, preset: str = "demo", se
     root = Path(tempfile.mkdtemp(prefix="gradientcoin-demo-")) if temporary else Path(data_dir)
     names = [f"miner-{i + 1}" for i in range(miners)]
     folders = [root / n for n in names]
-    addrs = [f"tcp://127.0.0.1:{p}" for p in free_ports(miners)]
     mine_every = mine_every or 2.0 * miners
     where = f"a temporary folder {root} (deleted at the end; --data-dir DIR keeps them)" if temporary else str(root)
     say(f"GradientCoin demo, real processes: {miners} `gradientcoin node --chain llm` processes on loopback "
@@ -95,13 +95,16 @@ def run_process_demo(blocks: int = 30, miners: int = 3, preset: str = "demo", se
         for folder in folders:
             folder.mkdir(parents=True, exist_ok=True)
         keys = [load_or_create_keypair(folder)[0] for folder in folders]     # peers are named by their keys
-        peers = [format_peer(a, k) for a, k in zip(addrs, keys)]
+        peers: list[str] = []
         for i, name in enumerate(names):
-            procs.append(start_node_process(addrs[i], folders[i], [p for j, p in enumerate(peers) if j != i],
+            # each node takes a port from the OS (port 0) and says which in its status.json; it dials
+            # the nodes started before it, and they hear it as an inbound peer: a full mesh
+            procs.append(start_node_process("tcp://127.0.0.1:0", folders[i], list(peers),
                                             "--chain", "llm", "--model", preset, "--corpus-seed", str(seed),
                                             "--name", name, "--mine", "--mine-every", str(mine_every),
                                             "--seed", str(seed * 100 + i), "--quiet"))
             clients.append(NodeClient(folders[i], timeout=60))
+            peers.append(format_peer(listen_address(folders[i], procs[-1], timeout=max(60.0, 20.0 * miners)), keys[i]))
         _wait_ready(procs, clients, folders, timeout=max(60.0, 20.0 * miners))
         if progress:
             from tqdm.auto import tqdm

@@ -381,7 +381,6 @@ def _tracebacks(path: Path, context: int = 14) -> list[tuple[str, str]]:
 
 class _Drill:
     def __init__(self, cfg: ChaosConfig):
-        from ..classroom import free_ports  # noqa: F401  (imported here: classroom imports nothing from us)
         self.cfg = cfg
         self.rng = random.Random(cfg.seed)
         self.report = ChaosReport()
@@ -495,13 +494,8 @@ class _Drill:
 
     @staticmethod
     def _listen_address(hub: _Member) -> str:
-        """``tcp://127.0.0.1:*`` (the OS picks the port, the node reports it) once the node accepts it;
-        until then a port that was free a moment ago (``classroom.free_ports``)."""
-        from ..classroom import free_ports
-        from .zmq_transport import valid_listen
-        if valid_listen("tcp://127.0.0.1:*"):
-            return "tcp://127.0.0.1:*"
-        return f"tcp://127.0.0.1:{free_ports(1)[0]}"
+        """``tcp://127.0.0.1:*``: the OS picks the port as the node binds it, and the node reports it."""
+        return "tcp://127.0.0.1:*"
 
     @staticmethod
     def _bound_address(hub: _Member) -> str:
