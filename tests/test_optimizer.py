@@ -195,14 +195,23 @@ def test_a_miner_who_skips_the_momentum_is_refused(spec):
 
 
 def test_central_lion_in_float64_matches_the_chain_step_for_step(spec):
-    """Parity in miniature: the chain's integer Lion against float64 Lion after 30 steps."""
+    """Parity in miniature: the chain's integer Lion against float64 Lion after 30 steps on the
+    same batches (each block's, as its ticket chose them), so that only the arithmetic differs."""
+    from gradientcoin_edu.proof_of_gradient.batch import batch_seed, select_indices
     chain = LLMChain(spec, clock=CLOCK)
     for _ in range(30):
         chain.mine_and_add(MINER.address)
-    central = central_training(spec, 30, eval_every=30)
-    # 10 %: over 30 steps of the tiny model the batches alone move the loss by ~7 % (the chain's batches
-    # follow its winning tickets: with the loss sheet under grad_root this miner's chain ends at 2.77, central 3.03)
-    assert abs(chain.val_loss() - central.final_loss) < 0.10 * central.final_loss
+    blocks = [e.block for e in chain.active_chain()][1:]
+    batches = [select_indices(spec.train, b.header.prev_hash, batch_seed(b.header), spec.pog.batch_size)
+               for b in blocks]
+    central = central_training(spec, 30, eval_every=30, batches=batches)
+    drawn = central_training(spec, 30, eval_every=30)           # other batches: the loss moves much more
+    gap, batch_gap = abs(chain.val_loss() - central.final_loss), abs(drawn.final_loss - central.final_loss)
+    assert gap < 0.01 * central.final_loss, (chain.val_loss(), central.final_loss)
+    print(f"chain {chain.val_loss():.4f}  central on its batches {central.final_loss:.4f}  on drawn batches {drawn.final_loss:.4f}")
+    assert gap < batch_gap
+    with pytest.raises(ValueError, match="batches"):
+        central_training(spec, 30, batches=batches[:29])
 
 
 def test_the_evaluation_scores_exactly_the_corpus_templates():

@@ -84,11 +84,14 @@ def make_optimizer(pog, model, optimizer: str = "chain") -> tuple[torch.optim.Op
 
 def central_training(spec, n_steps: int, seed: int = 0, dtype: torch.dtype = torch.float64,
                      eval_every: int | None = None, optimizer: str = "chain",
-                     eval_at: Sequence[int] = (), stop=None) -> CentralRun:
+                     eval_at: Sequence[int] = (), stop=None, batches: Sequence | None = None) -> CentralRun:
     """Train ``spec``'s model centrally for ``n_steps`` steps; validation loss at step 0, every
     ``eval_every`` steps, at the steps ``eval_at`` and at the end (not timed). ``stop``: an object
     with ``is_set()`` (a ``threading.Event``) checked before every step; when set, training ends
-    there (a background run told to give up)."""
+    there (a background run told to give up). ``batches``: the record indices of each step (for
+    instance the batches a chain's blocks trained on), instead of batches drawn with ``seed``."""
+    if batches is not None and len(batches) < n_steps:
+        raise ValueError(f"batches: {len(batches)} given for {n_steps} steps")
     pog = spec.pog
     model = to_model(pog.model, pog.genesis_weights(), pog.scale_log2, dtype=dtype)
     opt, lr_at = make_optimizer(pog, model, optimizer)
@@ -109,7 +112,8 @@ def central_training(spec, n_steps: int, seed: int = 0, dtype: torch.dtype = tor
         if stop is not None and stop.is_set():
             break
         start = time.process_time()
-        x, y = spec.train.batch(rng.integers(0, len(spec.train), pog.batch_size))
+        idx = rng.integers(0, len(spec.train), pog.batch_size) if batches is None else np.asarray(batches[step - 1])
+        x, y = spec.train.batch(idx)
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
         opt.zero_grad(set_to_none=True)
