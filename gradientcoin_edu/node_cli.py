@@ -474,6 +474,7 @@ class _Status:
 def _setup_logging(path: Path, name: str, args) -> None:
     """Terminal (stdout) and ``node.log``: INFO by default, WARNING with --quiet, DEBUG with --verbose."""
     from .datadir import open_log
+    name = name.replace("%", "%%")      # a name is text, not format: a Z85 key (the default name) may hold '%'
     log.handlers.clear()
     log.propagate = False
     fmt = logging.Formatter(f"%(asctime)s {name} %(message)s", datefmt="%H:%M:%S")

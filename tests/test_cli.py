@@ -168,3 +168,28 @@ def test_bench_compile_only_compiles_a_kernel_for_sm_90_without_a_gpu(capsys):
     from gradientcoin_edu.kernels import bench
     assert bench.compile_only("sm_90", only="merkle_leaf") == 0
     assert "merkle_leaf" in capsys.readouterr().out
+
+
+def test_a_node_name_with_a_percent_sign_still_logs(tmp_path):
+    """A node's default name is ``node-`` and six characters of its Z85 key, and Z85 has '%': the
+    name went into the log format, and then every log line failed to format (node.log stayed empty)."""
+    import argparse
+    import logging
+
+    from gradientcoin_edu.node_cli import _setup_logging
+    log, library = logging.getLogger("gradientcoin.node"), logging.getLogger("gradientcoin_edu")
+    saved = {lg: (list(lg.handlers), lg.propagate, lg.level) for lg in (log, library)}
+    try:
+        log.setLevel(logging.INFO)
+        _setup_logging(tmp_path / "node.log", "node-a%b%sc", argparse.Namespace(quiet=True, verbose=False))
+        log.info("a block arrived")
+        for h in log.handlers:
+            h.flush()
+        assert "node-a%b%sc INFO a block arrived" in (tmp_path / "node.log").read_text()
+    finally:
+        for lg, (handlers, propagate, level) in saved.items():
+            for h in lg.handlers:
+                if h not in handlers and lg is log:
+                    h.close()
+            lg.handlers[:] = handlers
+            lg.propagate, lg.level = propagate, level
