@@ -8,7 +8,7 @@ before it builds on a block. On the way a user (ada) is paid some coins, buys a 
 own text in the training data, and at the end pays for a query, which the next miner answers
 inside its block (and every node checks). It prints the chain summary, the validation loss at
 genesis and at the tip (it must fall), the answer, and what the model learned (greedy samples,
-valid corpus sentences, right sums: ``llm/evaluation.py``). Default: 500 blocks, about a minute on
+valid corpus sentences, right sums: ``llm/evaluation.py``). Default: 500 blocks, about 2.5 minutes on
 2 CPU cores (the validation loss goes from 4.58 to about 0.63; figures and times in
 ``docs/benchmarks_llm.md``).
 
