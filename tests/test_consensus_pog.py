@@ -287,3 +287,30 @@ def test_a_forged_gradient_is_refused_before_the_answers_and_the_screen_are_comp
         victim.add_block(forged)
     assert err.value.reason == "loss-sheet-mismatch" and answered == []
     assert victim.tip_hash == honest.tip_hash
+
+
+@pytest.mark.parametrize("cfg", [
+    GPTConfig(vocab_size=31, block_size=16, n_layer=1, n_head=1, n_embd=8),
+    GPTConfig(vocab_size=65, block_size=64, n_layer=3, n_head=4, n_embd=48),
+    GPTConfig(vocab_size=50, block_size=32, n_layer=2, n_head=2, n_embd=16, bias=False),
+    GPTConfig(vocab_size=4096, block_size=128, n_layer=6, n_head=8, n_embd=256),
+])
+def test_the_parameter_count_by_arithmetic_equals_the_built_models(cfg):
+    """The size bound is checked on a count computed from the config alone (no model built):
+    it must be exactly the count of the model that would be built."""
+    from gradientcoin_edu.model.fixed_point import count_params, num_params
+    assert count_params(cfg) == num_params(cfg)
+
+
+def test_a_huge_model_is_refused_without_building_it(monkeypatch):
+    """The attacker's genesis names a 4,096-layer model: refusing it used to build that model on
+    the meta device first (40-70 s of CPU); the arithmetic count refuses it without building."""
+    from gradientcoin_edu.model import fixed_point
+
+    def built(cfg):
+        raise AssertionError(f"the model {cfg} was built to be counted")
+    monkeypatch.setattr(fixed_point, "_spec", built)
+    huge = GPTConfig(vocab_size=4096, block_size=1024, n_layer=4096, n_head=64, n_embd=4096)
+    with pytest.raises(ModelError) as err:
+        PoGParams(model=huge)
+    assert err.value.reason == "model-too-large"

@@ -58,6 +58,16 @@ def param_spec(cfg: GPTConfig) -> list[tuple[str, tuple[int, ...]]]:
     return [(name, shape) for name, shape, _ in _spec(cfg)]
 
 
+def count_params(cfg: GPTConfig) -> int:
+    """The parameter count by arithmetic on the config, without building the model: per layer
+    12·C² matrix weights, 2·C layer-norm weights and, with biases, 11·C biases; then the token
+    and position embeddings (the output layer is tied to the first), the final layer norm.
+    Equal to :func:`num_params` (a test checks it); cheap for any size, so a config too large
+    to build is refused at once (building a 4,096-layer model on the meta device took 40-70 s)."""
+    c, b = cfg.n_embd, int(bool(cfg.bias))
+    return cfg.vocab_size * c + cfg.block_size * c + c * (1 + b) + cfg.n_layer * (12 * c * c + 2 * c + 11 * c * b)
+
+
 @lru_cache(maxsize=None)
 def num_params(cfg: GPTConfig) -> int:
     """Parameters of the model (``PoGParams.n_params`` asks several times per block: cached)."""

@@ -39,7 +39,7 @@ import numpy as np
 from ..crypto.hashes import sha256
 from ..errors import ModelError, ParseError
 from ..model.corpus import Dataset
-from ..model.fixed_point import SCALE_LOG2, init_weights, num_params, weights_root
+from ..model.fixed_point import SCALE_LOG2, count_params, init_weights, num_params, weights_root
 from ..model.gpt import GPTConfig
 
 __all__ = ["PoGParams", "MAX_PARAMS", "MAX_BLOCK_SIZE", "MAX_BATCH_TOKENS", "GRIND_LOG2", "NOISE_LOG2",
@@ -153,7 +153,7 @@ class PoGParams:
             raise ModelError("bad-params", "model must be a GPTConfig")
         if m.block_size > MAX_BLOCK_SIZE:
             raise ModelError("model-too-large", f"block_size {m.block_size} is above the bound {MAX_BLOCK_SIZE}")
-        n = num_params(m)                           # arithmetic on the shapes: nothing allocated
+        n = count_params(m)                         # arithmetic on the config: nothing built, nothing allocated
         if n > MAX_PARAMS:
             raise ModelError("model-too-large", f"{n:,} parameters is above the bound MAX_PARAMS = {MAX_PARAMS:,}")
         if not (isinstance(self.batch_size, int) and 1 <= self.batch_size * m.block_size <= MAX_BATCH_TOKENS):
