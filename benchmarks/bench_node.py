@@ -19,12 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from gradientcoin_edu.classroom import NodeProcess, free_ports, start_node_process, stop_processes
+from gradientcoin_edu.classroom import NodeProcess, listen_address, start_node_process, stop_processes
 from gradientcoin_edu.network.keys import format_peer, load_or_create_keypair
 
 
 def rpc_round_trip(root: Path) -> None:
-    node = NodeProcess(start_node_process(f"tcp://127.0.0.1:{free_ports(1)[0]}", root / "rpc", [], "--mine",
+    node = NodeProcess(start_node_process("tcp://127.0.0.1:0", root / "rpc", [], "--mine",
                                           "--mine-every", "0.5", "--quiet"), root / "rpc", "rpc").wait_ready()
     try:
         time.sleep(2)
@@ -43,12 +43,12 @@ def rpc_round_trip(root: Path) -> None:
 
 def mining(root: Path, label: str, extra: list[str], seconds: float = 12.0) -> None:
     dirs = [root / f"{label}{i}" for i in range(3)]
-    addrs = [f"tcp://127.0.0.1:{p}" for p in free_ports(3)]
-    for d in dirs:
+    procs, peers = [], []
+    for i, d in enumerate(dirs):             # each binds a port the OS picks and dials those started before it
         d.mkdir(parents=True, exist_ok=True)
-    peers = [format_peer(a, load_or_create_keypair(d)[0]) for a, d in zip(addrs, dirs)]
-    procs = [start_node_process(addrs[i], dirs[i], [p for j, p in enumerate(peers) if j != i], "--mine", "--quiet",
-                                "--seed", str(i), *extra) for i in range(3)]
+        procs.append(start_node_process("tcp://127.0.0.1:0", d, list(peers), "--mine", "--quiet", "--seed", str(i),
+                                        *extra))
+        peers.append(format_peer(listen_address(d, procs[-1]), load_or_create_keypair(d)[0]))
     nodes = [NodeProcess(p, d, d.name) for p, d in zip(procs, dirs)]
     try:
         for n in nodes:
@@ -68,7 +68,7 @@ def startup(root: Path) -> None:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "gradientcoin_edu", "node", "--chain", "llm", "--model", "tiny", "--listen",
-                    f"tcp://127.0.0.1:{free_ports(1)[0]}", "--data-dir", str(root / "start"), "--duration", "0.5",
+                    "tcp://127.0.0.1:0", "--data-dir", str(root / "start"), "--duration", "0.5",
                     "--quiet"], check=True, capture_output=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

@@ -81,7 +81,7 @@ def crowd_against_limit(n: int, limit: int, trials: int, patience: float = 40.0)
     import resource
     import shutil
 
-    from gradientcoin_edu.classroom import NodeProcess, free_ports, start_node_process, stop_all
+    from gradientcoin_edu.classroom import NodeProcess, listen_address, start_node_process, stop_all
     from gradientcoin_edu.network.hostile import HostileCrowd, proc_usage
     from gradientcoin_edu.network.keys import format_peer, load_or_create_keypair, parse_peer
     from gradientcoin_edu.rpc import RpcError
@@ -103,13 +103,13 @@ def crowd_against_limit(n: int, limit: int, trials: int, patience: float = 40.0)
         work = Path(tempfile.mkdtemp(prefix="crowd-"))
         crowd = HostileCrowd(seed=trial, max_held=n)
         try:
-            listen = f"tcp://127.0.0.1:{free_ports(1)[0]}"
             (work / "relay").mkdir()
-            line = format_peer(listen, load_or_create_keypair(work / "relay")[0])
-            relay = NodeProcess(start_node_process(listen, work / "relay", [], "--chain", "regtest", "--name", "relay"),
-                                work / "relay", "relay")
+            relay = NodeProcess(start_node_process("tcp://127.0.0.1:0", work / "relay", [], "--chain", "regtest",
+                                                   "--name", "relay"), work / "relay", "relay")
             resource.prlimit(relay.process.pid, resource.RLIMIT_NOFILE, (limit, limit))
             relay.wait_ready()
+            listen = listen_address(work / "relay", relay.process)       # the port the OS gave it
+            line = format_peer(listen, load_or_create_keypair(work / "relay")[0])
             crowd.silent_connections(listen, parse_peer(line)[1], n)
             time.sleep(5.0)
             fds = (proc_usage(relay.process.pid) or {}).get("fds")

@@ -40,7 +40,6 @@ from __future__ import annotations
 import atexit
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -49,7 +48,7 @@ from pathlib import Path
 
 from .errors import GradientCoinError
 
-__all__ = ["NodeProcess", "start_relay", "join", "free_ports", "listen_address", "start_node_process",
+__all__ = ["NodeProcess", "start_relay", "join", "listen_address", "start_node_process",
            "stop_processes", "stop_all", "running_processes"]
 
 # Every node process this Python started and has not seen exit, with the pid of the Python that
@@ -61,19 +60,6 @@ WATCH_PARENT_SECONDS = 0.5          # how often a child checks that the process 
 # The child runs the ordinary ``gradientcoin`` command line, after starting a thread that stops the
 # node (SIGTERM to itself, then SIGKILL) once its parent has gone: see _child_main.
 _CHILD = "import sys; from gradientcoin_edu.classroom import _child_main; sys.exit(_child_main(sys.argv[1:]))"
-
-
-def free_ports(n: int) -> list[int]:
-    """``n`` TCP ports free on 127.0.0.1 right now, and perhaps taken by another process a moment
-    later: the sockets are closed before anyone binds the ports. Prefer ``tcp://127.0.0.1:0`` (the
-    OS picks the port as the node binds it) and :func:`listen_address`."""
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def listen_address(data_dir: str | Path, process: subprocess.Popen | None = None, timeout: float = 60.0) -> str:
