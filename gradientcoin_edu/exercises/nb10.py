@@ -46,7 +46,7 @@ def check_greedy(candidate) -> None:
               int(rng.integers(1, 10)), int(rng.integers(2, 6))) for _ in range(4)]
     cases.append((7, [int(rng.integers(0, 7))], 0, 4))
     for vocab, prompt, n, block_size in cases:
-        salt = int(rng.integers(0, 1000))
+        salt = int(rng.integers(0, 2**31))
         seen: list = []
         got = call(_logits_fn(vocab, salt, seen), list(prompt), n, block_size)
         assert got is not None, "your function returned None - did you forget `return`?"
