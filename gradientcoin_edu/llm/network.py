@@ -20,6 +20,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 from ..chain import Block
+from ..chain.store import PayloadOnDisk
 from ..errors import InvalidTransaction, UsageError
 from ..ledger import KIND_INFERENCE_QUERY, KIND_TRAINING_DATA, Transaction
 from ..network.mempool import Mempool
@@ -33,7 +34,7 @@ from .miner import LLMAssembler
 from .rule import check_fee
 from .spec import LLMSpec
 
-__all__ = ["LLMMempool", "LLMTxPolicy", "LLMNode", "LLMSimulator", "LLMNodeService", "LLMMethods"]
+__all__ = ["LLMMempool", "LLMTxPolicy", "LLMNode", "LLMSimulator", "LLMNodeService", "LLMMethods", "PayloadsOnDisk"]
 
 
 QUERY_AHEAD = 2        # blocks past our tip a relayed query may name (its node is ahead of us)
@@ -128,6 +129,37 @@ class _ParallelVerify:
             self.pool = None
 
 
+class PayloadsOnDisk:
+    """A chain listener: a node whose chain has a block store keeps in memory the payloads (the
+    gradients, 433 KB a block for the nano GPT) of its last ``keep`` best-chain blocks only; older
+    blocks stay in its index with their header and transactions, and their payload is read back
+    from the store when something needs it (``chain.store.PayloadOnDisk``: an old query's weights,
+    a deep reorg, a peer asking for an old block). Nothing changes but where the bytes are: every
+    block, weights root and answer is the same. Without it each of the demo's 3 nodes held every
+    gradient of the chain in memory a second time (the first is in its store): 1.3 MB a block.
+    ``keep`` defaults to ``query_window + 2`` (the payloads a query's answer replays and a
+    shallow reorg undoes are not read back)."""
+
+    def __init__(self, chain: LLMChain, keep: int | None = None):
+        self.chain = chain
+        self.keep = chain.spec.params.query_window + 2 if keep is None else keep
+        self.released = 0
+        for h in range(1, chain.height - self.keep + 1):        # a chain replayed from its store
+            self._release(chain.entry_at(h))
+
+    def __call__(self, event) -> None:
+        if event.kind == "connected" and event.height - self.keep >= 1:
+            self._release(self.chain.entry_at(event.height - self.keep))
+
+    def _release(self, entry) -> None:
+        block, store = entry.block, self.chain.store
+        if (store is None or isinstance(block, PayloadOnDisk) or not block.payload
+                or not store.has_payload(entry.hash, len(block.payload))):
+            return
+        entry.block = PayloadOnDisk.of(block, store)
+        self.released += 1
+
+
 def LLMSimulator(spec: LLMSpec, seed: int = 0, block_interval: float = 600.0,
                  node_config: NodeConfig | None = None, tick: float | None = None,
                  check_validation: bool = True, snapshot_interval: int | None = None,
@@ -142,8 +174,11 @@ def LLMSimulator(spec: LLMSpec, seed: int = 0, block_interval: float = 600.0,
     as :class:`Simulator`.
     """
     def chain_factory(params, store=None, clock=None) -> LLMChain:
-        return LLMChain(spec, store=store, clock=clock, check_validation=check_validation,
-                        snapshot_interval=snapshot_interval)
+        chain = LLMChain(spec, store=store, clock=clock, check_validation=check_validation,
+                         snapshot_interval=snapshot_interval)
+        if store is not None:
+            chain.listeners.append(PayloadsOnDisk(chain))
+        return chain
 
     sim = Simulator(seed=seed, params=spec.chain_params, block_interval=block_interval, node_config=node_config,
                     tick=tick, chain_factory=chain_factory, node_factory=LLMNode)

@@ -184,7 +184,9 @@ class Simulator:
         if name in self.nodes:
             raise ValueError(f"node {name!r} exists already")
         key = key or PrivateKey.from_seed(f"sim:{self.seed}:miner:{name}".encode())
-        store = BlockStore(":memory:" if self.store_dir is None else Path(self.store_dir) / f"{name}.sqlite")
+        # a simulated crash loses no disk writes: the stores need not wait for the disk (durable=False)
+        store = BlockStore(":memory:" if self.store_dir is None else Path(self.store_dir) / f"{name}.sqlite",
+                           durable=False)
         sn = SimNode(name, float(hashrate), key, store, config or self.node_config,
                      join_at=join_at, publish=publish, netgroup=netgroup or name)
         self.nodes[name] = sn

@@ -1,0 +1,87 @@
+"""A simulated LLM node keeps only its last blocks' gradients in memory; older ones are read back
+from its block store, byte for byte, when something needs them (tiny preset).
+
+Before ``llm.network.PayloadsOnDisk`` every node held every payload of its chain in memory (the
+demo's 1.45 GB peak: 3 nodes x 433 KB x 540 blocks); the first test fails on that code."""
+from __future__ import annotations
+
+import pytest
+
+from gradientcoin_edu.chain import Block
+from gradientcoin_edu.chain.store import BlockStore, PayloadOnDisk
+from gradientcoin_edu.llm import LLMChain, Query
+from gradientcoin_edu.llm.network import LLMSimulator, PayloadsOnDisk
+from gradientcoin_edu.network.simulator import LinkSpec
+from _fixtures import one_torch_thread, spec  # noqa: F401 (fixtures)
+
+
+def in_memory(chain) -> list[int]:
+    """Heights of the best-chain blocks (genesis aside) whose payload the chain holds in memory."""
+    return [e.height for e in chain.active_chain()[1:] if not isinstance(e.block, PayloadOnDisk) and e.block.payload]
+
+
+@pytest.fixture(scope="module")
+def sim(spec, tmp_path_factory):
+    sim = LLMSimulator(spec, seed=4, parallel_verify=0)
+    sim.store_dir = tmp_path_factory.mktemp("stores")
+    sim.add_nodes(3)
+    sim.connect_random(degree=2, link=LinkSpec(latency=1.0, jitter=1.0))
+    sim.run(until=1.0)
+    sim.run(blocks=14)
+    sim.settle()
+    yield sim
+    sim.close()
+
+
+def test_a_node_holds_the_payloads_of_its_last_blocks_only(sim, spec):
+    keep = spec.params.query_window + 2
+    for name in sim.live():
+        chain = sim.node(name).chain
+        assert chain.height >= keep + 4
+        assert in_memory(chain) == list(range(chain.height - keep + 1, chain.height + 1))
+
+
+def test_old_blocks_read_back_byte_for_byte_and_a_newcomer_agrees(sim, spec):
+    chain = sim.node(sim.live()[0]).chain
+    store = chain.store
+    fresh = LLMChain(spec, clock=sim.clock)             # replays every block, old ones read from the store
+    for entry in chain.active_chain()[1:]:
+        block = entry.block
+        again = Block.parse(block.serialize())
+        assert again == block and block == again and hash(again) == hash(block)
+        assert block.payload == store.get_block(entry.hash).payload and block.size() == again.size()
+        fresh.add_block(again)
+    assert fresh.rule.weights_root() == chain.rule.weights_root()
+    assert [fresh.weights_root_at(h) for h in range(chain.height + 1)] == \
+           [chain.weights_root_at(h) for h in range(chain.height + 1)]       # old weights: replayed from disk
+    old = Query("\n2+3=", 2, 3)
+    assert chain.answer(old) == fresh.answer(old)
+
+
+def test_a_pruned_payload_reads_as_empty_and_an_unstored_block_is_not_released(spec):
+    chain = LLMChain(spec, store=BlockStore(":memory:"))
+    listener = PayloadsOnDisk(chain, keep=1)
+    chain.listeners.append(listener)
+    for _ in range(3):
+        chain.mine_and_add(bytes(20))
+    first = chain.entry_at(1)
+    assert isinstance(first.block, PayloadOnDisk) and listener.released == 2 and first.block.payload
+    chain.store.prune_payload(first.hash)
+    assert first.block.payload == b""
+    with pytest.raises(TypeError):
+        PayloadOnDisk(first.block.header)
+    alone = LLMChain(spec)                               # no store: nothing can be released
+    alone_listener = PayloadsOnDisk(alone, keep=0)
+    alone.listeners.append(alone_listener)
+    alone.mine_and_add(bytes(20))
+    assert alone_listener.released == 0 and alone.block_at(1).payload
+
+
+def test_the_simulators_stores_do_not_wait_for_the_disk_and_a_nodes_store_does(tmp_path):
+    from gradientcoin_edu.network.simulator import Simulator
+    sim = Simulator(seed=1)
+    sim.store_dir = tmp_path
+    sn = sim.add_node("a")
+    assert sn.store._db.execute("PRAGMA synchronous").fetchone()[0] == 0        # OFF
+    with BlockStore(tmp_path / "node.sqlite") as store:                           # what a real node opens
+        assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2     # FULL (SQLite's default)
