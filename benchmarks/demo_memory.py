@@ -4,7 +4,8 @@
 
 Runs ``run_llm_demo`` (the job behind ``gradientcoin demo``) and prints, every ``--every``
 blocks of the first node, the process's resident memory (``/proc/self/status`` VmRSS; VmHWM is
-the peak) and the bytes the three nodes hold in their block indexes (payloads), and at the end
+the peak), the payload bytes the nodes hold in memory (block indexes; payloads left on disk
+not counted) and the states their rules keep to replay from, and at the end
 the CPU time (user + sys of this process, ``os.times``) and the peak RSS. ``--tracemalloc``
 also prints the 15 source lines holding the most Python/numpy memory at the end (slower; torch's
 own allocations are not traced). ``--profile`` writes a cProfile of the whole run.
@@ -64,6 +65,12 @@ def main() -> None:
                              if not isinstance(e.block, PayloadOnDisk))
         return total / 2**20
 
+    def held_states(sim) -> tuple[int, float]:
+        """States (weights and optimizer) the nodes' rules keep to replay from (Lion): count, MB."""
+        states = [s for sn in sim.nodes.values() if sn.node is not None
+                  for s in getattr(sn.node.chain.rule, "_states", {}).values()]
+        return len(states), sum(s.nbytes for s in states) / 2**20
+
     def echo(line: str) -> None:
         print(line, flush=True)
 
@@ -77,9 +84,10 @@ def main() -> None:
         if h >= state["next"]:
             state["next"] = h + args.every
             marks.append((h, rss_mb()))
-            print(f"  block {h:4d}: RSS {rss_mb():7.1f} MB (peak {rss_mb('VmHWM'):7.1f}), payloads held by the "
-                  f"nodes' block indexes {held_payload_mb(self):6.1f} MB, CPU {sum(os.times()[:2]):6.1f} s",
-                  flush=True)
+            n_states, states_mb = held_states(self)
+            print(f"  block {h:4d}: RSS {rss_mb():7.1f} MB (peak {rss_mb('VmHWM'):7.1f}), payloads in the nodes' "
+                  f"memory {held_payload_mb(self):6.1f} MB, states kept by their rules {n_states} "
+                  f"({states_mb:.0f} MB), CPU {sum(os.times()[:2]):6.1f} s", flush=True)
         return out
     simmod.Simulator.run = run_spy
 
