@@ -1,9 +1,14 @@
 """[consensus] The decentralized LLM's consensus rule: proof-of-gradient, plus data, answers and snapshots.
 
-:class:`LLMRule` extends the proof-of-gradient work rule
+:class:`LLMRule` is the chain's work rule (it implements ``chain.work.WorkRule``) for a chain that
+*is* a language model. It holds a proof-of-gradient work rule
 (:class:`~gradientcoin_edu.proof_of_gradient.ProofOfGradient`: ticket, recomputed gradient,
-weights root, validation guard) with what a chain that *is* a language model needs. To connect
-a block at height ``H`` it checks, cheapest first, and changes nothing unless all pass:
+weights root, validation guard, the tip's weights) and adds what such a chain needs, through two
+seams of that rule: ``ProofOfGradient.connect(..., before_commit=)`` runs the anchored guard and
+rules 3 and 4 below once the proof (rule 5) passed and before the weights move, and
+``ProofOfGradient.use_dataset`` makes the next batches come from the dataset the blocks grew.
+Its height is its chain's (``bind``). To connect a block at height ``H`` it checks, cheapest
+first, and changes nothing unless all pass:
 
 1. the block builds on our tip (``stale-parent``), and its coinbase pays only the miner the
    header names (``coinbase-not-to-miner``: every output's address ``A`` has

@@ -14,6 +14,12 @@
   again: its body is checked against its header and the update re-applied (milliseconds).
 * ``disconnect(block, undo)`` - adds ``apply(Q)`` back: the parent's weights, bit for bit.
 
+Two seams let a rule built on this one *hold* it rather than extend it (``llm/rule.py``):
+``connect(..., before_commit=f)`` calls ``f(verified)`` after the proof passed and before the
+weights move ("what else must hold": a raise leaves the tip where it was), and
+``use_dataset(dataset)`` changes what the next batches are drawn from (a training set that
+grows with the chain).
+
 Three memories save work without skipping a check a block needs (each keyed on everything its
 answer depends on): the tip's ``weights_root`` (the header of the block that produced the weights
 commits to it, and ``verify`` checked it), the blocks whose body passed ``check_body`` (block hash
