@@ -87,7 +87,7 @@ def test_the_last_node_of_a_line_dials_nobody_and_is_pinged_by_nobody():
     sim = Simulator(seed=2, block_interval=600)
     sim.add_nodes(4)
     names = sorted(sim.nodes)
-    for a, b in zip(names, names[1:]):
+    for a, b in zip(names, names[1:], strict=False):
         sim.connect(a, b, LinkSpec(latency=1.0, jitter=1.0))
     sim.run(blocks=12)
     sim.settle()
