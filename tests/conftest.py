@@ -13,6 +13,9 @@ import pytest
 LONGEST_FIRST = (
     "test_site.py",                 # builds the site (executing notebooks from the end of the course)
     "test_notebooks_fresh_env.py",  # executes notebooks from the start of the course
+    "test_kernels_interpret.py", "test_kernels.py", "test_grading.py", "test_cli.py", "test_demo.py",
+    "test_colab_install.py", "test_soak.py", "test_node_processes.py", "test_classroom.py",
+    "test_transport_robustness.py", "test_exercises.py",
 )
 
 
