@@ -21,6 +21,7 @@ course_table = load_script("course_table")
 
 
 COLAB_URL = "git+https://github.com/gradientcoin-edu/gradientcoin_edu"
+COLAB_TORCH = "torch==2.13.0"     # the README's pin (tests/test_install_line.py checks that they agree)
 
 
 def colab_install_command(setup_cell: str) -> list[str]:
@@ -111,6 +112,9 @@ def test_colab_install_command_in_a_fresh_venv(tmp_path_factory):
 
     linked = _preinstalled_like_colab(["torch"], base / "preinstalled", base / "venv")   # Colab ships torch
     assert "torch" in linked, linked
+    from importlib.metadata import version
+    assert f"torch=={version('torch').split('+')[0]}" == COLAB_TORCH, \
+        f"this environment has torch {version('torch')}, the README pins {COLAB_TORCH}: install the README's line"
     torch_line = subprocess.run([python, "-c", "import torch; print(torch.__version__, torch.__file__)"],
                                 capture_output=True, text=True).stdout
     assert str(base / "preinstalled") in torch_line, torch_line
