@@ -5,7 +5,9 @@ Every simulated block is a real block: each node receives it as bytes, parses it
 gossips it on. So the work grows with the number of nodes; "node-blocks" counts one block
 validated by one node, and node-blocks per CPU second should stay flat as the network grows
 (it fell 2.7x from 10 to 100 nodes while a handshake bug made neighbours bounce "version"
-messages forever: 40,618 of them for 100 nodes and 20 blocks instead of 466).
+messages forever: 40,618 of them for 100 nodes and 20 blocks instead of 466). "messages" counts
+every message delivered; "(ping+pong)" the pings and their answers among them (one of each per
+link and ping interval, from the inbound side: they were twice that while both sides pinged).
 
     python benchmarks/simulator_throughput.py                       # 10, 50, 100, 200, 500 nodes
     python benchmarks/simulator_throughput.py --nodes 10 --blocks 2000
@@ -31,7 +33,6 @@ from gradientcoin_edu.network.simulator import LinkSpec, Simulator
 
 
 def _llm_simulator(seed: int):
-    from gradientcoin_edu.llm import LLMSpec
     from gradientcoin_edu.llm.network import LLMSimulator
     return LLMSimulator(_llm_spec(), seed=seed, block_interval=600, parallel_verify=0)
 
@@ -59,9 +60,10 @@ def throughput(nodes: int, blocks: int, seed: int = 1, degree: int = 4, llm: boo
         sim.close()
     mined = sim.stats["mined"]                        # (settling may mine a few more to break ties)
     versions = sum(sn.node.stats["recv-version"] for sn in sim.nodes.values())
+    pings = sum(sn.node.stats["recv-ping"] + sn.node.stats["recv-pong"] for sn in sim.nodes.values())
     return {"nodes": nodes, "blocks": mined, "wall_s": wall, "cpu_s": cpu, "blocks_per_s": mined / wall,
             "blocks_per_cpu_s": mined / cpu, "node_blocks_per_cpu_s": nodes * mined / cpu,
-            "messages": sim.stats["delivered"], "versions": versions,
+            "messages": sim.stats["delivered"], "versions": versions, "pings": pings,
             "stale": len(sim.stale_blocks()), "simulated_hours": sim.now / 3600}
 
 
@@ -117,13 +119,14 @@ def main() -> None:
     for r in range(args.repeats):
         for n in (nodes if r % 2 == 0 else nodes[::-1]):
             runs[n].append(throughput(n, args.blocks or (20 if args.llm else _default_blocks(n)), llm=args.llm))
-    print("nodes  blocks  cpu s min/median  wall s  blocks/cpu s  node-blocks/cpu s  messages  versions  stale  simulated h")
+    print("nodes  blocks  cpu s min/median  wall s  blocks/cpu s  node-blocks/cpu s  messages  (ping+pong)  versions  "
+          "stale  simulated h")
     for n in nodes:
         cpus = [x["cpu_s"] for x in runs[n]]
         r = sorted(runs[n], key=lambda x: x["cpu_s"])[len(cpus) // 2]     # the median run (by CPU)
         print(f"{r['nodes']:5d} {r['blocks']:7d} {min(cpus):8.2f}/{statistics.median(cpus):<8.2f} {r['wall_s']:7.2f} "
               f"{r['blocks'] / r['cpu_s']:13.2f} {r['nodes'] * r['blocks'] / r['cpu_s']:18.1f} {r['messages']:9d} "
-              f"{r['versions']:9d} {r['stale']:6d} {r['simulated_hours']:12.1f}")
+              f"{r['pings']:12d} {r['versions']:9d} {r['stale']:6d} {r['simulated_hours']:12.1f}")
     if args.races:
         print(f"\ndouble-spend races in the simulator, {args.races} per point (95% Wilson intervals)")
         print("   q   z  successes   rate   interval          exact    whitepaper  exact in CI  paper in CI  seconds")

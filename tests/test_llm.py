@@ -434,8 +434,8 @@ def test_the_anchored_guard_bounds_the_sum_of_small_rises(spec, mined):
     the margin over the best loss of the chain so far, is invalid (``validation-anchor``)."""
     chain = funded_chain(spec, mined, n=3)
     block = chain.mine(MINER.address).block
-    new_val = chain.rule._verified[block.hash()].val_loss_after
-    chain.rule._verified.clear()                               # verify it the way a peer does
+    new_val = chain.rule.pog._verified[block.hash()].val_loss_after
+    chain.rule.pog._verified.clear()                               # verify it the way a peer does
     margin = spec.pog.validation_margin
     chain.rule._best[-1] = new_val - 1.5 * margin              # pretend the chain was once much better
     rejected(chain, block, "validation-anchor")

@@ -122,7 +122,7 @@ def test_our_block_on_other_parent_weights_is_verified_again(spec, counted):
     rule = chain.rule
     tampered = rule.weights.copy()
     tampered[0] += 1
-    rule.reset(rule.tip_hash, tampered)
+    rule.pog.reset(rule.tip_hash, tampered)
     counted.clear()
     with pytest.raises(InvalidProof) as err:
         rule.connect(block, chain.tip.header, 1)
@@ -137,7 +137,7 @@ def test_the_same_weights_in_another_array_still_connect(spec, counted):
     chain = LLMChain(spec, clock=CLOCK)
     block = chain.mine(MINER.address).block
     rule = chain.rule
-    rule.reset(rule.tip_hash, rule.weights.copy())
+    rule.pog.reset(rule.tip_hash, rule.weights.copy())
     counted.clear()
     assert chain.add_block(block) is AddResult.EXTENDED
     assert counted == Counter({"apply_update": 1})               # no gradient: verified on this parent before

@@ -76,7 +76,7 @@ def test_a_prepared_block_connects_to_the_same_state_without_a_second_verificati
         assert plain.add_block(block) is AddResult.EXTENDED
         assert verifications["verify"] == 2
         assert _state(prepared) == _state(plain) == _state(miner)
-    assert not prepared.rule._prepared                       # used once, then gone
+    assert not prepared.rule.pog._prepared                       # used once, then gone
 
 
 def test_a_forged_block_prepared_ahead_is_refused_with_the_full_checks_reason(spec, pool):
@@ -112,8 +112,8 @@ def test_a_block_prepared_on_other_state_is_verified_again(spec, pool, verificat
     miner.add_block(block)
     node = LLMChain(spec, clock=CLOCK)
     assert node.rule.prepare(block, pool) is True
-    node.rule._prepared[block.hash()].future.result()            # the worker has finished
-    node.rule.reset(node.rule.tip_hash, node.rule.weights.copy())
+    node.rule.pog._prepared[block.hash()].future.result()            # the worker has finished
+    node.rule.pog.reset(node.rule.tip_hash, node.rule.weights.copy())
     verifications.clear()
     assert node.add_block(block) is AddResult.EXTENDED
     assert verifications["verify"] == 1                          # verified again, here
@@ -167,7 +167,7 @@ def test_a_prepared_verification_cancelled_before_it_ran_is_done_at_the_connect(
     assert node.rule.prepare(block, executor) is True
     executor.shutdown(wait=False, cancel_futures=True)
     gate.set()
-    assert node.rule._prepared[block.hash()].future.cancelled()
+    assert node.rule.pog._prepared[block.hash()].future.cancelled()
     verifications.clear()
     assert node.add_block(block) is AddResult.EXTENDED
     assert verifications["verify"] == 1                         # done here, at the connect

@@ -3,8 +3,10 @@
 :class:`LLMChain` is a :class:`~gradientcoin_edu.chain.Chain` wired with an :class:`LLMRule`
 (proof-of-gradient + data + answers) and the network's genesis block. Everything a node does
 with blocks - validation, most-work fork choice, reorgs (the weights and the dataset move back
-and forth with them), the SQLite store and restart from it - is the chain's; this class adds
-what a user of the model wants::
+and forth with them), the SQLite store and restart from it - is the chain's: this class
+overrides no method of ``Chain`` (``tests/test_layers.py`` checks it); its ``__init__`` only
+plugs the rule, the genesis block, the store and a snapshot listener into the chain's seams.
+It adds what a user of the model wants::
 
     chain = LLMChain(LLMSpec.builtin("demo"), store="node.sqlite")
     block, proof, _ = chain.mine(miner_address, txs)  # train: one proof-of-gradient block

@@ -30,7 +30,6 @@ from ..chain.work import header_target
 from ..errors import GradientCoinError, InvalidBlock, InvalidProof, InvalidTransaction
 from ..ledger import KIND_INFERENCE_QUERY, KIND_TRAINING_DATA, Coin, CoinsView, OutPoint, Transaction
 from ..proof_of_gradient import Verified, attempt, check_validation
-from ..proof_of_gradient.verify import HeaderFields
 from .commitment import Commitment, coinbase_extra
 from .inference import answers_root
 from .rule import BlockContents, LLMRule, miner_id_for
@@ -40,7 +39,7 @@ __all__ = ["Proof", "MinedBlock", "mine_proof", "select_txs", "block_template", 
 
 
 @dataclass(frozen=True, eq=False)
-class Proof(HeaderFields):
+class Proof:
     """A winning ticket whose update passes the guard: the block's header and payload."""
 
     header: BlockHeader            # the template with nonce, grad_root and weights_root filled in
@@ -48,6 +47,19 @@ class Proof(HeaderFields):
     verified: Verified             # new weights, ticket, losses (remembered by the rule)
     attempts: int                  # gradients computed, the winning one included
     rejected_by_guard: int         # winning tickets dropped because the guard would refuse them
+
+    # the header's proof fields (the llm layer extends no class of proof_of_gradient/: tests/test_layers.py)
+    @property
+    def nonce(self) -> int:
+        return self.header.nonce
+
+    @property
+    def grad_root(self) -> bytes:
+        return self.header.grad_root
+
+    @property
+    def weights_root(self) -> bytes:
+        return self.header.weights_root
 
 
 class MinedBlock(NamedTuple):

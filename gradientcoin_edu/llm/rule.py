@@ -1,9 +1,14 @@
 """[consensus] The decentralized LLM's consensus rule: proof-of-gradient, plus data, answers and snapshots.
 
-:class:`LLMRule` extends the proof-of-gradient work rule
+:class:`LLMRule` is the chain's work rule (it implements ``chain.work.WorkRule``) for a chain that
+*is* a language model. It holds a proof-of-gradient work rule
 (:class:`~gradientcoin_edu.proof_of_gradient.ProofOfGradient`: ticket, recomputed gradient,
-weights root, validation guard) with what a chain that *is* a language model needs. To connect
-a block at height ``H`` it checks, cheapest first, and changes nothing unless all pass:
+weights root, validation guard, the tip's weights) and adds what such a chain needs, through two
+seams of that rule: ``ProofOfGradient.connect(..., before_commit=)`` runs the anchored guard and
+rules 3 and 4 below once the proof (rule 5) passed and before the weights move, and
+``ProofOfGradient.use_dataset`` makes the next batches come from the dataset the blocks grew.
+Its height is its chain's (``bind``). To connect a block at height ``H`` it checks, cheapest
+first, and changes nothing unless all pass:
 
 1. the block builds on our tip (``stale-parent``), and its coinbase pays only the miner the
    header names (``coinbase-not-to-miner``: every output's address ``A`` has
@@ -58,7 +63,7 @@ import struct
 import numpy as np
 import torch
 
-from ..chain.work import MissingData
+from ..chain.work import MissingData, WorkRule
 from ..crypto.hashes import sha256
 from ..errors import InvalidBlock, InvalidProof, InvalidTransaction, ModelError
 from ..ledger import KIND_INFERENCE_QUERY, KIND_TRAINING_DATA, Transaction
@@ -145,19 +150,27 @@ def check_fee(tx, fee: int, llm, tokenizer, records=None) -> None:
         raise InvalidTransaction(need[1], f"pays a fee of {fee}, needs at least {need[0]}")
 
 
-class LLMRule(ProofOfGradient):
+class LLMRule(WorkRule):
     """The work rule of a decentralized-LLM chain (see the module docstring).
 
     ``spec``: the network (:class:`~gradientcoin_edu.llm.spec.LLMSpec`). ``check_validation=False``
     switches off the validation guard *and* the data screen (an experiment: what poisoning does
     to an unguarded chain); a node always runs with both.
+
+    It implements the chain's ``WorkRule`` and *holds* a :class:`ProofOfGradient` (``self.pog``:
+    the tip's weights, the gradient check, the memories of verified and mined blocks), which it
+    calls through two seams of that rule: ``pog.connect(..., before_commit=)`` (what else must hold
+    before a block is accepted: the anchored guard, the commitment, the screen) and
+    ``pog.use_dataset`` (the training set grows with the chain). Every other call is an explicit
+    delegation below. Its height is the bound chain's (``height``).
     """
 
+    name = ProofOfGradient.name
+
     def __init__(self, spec, check_validation: bool = True):
-        super().__init__(spec.pog, spec.train, spec.validation, genesis_hash=spec.genesis.hash(),
-                         check_validation=check_validation)
+        self.pog = ProofOfGradient(spec.pog, spec.train, spec.validation, genesis_hash=spec.genesis.hash(),
+                                   check_validation=check_validation)
         self.spec, self.llm, self.tokenizer = spec, spec.params, spec.tokenizer
-        self.height = 0
         self.chain = None                                      # the chain this rule works for (bind)
         self._weights_known = True                             # False between assumed-valid blocks
         self._answers: OrderedDict = OrderedDict()             # (block hash at query height, txid) -> text
@@ -167,11 +180,77 @@ class LLMRule(ProofOfGradient):
         self._pinned: set[int] = set()                         # heights whose state is kept (snapshots, pruning)
         self._keep_state(0, self.weights)
 
+    # ------------------------------------------------------------------ the proof-of-gradient rule it holds
+    @property
+    def state(self):
+        """The tip: block hash and (read-only) integer weights (``ProofOfGradient.state``)."""
+        return self.pog.state
+
+    @property
+    def weights(self) -> np.ndarray:
+        """The integer weights at the tip (read-only)."""
+        return self.pog.weights
+
+    @property
+    def tip_hash(self) -> bytes:
+        return self.pog.tip_hash
+
+    @property
+    def dataset(self) -> Dataset:
+        """The training records at the tip: the batches of the next block are drawn from them."""
+        return self.pog.dataset
+
+    @property
+    def params(self):
+        """The proof-of-gradient parameters, ``dataset_root`` that of ``dataset`` (``verify`` and
+        ``mine`` compare them)."""
+        return self.pog.params
+
+    @property
+    def validation(self) -> Dataset:
+        return self.pog.validation
+
+    @property
+    def check_validation(self) -> bool:
+        return self.pog.check_validation
+
+    def weights_root(self) -> bytes:
+        return self.pog.weights_root()
+
+    def val_loss(self) -> float:
+        """Validation loss (float64) of the tip weights, cached."""
+        return self.pog.val_loss()
+
+    def check_header(self, header, parent_header=None) -> None:
+        self.pog.check_header(header, parent_header)
+
+    def check_body(self, block) -> None:
+        self.pog.check_body(block)
+
+    def prepare(self, block, executor) -> bool:
+        """Start verifying ``block`` on the tip in ``executor`` (``ProofOfGradient.prepare``)."""
+        return self.pog.prepare(block, executor)
+
+    def remember_mined(self, block, verified: Verified) -> None:
+        self.pog.remember_mined(block, verified)
+
+    def remember_verified(self, block, verified: Verified) -> None:
+        self.pog.remember_verified(block, verified)
+
     # ------------------------------------------------------------------ state
-    def _set_dataset(self, dataset: Dataset) -> None:
-        """The dataset at the tip; ``self.params`` carries its root, which ``verify`` and ``mine`` compare."""
-        self.dataset = dataset
-        self.params = self.spec.pog.replace(dataset_root=dataset.root)
+    @property
+    def height(self) -> int:
+        """The height of the rule's tip: the bound chain's height (``bind``). The chain calls the rule
+        *before* it changes its best chain (``Chain._connect``, ``Chain._disconnect_tip``), on a
+        live block and on a restart's replay from the store alike: during ``connect_block``,
+        ``connect_assumed`` and ``reconnect`` of a block at height ``H`` it is ``H - 1`` (our tip,
+        the block's parent), during ``disconnect`` of the tip block it is that block's height,
+        and between calls it is the height of our tip. So the rule keeps no counter of its own:
+        it reads this wherever it acts on its tip, and takes the block's height from the explicit
+        ``height`` argument (``_advance``: the chain's height is still the parent's there)."""
+        if self.chain is None:
+            raise ModelError("unbound", "the rule reads its height from its chain: bind(chain) first")
+        return self.chain.height
 
     def weights_at(self, height: int) -> np.ndarray:
         """The integer weights after block ``height`` of the active chain (exact: undo from the tip)."""
@@ -227,10 +306,10 @@ class LLMRule(ProofOfGradient):
         self._pinned = {h for h in self._pinned if h >= height} | {height}
 
     def bind(self, chain) -> None:
-        """Work for ``chain``: the rule reads the blocks of its best chain (payloads for undo and
-        replay, the block a query names) there instead of keeping a copy. The chain calls
-        ``connect_block`` before it appends a block to its best chain and ``disconnect`` before it
-        removes one, so heights ``0..self.height`` are always the chain's."""
+        """Work for ``chain``: the rule reads its height and the blocks of its best chain (payloads
+        for undo and replay, the block a query names) there instead of keeping a copy. The chain
+        calls ``connect_block`` before it appends a block to its best chain and ``disconnect``
+        before it removes one, so heights ``0..self.height`` are always the chain's (``height``)."""
         self.chain = chain
 
     def block_at(self, height: int):
@@ -377,65 +456,73 @@ class LLMRule(ProofOfGradient):
             raise
 
     def _connect_block(self, block, parent_header, height: int | None, spent) -> LLMUndo:
-        height = self.height + 1 if height is None else height
+        tip_height = self.height                                        # the chain's: our tip, the parent
+        height = tip_height + 1 if height is None else height
         if not self._weights_known:
             raise MissingData("no-weights", "cannot verify a gradient: the weights at the parent are not known "
                               "(below the loaded snapshot)")
-        if block.header.prev_hash != self.tip_hash or height != self.height + 1:
+        if block.header.prev_hash != self.tip_hash or height != tip_height + 1:
             raise InvalidProof("stale-parent", "the block does not build on this rule's tip")
         check_coinbase_payee(block)
         contents = self.contents(block.txs, height, None if spent is None else tx_fees(block.txs, spent))
         best = self.best_val_loss() if self.check_validation else None
-        # Rule 5 (the gradient, the guard) before the answers and the screen, which can cost several
-        # verifications (8 queries of 64 characters; 256 records): a forged gradient must be refused
-        # before anything dearer, its loss sheet first (docs/protocol.md section 4).
-        parent = self._parent_state(block, height)
-        result = self._verify(block, parent)                          # nothing moves yet
-        dataset = self.check_commitment(block, contents)
-        if self.screening:
-            for tx, records in contents.data:
-                self.screen(tx, records)
-        pog_undo = self._commit(block, parent, result)                # the weights move
+        checked: dict = {}
+
+        def before_commit(result: Verified) -> None:
+            # Rule 5 (the gradient, the guard: pog.connect has checked them when this runs) before the
+            # answers and the screen, which can cost several verifications (8 queries of 64 characters;
+            # 256 records): a forged gradient must be refused before anything dearer, its loss sheet
+            # first (docs/protocol.md section 4). Nothing has moved yet; raising here keeps it so.
+            self.check_anchor(result.val_loss_after)
+            checked["dataset"] = self.check_commitment(block, contents)
+            if self.screening:
+                for tx, records in contents.data:
+                    self.screen(tx, records)
+            checked["val_loss_after"] = result.val_loss_after
+
+        pog_undo = self.pog.connect(block, parent_header, height, before_commit=before_commit)   # the weights move
         pog_undo = replace(pog_undo, parent_state=None)              # Lion: replayed from a stored state instead
-        if best is not None and self._val_loss is not None:
-            best = min(best, self._val_loss)
-        return self._advance(block, height, dataset, pog_undo, best)
+        if best is not None and checked["val_loss_after"] is not None:
+            best = min(best, checked["val_loss_after"])
+        return self._advance(block, height, checked["dataset"], pog_undo, best)
 
     def _advance(self, block, height: int, dataset: Dataset, pog_undo: Undo, best: float | None) -> LLMUndo:
+        """The block at ``height`` is our tip now (the weights moved): its records join the dataset, its
+        best validation loss is recorded. The chain has not appended it yet: ``height`` is explicit."""
         undo = LLMUndo(pog_undo, len(self.dataset))
-        self._set_dataset(dataset)
-        self.height = height
+        self.pog.use_dataset(dataset)
         self._best.append(best)
         if self._weights_known:
             self._keep_state(height, self.weights)
         return undo
 
     def disconnect(self, block, undo: LLMUndo) -> None:
-        """Exact inverse of ``connect_block`` (needs the block's payload: a pruned block cannot be undone)."""
+        """Exact inverse of ``connect_block`` (needs the block's payload: a pruned block cannot be undone).
+        The chain removes the block from its best chain after this returns: ``height`` is the block's."""
         if block.hash() != self.tip_hash:
             raise ModelError("not-tip", "only the tip block can be disconnected")
+        height = self.height
         if not block.payload or not self._weights_known:
-            raise MissingData("reorg-below-pruned", f"the gradient of block {self.height} was pruned: this node "
+            raise MissingData("reorg-below-pruned", f"the gradient of block {height} was pruned: this node "
                               "cannot follow a reorg this deep (a pruned node keeps only its last blocks)")
         if not invertible(self.spec.pog):
             try:
-                parent_state = self.weights_at(self.height - 1)
+                parent_state = self.weights_at(height - 1)
             except ModelError as err:
-                raise MissingData("reorg-below-pruned", f"the state after block {self.height - 1} cannot be "
+                raise MissingData("reorg-below-pruned", f"the state after block {height - 1} cannot be "
                                   f"rebuilt ({err.message}): this node cannot follow a reorg this deep") from None
             undo = replace(undo, pog=replace(undo.pog, parent_state=parent_state))
-        super().disconnect(block, undo.pog)
-        self._states.pop(self.height, None)
+        self.pog.disconnect(block, undo.pog)
+        self._states.pop(height, None)
         if undo.n_records != len(self.dataset):
-            self._set_dataset(truncate_dataset(self.dataset, undo.n_records, self.llm))
+            self.pog.use_dataset(truncate_dataset(self.dataset, undo.n_records, self.llm))
         self._best.pop()
-        self.height -= 1
 
     def connect_assumed(self, block, parent_header, height: int, spent, snapshot: bytes | None) -> LLMUndo:
         """Restart from a pruned store: a block at or below the latest snapshot. The transactions and
         the dataset commitment are checked; the gradient is not (its payload may be gone); at the
         snapshot block the weights are loaded and must hash to the header's ``weights_root``."""
-        if block.header.prev_hash != self.tip_hash or height != self.height + 1:
+        if block.header.prev_hash != self.tip_hash or height != self.height + 1:     # the chain's height: the parent's
             raise InvalidProof("stale-parent", "the block does not build on this rule's tip")
         check_coinbase_payee(block)
         contents = self.contents(block.txs, height, None if spent is None else tx_fees(block.txs, spent))
@@ -447,7 +534,7 @@ class LLMRule(ProofOfGradient):
         weights, best = self.weights, None
         if snapshot is not None:
             best, weights = self.check_snapshot(block.header, snapshot)
-        self.reset(block.hash(), weights)
+        self.pog.reset(block.hash(), weights)
         self._weights_known = snapshot is not None
         if snapshot is not None and not invertible(self.spec.pog):
             self._states[height] = self.weights                 # a state replays start from (older ones kept)
@@ -479,13 +566,8 @@ class LLMRule(ProofOfGradient):
         (best,) = struct.unpack("<d", data[4:12])
         return (None if best != best else best), np.frombuffer(data, dtype="<i8", offset=12).astype(np.int64)
 
-    # ------------------------------------------------------------------ our own blocks
-    def _verify(self, block, parent) -> Verified:
-        verified = super()._verify(block, parent)
-        self.check_anchor(verified.val_loss_after)
-        return verified
-
     def __repr__(self) -> str:
-        return (f"LLMRule(height={self.height}, {len(self.dataset)} records, "
+        height = "unbound" if self.chain is None else self.height
+        return (f"LLMRule(height={height}, {len(self.dataset)} records, "
                 f"weights_root={self.weights_root().hex()[:16]}..)")
 

@@ -12,7 +12,7 @@ Read in this order (each file is one step of the protocol, ``docs/proof_of_gradi
 * ``update.py``   - ``W_new = W_parent - apply(Q)`` in exact integer arithmetic
 * ``mine.py``     - attempts and the miner loop
 * ``verify.py``   - every check, each failure an ``InvalidProof(reason)``
-* ``rule.py``     - :class:`ProofOfGradient`, the chain's work rule
+* ``rule.py``     - :class:`ProofOfGradient`, the chain's work rule, and its two seams for a rule that holds it
 
 Taught in notebook 08.
 """

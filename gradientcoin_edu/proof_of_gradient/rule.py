@@ -14,6 +14,12 @@
   again: its body is checked against its header and the update re-applied (milliseconds).
 * ``disconnect(block, undo)`` - adds ``apply(Q)`` back: the parent's weights, bit for bit.
 
+Two seams let a rule built on this one *hold* it rather than extend it (``llm/rule.py``):
+``connect(..., before_commit=f)`` calls ``f(verified)`` after the proof passed and before the
+weights move ("what else must hold": a raise leaves the tip where it was), and
+``use_dataset(dataset)`` changes what the next batches are drawn from (a training set that
+grows with the chain).
+
 Three memories save work without skipping a check a block needs (each keyed on everything its
 answer depends on): the tip's ``weights_root`` (the header of the block that produced the weights
 commits to it, and ``verify`` checked it), the blocks whose body passed ``check_body`` (block hash
@@ -33,7 +39,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from concurrent.futures import CancelledError
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -137,6 +143,14 @@ class ProofOfGradient(WorkRule):
             self._val_loss = validation_loss(self.params, self.validation, self._state.weights)
         return self._val_loss
 
+    def use_dataset(self, dataset: Dataset) -> None:
+        """Draw the batches of the next blocks from ``dataset`` (the seam for a chain whose training
+        set grows with its blocks: ``llm.rule.LLMRule`` calls it when a block's records join the
+        dataset, and when a disconnected block's records leave it). ``params.dataset_root``,
+        which ``verify`` and ``mine`` compare with the dataset's, follows it."""
+        self.dataset = dataset
+        self.params = self.params.replace(dataset_root=dataset.root)
+
     def reset(self, block_hash: bytes, weights: np.ndarray) -> None:
         """Put the rule at ``block_hash`` with ``weights`` (e.g. a snapshot loaded from a store)."""
         self._state, self._val_loss, self._root = ModelState(block_hash, weights), None, None
@@ -173,10 +187,20 @@ class ProofOfGradient(WorkRule):
         q_bytes, _ = split_payload(block.payload, self.params.n_params, self.params.batch_size)
         return np.frombuffer(q_bytes, dtype="<i4")
 
-    def connect(self, block, parent_header=None, height: int | None = None) -> Undo:
-        """Verify ``block``'s proof against the tip and move the weights; returns the undo record."""
+    def connect(self, block, parent_header=None, height: int | None = None, *,
+                before_commit: Callable[[Verified], None] | None = None) -> Undo:
+        """Verify ``block``'s proof against the tip and move the weights; returns the undo record.
+
+        ``before_commit(verified)``: the seam for a rule built on this one (``llm.rule.LLMRule``):
+        "what else must hold before the block is accepted". It is called once the proof passed
+        (``verified``: the new weights and the losses), before anything moves; if it raises,
+        the tip stays where it was (only the memories of verified blocks and bodies, which
+        depend on the block alone, keep what they learnt)."""
         parent = self._parent_state(block, height)
-        return self._commit(block, parent, self._verify(block, parent))
+        verified = self._verify(block, parent)
+        if before_commit is not None:
+            before_commit(verified)
+        return self._commit(block, parent, verified)
 
     def _commit(self, block, parent: ModelState, result: Verified) -> Undo:
         """Move the tip to ``block`` with the new state ``result`` that ``_verify`` checked on ``parent``."""
