@@ -39,6 +39,20 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_gpu)
 
 
+def pytest_sessionstart(session):
+    """Without a GPU, every test process (each pytest-xdist worker) loads the Triton kernels for the
+    interpreter before any test runs. A process loads them once, interpreted or compiled
+    (``kernels.kernel_mode``), so otherwise the first test to touch them decided for the whole
+    worker, and which tests shared a worker depended on the file order: an interpreter test failed
+    in CI after an sm_90 compile test had loaded them compiled. Compiling for sm_90 without a GPU
+    happens in a fresh process (``kernels/bench.py compile_only`` and ``tests/test_kernels_gpu.py``)."""
+    if _cuda_available():
+        return
+    from gradientcoin_edu import kernels as K
+    if K.triton_available():
+        K.triton_module("chunk_hash", interpret=True)
+
+
 def pytest_configure(config):
     # keep the collection order below (pytest-xdist would reorder files by their number of tests)
     if hasattr(config.option, "loadscopereorder"):
