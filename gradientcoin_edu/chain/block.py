@@ -39,7 +39,7 @@ from ..errors import ParseError
 from ..encoding import read_varint, write_varint
 
 __all__ = [
-    "ZERO_HASH", "HEADER_SIZE", "MAX_BLOCK_BYTES", "BlockHeader", "Block",
+    "ZERO_HASH", "HEADER_SIZE", "MAX_BLOCK_BYTES", "BlockHeader", "HeaderFields", "Block",
     "compute_tx_root", "txid_of", "write_varint", "read_varint",
 ]
 
@@ -117,6 +117,23 @@ class BlockHeader:
                 f"tx_root={short(self.tx_root)}, grad_root={short(self.grad_root)}, "
                 f"weights_root={short(self.weights_root)}, time={self.time}, bits={self.bits:#010x}, "
                 f"nonce={self.nonce}, miner_id={short(self.miner_id)})")
+
+
+class HeaderFields:
+    """The header's proof fields read through ``self.header``, for records that carry a header
+    (``proof_of_gradient``'s proofs and attempts, ``llm.miner.Proof``)."""
+
+    @property
+    def nonce(self) -> int:
+        return self.header.nonce
+
+    @property
+    def grad_root(self) -> bytes:
+        return self.header.grad_root
+
+    @property
+    def weights_root(self) -> bytes:
+        return self.header.weights_root
 
 
 # --- transactions inside a block -----------------------------------------------------------

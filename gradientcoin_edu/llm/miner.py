@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Callable, NamedTuple, Sequence
 
 from ..chain import Block, BlockHeader
+from ..chain.block import HeaderFields
 from ..chain.pow import make_block
 from ..chain.work import header_target
 from ..errors import GradientCoinError, InvalidBlock, InvalidProof, InvalidTransaction
@@ -39,7 +40,7 @@ __all__ = ["Proof", "MinedBlock", "mine_proof", "select_txs", "block_template", 
 
 
 @dataclass(frozen=True, eq=False)
-class Proof:
+class Proof(HeaderFields):
     """A winning ticket whose update passes the guard: the block's header and payload."""
 
     header: BlockHeader            # the template with nonce, grad_root and weights_root filled in
@@ -47,19 +48,6 @@ class Proof:
     verified: Verified             # new weights, ticket, losses (remembered by the rule)
     attempts: int                  # gradients computed, the winning one included
     rejected_by_guard: int         # winning tickets dropped because the guard would refuse them
-
-    # the header's proof fields (the llm layer extends no class of proof_of_gradient/: tests/test_layers.py)
-    @property
-    def nonce(self) -> int:
-        return self.header.nonce
-
-    @property
-    def grad_root(self) -> bytes:
-        return self.header.grad_root
-
-    @property
-    def weights_root(self) -> bytes:
-        return self.header.weights_root
 
 
 class MinedBlock(NamedTuple):

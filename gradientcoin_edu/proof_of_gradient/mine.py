@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..chain.block import HeaderFields
 from ..chain.work import header_target
 from ..errors import InvalidProof
 from ..model.corpus import Dataset
@@ -30,7 +31,7 @@ from .params import PoGParams
 from .quantize import payload_from_q, quantize
 from .sheet import join_payload, sheet_from_losses
 from .update import apply_update
-from .verify import GradientProof, HeaderFields, check_validation, freeze
+from .verify import GradientProof, check_validation, freeze
 
 __all__ = ["Attempt", "MiningResult", "attempt", "mine", "proof_from_q", "complete_header", "honest_sheet"]
 

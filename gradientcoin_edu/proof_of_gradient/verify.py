@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from .. import kernels
+from ..chain.block import HeaderFields
 from ..chain.work import header_target
 from ..errors import InvalidProof, ModelError
 from ..model.corpus import Dataset
@@ -50,24 +51,8 @@ from .quantize import q_from_payload
 from .sheet import sheet_mismatches, split_payload, spot_order
 from .update import apply_update
 
-__all__ = ["HeaderFields", "GradientProof", "ModelState", "Verified", "check_ticket", "check_body", "verify", "spot_check",
+__all__ = ["GradientProof", "ModelState", "Verified", "check_ticket", "check_body", "verify", "spot_check",
            "compare_gradient", "freeze", "validation_loss", "check_validation"]
-
-
-class HeaderFields:
-    """The header's proof fields read through ``self.header`` (for records that carry a header)."""
-
-    @property
-    def nonce(self) -> int:
-        return self.header.nonce
-
-    @property
-    def grad_root(self) -> bytes:
-        return self.header.grad_root
-
-    @property
-    def weights_root(self) -> bytes:
-        return self.header.weights_root
 
 
 @dataclass(frozen=True)
