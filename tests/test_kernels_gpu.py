@@ -39,17 +39,23 @@ print("OK", "cvt.rni" not in ptx, "cvt.rzi.s32.f64" in ptx)
 """
 
 
-def test_quantize_kernel_compiles_for_sm90_without_a_gpu():
-    """In a fresh process: a process loads the kernels once, compiled or interpreted
+def _compile_in_a_fresh_process(script: str, *args: str) -> str:
+    """Run a compile ``script`` in a fresh Python and return its last line ("OK ..."), or skip when it
+    says "SKIP" (no ptxas). A process loads the kernels once, compiled or interpreted
     (``kernels.kernel_mode``), and the interpreter tests of this session want them interpreted."""
     import subprocess
     import sys
     pytest.importorskip("triton")
-    out = subprocess.run([sys.executable, "-c", _COMPILE_SM90], capture_output=True, text=True, timeout=300)
+    out = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     line = out.stdout.strip().splitlines()[-1]
     if line.startswith("SKIP"):
         pytest.skip(f"no ptxas to compile with: {line[5:]}")
+    return line
+
+
+def test_quantize_kernel_compiles_for_sm90_without_a_gpu():
+    line = _compile_in_a_fresh_process(_COMPILE_SM90)
     assert line == "OK True True"           # rounding is floor + compares, not rint: same on every backend
 
 
@@ -171,14 +177,5 @@ def test_nonce_search_kernel_compiles_for_sm90_without_a_gpu(prefix_len):
     """In a fresh process, like the quantize kernel above: compiling in this process would load the
     kernels compiled for the rest of the worker's life, and the interpreter tests that the same
     pytest-xdist worker runs later would fail (it happened in CI once the test order changed)."""
-    import subprocess
-    import sys
-    pytest.importorskip("triton")
-    out = subprocess.run([sys.executable, "-c", _COMPILE_NONCE_SM90, str(prefix_len)], capture_output=True,
-                         text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    line = out.stdout.strip().splitlines()[-1]
-    if line.startswith("SKIP"):
-        pytest.skip(f"no ptxas to compile with: {line[5:]}")
-    _, shifts, n_blocks = line.split()
+    _, shifts, n_blocks = _compile_in_a_fresh_process(_COMPILE_NONCE_SM90, str(prefix_len)).split()
     assert int(shifts) > 500 * (int(n_blocks) + 1)                  # rotations became funnel shifts
