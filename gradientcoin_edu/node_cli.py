@@ -336,9 +336,11 @@ class LLMKind:
     def open_chain(self, args, store):
         import torch
         from .llm.chain import LLMChain
+        from .llm.network import keep_payloads_on_disk
         from .llm.spec import LLMSpec
         torch.set_num_threads(args.threads)
-        return LLMChain(LLMSpec.builtin(args.model, seed=args.corpus_seed), store=store)
+        # only the last blocks' gradients in memory; older ones are read back from the store
+        return keep_payloads_on_disk(LLMChain(LLMSpec.builtin(args.model, seed=args.corpus_seed), store=store))
 
     def make_node(self, args, name, chain, transport, key, seed):
         from .llm.network import LLMNode

@@ -85,3 +85,60 @@ def test_the_simulators_stores_do_not_wait_for_the_disk_and_a_nodes_store_does(t
     assert sn.store._db.execute("PRAGMA synchronous").fetchone()[0] == 0        # OFF
     with BlockStore(tmp_path / "node.sqlite") as store:                           # what a real node opens
         assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2     # FULL (SQLite's default)
+
+
+# ----------------------------------------------------------------------------- a real node's chain
+
+def _open_as_the_node_does(data_dir):
+    """The chain of ``gradientcoin node --chain llm --model tiny --data-dir DIR``: node_cli's own
+    open path (``DIR/blocks.sqlite``, ``CHAIN_KINDS["llm"].open_chain``)."""
+    from gradientcoin_edu import node_cli
+    return node_cli._open_chain(_namespace(), data_dir)
+
+
+def test_a_real_nodes_chain_holds_its_last_payloads_only_and_after_a_restart_too(spec, tmp_path):
+    """A node started by ``gradientcoin node --chain llm`` held every gradient of its chain in
+    memory (about 0.4 MB a block for the demo model, forever), and its replay after a restart held
+    them all again; it now keeps the last ``query_window + 2``, as the simulator's nodes do, and
+    serves the old blocks from its store byte for byte (a peer's getdata, the RPC's getblock)."""
+    from gradientcoin_edu import node_cli
+    from gradientcoin_edu.crypto import PrivateKey
+    from gradientcoin_edu.network import messages as m
+    from _transport import RecordingTransport
+    keep = spec.params.query_window + 2
+    chain = _open_as_the_node_does(tmp_path)
+    try:
+        for _ in range(keep + 4):
+            chain.mine_and_add(bytes(20))
+        assert in_memory(chain) == list(range(chain.height - keep + 1, chain.height + 1))
+        hashes = [e.hash for e in chain.active_chain()]
+        roots = [chain.weights_root_at(h) for h in range(chain.height + 1)]
+    finally:
+        chain.close()
+
+    chain = _open_as_the_node_does(tmp_path)                        # the same command again
+    try:
+        assert [e.hash for e in chain.active_chain()] == hashes
+        assert in_memory(chain) == list(range(chain.height - keep + 1, chain.height + 1))
+        assert chain.weights_root_at(2) == roots[2]                   # old weights: replayed from disk
+        args = _namespace()
+        transport = RecordingTransport(spec.chain_params.genesis_time + 10_000)
+        kind = node_cli.CHAIN_KINDS["llm"]
+        node = kind.make_node(args, "n", chain, transport, PrivateKey.generate(), seed=1)
+        service = kind.service_factory()(node, tmp_path, PrivateKey.generate(), chain_name="llm-tiny")
+        old = chain.entry_at(1)
+        assert isinstance(old.block, PayloadOnDisk)
+        node._on_getdata("peer", m.GetData((m.InvItem(m.INV_BLOCK, old.hash),)))
+        (peer, sent), = transport.sent
+        stored = chain.store.get_block(old.hash)
+        assert sent.raw == stored.serialize() and len(stored.payload) > 0
+        assert Block.parse(sent.raw).hash() == old.hash
+        assert service.rpc_getblock(1)["payload_bytes"] == len(stored.payload)
+        assert in_memory(chain) == list(range(chain.height - keep + 1, chain.height + 1))   # still on disk
+    finally:
+        chain.close()
+
+
+def _namespace():
+    import argparse
+    return argparse.Namespace(chain="llm", model="tiny", corpus_seed=0, threads=1, listen=None)

@@ -34,7 +34,8 @@ from .miner import LLMAssembler
 from .rule import check_fee
 from .spec import LLMSpec
 
-__all__ = ["LLMMempool", "LLMTxPolicy", "LLMNode", "LLMSimulator", "LLMNodeService", "LLMMethods", "PayloadsOnDisk"]
+__all__ = ["LLMMempool", "LLMTxPolicy", "LLMNode", "LLMSimulator", "LLMNodeService", "LLMMethods", "PayloadsOnDisk",
+           "keep_payloads_on_disk"]
 
 
 QUERY_AHEAD = 2        # blocks past our tip a relayed query may name (its node is ahead of us)
@@ -138,7 +139,13 @@ class PayloadsOnDisk:
     block, weights root and answer is the same. Without it each of the demo's 3 nodes held every
     gradient of the chain in memory a second time (the first is in its store): 1.3 MB a block.
     ``keep`` defaults to ``query_window + 2`` (the payloads a query's answer replays and a
-    shallow reorg undoes are not read back)."""
+    shallow reorg undoes are not read back). Every LLM node's chain gets one through
+    :func:`keep_payloads_on_disk`: the simulator's and a real node's (``gradientcoin node --chain
+    llm``), whose memory then stays flat as its chain grows, after a restart too (the replay holds
+    every payload while it runs; this listener releases the old ones as it is plugged in). The
+    store is SQLite: an old block's payload is read on the thread that opened it, the node's event
+    loop (nothing reads an old block on another thread: the RPC's HTTP threads only queue
+    requests, and the simulator's verify threads get a new block's payload read before they start)."""
 
     def __init__(self, chain: LLMChain, keep: int | None = None):
         self.chain = chain
@@ -160,6 +167,16 @@ class PayloadsOnDisk:
         self.released += 1
 
 
+def keep_payloads_on_disk(chain: LLMChain, keep: int | None = None) -> LLMChain:
+    """``chain`` with a :class:`PayloadsOnDisk` listener plugged in when it has a block store (a
+    chain without one keeps every payload in memory: there is nowhere else); returns ``chain``.
+    The one place where an LLM node's chain gets it: ``LLMSimulator``'s nodes and a real node
+    (``node_cli.LLMKind.open_chain``)."""
+    if chain.store is not None and not any(isinstance(f, PayloadsOnDisk) for f in chain.listeners):
+        chain.listeners.append(PayloadsOnDisk(chain, keep))
+    return chain
+
+
 def LLMSimulator(spec: LLMSpec, seed: int = 0, block_interval: float = 600.0,
                  node_config: NodeConfig | None = None, tick: float | None = None,
                  check_validation: bool = True, snapshot_interval: int | None = None,
@@ -174,11 +191,8 @@ def LLMSimulator(spec: LLMSpec, seed: int = 0, block_interval: float = 600.0,
     as :class:`Simulator`.
     """
     def chain_factory(params, store=None, clock=None) -> LLMChain:
-        chain = LLMChain(spec, store=store, clock=clock, check_validation=check_validation,
-                         snapshot_interval=snapshot_interval)
-        if store is not None:
-            chain.listeners.append(PayloadsOnDisk(chain))
-        return chain
+        return keep_payloads_on_disk(LLMChain(spec, store=store, clock=clock, check_validation=check_validation,
+                                              snapshot_interval=snapshot_interval))
 
     sim = Simulator(seed=seed, params=spec.chain_params, block_interval=block_interval, node_config=node_config,
                     tick=tick, chain_factory=chain_factory, node_factory=LLMNode)
