@@ -9,6 +9,18 @@ not counted) and the states their rules keep to replay from, and at the end
 the CPU time (user + sys of this process, ``os.times``) and the peak RSS. ``--tracemalloc``
 also prints the 15 source lines holding the most Python/numpy memory at the end (slower; torch's
 own allocations are not traced). ``--profile`` writes a cProfile of the whole run.
+
+    python benchmarks/demo_memory.py --node [--model demo] [--blocks 200] [--rounds 2]
+
+measures a real node's chain instead (``gradientcoin node --chain llm``: opened by node_cli's own
+path, ``DATA_DIR/blocks.sqlite``), mining ``--blocks`` blocks on it, each side in a fresh child
+process, the sides alternated ``--rounds`` times: *before* is the chain as node_cli opened it until
+``llm.network.keep_payloads_on_disk`` (``LLMChain(spec, store=store)``, every payload kept in
+memory), *after* is node_cli's path now. Each child prints its resident memory (VmRSS) growth per
+block from block ``query_window + 12`` to the last, the payload bytes the chain holds in memory,
+and then a restart: another child reopens the same store and prints its RSS after the replay, its
+peak RSS (during the replay), the payloads the chain holds, and its RSS growth per block while it
+mines ``--blocks / 2`` blocks more (from the 10th of them).
 """
 from __future__ import annotations
 
@@ -32,7 +44,17 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=50)
     ap.add_argument("--tracemalloc", action="store_true")
     ap.add_argument("--profile", default=None)
+    ap.add_argument("--node", action="store_true", help="a real node's chain, before/after (see above)")
+    ap.add_argument("--model", default="demo", choices=["tiny", "demo"])
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--side", choices=["before", "after"], help=argparse.SUPPRESS)      # a child's job
+    ap.add_argument("--data-dir", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--reopen", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.side is not None:
+        return node_side(args)
+    if args.node:
+        return node_memory(args)
 
     import torch
     torch.set_num_threads(1)
@@ -112,6 +134,85 @@ def main() -> None:
               f"peak {tracemalloc.get_traced_memory()[1] / 2**20:.1f} MB; top lines:")
         for stat in snap.statistics("lineno")[:15]:
             print(f"  {stat.size / 2**20:8.1f} MB  {stat.count:7d} blocks  {stat.traceback}")
+
+
+def open_node_chain(side: str, model: str, data_dir: str):
+    """A real node's chain on ``data_dir``: node_cli's own open path (after), or the chain as that
+    path built it before ``keep_payloads_on_disk`` was plugged in (before)."""
+    from pathlib import Path
+    from gradientcoin_edu import node_cli
+    namespace = argparse.Namespace(chain="llm", model=model, corpus_seed=0, threads=1)
+    if side == "after":
+        return node_cli._open_chain(namespace, Path(data_dir))
+    import torch
+    from gradientcoin_edu.chain.store import BlockStore
+    from gradientcoin_edu.llm import LLMChain, LLMSpec
+    torch.set_num_threads(1)
+    return LLMChain(LLMSpec.builtin(model, seed=0), store=BlockStore(str(Path(data_dir) / "blocks.sqlite")))
+
+
+def held_mb(chain) -> float:
+    from gradientcoin_edu.chain.store import PayloadOnDisk
+    return sum(len(e.block.payload) for e in chain.entries() if not isinstance(e.block, PayloadOnDisk)) / 2**20
+
+
+def node_side(args) -> None:
+    """One child: mine ``--blocks`` on a fresh chain (or ``--reopen`` the stored one); one JSON line."""
+    import json
+    chain = open_node_chain(args.side, args.model, args.data_dir)
+    out = {"side": args.side}
+    if args.reopen:
+        out.update(rss_mb=rss_mb(), peak_mb=rss_mb("VmHWM"), height=chain.height, held_mb=held_mb(chain))
+        more, warm = args.blocks // 2, 10       # and the node goes on (its first blocks mined: warm-up)
+        for i in range(more):
+            chain.mine_and_add(bytes(20))
+            if i + 1 == warm:
+                start = rss_mb()
+        out.update(per_block_kb=(rss_mb() - start) * 1024 / (more - warm), end_rss_mb=rss_mb())
+    else:
+        warm, start, c0 = chain.spec.params.query_window + 12, None, os.times()
+        for _ in range(args.blocks):
+            chain.mine_and_add(bytes(20))
+            if chain.height == warm:
+                start = rss_mb()
+        c1 = os.times()
+        out.update(height=chain.height, per_block_kb=(rss_mb() - start) * 1024 / (chain.height - warm),
+                   rss_mb=rss_mb(), held_mb=held_mb(chain),
+                   cpu_per_block_s=((c1.user - c0.user) + (c1.system - c0.system)) / args.blocks)
+    chain.close()
+    print(json.dumps(out), flush=True)
+
+
+def node_memory(args) -> None:
+    """Both sides, each in fresh child processes, alternated ``--rounds`` times."""
+    import json
+    import subprocess
+    import tempfile
+    results: dict[str, list[dict]] = {"before": [], "after": []}
+    for r in range(args.rounds):
+        for side in (("before", "after") if r % 2 == 0 else ("after", "before")):
+            with tempfile.TemporaryDirectory() as tmp:
+                runs = []
+                for reopen in (False, True):
+                    cmd = [sys.executable, __file__, "--side", side, "--model", args.model, "--blocks",
+                           str(args.blocks), "--data-dir", tmp] + (["--reopen"] if reopen else [])
+                    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+                    runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            grow, again = runs
+            results[side].append({**grow, **{"reopen_" + k: v for k, v in again.items()}})
+            print(f"round {r + 1} {side:6s}: {grow['height']} blocks, RSS growth {grow['per_block_kb']:7.1f} KB/block "
+                  f"(RSS at the end {grow['rss_mb']:.0f} MB), payloads in memory {grow['held_mb']:6.1f} MB, "
+                  f"CPU {grow['cpu_per_block_s']:.3f} s/block; restart: RSS after the replay "
+                  f"{again['rss_mb']:.0f} MB (peak {again['peak_mb']:.0f} MB), "
+                  f"payloads in memory {again['held_mb']:6.1f} MB; {args.blocks // 2} blocks more: "
+                  f"RSS growth {again['per_block_kb']:6.1f} KB/block (RSS at the end {again['end_rss_mb']:.0f} MB)",
+                  flush=True)
+    for side, runs in results.items():
+        growth = sorted(x["per_block_kb"] for x in runs)
+        print(f"{side:6s}: RSS growth per block min {growth[0]:.1f} KB, median {growth[len(growth) // 2]:.1f} KB; "
+              f"RSS after a restart's replay min {min(x['reopen_rss_mb'] for x in runs):.0f} MB, "
+              f"peak min {min(x['reopen_peak_mb'] for x in runs):.0f} MB, then RSS growth per block min "
+              f"{min(x['reopen_per_block_kb'] for x in runs):.1f} KB")
 
 
 if __name__ == "__main__":

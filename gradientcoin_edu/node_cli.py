@@ -24,6 +24,9 @@ node of one network must use the same ``--model`` and ``--corpus-seed``).
 The node keeps its chain in ``DATA_DIR/blocks.sqlite`` and its mining key in ``DATA_DIR/key``,
 locks the folder (a second node on it is refused), and after a crash (even ``kill -9``) the same
 command restarts it from the store; it catches up with its peers by asking for what it missed.
+An llm node holds in memory the gradients of its last ``query_window + 2`` blocks only (433 KB a
+block for the demo model); older ones are read back from ``blocks.sqlite`` when a peer, a query or
+a reorg needs them (``llm.network.PayloadsOnDisk``), so its memory does not grow by a gradient a block.
 It logs to the terminal (new tips, reorgs, peers, rejected blocks with their reasons;
 ``--quiet`` keeps only warnings, ``--verbose`` adds every event) and to ``DATA_DIR/node.log``;
 ``DATA_DIR/status.json`` is rewritten twice a second for scripts: height, tip, ``peers``
