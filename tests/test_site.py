@@ -1,6 +1,10 @@
 """The course site (``python scripts/build_site.py``) built once, then opened in headless Chromium.
 
-Every page (the executed notebooks, the API reference, the slide decks) must load with no console
+Every page of the site (the executed notebooks, the API reference, the slide decks) refers to
+nothing outside the site in what it loads (scripts, styles, images, frames: read from its HTML). In
+the browser, every notebook page, slide deck and top-level page, every API page with something a
+browser must draw (a code block, a formula, a figure) and one in eight of the plain API pages (the
+same autodoc template with nothing of its own to draw: ``_browsed_pages``) must load with no console
 error and no request leaving the local server; every plotly figure must have drawn an SVG with
 its traces, and on the notebook pages with data in them (not empty axes); every formula must have
 been typeset by MathJax; no code block is clipped or scrolls sideways (long lines wrap); each
@@ -66,6 +70,74 @@ def _pages(html: Path) -> list[str]:
     skip = ("_sources/", "_static/", "slides/_static/", "slides/_sources/")
     return sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html")
                   if not p.relative_to(html).as_posix().startswith(skip))
+
+
+# a plain API page: an autodoc page with no code block, formula or figure of its own
+_DRAWN = re.compile(r'<pre|class="math|plotly-graph-div|<img |<svg|<iframe|<video|<canvas')
+PLAIN_API_SAMPLE = 8        # one plain API page in 8 is opened in the browser
+
+
+def _browsed_pages(html: Path) -> list[str]:
+    """The pages opened in the browser: all of them but the plain API pages, of which one in
+    ``PLAIN_API_SAMPLE`` (every eighth in sorted order, the first included). The others share
+    their template, scripts and styles with the sampled ones and have nothing of their own for a
+    browser to run or draw, and ``test_no_page_loads_anything_from_outside_the_site`` reads every
+    page. Opening all 104 API pages took 45 s of the browser's CPU time of 83 s (docs/benchmarks.md,
+    "CI")."""
+    pages, plain = [], []
+    for rel in _pages(html):
+        if rel.startswith("api/") and not _DRAWN.search((html / rel).read_text()):
+            plain.append(rel)
+        else:
+            pages.append(rel)
+    return sorted(pages + plain[::PLAIN_API_SAMPLE])
+
+
+# what a page loads when it opens (not the links a reader may click): tag, attribute
+_LOADED = {("script", "src"), ("img", "src"), ("iframe", "src"), ("source", "src"), ("video", "src"),
+           ("audio", "src"), ("embed", "src"), ("object", "data"), ("input", "src"), ("track", "src"),
+           ("img", "srcset"), ("source", "srcset"), ("video", "poster")}
+_LOADED_LINKS = {"stylesheet", "preload", "modulepreload", "icon", "shortcut", "apple-touch-icon", "manifest",
+                 "prefetch", "preconnect", "dns-prefetch", "import"}
+_CSS_URL = re.compile(r"""(?:url\(\s*['"]?|@import\s+['"])([^'")\s]+)""")
+
+
+def _outside(ref: str) -> bool:
+    ref = ref.strip().lower()
+    return ref.startswith(("http:", "https:", "//", "ftp:", "ws:", "wss:"))
+
+
+_LOADING_TAG = re.compile(r"<(?:script|img|iframe|source|video|audio|embed|object|input|track|link)\b[^>]*>", re.I)
+_STYLE = re.compile(r"<style\b[^>]*>(.*?)</style>|\sstyle=(?:\"([^\"]*)\"|'([^']*)')", re.I | re.S)
+
+
+def _outside_loads(text: str) -> list[str]:
+    """What an HTML page would load from outside the site when it opens: the tags that load
+    something (a regular expression finds them; Python's HTML parser reads each one's attributes),
+    and the ``url(...)``/``@import`` of its style blocks and style attributes."""
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            attrs = {k: v or "" for k, v in attrs}
+            for attr, value in attrs.items():
+                refs = [r.split()[0] for r in value.split(",") if r.strip()] if attr == "srcset" else [value]
+                if (tag, attr) in _LOADED:
+                    found.extend(f"<{tag} {attr}={r}>" for r in refs if _outside(r))
+            rels = set(attrs.get("rel", "").lower().split())
+            if tag == "link" and rels & _LOADED_LINKS and _outside(attrs.get("href", "")):
+                found.append(f"<link rel={attrs['rel']} href={attrs['href']}>")
+
+    parser = Parser()
+    for tag in _LOADING_TAG.finditer(text):
+        parser.reset()                              # after <script> the parser would wait for </script>
+        parser.feed(tag.group(0))
+    for style in _STYLE.finditer(text):
+        css = next(g for g in style.groups() if g is not None)
+        found.extend(f"style: {u}" for u in _CSS_URL.findall(css) if _outside(u))
+    return found
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -156,7 +228,7 @@ def browsed(site) -> dict:
             page.on("console", lambda m: log.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
             page.on("pageerror", lambda e: log.append(f"page error: {e}"))
             page.on("requestfailed", lambda r: log.append(f"request failed: {r.url} {r.failure}"))
-            for rel in _pages(site["html"]):
+            for rel in _browsed_pages(site["html"]):
                 log.clear()
                 outside.clear()
                 info = _inspect(page, base + rel)
@@ -253,9 +325,34 @@ def test_static_widget_fallback_replaces_views_with_their_output():
 
 # --- in the browser -----------------------------------------------------------------------------
 
+def test_no_page_loads_anything_from_outside_the_site(site):
+    """Every page, browsed or not: no script, style, image, frame or font from outside the site."""
+    pages = _pages(site["html"])
+    assert len(pages) >= 13 + 60, f"only {len(pages)} pages built"
+    outside = {p: o for p in pages if (o := _outside_loads((site["html"] / p).read_text()))}
+    assert not outside, f"pages that load from outside the site: {json.dumps(outside, indent=1)[:4000]}"
+
+
+def test_the_outside_check_finds_what_a_page_would_load_from_outside():
+    """The reader of ``test_no_page_loads_anything_from_outside_the_site`` is not blind: planted cases."""
+    bad = ('<script src="https://cdn.jsdelivr.net/x.js"></script><link rel="stylesheet" href="//cdn.x/y.css">'
+           '<img srcset="a.png 1x, https://e.com/b.png 2x"><style>@import "https://fonts.x/f.css";</style>'
+           '<div style="background: url(http://e.com/i.png)"></div><iframe src="https://e.com"></iframe>')
+    assert len(_outside_loads(bad)) == 6, _outside_loads(bad)
+    good = ('<a href="https://colab.research.google.com/x">Colab</a><script src="_static/x.js"></script>'
+            '<link rel="canonical" href="https://e.com/p.html"><img src="../_static/logo.png">'
+            '<style>body { background: url(_static/i.png) }</style>')
+    assert _outside_loads(good) == []
+
+
 def test_every_page_loads_without_console_errors_or_outside_requests(browsed, site):
     pages = browsed["pages"]
-    assert len(pages) >= 13 + 60, f"only {len(pages)} pages browsed"
+    expected = _browsed_pages(site["html"])
+    assert sorted(pages) == expected and len(expected) >= 13 + 30, f"only {len(pages)} pages browsed"
+    for kind in ("notebooks/", "slides/", "api/"):
+        assert any(p.startswith(kind) for p in pages), f"no {kind} page browsed"
+    plain = [p for p in _pages(site["html"]) if p.startswith("api/") and p not in pages]
+    assert all(not _DRAWN.search((site["html"] / p).read_text()) for p in plain)
     bad = {p: i["errors"] for p, i in pages.items() if i["errors"]}
     assert not bad, f"pages with console errors: {json.dumps(bad, indent=1)[:4000]}"
     outside = {p: i["outside"] for p, i in pages.items() if i["outside"]}
