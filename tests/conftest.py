@@ -40,12 +40,21 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_sessionstart(session):
-    """Without a GPU, every test process (each pytest-xdist worker) loads the Triton kernels for the
+    """Every test process runs PyTorch on one thread unless a test asks for more: the README's test
+    command runs one pytest-xdist worker per core, and a worker's PyTorch threads beyond the first
+    only spin waiting for the small tensors of these tests (on 2 cores, 2 workers x 2 threads cost
+    several times the CPU of 1 thread each: docs/benchmarks.md, "CI").
+
+    Without a GPU, every test process (each pytest-xdist worker) loads the Triton kernels for the
     interpreter before any test runs. A process loads them once, interpreted or compiled
     (``kernels.kernel_mode``), so otherwise the first test to touch them decided for the whole
     worker, and which tests shared a worker depended on the file order: an interpreter test failed
     in CI after an sm_90 compile test had loaded them compiled. Compiling for sm_90 without a GPU
     happens in a fresh process (``kernels/bench.py compile_only`` and ``tests/test_kernels_gpu.py``)."""
+    import os
+    if os.environ.get("GRADIENTCOIN_TEST_THREADS", "1") != "default":
+        import torch
+        torch.set_num_threads(int(os.environ.get("GRADIENTCOIN_TEST_THREADS", "1")))
     if _cuda_available():
         return
     from gradientcoin_edu import kernels as K
