@@ -19,6 +19,14 @@ fork whose fork point lies below the latest snapshot, as deep as a node that nev
 the same pruning could. A pruned block cannot be disconnected: a reorg deeper than the pruning
 depth cannot be evaluated (``MissingData``: not invalid, see ``chain.py``).
 
+The replay does not read the payloads into memory: the store's rows come without them
+(``BlockStore.rows(payloads=False)``), a block stored with a non-empty payload is put in the tree
+as a ``PayloadOnDisk`` and its payload is read from the store each time something uses it (the
+work rule, when it connects the block), then freed. So a restart holds one payload at a time,
+whatever the chain's length (a proof-of-work block's payload is empty: nothing changes for it);
+a node that wants its last payloads in memory loads them back afterwards (the LLM's
+``llm.network.PayloadsOnDisk``). Every block, status and state is the same as with the payloads read.
+
 The stored tip's branch is connected first, then any heavier branch is tried, exactly as a
 running node would when that branch arrived. Two kinds of stored marks are *re-checked* rather
 than trusted (the block gets ``check_block`` again and goes back to ``header-ok``): marks without
@@ -59,7 +67,7 @@ class StoreReplay:
             return
         if stored_genesis != genesis.hash():
             raise StoreError("wrong-network", "the store belongs to a chain with another genesis block")
-        self._replay(self.store.rows())
+        self._replay(self.store.rows(payloads=False))
 
     def _replay(self, rows: Iterator[StoredBlock]) -> None:
         """Rebuild the tree from stored blocks, then connect the stored tip's branch and any heavier

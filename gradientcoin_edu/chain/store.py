@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
+from ..encoding import write_varint
 from ..errors import StoreError
 from .block import Block
 
@@ -199,10 +200,14 @@ class BlockStore:
         row = self.get(block_hash)
         return None if row is None else row.block
 
-    def rows(self) -> Iterator[StoredBlock]:
-        """Every stored block, in arrival order (parents always before children)."""
-        for row in self._db.execute(f"SELECT {_COLUMNS} FROM blocks ORDER BY seq"):
-            yield _decode(row)
+    def rows(self, payloads: bool = True) -> Iterator[StoredBlock]:
+        """Every stored block, in arrival order (parents always before children). ``payloads=False``
+        does not read the payloads: a block stored with a non-empty payload comes as a
+        :class:`PayloadOnDisk` (its payload read from this store when used), so going through the
+        rows holds one payload at a time at most (a restart's replay: ``replay.py``)."""
+        columns = _COLUMNS if payloads else _COLUMNS_LAZY
+        for row in self._db.execute(f"SELECT {columns} FROM blocks ORDER BY seq"):
+            yield _decode(row) if payloads else _decode_lazy(row, self)
 
     # --- pruning (whitepaper section 7) ---
     def prune_payload(self, block_hash: bytes) -> None:
@@ -307,6 +312,7 @@ class BlockStore:
 
 
 _COLUMNS = "hash, parent, height, chain_work, status, seq, body, payload, payload_size, reason"
+_COLUMNS_LAZY = "hash, parent, height, chain_work, status, seq, body, length(payload), payload_size, reason"
 
 
 def _decode(row: tuple) -> StoredBlock:
@@ -317,6 +323,19 @@ def _decode(row: tuple) -> StoredBlock:
     if block.hash() != bytes(block_hash):
         raise StoreError("corrupt", f"stored block {bytes(block_hash).hex()} does not hash to its key")
     return StoredBlock(bytes(block_hash), bytes(parent), height, int(work, 16), status, seq, block, pruned, reason)
+
+
+def _decode_lazy(row: tuple, store: "BlockStore") -> StoredBlock:
+    """``_decode`` of a row read without its payload (``stored_len``: the length of the stored payload,
+    None when pruned; SQLite reads it from the row's header, not the payload's pages)."""
+    block_hash, parent, height, work, status, seq, body, stored_len, payload_size, reason = row
+    block = Block.parse(bytes(body))
+    if block.hash() != bytes(block_hash):
+        raise StoreError("corrupt", f"stored block {bytes(block_hash).hex()} does not hash to its key")
+    if stored_len:
+        block = PayloadOnDisk.stored(block, stored_len, store)
+    return StoredBlock(bytes(block_hash), bytes(parent), height, int(work, 16), status, seq, block,
+                       stored_len is None and payload_size > 0, reason)
 
 
 class PayloadOnDisk(Block):
@@ -336,6 +355,21 @@ class PayloadOnDisk(Block):
         object.__setattr__(new, "header", block.header)
         object.__setattr__(new, "txs", block.txs)
         object.__setattr__(new, "_head", block._head_bytes())   # the length of the payload is in it
+        object.__setattr__(new, "_store", store)
+        return new
+
+    @classmethod
+    def stored(cls, body: Block, payload_size: int, store: BlockStore) -> "PayloadOnDisk":
+        """A block read from ``store`` without its payload (``body``: the stored encoding with an empty
+        payload; ``payload_size``: the stored payload's length): the block ``of`` gives for its whole
+        copy (the same hash, size, encoding and equality: ``_head`` as ``Block._head_bytes`` builds it)."""
+        head = body._head_bytes()
+        if body.payload or head[-1:] != write_varint(0):
+            raise StoreError("corrupt", f"stored body of {body.hash_hex()[:16]}.. carries a payload")
+        new = object.__new__(cls)
+        object.__setattr__(new, "header", body.header)
+        object.__setattr__(new, "txs", body.txs)
+        object.__setattr__(new, "_head", head[:-1] + write_varint(payload_size))
         object.__setattr__(new, "_store", store)
         return new
 

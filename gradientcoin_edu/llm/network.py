@@ -141,8 +141,9 @@ class PayloadsOnDisk:
     ``keep`` defaults to ``query_window + 2`` (the payloads a query's answer replays and a
     shallow reorg undoes are not read back). Every LLM node's chain gets one through
     :func:`keep_payloads_on_disk`: the simulator's and a real node's (``gradientcoin node --chain
-    llm``), whose memory then stays flat as its chain grows, after a restart too (the replay holds
-    every payload while it runs; this listener releases the old ones as it is plugged in). The
+    llm``), whose memory then stays flat as its chain grows, after a restart too (the replay leaves
+    every payload on disk, ``chain/replay.py``; this listener, plugged in after it, reads the last
+    ``keep`` back into memory and releases older ones a replay may have left in memory). The
     store is SQLite: an old block's payload is read on the thread that opened it, the node's event
     loop (nothing reads an old block on another thread: the RPC's HTTP threads only queue
     requests, and the simulator's verify threads get a new block's payload read before they start)."""
@@ -153,6 +154,8 @@ class PayloadsOnDisk:
         self.released = 0
         for h in range(1, chain.height - self.keep + 1):        # a chain replayed from its store
             self._release(chain.entry_at(h))
+        for h in range(max(1, chain.height - self.keep + 1), chain.height + 1):
+            self._load(chain.entry_at(h))
 
     def __call__(self, event) -> None:
         if event.kind == "connected" and event.height - self.keep >= 1:
@@ -165,6 +168,16 @@ class PayloadsOnDisk:
             return
         entry.block = PayloadOnDisk.of(block, store)
         self.released += 1
+
+    @staticmethod
+    def _load(entry) -> None:
+        """One of the last ``keep`` blocks, replayed with its payload on disk: read it back into memory
+        (the payloads a query's answer replays and a shallow reorg undoes)."""
+        block = entry.block
+        if isinstance(block, PayloadOnDisk):
+            payload = block.payload
+            if payload:                                   # b"": pruned meanwhile, stays as it is
+                entry.block = Block(block.header, block.txs, payload)
 
 
 def keep_payloads_on_disk(chain: LLMChain, keep: int | None = None) -> LLMChain:
