@@ -311,14 +311,20 @@ NONCE_BACKENDS = ["cpu", pytest.param("interpret", marks=pytest.mark.skipif(
 @pytest.mark.parametrize("backend", NONCE_BACKENDS)
 @pytest.mark.parametrize("n", PREFIX_LENGTHS)
 def test_nonce_search_any_prefix_length_matches_hashlib(n, backend):
-    """One or two blocks after the midstate, the nonce at any byte offset (even across blocks)."""
+    """One or two blocks after the midstate, the nonce at any byte offset (even across blocks).
+
+    In Triton's interpreter each call is a full Python pass over the kernel (3-4 s on 2 cores), so
+    the interpreter gets the two calls that reach different kernel outcomes (the first hit of a
+    range, and no hit: ``None``); a second range start and a ``bytearray`` prefix are host code
+    that both backends share (``cpu.check_nonce_args``, the launch's ``lo``), checked on "cpu"."""
     prefix, target = awkward_prefix(n), 1 << 251                    # about 1 nonce in 32 qualifies
     hits = first_hits(prefix, target, 7000, 192)
     assert len(hits) >= 2
     assert K.nonce_search(prefix, target, 7000, 192, backend=backend) == hits[0]
-    assert K.nonce_search(prefix, target, hits[0] + 1, 7192 - hits[0] - 1, backend=backend) == hits[1]
     assert K.nonce_search(prefix, target, hits[0] + 1, hits[1] - hits[0] - 1, backend=backend) is None
-    assert K.nonce_search(bytearray(prefix), target, 7000, 192, backend=backend) == hits[0]
+    if backend == "cpu":
+        assert K.nonce_search(prefix, target, hits[0] + 1, 7192 - hits[0] - 1, backend=backend) == hits[1]
+        assert K.nonce_search(bytearray(prefix), target, 7000, 192, backend=backend) == hits[0]
 
 
 def test_nonce_search_on_our_180_byte_header():
