@@ -20,7 +20,10 @@ memory), *after* is node_cli's path now. Each child prints its resident memory (
 block from block ``query_window + 12`` to the last, the payload bytes the chain holds in memory,
 and then a restart: another child reopens the same store and prints its RSS after the replay, its
 peak RSS (during the replay), the payloads the chain holds, and its RSS growth per block while it
-mines ``--blocks / 2`` blocks more (from the 10th of them).
+mines ``--blocks / 2`` blocks more (from the 10th of them). Each side restarts twice, each time
+on its own copy of the store, in alternated order: with the replay as it is (*new*: the payloads
+stay on disk, ``chain/replay.py``) and with the replay as it was (*old*: ``BlockStore.rows`` made
+to read every payload into memory, which is what the replay did before it left them on disk).
 """
 from __future__ import annotations
 
@@ -50,6 +53,7 @@ def main() -> None:
     ap.add_argument("--side", choices=["before", "after"], help=argparse.SUPPRESS)      # a child's job
     ap.add_argument("--data-dir", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--reopen", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--replay", choices=["old", "new"], default="new", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.side is not None:
         return node_side(args)
@@ -159,8 +163,14 @@ def held_mb(chain) -> float:
 def node_side(args) -> None:
     """One child: mine ``--blocks`` on a fresh chain (or ``--reopen`` the stored one); one JSON line."""
     import json
+    from pathlib import Path
+    Path(args.data_dir).mkdir(parents=True, exist_ok=True)
+    if args.reopen and args.replay == "old":           # the replay as it was: every payload read into memory
+        from gradientcoin_edu.chain.store import BlockStore
+        rows = BlockStore.rows
+        BlockStore.rows = lambda self, payloads=True: rows(self, True)
     chain = open_node_chain(args.side, args.model, args.data_dir)
-    out = {"side": args.side}
+    out = {"side": args.side, "replay": args.replay}
     if args.reopen:
         out.update(rss_mb=rss_mb(), peak_mb=rss_mb("VmHWM"), height=chain.height, held_mb=held_mb(chain))
         more, warm = args.blocks // 2, 10       # and the node goes on (its first blocks mined: warm-up)
@@ -186,33 +196,43 @@ def node_side(args) -> None:
 def node_memory(args) -> None:
     """Both sides, each in fresh child processes, alternated ``--rounds`` times."""
     import json
+    import shutil
     import subprocess
     import tempfile
+
+    def child(side: str, data_dir: str, *extra: str) -> dict:
+        cmd = [sys.executable, __file__, "--side", side, "--model", args.model, "--blocks", str(args.blocks),
+               "--data-dir", data_dir, *extra]
+        done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
     results: dict[str, list[dict]] = {"before": [], "after": []}
+    restarts: dict[tuple[str, str], list[dict]] = {}
     for r in range(args.rounds):
         for side in (("before", "after") if r % 2 == 0 else ("after", "before")):
             with tempfile.TemporaryDirectory() as tmp:
-                runs = []
-                for reopen in (False, True):
-                    cmd = [sys.executable, __file__, "--side", side, "--model", args.model, "--blocks",
-                           str(args.blocks), "--data-dir", tmp] + (["--reopen"] if reopen else [])
-                    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
-                    runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
-            grow, again = runs
-            results[side].append({**grow, **{"reopen_" + k: v for k, v in again.items()}})
-            print(f"round {r + 1} {side:6s}: {grow['height']} blocks, RSS growth {grow['per_block_kb']:7.1f} KB/block "
-                  f"(RSS at the end {grow['rss_mb']:.0f} MB), payloads in memory {grow['held_mb']:6.1f} MB, "
-                  f"CPU {grow['cpu_per_block_s']:.3f} s/block; restart: RSS after the replay "
-                  f"{again['rss_mb']:.0f} MB (peak {again['peak_mb']:.0f} MB), "
-                  f"payloads in memory {again['held_mb']:6.1f} MB; {args.blocks // 2} blocks more: "
-                  f"RSS growth {again['per_block_kb']:6.1f} KB/block (RSS at the end {again['end_rss_mb']:.0f} MB)",
-                  flush=True)
+                grow = child(side, tmp + "/mined")
+                results[side].append(grow)
+                print(f"round {r + 1} {side:6s}: {grow['height']} blocks, RSS growth {grow['per_block_kb']:7.1f} "
+                      f"KB/block (RSS at the end {grow['rss_mb']:.0f} MB), payloads in memory "
+                      f"{grow['held_mb']:6.1f} MB, CPU {grow['cpu_per_block_s']:.3f} s/block", flush=True)
+                for replay in (("old", "new") if r % 2 == 0 else ("new", "old")):
+                    copy = f"{tmp}/{replay}"                          # each restart on its own copy
+                    shutil.copytree(tmp + "/mined", copy)
+                    again = child(side, copy, "--reopen", "--replay", replay)
+                    restarts.setdefault((side, replay), []).append(again)
+                    print(f"round {r + 1} {side:6s} restart, {replay} replay: RSS after the replay "
+                          f"{again['rss_mb']:.0f} MB (peak {again['peak_mb']:.0f} MB), payloads in memory "
+                          f"{again['held_mb']:6.1f} MB; {args.blocks // 2} blocks more: RSS growth "
+                          f"{again['per_block_kb']:6.1f} KB/block (RSS at the end {again['end_rss_mb']:.0f} MB)",
+                          flush=True)
     for side, runs in results.items():
         growth = sorted(x["per_block_kb"] for x in runs)
-        print(f"{side:6s}: RSS growth per block min {growth[0]:.1f} KB, median {growth[len(growth) // 2]:.1f} KB; "
-              f"RSS after a restart's replay min {min(x['reopen_rss_mb'] for x in runs):.0f} MB, "
-              f"peak min {min(x['reopen_peak_mb'] for x in runs):.0f} MB, then RSS growth per block min "
-              f"{min(x['reopen_per_block_kb'] for x in runs):.1f} KB")
+        print(f"{side:6s}: RSS growth per block min {growth[0]:.1f} KB, median {growth[len(growth) // 2]:.1f} KB")
+    for (side, replay), runs in sorted(restarts.items()):
+        print(f"{side:6s} restart, {replay} replay: RSS after the replay min {min(x['rss_mb'] for x in runs):.0f} MB, "
+              f"peak min {min(x['peak_mb'] for x in runs):.0f} MB max {max(x['peak_mb'] for x in runs):.0f} MB, "
+              f"then RSS growth per block min {min(x['per_block_kb'] for x in runs):.1f} KB")
 
 
 if __name__ == "__main__":
