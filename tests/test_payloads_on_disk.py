@@ -68,6 +68,9 @@ def test_a_pruned_payload_reads_as_empty_and_an_unstored_block_is_not_released(s
     assert isinstance(first.block, PayloadOnDisk) and listener.released == 2 and first.block.payload
     chain.store.prune_payload(first.hash)
     assert first.block.payload == b""
+    kept = Block(first.block.header, first.block.txs)               # the block as kept without its payload
+    assert first.block.serialize() == kept.serialize() and first.block.size() == kept.size()
+    assert Block.parse(first.block.serialize()) == kept             # never bytes announcing a payload
     with pytest.raises(TypeError):
         PayloadOnDisk(first.block.header)
     alone = LLMChain(spec)                               # no store: nothing can be released

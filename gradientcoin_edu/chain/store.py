@@ -378,6 +378,16 @@ class PayloadOnDisk(Block):
         data = self._store.payload(self.header.hash())
         return b"" if data is None else data
 
+    def serialize(self) -> bytes:
+        """The block's bytes; once its payload is pruned from the store, the block as kept without it
+        (an empty payload, as ``Block.parse`` reads it back), never bytes that announce a payload."""
+        payload = self.payload
+        return self._head + payload if payload else Block(self.header, self.txs).serialize()
+
+    def size(self) -> int:
+        payload = self.payload
+        return len(self._head) + len(payload) if payload else Block(self.header, self.txs).size()
+
     def __eq__(self, other):
         if not isinstance(other, Block):
             return NotImplemented
