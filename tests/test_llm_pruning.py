@@ -76,6 +76,23 @@ def test_pruning_saves_disk_and_a_restart_replays_from_the_snapshot(spec, blocks
     again.close()
 
 
+def test_pruning_a_node_that_keeps_its_old_payloads_on_disk_forgets_them(spec, blocks, tmp_path):
+    """Every node keeps its old blocks' payloads in its store only (``keep_payloads_on_disk``). When it
+    prunes, those blocks must be marked as without their data, as the blocks held in memory are; they
+    kept saying they had it, with a payload that read as empty."""
+    from gradientcoin_edu.chain.store import PayloadOnDisk
+    from gradientcoin_edu.llm.network import keep_payloads_on_disk
+    chain = stored_chain(spec, blocks, tmp_path / "node.sqlite", snapshot_interval=100)
+    keep_payloads_on_disk(chain)
+    assert any(isinstance(e.block, PayloadOnDisk) for e in chain.active_chain())
+    report = prune(chain, keep=6, vacuum=False)
+    gone = [e for e in chain.active_chain() if 0 < e.height < report.pruned_below]
+    assert gone and all(not e.has_data and e.block.payload == b"" for e in gone), \
+        [(e.height, e.has_data) for e in gone if e.has_data]
+    assert all(e.has_data and e.block.payload for e in chain.active_chain()[1:] if e.height >= report.pruned_below)
+    chain.close()
+
+
 def test_a_reorg_deeper_than_the_pruning_is_refused(spec, blocks, tmp_path):
     chain = stored_chain(spec, blocks[:12], tmp_path / "node.sqlite", snapshot_interval=100)
     prune(chain, keep=2)

@@ -33,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..chain import Block
+from ..chain.store import PayloadOnDisk
 from ..errors import StoreError
 
 __all__ = ["PruneReport", "prune"]
@@ -87,7 +88,9 @@ def prune(chain, keep: int = 20, vacuum: bool = True, in_memory: bool = True) ->
 def _drop_payloads(chain, below: int) -> None:
     """The running node forgets the payloads too (a block's hash is its header's: nothing else changes)."""
     for entry in chain.entries():
-        if 0 < entry.height < below and entry.block.payload:
+        # a block whose payload waits in the store (``PayloadOnDisk``) reads b"" once pruned: it is
+        # dropped by its kind, not by reading its payload, or the index would still say it has its data
+        if 0 < entry.height < below and (isinstance(entry.block, PayloadOnDisk) or entry.block.payload):
             entry.block, entry.has_data = Block(entry.block.header, entry.block.txs, b""), False
     rule = chain.rule
     rule.prune_states(below - 1)                  # Lion: a state to replay from above the dropped gradients
