@@ -465,8 +465,9 @@ def test_idle_connection_flood_against_a_small_descriptor_limit(tmp_path):
     """The node runs with at most 512 descriptors (soft = hard, so it cannot raise them). A
     stranger opens 600 CURVE connections that never send a message (libzmq redials each one the
     node closes) and 100 raw TCP connections. The node stays up under its descriptor limit, keeps
-    at most ``max_pending`` silent connections, answers an honest peer, and once the stranger
-    stops, closes the silent connections left. The old node held every connection until EMFILE
+    at most ``max_pending`` silent connections, answers an honest peer that redials as a node does
+    (from the flood's own address: each try may be the pending connection closed at random), and
+    once the stranger stops, closes the silent connections left. The old node held every connection until EMFILE
     killed it (within 5 s: ``benchmarks/idle_connection_flood.py``)."""
     data = tmp_path / "victim"
     limit = 512
@@ -491,10 +492,21 @@ def test_idle_connection_flood_against_a_small_descriptor_limit(tmp_path):
         assert proc.poll() is None                       # (libzmq accepts between two polls of the node: on a
                                                          # busy machine the count may touch the limit for a moment)
 
+        # An honest peer from the flood's own address: while the flood fills the pending slots, a
+        # pending connection of that address is closed at random (protocol.md 10.6), so a newcomer
+        # from there gets through now and then, not always at the first try. It redials, as a node's
+        # dialler does after a disconnect (a fresh connection, its version sent again): one of 8
+        # tries must be answered. (One try, once, was not: CI run of 9fda373.)
         genesis = Chain("regtest").genesis.hash
-        honest, _ = _curve_client(ctx, pub, s["listen"])  # from the flood's own address
-        honest.send(m.encode(m.Version(genesis=genesis, nonce=77)))
-        assert honest.poll(15_000), "the honest peer got no answer"
+        honest, tries = None, 0
+        for tries in range(1, 9):
+            honest, _ = _curve_client(ctx, pub, s["listen"])
+            honest.send(m.encode(m.Version(genesis=genesis, nonce=77 + tries)))
+            if honest.poll(4_000):
+                break
+            honest.close(linger=0)
+            honest = None
+        assert honest is not None, f"the honest peer got no answer in {tries} tries"
         reply = m.decode(honest.recv())
         assert isinstance(reply, m.Version) and reply.genesis == genesis
         s = _wait_status(data, proc, lambda s: s["connections"]["closed"].get("pending-cap", 0) > 0, 10)
