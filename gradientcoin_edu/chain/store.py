@@ -207,7 +207,7 @@ class BlockStore:
         rows holds one payload at a time at most (a restart's replay: ``replay.py``)."""
         columns = _COLUMNS if payloads else _COLUMNS_LAZY
         for row in self._db.execute(f"SELECT {columns} FROM blocks ORDER BY seq"):
-            yield _decode(row) if payloads else _decode_lazy(row, self)
+            yield _decode(row, None if payloads else self)
 
     # --- pruning (whitepaper section 7) ---
     def prune_payload(self, block_hash: bytes) -> None:
@@ -247,6 +247,12 @@ class BlockStore:
         not stored."""
         row = self._db.execute("SELECT payload FROM blocks WHERE hash = ?", (block_hash,)).fetchone()
         return None if row is None else (b"" if row[0] is None else bytes(row[0]))
+
+    def payload_length(self, block_hash: bytes) -> int | None:
+        """The length of a block's stored payload, read without its bytes; None when the block is not
+        stored or its payload was pruned."""
+        row = self._db.execute("SELECT length(payload) FROM blocks WHERE hash = ?", (block_hash,)).fetchone()
+        return None if row is None else row[0]
 
     def has_payload(self, block_hash: bytes, size: int) -> bool:
         """Is the block stored with its ``size``-byte payload (not pruned)?"""
@@ -315,27 +321,20 @@ _COLUMNS = "hash, parent, height, chain_work, status, seq, body, payload, payloa
 _COLUMNS_LAZY = "hash, parent, height, chain_work, status, seq, body, length(payload), payload_size, reason"
 
 
-def _decode(row: tuple) -> StoredBlock:
+def _decode(row: tuple, store: BlockStore | None = None) -> StoredBlock:
+    """A stored block from its row. With ``store``, the row was read without its payload
+    (``_COLUMNS_LAZY``: the payload column holds its length, None when pruned; SQLite reads that from
+    the row's header, not the payload's pages) and a stored payload stays on disk (``PayloadOnDisk``)."""
     block_hash, parent, height, work, status, seq, body, payload, payload_size, reason = row
     block = Block.parse(bytes(body))
-    pruned = payload is None and payload_size > 0
-    block = Block(block.header, block.txs, b"" if payload is None else bytes(payload))
     if block.hash() != bytes(block_hash):
         raise StoreError("corrupt", f"stored block {bytes(block_hash).hex()} does not hash to its key")
-    return StoredBlock(bytes(block_hash), bytes(parent), height, int(work, 16), status, seq, block, pruned, reason)
-
-
-def _decode_lazy(row: tuple, store: "BlockStore") -> StoredBlock:
-    """``_decode`` of a row read without its payload (``stored_len``: the length of the stored payload,
-    None when pruned; SQLite reads it from the row's header, not the payload's pages)."""
-    block_hash, parent, height, work, status, seq, body, stored_len, payload_size, reason = row
-    block = Block.parse(bytes(body))
-    if block.hash() != bytes(block_hash):
-        raise StoreError("corrupt", f"stored block {bytes(block_hash).hex()} does not hash to its key")
-    if stored_len:
-        block = PayloadOnDisk.stored(block, stored_len, store)
+    if store is None:
+        block = Block(block.header, block.txs, b"" if payload is None else bytes(payload))
+    elif payload:
+        block = PayloadOnDisk.stored(block, payload, store)
     return StoredBlock(bytes(block_hash), bytes(parent), height, int(work, 16), status, seq, block,
-                       stored_len is None and payload_size > 0, reason)
+                       payload is None and payload_size > 0, reason)
 
 
 class PayloadOnDisk(Block):
@@ -351,12 +350,7 @@ class PayloadOnDisk(Block):
     @classmethod
     def of(cls, block: Block, store: BlockStore) -> "PayloadOnDisk":
         """``block`` (stored in ``store`` with its payload) with the payload left on disk."""
-        new = object.__new__(cls)
-        object.__setattr__(new, "header", block.header)
-        object.__setattr__(new, "txs", block.txs)
-        object.__setattr__(new, "_head", block._head_bytes())   # the length of the payload is in it
-        object.__setattr__(new, "_store", store)
-        return new
+        return cls._new(block, block._head_bytes(), store)        # the length of the payload is in the head
 
     @classmethod
     def stored(cls, body: Block, payload_size: int, store: BlockStore) -> "PayloadOnDisk":
@@ -366,10 +360,14 @@ class PayloadOnDisk(Block):
         head = body._head_bytes()
         if body.payload or head[-1:] != write_varint(0):
             raise StoreError("corrupt", f"stored body of {body.hash_hex()[:16]}.. carries a payload")
+        return cls._new(body, head[:-1] + write_varint(payload_size), store)
+
+    @classmethod
+    def _new(cls, block: Block, head: bytes, store: BlockStore) -> "PayloadOnDisk":
         new = object.__new__(cls)
-        object.__setattr__(new, "header", body.header)
-        object.__setattr__(new, "txs", body.txs)
-        object.__setattr__(new, "_head", head[:-1] + write_varint(payload_size))
+        object.__setattr__(new, "header", block.header)
+        object.__setattr__(new, "txs", block.txs)
+        object.__setattr__(new, "_head", head)
         object.__setattr__(new, "_store", store)
         return new
 
@@ -385,8 +383,9 @@ class PayloadOnDisk(Block):
         return self._head + payload if payload else Block(self.header, self.txs).serialize()
 
     def size(self) -> int:
-        payload = self.payload
-        return len(self._head) + len(payload) if payload else Block(self.header, self.txs).size()
+        """As ``serialize()``'s length, without reading the payload (its stored length only)."""
+        length = self._store.payload_length(self.header.hash())
+        return len(self._head) + length if length else Block(self.header, self.txs).size()
 
     def __eq__(self, other):
         if not isinstance(other, Block):
