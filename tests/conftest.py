@@ -52,9 +52,10 @@ def pytest_sessionstart(session):
     in CI after an sm_90 compile test had loaded them compiled. Compiling for sm_90 without a GPU
     happens in a fresh process (``kernels/bench.py compile_only`` and ``tests/test_kernels_gpu.py``)."""
     import os
-    if os.environ.get("GRADIENTCOIN_TEST_THREADS", "1") != "default":
+    threads = os.environ.get("GRADIENTCOIN_TEST_THREADS", "1")
+    if threads != "default":
         import torch
-        torch.set_num_threads(int(os.environ.get("GRADIENTCOIN_TEST_THREADS", "1")))
+        torch.set_num_threads(int(threads))
     if _cuda_available():
         return
     from gradientcoin_edu import kernels as K
