@@ -13,6 +13,9 @@ The node's side (``verify`` on the block's parent state until it refuses):
   the ticket, the payload hash and one record's forward pass;
 * **honest sheet, junk Q**: the forger ran the forward pass on the whole batch (so the sheet is
   right) -> ``gradient-mismatch`` after the gradient;
+* **one entry guessed, junk Q**: the forger ran the forward pass on 15 of the 16 records and guessed
+  the last entry; the node's spot check looks at another record (as it does 15 times in 16) ->
+  ``loss-sheet-mismatch`` after the gradient's forward pass, before its backward pass;
 * **honest block**: a full verification (gradient, update, weights root, guard): what refusing an
   honest gradient with a false guard claim costs (the guard is the last check).
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import random
 import statistics
 import time
 from dataclasses import replace
@@ -42,7 +46,7 @@ from gradientcoin_edu.proof_of_gradient.batch import batch_seed, select_batch
 from gradientcoin_edu.proof_of_gradient.mine import honest_sheet
 from gradientcoin_edu.proof_of_gradient.quantize import quantize
 from gradientcoin_edu.proof_of_gradient.gradient import canonical_gradient
-from gradientcoin_edu.proof_of_gradient.sheet import join_payload, sheet_from_losses
+from gradientcoin_edu.proof_of_gradient.sheet import join_payload, sheet_from_losses, spot_order
 from gradientcoin_edu.chain import BlockHeader
 from gradientcoin_edu.errors import InvalidProof
 
@@ -64,9 +68,9 @@ def winning(header, target):
     raise AssertionError("no winning header")
 
 
-def refuse(params, data, val, w, proof) -> str:
+def refuse(params, data, val, w, proof, spot_rng=None) -> str:
     try:
-        verify(params, data, val, ModelState(PARENT, w), proof)
+        verify(params, data, val, ModelState(PARENT, w), proof, spot_rng=spot_rng)
     except InvalidProof as err:
         return err.reason
     return "accepted"
@@ -98,8 +102,19 @@ def main(argv=None) -> None:
         if int.from_bytes(h.hash(), "little") <= target:
             break
     fwd = GradientProof(h, fwd_payload)
+    for n in range(1000):                   # the same with the last record's entry guessed
+        g = template.with_nonce(n)
+        sheet = honest_sheet(p, data, g, w)
+        sheet[-1] += 2**20
+        guess_payload = join_payload(junk_q, sheet)
+        g = replace(g, grad_root=grad_root(guess_payload, p.chunk_bytes))
+        if int.from_bytes(g.hash(), "little") <= target:
+            break
+    guess = GradientProof(g, guess_payload)
+    elsewhere = next(s for s in range(100) if spot_order(p.batch_size, random.Random(s)) != [p.batch_size - 1])
     assert refuse(p, data, val, w, junk) == "loss-sheet-mismatch"
     assert refuse(p, data, val, w, fwd) == "gradient-mismatch"
+    assert refuse(p, data, val, w, guess, random.Random(elsewhere)) == "loss-sheet-mismatch"
     assert refuse(p, data, val, w, honest_proof) == "accepted"
     _, x, y = select_batch(data, PARENT, batch_seed(h), p.batch_size)
 
@@ -122,9 +137,13 @@ def main(argv=None) -> None:
     sides = {
         "node: refuse junk": lambda: refuse(p, data, val, w, junk),
         "node: refuse honest sheet, junk Q": lambda: refuse(p, data, val, w, fwd),
+        "node: refuse one guessed entry, junk Q (spot elsewhere)":
+            lambda: refuse(p, data, val, w, guess, random.Random(elsewhere)),
         "node: verify an honest block": lambda: refuse(p, data, val, w, honest_proof),
         "forger: 2000 header hashes": hashes,
         "forger: forward pass on the batch": lambda: record_losses(p.model, w, x, y, scale_log2=p.scale_log2),
+        "forger: forward pass on all records but one":
+            lambda: record_losses(p.model, w, x[:-1], y[:-1], scale_log2=p.scale_log2),
         "forger: one gradient (honest Q)": lambda: canonical_gradient(p, w, x, y),
         "forger: new CURVE identity": lambda: zmq.curve_keypair(),
         "miner: one attempt (gradient, sheet, roots)": lambda: attempt(p, data, template, w, 0),
@@ -153,6 +172,8 @@ def main(argv=None) -> None:
         ("junk, and a new identity per block (the sender is banned)", ident, med["node: refuse junk"]),
         ("honest sheet (forward pass), junk Q", med["forger: forward pass on the batch"],
          med["node: refuse honest sheet, junk Q"]),
+        ("forward pass on 15 of 16 records, one entry guessed, junk Q (spot check elsewhere)",
+         med["forger: forward pass on all records but one"], med["node: refuse one guessed entry, junk Q (spot elsewhere)"]),
         ("honest Q, false guard claim (D gradients)", d * med["forger: one gradient (honest Q)"],
          med["node: verify an honest block"]),
     ]

@@ -18,7 +18,7 @@ from gradientcoin_edu.errors import InvalidProof
 from gradientcoin_edu.llm import LLMSpec
 from gradientcoin_edu.proof_of_gradient import GradientProof, ModelState, attempt, proof_from_q, verify
 from gradientcoin_edu.proof_of_gradient.batch import batch_seed, select_batch
-from gradientcoin_edu.proof_of_gradient.sheet import SHEET_DELTA, sheet_mismatches
+from gradientcoin_edu.proof_of_gradient.sheet import SHEET_DELTA, sheet_mismatches, spot_order
 from gradientcoin_edu.proof_of_gradient.verify import spot_check
 from _fixtures import gradients, one_torch_thread  # noqa: F401 (fixtures)
 
@@ -90,6 +90,29 @@ def test_one_wrong_entry_is_caught_at_the_spot_check_with_probability_1_over_B_a
         assert reason(spec, w, cheat, random.Random(seed)) == "loss-sheet-mismatch"
 
 
+def test_a_wrong_entry_the_spot_check_missed_costs_the_node_a_forward_pass_and_no_backward_pass(net, monkeypatch):
+    """The same cheater (one entry of 16 guessed), on a node whose spot check picked another record
+    (15 times in 16): the node checks every entry from the gradient's own forward pass *before* the
+    backward pass, so the lie costs it a forward pass, not a gradient. Before this order, the node
+    ran the backward pass and only then compared the sheet (one backward pass counted here)."""
+    import torch
+    spec, p, w, honest, x, y = net
+    bad = honest.sheet.copy()
+    bad[5] += 2**20
+    cheat = proof_from_q(p, TEMPLATE, w, honest.q, sheet=bad)
+    backward, real = [], torch.Tensor.backward
+    monkeypatch.setattr(torch.Tensor, "backward", lambda self, *a, **k: backward.append(1) or real(self, *a, **k))
+    seeds = [s for s in range(40) if spot_order(p.batch_size, random.Random(s)) != [5]][:3]
+    for seed in seeds:                                    # the spot check looks elsewhere and passes
+        with pytest.raises(InvalidProof, match="record 5 of the batch") as err:
+            verify(spec.pog, spec.train, spec.validation, ModelState(PARENT, w), cheat, EASIEST,
+                   spot_rng=random.Random(seed))
+        assert err.value.reason == "loss-sheet-mismatch"
+    assert backward == []
+    assert reason(spec, w, GradientProof(honest.header, honest.payload), random.Random(seeds[0])) == "accepted"
+    assert backward == [1]                                # the counter sees the honest block's one backward pass
+
+
 def test_a_replayed_sheet_under_another_header_is_refused_at_the_spot_check(net, gradients):
     """Replaying a valid block's payload (its Q and sheet) under another header: another batch, so
     the sheet is wrong and no gradient is spent."""
@@ -110,3 +133,12 @@ def test_the_allowance_admits_either_rounding_only_next_to_a_boundary():
     assert sheet_mismatches(np.array([n, n + 1]), np.array([near, near]), k).size == 0
     assert sheet_mismatches(np.array([n, n + 1, n - 1]), np.array([far, far, far]), k).tolist() == [1, 2]
     assert sheet_mismatches(np.array([n]), np.array([float("nan")]), k).tolist() == [0]
+
+
+def test_check_records_without_the_records_losses_is_refused(net):
+    """``check_records`` is called with the per-record losses; asking for it without them is a caller's
+    mistake, named, before any pass is run."""
+    from gradientcoin_edu.proof_of_gradient import canonical_gradient
+    spec, p, w, honest, x, y = net
+    with pytest.raises(ValueError, match="check_records needs per_record=True"):
+        canonical_gradient(p, w, x, y, check_records=lambda losses: None)

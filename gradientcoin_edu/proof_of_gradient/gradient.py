@@ -28,6 +28,7 @@ import contextlib
 import math
 import os
 import threading
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -81,22 +82,32 @@ def canonical_torch():
 
 def compute_gradient(cfg: GPTConfig, weights: np.ndarray, x: torch.Tensor, y: torch.Tensor, *,
                      scale_log2: int = SCALE_LOG2, dtype: torch.dtype = CANONICAL_DTYPE,
-                     device: str | torch.device = "cpu", per_record: bool = False):
+                     device: str | torch.device = "cpu", per_record: bool = False,
+                     check_records: Callable[[np.ndarray], None] | None = None):
     """Gradient of the mean cross-entropy at integer weights ``weights`` on inputs ``x`` and
     targets ``y`` (both (B, T)). Returns ``(g, loss)``: ``g`` a float64 vector in the canonical
     parameter order (as NumPy; use ``device`` to compute elsewhere), ``loss`` a float; with
     ``per_record`` also each record's mean cross-entropy, (B,) float64, from the same logits (the
-    loss sheet of ``sheet.py``; the gradient's bits do not depend on it)."""
+    loss sheet of ``sheet.py``; the gradient's bits do not depend on it).
+
+    ``check_records`` (with ``per_record``) is called with those losses after the forward pass and
+    before the backward pass; if it raises, the backward pass is never run. A verifier checks the
+    block's loss sheet there, so a false entry costs it a forward pass, not a gradient."""
+    if check_records is not None and not per_record:
+        raise ValueError("check_records needs per_record=True")
     with canonical_torch(), _lock_model(cfg, dtype, device) as model:
         load_weights(model, weights, scale_log2)
         model.zero_grad(set_to_none=True)
         logits, loss = model(x.to(device), y.to(device))
+        losses = _per_record(logits.detach(), y.to(device)) if per_record else None
+        if check_records is not None:
+            check_records(losses)
         loss.backward()
         g = torch.cat([p.grad.reshape(-1) for p in model.parameters()])          # (n_params,)
         g = g.detach().to("cpu", torch.float64).numpy()
         if not per_record:
             return g, loss.item()
-        return g, loss.item(), _per_record(logits.detach(), y.to(device))
+        return g, loss.item(), losses
 
 
 def _per_record(logits: torch.Tensor, y: torch.Tensor) -> np.ndarray:
@@ -173,12 +184,14 @@ def clip_gradient(g: np.ndarray, clip_norm: float) -> np.ndarray:
 
 
 def canonical_gradient(params, weights: np.ndarray, x: torch.Tensor, y: torch.Tensor,
-                       device: str | torch.device = "cpu", per_record: bool = False):
+                       device: str | torch.device = "cpu", per_record: bool = False,
+                       check_records: Callable[[np.ndarray], None] | None = None):
     """The gradient the chain defines for ``params`` (a ``PoGParams``): float64, clipped.
     Returns ``(g, loss)`` with ``g`` in the canonical parameter order (``per_record``: and the
-    records' losses, see :func:`compute_gradient`)."""
+    records' losses; ``check_records``: called with them between the forward and the backward
+    pass; see :func:`compute_gradient`)."""
     out = compute_gradient(params.model, weights, x, y, scale_log2=params.scale_log2, device=device,
-                           per_record=per_record)
+                           per_record=per_record, check_records=check_records)
     g = out[0]
     if params.clip_norm > 0:              # g is compute_gradient's own fresh vector (torch.cat): scale it
         norm = math.sqrt(sum_of_squares(g))                                   # in place (the same products)

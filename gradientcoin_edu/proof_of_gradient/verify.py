@@ -184,12 +184,14 @@ def verify(params: PoGParams, dataset: Dataset, validation: Dataset | None, pare
     t = check_ticket(header, target)
     q = check_body(params, header, proof.payload) if body_q is None else body_q
     sheet = split_payload(proof.payload, params.n_params, params.batch_size)[1]
-    # 2. the loss sheet: first one record the node picks (a forward pass), then, from the
-    #    gradient's own forward pass, every record; then the gradient, compared while hashing
+    # 2. the loss sheet: first one record the node picks (a forward pass on it), then every record,
+    #    from the gradient's own forward pass and before its backward pass (a false entry the spot
+    #    missed costs the node a forward pass, not a gradient); then the gradient, compared with Q
     idx, x, y = select_batch(dataset, header.prev_hash, batch_seed(header), params.batch_size)
     spot_check(params, parent.weights, x, y, sheet, spot_rng)
-    g, train_loss, losses = canonical_gradient(params, parent.weights, x, y, per_record=True)
-    _check_sheet(sheet, losses, params, range(params.batch_size))
+    g, train_loss, _ = canonical_gradient(params, parent.weights, x, y, per_record=True,
+                                          check_records=lambda losses: _check_sheet(sheet, losses, params,
+                                                                                    range(params.batch_size)))
     deviations, disallowed = compare_gradient(params, g, q)
     if disallowed:
         raise InvalidProof("gradient-mismatch", f"{disallowed} of {q.size} elements are not "
