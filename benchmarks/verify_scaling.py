@@ -5,6 +5,7 @@
     python benchmarks/verify_scaling.py --guard 40            # the guard in float32 against float64
     python benchmarks/verify_scaling.py --formulas            # blocked update and norm against the formulas
     python benchmarks/verify_scaling.py --profile 3.2,7.1     # where verify's time goes beyond fb64 (cProfile)
+    python benchmarks/verify_scaling.py --presets --gpu       # the chain's presets: micro (tiny), nano (demo), gpu
 
 For each model (context 32, batch 16, the demo preset's rules: Lion, clip 1, guard on 16 records,
 the payload ends with the loss sheet, which a verifier spot-checks on one record before the
@@ -225,6 +226,9 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--gpu", action="store_true", help="also the gpu preset (10.7M parameters, context 128)")
+    ap.add_argument("--presets", action="store_true",
+                    help="the models of the chain's presets (micro: tiny, nano: demo; gpu with --gpu) "
+                         "instead of the context-32 sizes")
     ap.add_argument("--max-params", type=float, default=float("inf"), help="skip models above this size")
     ap.add_argument("--guard", type=int, default=0, metavar="STATES",
                     help="instead: the guard in float32 and float64 on STATES states of an honest chain")
@@ -240,6 +244,8 @@ def main(argv=None) -> None:
     if args.guard:
         return guard_study(args.guard, args.repeats)
     models = [GPTConfig(block_size=32, n_layer=L, n_head=h, n_embd=d) for L, d, h in SIZES]
+    if args.presets:
+        models = [GPTConfig.preset("micro"), GPTConfig.preset("nano")]
     if args.gpu:
         models.append(GPTConfig.preset("gpu"))
     rows = []
