@@ -30,7 +30,7 @@ from gradientcoin_edu.errors import KernelError
 __all__ = [
     "INT32_MIN", "INT32_MAX", "EMPTY_ROOT",
     "check_chunk_bytes", "quantize", "payload_view", "chunk_digests", "quantize_and_digest",
-    "digest_array", "merkle_root_of_digests", "fused_verify_counts", "sha256_compress", "sha256_midstate",
+    "digest_array", "merkle_root_of_digests", "fused_verify_counts", "verify_totals", "sha256_compress", "sha256_midstate",
     "header_hash_value", "nonce_search",
 ]
 
@@ -235,8 +235,8 @@ def merkle_root_of_digests(digests) -> bytes:
     d = digest_array(digests)
     if d.shape[0] == 0:
         return EMPTY_ROOT
-    sha = hashlib.sha256
-    level = [sha(b"\x00" + row.tobytes()).digest() for row in d]
+    sha, flat = hashlib.sha256, d.tobytes()
+    level = [sha(b"\x00" + flat[i:i + 32]).digest() for i in range(0, len(flat), 32)]   # no NumPy row per leaf
     while len(level) > 1:
         nxt = [sha(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
         if len(level) % 2:
@@ -262,11 +262,8 @@ def _verify_slab(g: np.ndarray, q: np.ndarray, scale: float, tol: float, per_chu
     return (np.add.reduceat(dev, starts, dtype=np.int64), np.add.reduceat(bad, starts, dtype=np.int64))
 
 
-def fused_verify_counts(grad, payload, quantum_log2: int, chunk_bytes: int, delta: float, digests: bool = True):
-    """(digests, deviations, disallowed) per chunk; see docs/architecture.md 'Fused verify'.
-
-    ``digests=False``: the payload is not hashed (digests None), for a caller that has already checked
-    the payload against its ``grad_root`` (``proof_of_gradient.verify``); the counts are the same."""
+def fused_verify_counts(grad, payload, quantum_log2: int, chunk_bytes: int, delta: float):
+    """(digests, deviations, disallowed) per chunk; see docs/architecture.md 'Fused verify'."""
     chunk_bytes = check_chunk_bytes(chunk_bytes)
     g, q = _float_array(grad), payload_view(payload)
     if g.size != q.size:
@@ -277,11 +274,38 @@ def fused_verify_counts(grad, payload, quantum_log2: int, chunk_bytes: int, delt
 
     def work(lo: int, hi: int):
         dev, bad = _verify_slab(g[lo:hi], q[lo:hi], scale, tol, per_chunk)
-        return (_hash_chunks(buf[4 * lo:4 * hi], chunk_bytes) if digests else b""), dev, bad
+        return _hash_chunks(buf[4 * lo:4 * hi], chunk_bytes), dev, bad
 
     parts = _map_slabs(q.size, work, 12, align=per_chunk)
-    return (_digest_array([p[0] for p in parts]) if digests else None, np.concatenate([p[1] for p in parts]),
+    return (_digest_array([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
             np.concatenate([p[2] for p in parts]))
+
+
+def verify_totals(grad, payload, quantum_log2: int, delta: float) -> tuple[int, int]:
+    """(deviations, disallowed) over the whole payload: the totals of :func:`fused_verify_counts`
+    without per-chunk counts or digests, for a caller that has already checked the payload against
+    its ``grad_root`` and needs the totals only (``proof_of_gradient.verify``). The same element
+    rule, slab by slab (no payload-sized temporaries); the disallowed test runs only on a slab
+    with a deviation."""
+    g, q = _float_array(grad), payload_view(payload)
+    if g.size != q.size:
+        raise KernelError("shape-mismatch", f"gradient has {g.size} elements, payload {q.size}")
+    scale, tol = _scale(quantum_log2), check_delta(delta) + 0.5
+
+    def work(lo: int, hi: int) -> tuple[int, int]:
+        gs = g[lo:hi]
+        _check_finite(gs, "the recomputed gradient")
+        x = _scaled(gs, scale)
+        qf = q[lo:hi].astype(np.float64)
+        dev = qf != np.rint(x)
+        n_dev = int(np.count_nonzero(dev))
+        if not n_dev:
+            return 0, 0
+        np.subtract(qf, x, out=qf)
+        return n_dev, int(np.count_nonzero(dev & (np.abs(qf, out=qf) > tol)))
+
+    parts = _map_slabs(q.size, work, 12)
+    return sum(p[0] for p in parts), sum(p[1] for p in parts)
 
 
 def check_delta(delta) -> float:

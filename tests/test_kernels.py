@@ -227,13 +227,25 @@ def test_fused_verify_counts_every_kind_of_deviation():
     assert r.root == merkle_root(hashlib_digests(q.tobytes(), 64))
 
 
-def test_fused_verify_counts_without_digests_counts_the_same():
-    """``verify`` has checked the payload's grad_root already: on the CPU it asks for the counts only."""
+def test_verify_totals_count_what_the_fused_pass_counts(monkeypatch):
+    """``verify`` has checked the payload's grad_root already: on the CPU it asks for the totals only,
+    slab by slab; they are the fused pass's per-chunk counts summed, every kind of deviation included,
+    and a slab with a deviation after a clean slab is counted too."""
     g, q, k, delta = verify_case()
+    assert cpu.verify_totals(g, q, k, delta) == (6, 4)
     digests, dev, bad = cpu.fused_verify_counts(g, q, k, 64, delta)
-    none, dev2, bad2 = cpu.fused_verify_counts(g, q, k, 64, delta, digests=False)
-    assert none is None and digests.shape == (6, 32)
-    assert dev.tolist() == dev2.tolist() == [2, 1, 1, 0, 1, 1] and bad.tolist() == bad2.tolist()
+    assert (int(dev.sum()), int(bad.sum())) == (6, 4)
+    monkeypatch.setattr(cpu, "SLAB_BYTES", 12 * 8)               # 8 elements a slab: 12 slabs
+    assert cpu.verify_totals(g, q, k, delta) == (6, 4)
+    honest = reference_quantize(g, k)
+    honest[1] = 0                                                 # the exact tie, published as rint
+    assert cpu.verify_totals(g, honest, k, delta) == (0, 0)
+    with pytest.raises(KernelError, match="shape-mismatch|elements"):
+        cpu.verify_totals(g, q[:-1], k, delta)
+    bad = g.copy()
+    bad[50] = np.nan
+    with pytest.raises(KernelError, match="NaN"):
+        cpu.verify_totals(bad, q, k, delta)
 
 
 def test_fused_verify_honest_payload_has_no_deviation():

@@ -28,6 +28,7 @@ import contextlib
 import math
 import os
 import threading
+import weakref
 from collections.abc import Callable
 
 import numpy as np
@@ -96,7 +97,7 @@ def compute_gradient(cfg: GPTConfig, weights: np.ndarray, x: torch.Tensor, y: to
     if check_records is not None and not per_record:
         raise ValueError("check_records needs per_record=True")
     with canonical_torch(), _lock_model(cfg, dtype, device) as model:
-        load_weights(model, weights, scale_log2)
+        _load(model, weights, scale_log2)
         model.zero_grad(set_to_none=True)
         logits, loss = model(x.to(device), y.to(device))
         losses = _per_record(logits.detach(), y.to(device)) if per_record else None
@@ -124,7 +125,7 @@ def record_losses(cfg: GPTConfig, weights: np.ndarray, x: torch.Tensor, y: torch
     """Each record's mean cross-entropy (a forward pass only): what a node recomputes for the
     records it spot-checks in a block's loss sheet. (B,) float64."""
     with canonical_torch(), _lock_model(cfg, dtype, device) as model:
-        load_weights(model, weights, scale_log2)
+        _load(model, weights, scale_log2)
         logits, _ = model(x.to(device))
         return _per_record(logits, y.to(device))
 
@@ -208,7 +209,7 @@ def compute_loss(cfg: GPTConfig, weights: np.ndarray, x: torch.Tensor, y: torch.
     """Mean cross-entropy at integer weights ``weights`` (float64 by default): the quantity the
     validation guard compares before and after an update."""
     with canonical_torch(), _lock_model(cfg, dtype, device) as model:
-        load_weights(model, weights, scale_log2)
+        _load(model, weights, scale_log2)
         _, loss = model(x.to(device), y.to(device))
         return float(loss)
 
@@ -217,10 +218,41 @@ def compute_loss(cfg: GPTConfig, weights: np.ndarray, x: torch.Tensor, y: torch.
 def _lock_model(cfg: GPTConfig, dtype: torch.dtype, device):
     """This thread's cached model for this key (weights overwritten by every call). One per thread,
     so that threads compute gradients side by side (the simulator verifies a block on several
-    nodes at once: ``ProofOfGradient.prepare``); a thread's models go with it."""
+    nodes at once: ``ProofOfGradient.prepare``); a thread's models go with it.
+
+    A use that does not load its weights through :func:`_load` (a caller writing the model's
+    parameters itself) leaves the model marked as holding unknown weights."""
     models = _models.__dict__.setdefault("models", {})
     key = (cfg, dtype, str(device))
     if key not in models:
         with _lock, torch.random.fork_rng(devices=[]):    # GPT() draws an init we overwrite; the RNG is global
             models[key] = GPT(cfg, dtype=dtype).to(device)
-    yield models[key]
+    model = models[key]
+    model.__dict__["_loaded_here"] = False
+    try:
+        yield model
+    finally:
+        if not model.__dict__["_loaded_here"]:
+            model.__dict__["_holds"] = None
+
+
+def is_frozen(w) -> bool:
+    """An int64 vector that owns its memory and is read-only: nobody can write it (no copy needed)."""
+    return (isinstance(w, np.ndarray) and w.dtype == np.int64 and w.ndim == 1 and w.base is None
+            and not w.flags.writeable)
+
+
+def _load(model: GPT, weights: np.ndarray, scale_log2: int) -> None:
+    """``load_weights``, skipped when this thread's model holds these very weights already: the same
+    read-only array object (a chain state, which nobody can write; compared by identity through a
+    weak reference, so a freed array's id cannot be mistaken for it) at the same scale. ``verify``
+    loads the parent's weights for the loss sheet's spot check and again for the gradient; the second
+    load is skipped (0.9 ms of a 63 ms verification on ``demo``). Any other array is loaded."""
+    held = model.__dict__.get("_holds")
+    if held is not None and held[0]() is weights and held[1] == scale_log2 and is_frozen(weights):
+        model.__dict__["_loaded_here"] = True
+        return
+    model.__dict__["_holds"] = None                       # a load that raises leaves nothing claimed
+    load_weights(model, weights, scale_log2)
+    model.__dict__["_holds"] = (weakref.ref(weights), scale_log2) if is_frozen(weights) else None
+    model.__dict__["_loaded_here"] = True

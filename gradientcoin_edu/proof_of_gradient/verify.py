@@ -43,9 +43,8 @@ from ..errors import InvalidProof, ModelError
 from ..model.corpus import Dataset
 from ..model.fixed_point import weights_root
 from .batch import batch_seed, select_batch
-from .commit import grad_root as compute_grad_root
 from .commit import ticket, ticket_value
-from .gradient import canonical_gradient, compute_loss, record_losses
+from .gradient import canonical_gradient, compute_loss, is_frozen, record_losses
 from .params import PoGParams
 from .quantize import q_from_payload
 from .sheet import sheet_mismatches, split_payload, spot_order
@@ -85,7 +84,7 @@ class ModelState:
 
     def __post_init__(self):
         w = self.weights
-        if not _is_frozen(w):
+        if not is_frozen(w):
             w = np.array(w, dtype=np.int64)              # a private, frozen copy
             w.setflags(write=False)
         object.__setattr__(self, "weights", w)
@@ -95,12 +94,6 @@ def freeze(w: np.ndarray) -> np.ndarray:
     """Make a freshly computed state read-only, in place; a ``ModelState`` then keeps it without a copy."""
     w.setflags(write=False)
     return w
-
-
-def _is_frozen(w) -> bool:
-    """An int64 vector that owns its memory and is read-only: nobody can write it (no copy needed)."""
-    return (isinstance(w, np.ndarray) and w.dtype == np.int64 and w.ndim == 1 and w.base is None
-            and not w.flags.writeable)
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,7 +124,7 @@ def check_body(params: PoGParams, header, payload: bytes) -> np.ndarray:
     its header: it is *mutated* (a relayer can make such a copy of any block), not proof that the
     header is bad."""
     q_bytes, _ = split_payload(payload, params.n_params, params.batch_size)
-    if compute_grad_root(payload, params.chunk_bytes) != header.grad_root:
+    if kernels.gradient_root(payload, params.chunk_bytes) != header.grad_root:      # commit.grad_root's bits
         raise InvalidProof("grad-root-mismatch", "the payload does not hash to the published grad_root")
     return np.frombuffer(q_bytes, dtype="<i4")
 
@@ -233,8 +226,6 @@ def compare_gradient(params: PoGParams, g, q: np.ndarray) -> tuple[int, int]:
     the fused pass of ``kernels.fused_verify``. ``verify`` has checked the payload against its
     ``grad_root`` already, so on the CPU path the payload is not hashed a second time."""
     if kernels.backend_for(g, q) == "cpu":
-        _, dev, bad = kernels.cpu.fused_verify_counts(g, q, params.quantum_log2, params.chunk_bytes, params.delta,
-                                                      digests=False)
-        return int(dev.sum()), int(bad.sum())
+        return kernels.cpu.verify_totals(g, q, params.quantum_log2, params.delta)
     report = kernels.fused_verify(g, q, params.quantum_log2, params.chunk_bytes, params.delta)
     return report.total_deviations, report.total_disallowed
