@@ -78,6 +78,15 @@ def bare(model_cfg, w, pog, x, y, dtype):
     return run
 
 
+def forget_loaded(model) -> None:
+    """Outside the timer: the thread's cached model no longer claims to hold any weights. Every call here
+    reuses one parent state, which a node never verifies twice; without this, a ``verify`` that follows
+    another would find the parent's weights loaded already and skip the spot check's load too."""
+    from gradientcoin_edu.proof_of_gradient.gradient import _lock_model
+    with _lock_model(model, torch.float64, "cpu"):
+        pass
+
+
 def measure(model, repeats: int) -> dict:
     from gradientcoin_edu.proof_of_gradient import attempt, verify
     s = setup(model)
@@ -96,6 +105,7 @@ def measure(model, repeats: int) -> dict:
     order = list(sides)
     for r in range(repeats):
         for k in (order if r % 2 == 0 else order[::-1]):     # alternate the order of the sides
+            forget_loaded(model)
             times[k].append(_cpu(sides[k]))
     return dict(n=pog.n_params, times=times)
 

@@ -93,7 +93,9 @@ def compute_gradient(cfg: GPTConfig, weights: np.ndarray, x: torch.Tensor, y: to
 
     ``check_records`` (with ``per_record``) is called with those losses after the forward pass and
     before the backward pass; if it raises, the backward pass is never run. A verifier checks the
-    block's loss sheet there, so a false entry costs it a forward pass, not a gradient."""
+    block's loss sheet there, so a false entry costs it a forward pass, not a gradient. It must not
+    compute with this module's functions (they would load other weights into the same thread's
+    model between the two passes)."""
     if check_records is not None and not per_record:
         raise ValueError("check_records needs per_record=True")
     with canonical_torch(), _lock_model(cfg, dtype, device) as model:
@@ -102,7 +104,11 @@ def compute_gradient(cfg: GPTConfig, weights: np.ndarray, x: torch.Tensor, y: to
         logits, loss = model(x.to(device), y.to(device))
         losses = _per_record(logits.detach(), y.to(device)) if per_record else None
         if check_records is not None:
-            check_records(losses)
+            try:
+                check_records(losses)
+            except BaseException:
+                logits = loss = None          # free the graph now, not when the traceback is dropped
+                raise
         loss.backward()
         g = torch.cat([p.grad.reshape(-1) for p in model.parameters()])          # (n_params,)
         g = g.detach().to("cpu", torch.float64).numpy()
@@ -237,14 +243,17 @@ def _lock_model(cfg: GPTConfig, dtype: torch.dtype, device):
 
 
 def is_frozen(w) -> bool:
-    """An int64 vector that owns its memory and is read-only: nobody can write it (no copy needed)."""
+    """An int64 vector that owns its memory and is read-only: by this package's convention nobody
+    writes it (no copy needed). NumPy would let its owner call ``setflags(write=True)``, and a
+    writeable view taken before it was frozen stays writeable; nothing here does either, and code
+    that did would break ``ModelState`` and the load skip of :func:`_load` alike."""
     return (isinstance(w, np.ndarray) and w.dtype == np.int64 and w.ndim == 1 and w.base is None
             and not w.flags.writeable)
 
 
 def _load(model: GPT, weights: np.ndarray, scale_log2: int) -> None:
     """``load_weights``, skipped when this thread's model holds these very weights already: the same
-    read-only array object (a chain state, which nobody can write; compared by identity through a
+    read-only array object (a chain state, which by convention nobody writes; compared by identity through a
     weak reference, so a freed array's id cannot be mistaken for it) at the same scale. ``verify``
     loads the parent's weights for the loss sheet's spot check and again for the gradient; the second
     load is skipped (0.9 ms of a 63 ms verification on ``demo``). Any other array is loaded."""
