@@ -223,8 +223,9 @@ def _check_sheet(published: np.ndarray, losses: np.ndarray, params: PoGParams, p
 
 def compare_gradient(params: PoGParams, g, q: np.ndarray) -> tuple[int, int]:
     """(deviations, disallowed deviations) of the published ``Q`` from the recomputed gradient ``g``:
-    the fused pass of ``kernels.fused_verify``. ``verify`` has checked the payload against its
-    ``grad_root`` already, so on the CPU path the payload is not hashed a second time."""
+    the element rule of ``kernels.fused_verify``. ``verify`` has checked the payload against its
+    ``grad_root`` already, so on the CPU path it is not hashed a second time and only the totals are
+    counted (``kernels.cpu.verify_totals``)."""
     if kernels.backend_for(g, q) == "cpu":
         return kernels.cpu.verify_totals(g, q, params.quantum_log2, params.delta)
     report = kernels.fused_verify(g, q, params.quantum_log2, params.chunk_bytes, params.delta)
