@@ -249,13 +249,31 @@ def merkle_root_of_digests(digests) -> bytes:
 # fused verify: deviations of a published payload from round(g'/Δ), per chunk
 # ---------------------------------------------------------------------------------------------
 
-def _verify_slab(g: np.ndarray, q: np.ndarray, scale: float, tol: float, per_chunk: int):
+def _verify_inputs(grad, payload, quantum_log2: int, delta: float):
+    """(g, Q, 2^k, tolerance) for the verify passes; the gradient and the payload must have one size."""
+    g, q = _float_array(grad), payload_view(payload)
+    if g.size != q.size:
+        raise KernelError("shape-mismatch", f"gradient has {g.size} elements, payload {q.size}")
+    return g, q, _scale(quantum_log2), check_delta(delta) + 0.5
+
+
+def _deviation_masks(g: np.ndarray, q: np.ndarray, scale: float, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """The element rule of a slab: (deviations, disallowed) masks. An element deviates when the
+    published value is not ``rint(x)``; a deviation is disallowed unless ``|Q - x| <= tol``. A slab
+    without a deviation (an honest payload's) skips the second test: both masks are the same
+    all-False array (read-only use)."""
     _check_finite(g, "the recomputed gradient")
     x = _scaled(g, scale)                                 # x clamped to the int32 range
     qf = q.astype(np.float64)
     dev = qf != np.rint(x)
+    if not dev.any():
+        return dev, dev
     np.subtract(qf, x, out=qf)
-    bad = dev & (np.abs(qf, out=qf) > tol)                # same as not (|Q - x| <= tol): x is finite
+    return dev, dev & (np.abs(qf, out=qf) > tol)          # same as not (|Q - x| <= tol): x is finite
+
+
+def _verify_slab(g: np.ndarray, q: np.ndarray, scale: float, tol: float, per_chunk: int):
+    dev, bad = _deviation_masks(g, q, scale, tol)
     starts = np.arange(0, g.size, per_chunk)
     if starts.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -265,10 +283,7 @@ def _verify_slab(g: np.ndarray, q: np.ndarray, scale: float, tol: float, per_chu
 def fused_verify_counts(grad, payload, quantum_log2: int, chunk_bytes: int, delta: float):
     """(digests, deviations, disallowed) per chunk; see docs/architecture.md 'Fused verify'."""
     chunk_bytes = check_chunk_bytes(chunk_bytes)
-    g, q = _float_array(grad), payload_view(payload)
-    if g.size != q.size:
-        raise KernelError("shape-mismatch", f"gradient has {g.size} elements, payload {q.size}")
-    scale, tol = _scale(quantum_log2), check_delta(delta) + 0.5
+    g, q, scale, tol = _verify_inputs(grad, payload, quantum_log2, delta)
     per_chunk = chunk_bytes // 4
     buf = memoryview(q.view(np.uint8))
 
@@ -285,24 +300,12 @@ def verify_totals(grad, payload, quantum_log2: int, delta: float) -> tuple[int, 
     """(deviations, disallowed) over the whole payload: the totals of :func:`fused_verify_counts`
     without per-chunk counts or digests, for a caller that has already checked the payload against
     its ``grad_root`` and needs the totals only (``proof_of_gradient.verify``). The same element
-    rule, slab by slab (no payload-sized temporaries); the disallowed test runs only on a slab
-    with a deviation."""
-    g, q = _float_array(grad), payload_view(payload)
-    if g.size != q.size:
-        raise KernelError("shape-mismatch", f"gradient has {g.size} elements, payload {q.size}")
-    scale, tol = _scale(quantum_log2), check_delta(delta) + 0.5
+    rule (``_deviation_masks``), slab by slab: no payload-sized temporaries."""
+    g, q, scale, tol = _verify_inputs(grad, payload, quantum_log2, delta)
 
     def work(lo: int, hi: int) -> tuple[int, int]:
-        gs = g[lo:hi]
-        _check_finite(gs, "the recomputed gradient")
-        x = _scaled(gs, scale)
-        qf = q[lo:hi].astype(np.float64)
-        dev = qf != np.rint(x)
-        n_dev = int(np.count_nonzero(dev))
-        if not n_dev:
-            return 0, 0
-        np.subtract(qf, x, out=qf)
-        return n_dev, int(np.count_nonzero(dev & (np.abs(qf, out=qf) > tol)))
+        dev, bad = _deviation_masks(g[lo:hi], q[lo:hi], scale, tol)
+        return int(np.count_nonzero(dev)), int(np.count_nonzero(bad))
 
     parts = _map_slabs(q.size, work, 12)
     return sum(p[0] for p in parts), sum(p[1] for p in parts)
