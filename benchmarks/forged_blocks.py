@@ -68,6 +68,18 @@ def winning(header, target):
     raise AssertionError("no winning header")
 
 
+def winning_with_sheet(template, target, q_bytes: bytes, sheet_for, params) -> GradientProof:
+    """The first nonce from 0 whose header wins with payload ``q_bytes`` and the sheet ``sheet_for(header)``
+    (each nonce draws another batch, so another sheet: a forward pass per nonce tried)."""
+    for n in range(1000):
+        h = template.with_nonce(n)
+        payload = join_payload(q_bytes, sheet_for(h))
+        h = replace(h, grad_root=grad_root(payload, params.chunk_bytes))
+        if int.from_bytes(h.hash(), "little") <= target:
+            return GradientProof(h, payload)
+    raise AssertionError("no winning header")
+
+
 def refuse(params, data, val, w, proof, spot_rng=None) -> str:
     try:
         verify(params, data, val, ModelState(PARENT, w), proof, spot_rng=spot_rng)
@@ -95,28 +107,19 @@ def main(argv=None) -> None:
     junk_payload = join_payload(junk_q, rng.integers(0, 2**34, p.batch_size))
     junk_header, _ = winning(replace(template, grad_root=grad_root(junk_payload, p.chunk_bytes)), target)
     junk = GradientProof(junk_header, junk_payload)
-    for n in range(1000):                   # each nonce: another batch, so another forward pass
-        h = template.with_nonce(n)
-        fwd_payload = join_payload(junk_q, honest_sheet(p, data, h, w))
-        h = replace(h, grad_root=grad_root(fwd_payload, p.chunk_bytes))
-        if int.from_bytes(h.hash(), "little") <= target:
-            break
-    fwd = GradientProof(h, fwd_payload)
-    for n in range(1000):                   # the same with the last record's entry guessed
-        g = template.with_nonce(n)
-        sheet = honest_sheet(p, data, g, w)
+    fwd = winning_with_sheet(template, target, junk_q, lambda h: honest_sheet(p, data, h, w), p)
+
+    def guessed_sheet(h):                   # the same with the last record's entry guessed
+        sheet = honest_sheet(p, data, h, w)
         sheet[-1] += 2**20
-        guess_payload = join_payload(junk_q, sheet)
-        g = replace(g, grad_root=grad_root(guess_payload, p.chunk_bytes))
-        if int.from_bytes(g.hash(), "little") <= target:
-            break
-    guess = GradientProof(g, guess_payload)
+        return sheet
+    guess = winning_with_sheet(template, target, junk_q, guessed_sheet, p)
     elsewhere = next(s for s in range(100) if spot_order(p.batch_size, random.Random(s)) != [p.batch_size - 1])
     assert refuse(p, data, val, w, junk) == "loss-sheet-mismatch"
     assert refuse(p, data, val, w, fwd) == "gradient-mismatch"
     assert refuse(p, data, val, w, guess, random.Random(elsewhere)) == "loss-sheet-mismatch"
     assert refuse(p, data, val, w, honest_proof) == "accepted"
-    _, x, y = select_batch(data, PARENT, batch_seed(h), p.batch_size)
+    _, x, y = select_batch(data, PARENT, batch_seed(fwd.header), p.batch_size)
 
     def sheet_price():                      # the honest miner's extra work: losses from its logits, quantized
         sheet_from_losses(_per_record(logits, y), p.sheet_log2)
@@ -173,7 +176,8 @@ def main(argv=None) -> None:
         ("honest sheet (forward pass), junk Q", med["forger: forward pass on the batch"],
          med["node: refuse honest sheet, junk Q"]),
         ("forward pass on 15 of 16 records, one entry guessed, junk Q (spot check elsewhere)",
-         med["forger: forward pass on all records but one"], med["node: refuse one guessed entry, junk Q (spot elsewhere)"]),
+         med["forger: forward pass on all records but one"],
+         med["node: refuse one guessed entry, junk Q (spot elsewhere)"]),
         ("honest Q, false guard claim (D gradients)", d * med["forger: one gradient (honest Q)"],
          med["node: verify an honest block"]),
     ]

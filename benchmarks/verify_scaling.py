@@ -253,9 +253,10 @@ def main(argv=None) -> None:
         return formulas(args.repeats)
     if args.guard:
         return guard_study(args.guard, args.repeats)
-    models = [GPTConfig(block_size=32, n_layer=L, n_head=h, n_embd=d) for L, d, h in SIZES]
     if args.presets:
         models = [GPTConfig.preset("micro"), GPTConfig.preset("nano")]
+    else:
+        models = [GPTConfig(block_size=32, n_layer=L, n_head=h, n_embd=d) for L, d, h in SIZES]
     if args.gpu:
         models.append(GPTConfig.preset("gpu"))
     rows = []

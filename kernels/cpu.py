@@ -30,8 +30,8 @@ from gradientcoin_edu.errors import KernelError
 __all__ = [
     "INT32_MIN", "INT32_MAX", "EMPTY_ROOT",
     "check_chunk_bytes", "quantize", "payload_view", "chunk_digests", "quantize_and_digest",
-    "digest_array", "merkle_root_of_digests", "fused_verify_counts", "verify_totals", "sha256_compress", "sha256_midstate",
-    "header_hash_value", "nonce_search",
+    "digest_array", "merkle_root_of_digests", "fused_verify_counts", "verify_totals", "sha256_compress",
+    "sha256_midstate", "header_hash_value", "nonce_search",
 ]
 
 INT32_MIN, INT32_MAX = -(2 ** 31), 2 ** 31 - 1
