@@ -16,7 +16,8 @@ block, else the run counts as stalled):
 * the corpus written backwards, offered after every block from the first on (the screen of a newborn
   model refuses nothing), and offered after 300 honest blocks;
 * the same late flood with the screen switched off (``data_margin`` 10^9 nats): what the screen prevents;
-* text that passes the screen of a trained model: one genuine corpus line over and over, and false sums.
+* text that passes the screen of a trained model: one genuine corpus line over and over, false sums,
+  and genuine lines with every eighth written backwards (as implausible as the screen lets through).
 
 Prints a markdown table; CPU seconds of the whole run at the end.
 """
@@ -39,7 +40,10 @@ def _texts(spec, n_records: int) -> dict[str, str]:
     pairs = [(i % 10, (3 * i + 1) % 10) for i in range(200)]
     texts = {"backwards": "".join(line[::-1] + "\n" for line in lines),
              "one line repeated": lines[0] + "\n",
-             "false sums": "".join(f"{a}+{b}={a + b + 1}\n" for a, b in pairs)}       # every sum off by one
+             "false sums": "".join(f"{a}+{b}={a + b + 1}\n" for a, b in pairs),       # every sum off by one
+             # as implausible as the screen lets through: one backwards line among seven genuine ones
+             "one line in eight backwards": "".join(line[::-1] + "\n" if i % 8 == 0 else line + "\n"
+                                                    for i, line in enumerate(lines))}
     return {name: (t * (chars // len(t) + 1))[:chars] for name, t in texts.items()}
 
 
@@ -89,6 +93,8 @@ def main(argv=None) -> None:
         ("the same, screen switched off", flood(unscreened, trained, late, per_block, texts["backwards"])),
         (f"one corpus line repeated, after {warm}", flood(spec, trained, late, per_block, texts["one line repeated"])),
         (f"false sums, after {warm}", flood(spec, trained, late, per_block, texts["false sums"])),
+        (f"one line in eight backwards, after {warm}", flood(spec, trained, late, per_block,
+                                                             texts["one line in eight backwards"])),
         (f"no attacker, after {warm}", flood(spec, trained, late, 0, "")),
     ]
     from gradientcoin_edu.proof_of_gradient import compute_loss
