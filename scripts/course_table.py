@@ -89,7 +89,7 @@ COURSE: dict[str, tuple[str, str, str]] = {
     "13": ("Join the network", "a classroom network: a relay, students who dial out, RPC, dashboard",
            "`classroom`, `rpc`, `network`, `viz.dashboard`"),
     "14": ("The attack lab", "attacks against naive rules and the real ones: mutated copies, theft, grinding, "
-           "forgery, preview, poisoning, time warp, light proofs", "`naive_rules`, `chain`, `proof_of_gradient`, `llm`"),
+           "forgery, preview, poisoning, a liveness flood, time warp, light proofs", "`naive_rules`, `chain`, `proof_of_gradient`, `llm`"),
 }
 
 MARKERS = {
