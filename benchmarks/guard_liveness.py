@@ -24,7 +24,6 @@ Prints a markdown table; CPU seconds of the whole run at the end.
 from __future__ import annotations
 
 import argparse
-import copy
 import math
 import time
 
@@ -48,24 +47,13 @@ def _texts(spec, n_records: int) -> dict[str, str]:
 
 
 def flood(spec, start, blocks: int, per_block: int, text: str) -> dict:
-    """``blocks`` blocks from the chain state ``start`` (copied), ``per_block`` records of ``text`` offered
-    after each; the validation loss after every block."""
+    """``blocks`` blocks from the chain state ``start``, ``per_block`` records of ``text`` offered after each."""
     from gradientcoin_edu.llm.poisoning import run_blocks
-    run = copy.copy(start)
-    run.first_attacker, run.attacker_records, run.attacker_slots, run.slots = -1, 0, 0, 0
-    run.screened_out = run.guard_refused = 0
-    losses = []
-    for _ in range(blocks):
-        run_blocks(spec, run, 1, per_block=per_block, text=text)
-        text = text[per_block * spec.params.record_tokens:]                # what run_blocks contributed
-        if run.stalled:
-            break
-        losses.append(run.val)
-    return dict(blocks=len(losses), stalled=run.stalled, refused=run.guard_refused,
-                offered_txs=len(losses) * math.ceil(per_block / spec.params.max_records_per_tx),
-                screened_txs=run.screened_out,
-                admitted=run.attacker_records, slot_share=run.attacker_share_of_slots,
-                start=start.val, worst=max(losses, default=start.val), last=losses[-1] if losses else start.val)
+    run = run_blocks(spec, start.fork(), blocks, per_block, text=text)
+    return dict(blocks=len(run.losses), stalled=run.stalled, refused=run.guard_refused,
+                offered_txs=len(run.losses) * math.ceil(per_block / spec.params.max_records_per_tx),
+                screened_txs=run.screened_out, admitted=run.attacker_records, slot_share=run.attacker_share_of_slots,
+                start=start.val, worst=max(run.losses, default=start.val), last=run.val)
 
 
 def main(argv=None) -> None:
@@ -84,7 +72,7 @@ def main(argv=None) -> None:
     w = spec.pog.genesis_weights()
     v = validation_loss(spec.pog, spec.validation, w)
     genesis = PoisonRun(w, bytes(32), spec.train, v, v)
-    trained = run_blocks(spec, copy.copy(genesis), warm)
+    trained = run_blocks(spec, genesis.fork(), warm)
     assert not trained.stalled, "the honest chain stalled"
     texts = _texts(spec, per_block * max(late, early))
     rows = [

@@ -40,10 +40,7 @@ def run(blocks: int, warm: int = 50, preset: str = "demo") -> dict:
     v = validation_loss(spec.pog, spec.validation, w)
     start = run_blocks(spec, PoisonRun(w, bytes(32), spec.train, v, v), warm)
 
-    def fork():
-        return PoisonRun(start.weights.copy(), start.parent, start.dataset, start.best, start.val)
-
-    honest = run_blocks(spec, fork(), blocks)
+    honest = run_blocks(spec, start.fork(), blocks)
     base_lp = statement_logprob(spec, honest.weights)
     rows = [dict(rule="no attacker", per_block=0, fees=0.0, data=0.0, slots=0.0, val=honest.val, gain=0.0,
                  lp=base_lp, screened=0, refused=honest.guard_refused, stalled=honest.stalled)]
@@ -51,7 +48,7 @@ def run(blocks: int, warm: int = 50, preset: str = "demo") -> dict:
     for per_block in PER_BLOCK:
         for name, pct in RULES:
             s = spec if pct is None else _with_share(spec, pct)
-            r = run_blocks(s, fork(), blocks, per_block, defended=pct is not None, text=text)
+            r = run_blocks(s, start.fork(), blocks, per_block, defended=pct is not None, text=text)
             lp = statement_logprob(spec, r.weights)
             rows.append(dict(rule=name, per_block=per_block, fees=r.attacker_records * spec.params.data_fee_per_record / COIN,
                              data=r.attacker_share_of_data, slots=r.attacker_share_of_slots, val=r.val,

@@ -10,8 +10,6 @@ transaction, the 25 % cap, the anchored guard; at most 50 tickets a block), and 
 offered to a real ``LLMChain`` trained as far, whose consensus rule must refuse it."""
 from __future__ import annotations
 
-import copy
-
 import pytest
 
 from gradientcoin_edu.chain import AddResult
@@ -42,17 +40,9 @@ def backwards_text() -> str:
 
 
 def flood(spec, start: PoisonRun) -> tuple[PoisonRun, int]:
-    """The backwards corpus offered after every block; returns the run and the blocks mined."""
-    rt = spec.params.record_tokens
-    text = backwards_text()
-    run = copy.copy(start)
-    run.first_attacker = -1
-    for mined in range(BLOCKS):
-        run_blocks(spec, run, 1, per_block=PER_BLOCK, text=text)
-        text = text[PER_BLOCK * rt:]
-        if run.stalled:
-            return run, mined
-    return run, BLOCKS
+    """The backwards corpus offered after every block; returns the run and the blocks it mined."""
+    run = run_blocks(spec, start.fork(), BLOCKS, PER_BLOCK, text=backwards_text())
+    return run, len(run.losses)
 
 
 def test_without_the_screen_an_implausible_flood_stalls_the_anchored_guard(trained):

@@ -17,7 +17,7 @@ damage against budget; ``docs/protocol.md`` section 6 states the defense.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -65,6 +65,12 @@ class PoisonRun:
     screened_out: int = 0
     guard_refused: int = 0
     stalled: bool = False
+    losses: list[float] = field(default_factory=list)   # the validation loss after each block this run mined
+
+    def fork(self) -> PoisonRun:
+        """A new run from this one's state (weights, parent, dataset, best and last validation loss),
+        its tallies at zero: the stretch after it played again under other rules or attackers."""
+        return PoisonRun(self.weights.copy(), self.parent, self.dataset, self.best, self.val)
 
     @property
     def attacker_share_of_data(self) -> float:
@@ -95,6 +101,7 @@ def run_blocks(spec, run: PoisonRun, blocks: int, per_block: int = 0, defended: 
             run.stalled = True
             return run
         run.weights, run.parent, run.val, run.best = new, a.ticket, v, min(run.best, v)
+        run.losses.append(v)
         run.slots += len(a.batch_indices)
         run.attacker_slots += int(np.sum(a.batch_indices >= run.first_attacker))
         if per_block:
